@@ -1,0 +1,38 @@
+// kinema::Error: the one exception type of the library.
+// Library code never exits or aborts; it throws Error with a message a user can act on,
+// formatted "[where] what is wrong; got X, expected Y". The CLI and server map it to
+// exit codes and HTTP statuses.
+#pragma once
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace kinema {
+
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& message) : std::runtime_error(message) {}
+};
+
+namespace detail {
+template <typename... Args>
+std::string concat(Args&&... args) {
+  std::ostringstream os;
+  (os << ... << std::forward<Args>(args));
+  return os.str();
+}
+}  // namespace detail
+
+// Throws Error("[where] " + parts...) unless cond holds.
+template <typename... Args>
+inline void check(bool cond, const char* where, Args&&... parts) {
+  if (!cond) throw Error(detail::concat("[", where, "] ", std::forward<Args>(parts)...));
+}
+
+template <typename... Args>
+[[noreturn]] inline void fail(const char* where, Args&&... parts) {
+  throw Error(detail::concat("[", where, "] ", std::forward<Args>(parts)...));
+}
+
+}  // namespace kinema

@@ -1,0 +1,19 @@
+// The kinema CLI's subcommands. Each lives in its own cmd_<name>.cpp and is listed once in
+// the table in main.cpp. A command returns its exit status and throws kinema::Error on bad
+// input; main() prints the message and maps it to exit status 1.
+#pragma once
+
+namespace kinema::cli {
+
+using CommandFn = int (*)(int argc, char** argv);  // argv[0] is the subcommand name
+
+struct Command {
+  const char* name;
+  const char* summary;
+  CommandFn run;
+};
+
+int cmd_version(int argc, char** argv);
+int cmd_info(int argc, char** argv);
+
+}  // namespace kinema::cli

@@ -1,0 +1,50 @@
+// kinema: text-to-video engine. `kinema --help` lists the subcommands.
+#include <cstdio>
+#include <cstring>
+#include <iterator>
+
+#include "commands.hpp"
+#include "kinema/error.hpp"
+
+namespace kinema::cli {
+namespace {
+
+// Add new subcommands here, one line each, in the order --help shows them.
+const Command kCommands[] = {
+    {"info", "show the engine's build, CPU features and thread count", cmd_info},
+    {"version", "print the version", cmd_version},
+};
+
+void print_help() {
+  std::printf(
+      "kinema: a local text-to-video engine\n\n"
+      "usage: kinema <command> [options]\n\ncommands:\n");
+  for (const Command& c : kCommands) std::printf("  %-12s %s\n", c.name, c.summary);
+  std::printf("\n`kinema <command> --help` explains each command's options.\n");
+}
+
+}  // namespace
+}  // namespace kinema::cli
+
+int main(int argc, char** argv) {
+  using namespace kinema::cli;
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
+      !std::strcmp(argv[1], "help")) {
+    print_help();
+    return argc < 2 ? 2 : 0;
+  }
+  for (const Command& c : kCommands) {
+    if (std::strcmp(argv[1], c.name) != 0) continue;
+    try {
+      return c.run(argc - 1, argv + 1);
+    } catch (const kinema::Error& e) {
+      std::fprintf(stderr, "kinema %s: error: %s\n", c.name, e.what());
+      return 1;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "kinema %s: internal error: %s\n", c.name, e.what());
+      return 70;
+    }
+  }
+  std::fprintf(stderr, "kinema: unknown command '%s'; run `kinema --help` for the list\n", argv[1]);
+  return 2;
+}

@@ -46,3 +46,9 @@ void softmax_rows_f32(const float* x, float* y, int64_t rows, int64_t len, bool 
 void softmax_rows_f32_ref(const float* x, float* y, int64_t rows, int64_t len, bool log);
 
 }  // namespace kinema
+
+namespace kinema {
+struct MatmulDesc;
+// Naive batched matmul on f32 data with MatmulDesc's strides, accumulating in double.
+void matmul_f32_ref(const MatmulDesc& d, const float* a, const float* b, float* c);
+}  // namespace kinema

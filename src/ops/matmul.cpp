@@ -1,0 +1,215 @@
+// matmul and linear on oneDNN. Batch dims broadcast; a batch that only one operand has is
+// folded into M when that operand is row-major, so weights meet one large 2-D GEMM.
+#include "backend/cpu/dnnl_plans.hpp"
+#include "backend/cpu/exec.hpp"
+#include "backend/cpu/kernels.hpp"
+#include "backend/cpu/reduce_exec.hpp"
+#include "kinema/autograd.hpp"
+#include "kinema/context.hpp"
+#include "kinema/error.hpp"
+#include "kinema/ops.hpp"
+#include "ops/registry.hpp"
+
+namespace kinema {
+namespace {
+
+Shape batch_of(const Tensor& t) { return Shape(t.shape().begin(), t.shape().end() - 2); }
+
+bool all_ones(const Shape& s) {
+  for (int64_t d : s)
+    if (d != 1) return false;
+  return true;
+}
+
+// A view of t whose batch dims (broadcast to `batch`) collapse to one stride, and whose
+// matrix is row- or column-major; copies only when the layout cannot be described.
+struct Operand {
+  Tensor t;
+  int64_t bstride = 0, rstride = 0, cstride = 0;
+};
+
+Operand prepare(const Tensor& x, const Shape& batch) {
+  Operand o;
+  int nd = x.ndim();
+  Shape xb = batch_of(x);
+  auto matrix_ok = [](const Tensor& t) {
+    return t.strides()[size_t(t.ndim() - 1)] == 1 || t.strides()[size_t(t.ndim() - 2)] == 1;
+  };
+  Tensor t = x;
+  if (all_ones(xb)) {
+    if (!matrix_ok(t)) t = contiguous(t);
+    o.bstride = 0;
+  } else {
+    Shape full = batch;
+    full.push_back(x.shape()[size_t(nd - 2)]);
+    full.push_back(x.shape()[size_t(nd - 1)]);
+    // batch dims must be this operand's own (not broadcast) and collapsible to one stride
+    bool ok = xb.size() == batch.size() && xb == batch && matrix_ok(t);
+    for (size_t i = 0; ok && i + 1 < xb.size(); ++i)
+      ok = t.strides()[i] == t.strides()[i + 1] * xb[i + 1];
+    if (!ok) t = contiguous(expand(t, full));
+    o.bstride = t.strides()[size_t(t.ndim() - 3)];
+  }
+  o.t = t;
+  o.rstride = t.strides()[size_t(t.ndim() - 2)];
+  o.cstride = t.strides()[size_t(t.ndim() - 1)];
+  return o;
+}
+
+int64_t numel_of(const Shape& s) { return shape_numel(s); }
+
+Tensor matmul_forward(const Tensor& a, const Tensor& b) {
+  check(a.ndim() >= 2 && b.ndim() >= 2, "matmul", "needs 2-D or batched operands; got ",
+        shape_str(a.shape()), " @ ", shape_str(b.shape()));
+  int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
+  check(b.size(-2) == k, "matmul", "inner dims differ: ", shape_str(a.shape()), " @ ",
+        shape_str(b.shape()), " (", k, " vs ", b.size(-2), ")");
+  check(!is_quantized(a.dtype()), "matmul", "the left operand cannot be quantized; got ",
+        dtype_name(a.dtype()));
+  Shape batch = broadcast_shapes(batch_of(a), batch_of(b), "matmul");
+  bool bf16 = a.dtype() == DType::bf16 &&
+              (b.dtype() == DType::bf16 || is_quantized(b.dtype()));
+  DType compute = bf16 ? DType::bf16 : DType::f32;
+  DType out_t = is_quantized(b.dtype()) ? a.dtype() : promote(a.dtype(), b.dtype());
+  Tensor ac = cast(a.detach(), compute), bc = cast(b.detach(), compute);
+  Shape out_shape = batch;
+  out_shape.push_back(m);
+  out_shape.push_back(n);
+  int64_t nb = numel_of(batch);
+
+  // Fold a's batch into M when b has none and a is row-major across it.
+  if (nb > 1 && all_ones(batch_of(b)) && ac.is_contiguous()) {
+    ac = ac.as_strided({1, nb * m, k}, {0, k, 1}, ac.offset());
+    m *= nb;
+    nb = 1;
+  }
+  Operand pa = prepare(ac, nb == 1 && ac.ndim() == 3 ? Shape{1} : batch);
+  Operand pb = prepare(bc, batch);
+  MatmulDesc d;
+  d.batch = nb;
+  d.m = m;
+  d.n = n;
+  d.k = k;
+  d.a_strides[0] = pa.bstride, d.a_strides[1] = pa.rstride, d.a_strides[2] = pa.cstride;
+  d.b_strides[0] = pb.bstride, d.b_strides[1] = pb.rstride, d.b_strides[2] = pb.cstride;
+  d.ab = compute;
+  d.c = compute == DType::bf16 && out_t == DType::bf16 ? DType::bf16 : DType::f32;
+  Tensor out = Tensor::empty(out_shape, d.c);
+  if (out.numel() == 0) return cast(out, out_t);
+  if (k == 0) return Tensor::zeros(out_shape, out_t);
+  if (current_context().reference_kernels()) {
+    Tensor af = as_f32_contiguous(pa.t), bfm = as_f32_contiguous(pb.t);
+    MatmulDesc r = d;  // the f32 copies are contiguous: recompute strides
+    auto strides = [](const Tensor& t, bool batched, int64_t* s) {
+      int nd = t.ndim();
+      s[0] = batched ? t.strides()[size_t(nd - 3)] : 0;
+      s[1] = t.strides()[size_t(nd - 2)];
+      s[2] = t.strides()[size_t(nd - 1)];
+    };
+    strides(af, d.a_strides[0] != 0, r.a_strides);
+    strides(bfm, d.b_strides[0] != 0, r.b_strides);
+    Tensor of = Tensor::empty(out_shape, DType::f32);
+    matmul_f32_ref(r, af.data<float>(), bfm.data<float>(), of.data<float>());
+    return cast(of, out_t);
+  }
+  if (!dnnl_matmul(d, pa.t.raw_data(), pb.t.raw_data(), out.raw_data())) {
+    check(compute == DType::bf16, "matmul", "oneDNN rejected an f32 matmul ", shape_str(a.shape()),
+          " @ ", shape_str(b.shape()));
+    return matmul_forward(cast(a.detach(), DType::f32), cast(b.detach(), DType::f32));
+  }
+  return cast(out, out_t);
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  Tensor out = matmul_forward(a, b);
+  return record(out, "matmul", {a, b}, [a = a.detach(), b = b.detach()](const Tensor& g) {
+    Tensor ga = sum_to(matmul(g, transpose(b, -1, -2)), a.shape());
+    Tensor gb;
+    if (!is_quantized(b.dtype())) gb = cast(sum_to(matmul(transpose(a, -1, -2), g), b.shape()), b.dtype());
+    return std::vector<Tensor>{cast(ga, a.dtype()), gb};
+  });
+}
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  check(weight.ndim() == 2, "linear", "weight must be [out, in]; got ", shape_str(weight.shape()));
+  check(x.ndim() >= 1 && x.size(-1) == weight.size(1), "linear", "input ", shape_str(x.shape()),
+        " does not match weight ", shape_str(weight.shape()), " (in features ", weight.size(1), ")");
+  Tensor w = is_quantized(weight.dtype()) ? cast(weight, x.dtype() == DType::bf16 ? DType::bf16 : DType::f32)
+                                          : weight;
+  Tensor x2 = x.ndim() == 1 ? reshape(x, {1, x.size(0)}) : x;
+  Tensor y = matmul(x2, transpose(w, 0, 1));
+  if (x.ndim() == 1) y = reshape(y, {weight.size(0)});
+  if (bias.defined()) {
+    check(bias.ndim() == 1 && bias.size(0) == weight.size(0), "linear", "bias ",
+          shape_str(bias.shape()), " does not match ", weight.size(0), " outputs");
+    y = add(y, bias.dtype() == y.dtype() ? bias : cast(bias, y.dtype()));
+  }
+  return y;
+}
+
+namespace {
+
+std::vector<OpCase> matmul_cases() {
+  struct Sh {
+    Shape a, b;
+  };
+  const Sh shapes[] = {{{7, 13}, {13, 5}},          {{3, 17, 33}, {33, 9}},
+                       {{2, 3, 8, 16}, {3, 16, 4}},  {{4, 1, 5, 6}, {1, 3, 6, 7}},
+                       {{1, 64}, {64, 130}},         {{65, 70}, {70, 33}}};
+  std::vector<OpCase> cases;
+  uint64_t seed = 800;
+  for (const Sh& s : shapes)
+    for (DType t : {DType::f32, DType::bf16})
+      for (Layout l : {Layout::contiguous, Layout::strided}) {
+        Tensor a = test_input(s.a, t, seed++, l), b = test_input(s.b, t, seed++, l);
+        OpCase c;
+        c.repro = "matmul(a=" + describe(a) + ", b=" + describe(b) + ")";
+        c.inputs = {a, b};
+        c.run = [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); };
+        c.torch = "lambda a, b: a @ b";
+        c.reduction = double(s.a.back());
+        cases.push_back(std::move(c));
+      }
+  return cases;
+}
+
+std::vector<OpCase> linear_cases() {
+  std::vector<OpCase> cases;
+  uint64_t seed = 850;
+  for (DType t : {DType::f32, DType::bf16})
+    for (bool with_bias : {false, true}) {
+      Tensor x = test_input({2, 5, 64}, t, seed++), w = test_input({24, 64}, t, seed++);
+      Tensor b = test_input({24}, t, seed++);
+      OpCase c;
+      c.repro = "linear(x=" + describe(x) + ", w=" + describe(w) + (with_bias ? ", bias)" : ")");
+      c.inputs = with_bias ? std::vector<Tensor>{x, w, b} : std::vector<Tensor>{x, w};
+      c.run = [](const std::vector<Tensor>& in) {
+        return linear(in[0], in[1], in.size() > 2 ? in[2] : Tensor());
+      };
+      c.torch = with_bias ? "lambda x, w, b: F.linear(x, w, b)" : "lambda x, w: F.linear(x, w)";
+      c.reduction = 64;
+      cases.push_back(std::move(c));
+    }
+  // Quantized weights: the oracle sees the dequantized values, the harness no weight gradient.
+  for (DType q : {DType::q8_0, DType::q4_0}) {
+    Tensor x = test_input({3, 96}, DType::f32, seed++), w = test_input({10, 96}, q, seed++);
+    OpCase c;
+    c.repro = "linear(x=" + describe(x) + ", w=" + describe(w) + ")";
+    c.inputs = {x, w};
+    c.differentiable = {true, false};
+    c.run = [](const std::vector<Tensor>& in) { return linear(in[0], in[1]); };
+    c.torch = "lambda x, w: F.linear(x, w)";
+    c.reduction = 96;
+    cases.push_back(std::move(c));
+  }
+  return cases;
+}
+
+}  // namespace
+
+extern const OpDef kOpMatmul{"matmul", matmul_cases};
+extern const OpDef kOpLinear{"linear", linear_cases};
+
+}  // namespace kinema

@@ -52,3 +52,37 @@ struct MatmulDesc;
 // Naive batched matmul on f32 data with MatmulDesc's strides, accumulating in double.
 void matmul_f32_ref(const MatmulDesc& d, const float* a, const float* b, float* c);
 }  // namespace kinema
+
+namespace kinema {
+
+// Normalisation over rows of `len` contiguous f32 values:
+//   xhat = (x - mean) * rstd   (mean = 0 when !center: RMSNorm),  rstd = 1/sqrt(var + eps)
+//   y = xhat * w[idx] + b[idx], idx = j                       (spatial == 0: LayerNorm/RMSNorm)
+//                              idx = (row % groups) * (len / spatial) + j / spatial (GroupNorm)
+// w and b may be null (1 and 0).
+struct NormDesc {
+  int64_t rows = 0, len = 0;
+  bool center = true;
+  float eps = 1e-5f;
+  int64_t groups = 1, spatial = 0;
+};
+void norm_forward_f32(const NormDesc& d, const float* x, const float* w, const float* b, float* y,
+                      float* mean, float* rstd);
+void norm_forward_f32_ref(const NormDesc& d, const float* x, const float* w, const float* b,
+                          float* y, float* mean, float* rstd);
+// dx from the cotangent g; also writes xhat (for the weight gradient) when xhat != null.
+void norm_backward_f32(const NormDesc& d, const float* x, const float* w, const float* g,
+                       const float* mean, const float* rstd, float* dx, float* xhat);
+void norm_backward_f32_ref(const NormDesc& d, const float* x, const float* w, const float* g,
+                           const float* mean, const float* rstd, float* dx, float* xhat);
+
+}  // namespace kinema
+
+namespace kinema {
+struct ConvDesc;
+// Naive direct convolution (NCDHW; 2-D uses D = 1), double accumulation.
+void conv_forward_f32_ref(const ConvDesc& d, const float* x, const float* w, const float* b, float* y);
+void conv_backward_data_f32_ref(const ConvDesc& d, const float* dy, const float* w, float* dx);
+void conv_backward_weights_f32_ref(const ConvDesc& d, const float* x, const float* dy, float* dw,
+                                   float* db);
+}  // namespace kinema

@@ -14,6 +14,37 @@ import torch
 torch.set_grad_enabled(True)
 
 
+def rope3d(x, grid, offset, theta):
+    """3D RoPE written from the RoFormer / Wan formulation, independently of kinema:
+    split the D/2 complex pairs into (t, h, w) groups, Ph = Pw = (D/2)//3, Pt = rest;
+    pair j of a group with P pairs rotates by pos * theta**(-j/P)."""
+    B, N, H, D = x.shape
+    pairs = D // 2
+    ph = pairs // 3
+    dims = [pairs - 2 * ph, ph, ph]
+    T, Hh, W = grid
+    n = torch.arange(N, dtype=torch.float64)
+    pos = [n.div(Hh * W, rounding_mode="floor") + offset[0],
+           (n.div(W, rounding_mode="floor") % Hh) + offset[1],
+           (n % W) + offset[2]]
+    angles = torch.cat([pos[k][:, None] * theta ** (-torch.arange(dims[k], dtype=torch.float64) / dims[k])
+                        for k in range(3)], dim=1)  # [N, pairs]
+    rot = torch.polar(torch.ones_like(angles), angles)[None, :, None, :]
+    xc = torch.view_as_complex(x.reshape(B, N, H, pairs, 2).contiguous())
+    return torch.view_as_real(xc * rot).reshape(B, N, H, D)
+
+
+def sdpa(q, k, v, mask=None, causal=False):
+    """softmax(q k^T / sqrt(d) + mask) v, the definition (PyTorch 1.13 has no fused SDPA)."""
+    s = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5
+    if mask is not None:
+        s = s + mask
+    if causal:
+        n, m = s.shape[-2], s.shape[-1]
+        s = s.masked_fill(torch.ones(n, m, dtype=torch.bool).triu(1), float("-inf"))
+    return torch.softmax(s, -1) @ v
+
+
 def shape_of(text):
     return () if text == "-" else tuple(int(x) for x in text.split(","))
 
@@ -43,7 +74,7 @@ def main(folder):
                 a = np.fromfile(f"{folder}/{file}", dtype=np.float32).astype(np.float64)
                 t = torch.from_numpy(a.reshape(shape)).requires_grad_(grad)
                 xs.append(t)
-            fn = eval(c["torch"], {"torch": torch, "F": torch.nn.functional})
+            fn = eval(c["torch"], {"torch": torch, "F": torch.nn.functional, "rope3d": rope3d, "sdpa": sdpa})
             y = fn(*xs)
             y.detach().numpy().astype(np.float64).tofile(f"{folder}/{c['id']}_out.f64")
             cfile, cshape = c["cot"]

@@ -86,3 +86,26 @@ void conv_backward_data_f32_ref(const ConvDesc& d, const float* dy, const float*
 void conv_backward_weights_f32_ref(const ConvDesc& d, const float* x, const float* dy, float* dw,
                                    float* db);
 }  // namespace kinema
+
+namespace kinema {
+// Rotates pairs (x[2i], x[2i+1]) of x [B, N, H, D] by angle[n, i] (sign -1: the inverse).
+// angles: [N, D/2] in radians.
+void rope_f32(const float* x, float* y, const float* angles, int64_t B, int64_t N, int64_t H,
+              int64_t D, float sign);
+void rope_f32_ref(const float* x, float* y, const float* angles, int64_t B, int64_t N, int64_t H,
+                  int64_t D, float sign);
+}  // namespace kinema
+
+namespace kinema {
+// C[M, N] += A[M, K] @ B[K, N], all row-major f32 with leading dims lda/ldb/ldc.
+// Contract (kPaddedToVector): N, ldb and ldc are multiples of kTileAlign floats and B/C rows
+// may be read and written up to N; callers pad their packed buffers with zeros.
+inline constexpr int64_t kTileAlign = 16;
+void gemm_acc_f32(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+                  int64_t ldb, float* C, int64_t ldc);
+void gemm_acc_f32_ref(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+                      const float* B, int64_t ldb, float* C, int64_t ldc);
+// p[j] = exp(s[j] - shift) for j < n; returns the sum of p.
+float exp_shift_sum_f32(const float* s, float* p, int64_t n, float shift);
+float exp_shift_sum_f32_ref(const float* s, float* p, int64_t n, float shift);
+}  // namespace kinema

@@ -1,0 +1,103 @@
+#include <cmath>
+
+#include "backend/cpu/exec.hpp"
+#include "kinema/error.hpp"
+#include "kinema/ops.hpp"
+#include "kinema/optim.hpp"
+#include "kinema/tensor_file.hpp"
+
+namespace kinema {
+
+AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& options)
+    : params_(std::move(params)), options_(options) {
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const Tensor& p = params_[i];
+    check(p.dtype() == DType::f32 && p.is_contiguous(), "AdamW", "parameter ", i,
+          " must be a contiguous f32 master weight; got ", dtype_name(p.dtype()));
+    m_.push_back(Tensor::zeros(p.shape()));
+    v_.push_back(Tensor::zeros(p.shape()));
+  }
+}
+
+void AdamW::step() {
+  // A non-finite gradient would poison the weights and both moments for good: refuse it
+  // before touching anything, so the caller can skip the batch or lower the learning rate.
+  for (size_t i = 0; i < params_.size(); ++i) {
+    Tensor g = params_[i].grad();
+    if (!g.defined()) continue;
+    for (float x : g.to_vector())
+      check(std::isfinite(x), "AdamW", "gradient of parameter ", i, " ", shape_str(g.shape()),
+            " holds NaN or Inf; the step was not applied");
+  }
+  ++steps_;
+  const float b1 = options_.beta1, b2 = options_.beta2, lr = options_.lr;
+  const float c1 = 1.f - std::pow(b1, float(steps_)), c2 = 1.f - std::pow(b2, float(steps_));
+  const float decay = 1.f - lr * options_.weight_decay;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    Tensor g = params_[i].grad();
+    if (!g.defined()) continue;
+    check(g.shape() == params_[i].shape(), "AdamW", "gradient ", shape_str(g.shape()),
+          " does not match parameter ", i, " ", shape_str(params_[i].shape()));
+    Tensor gf = contiguous(g.dtype() == DType::f32 ? g : cast(g, DType::f32));
+    float *p = params_[i].data<float>(), *m = m_[i].data<float>(), *v = v_[i].data<float>();
+    const float* gp = gf.data<float>();
+    parallel_for(params_[i].numel(), 1 << 14, [&](int64_t b, int64_t e) {
+#pragma omp simd
+      for (int64_t j = b; j < e; ++j) {
+        m[j] = b1 * m[j] + (1.f - b1) * gp[j];
+        v[j] = b2 * v[j] + (1.f - b2) * gp[j] * gp[j];
+        p[j] = p[j] * decay - lr * (m[j] / c1) / (std::sqrt(v[j] / c2) + options_.eps);
+      }
+    });
+  }
+}
+
+void AdamW::zero_grad() {
+  for (const Tensor& p : params_) p.zero_grad();
+}
+
+void AdamW::save(const std::string& path) const {
+  TensorFile f;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    f.tensors["m." + std::to_string(i)] = m_[i];
+    f.tensors["v." + std::to_string(i)] = v_[i];
+  }
+  f.metadata["step"] = std::to_string(steps_);
+  f.metadata["params"] = std::to_string(params_.size());
+  save_tensors(path, f);
+}
+
+void AdamW::load(const std::string& path) {
+  TensorFile f = load_tensors(path);
+  check(f.metadata.count("params") && std::stoul(f.metadata["params"]) == params_.size(), "AdamW",
+        path, " holds state for a different number of parameters");
+  for (size_t i = 0; i < params_.size(); ++i) {
+    for (auto [which, dst] : {std::pair<const char*, std::vector<Tensor>*>{"m.", &m_}, {"v.", &v_}}) {
+      auto it = f.tensors.find(which + std::to_string(i));
+      check(it != f.tensors.end() && it->second.shape() == params_[i].shape(), "AdamW", path,
+            ": missing or mismatched state for parameter ", i);
+      (*dst)[i] = it->second;
+    }
+  }
+  steps_ = std::stoll(f.metadata["step"]);
+}
+
+float clip_grad_norm(const std::vector<Tensor>& params, float max_norm) {
+  double total = 0;
+  for (const Tensor& p : params) {
+    Tensor g = p.grad();
+    if (!g.defined()) continue;
+    for (float x : g.to_vector()) total += double(x) * x;
+  }
+  float norm = float(std::sqrt(total));
+  if (norm > max_norm && norm > 0) {
+    float s = max_norm / (norm + 1e-6f);
+    for (const Tensor& p : params) {
+      Tensor g = p.grad();
+      if (g.defined()) p.set_grad(scale(g, s));
+    }
+  }
+  return norm;
+}
+
+}  // namespace kinema

@@ -1,0 +1,289 @@
+// Frame reader on libavformat/libavcodec: seeking by time, fps resampling by sample-and-hold,
+// and resize (stretch / center-crop / pad) in RGB24. Hostile files: an interrupt callback
+// bounds wall time, the decoder's max_pixels bounds memory per frame, max_frames bounds the
+// result, and every failure names the file.
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <map>
+
+#include "io/media/av_util.hpp"
+#include "kinema/media.hpp"
+
+extern "C" {
+#include <libavutil/log.h>
+#include <libavutil/pixdesc.h>
+}
+
+namespace kinema {
+namespace fs = std::filesystem;
+using namespace media;
+
+namespace media {
+void quiet_libav_logs() {
+  static const bool once = [] {
+    av_log_set_level(AV_LOG_QUIET);
+    return true;
+  }();
+  (void)once;
+}
+}  // namespace media
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Deadline {
+  Clock::time_point at;
+  bool passed() const { return Clock::now() > at; }
+};
+
+int interrupt_cb(void* opaque) { return static_cast<Deadline*>(opaque)->passed() ? 1 : 0; }
+
+// An open input with its video decoder; closes everything on destruction.
+struct Input {
+  std::string path;
+  AVFormatContext* ic = nullptr;
+  AVStream* stream = nullptr;
+  CodecCtxPtr dec;
+  Deadline deadline;
+
+  ~Input() {
+    if (ic) avformat_close_input(&ic);
+  }
+
+  void open(const VideoReadOptions& opt, const char* where) {
+    quiet_libav_logs();
+    std::error_code ec;
+    check(fs::is_regular_file(path, ec), where, "'", path, "' is not a readable file");
+    check(fs::file_size(path, ec) > 0, where, "'", path, "' is empty (0 bytes)");
+    deadline.at = Clock::now() + std::chrono::milliseconds(int64_t(opt.timeout_s * 1000));
+    ic = avformat_alloc_context();
+    check(ic != nullptr, where, "out of memory opening '", path, "'");
+    ic->interrupt_callback.callback = interrupt_cb;
+    ic->interrupt_callback.opaque = &deadline;
+    int err = avformat_open_input(&ic, path.c_str(), nullptr, nullptr);
+    if (err < 0) {
+      ic = nullptr;  // freed by avformat_open_input on failure
+      fail(where, "'", path, "' is not a media file kinema can read: ", av_error_text(err));
+    }
+    err = avformat_find_stream_info(ic, nullptr);
+    check_av(err, where, "cannot read the stream layout of", path);
+    int idx = av_find_best_stream(ic, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+    check(idx >= 0, where, "'", path, "' has no video or image stream");
+    stream = ic->streams[idx];
+    const AVCodecParameters* par = stream->codecpar;
+    check(par->width > 0 && par->height > 0, where, "'", path,
+          "' declares no frame size; got ", par->width, "x", par->height);
+    check(int64_t(par->width) * par->height <= opt.max_pixels, where, "'", path,
+          "' frame size is too large; got ", par->width, "x", par->height, ", expected at most ",
+          opt.max_pixels, " pixels");
+    const AVCodec* codec = avcodec_find_decoder(par->codec_id);
+    check(codec != nullptr, where, "no decoder for codec '", avcodec_get_name(par->codec_id),
+          "' of '", path, "'");
+    dec.reset(avcodec_alloc_context3(codec));
+    check_av(avcodec_parameters_to_context(dec.get(), par), where, "bad codec parameters in", path);
+    dec->max_pixels = opt.max_pixels;
+    dec->thread_count = 2;
+    check_av(avcodec_open2(dec.get(), codec, nullptr), where, "cannot open the decoder for", path);
+  }
+};
+
+// Decoded frame → RGB24 at its native size, honouring the frame's matrix and range tags.
+class ToRgb {
+ public:
+  Frame convert(const AVFrame* f, const std::string& path) {
+    auto fmt = AVPixelFormat(f->format);
+    if (!sws_ || f->width != w_ || f->height != h_ || fmt != fmt_) {
+      w_ = f->width, h_ = f->height, fmt_ = fmt;
+      sws_.reset(sws_getContext(w_, h_, fmt, w_, h_, AV_PIX_FMT_RGB24,
+                                SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, nullptr,
+                                nullptr, nullptr));
+      check(sws_ != nullptr, "read_video", "cannot convert pixel format '",
+            av_get_pix_fmt_name(fmt) ? av_get_pix_fmt_name(fmt) : "?", "' of '", path, "'");
+      int cs = f->colorspace == AVCOL_SPC_BT709 ? SWS_CS_ITU709 : SWS_CS_ITU601;
+      bool full = f->color_range == AVCOL_RANGE_JPEG || fmt == AV_PIX_FMT_YUVJ420P ||
+                  fmt == AV_PIX_FMT_YUVJ422P || fmt == AV_PIX_FMT_YUVJ444P;
+      const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(fmt);
+      bool is_rgb = d && (d->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL));
+      if (!is_rgb)
+        sws_setColorspaceDetails(sws_.get(), sws_getCoefficients(cs), full ? 1 : 0,
+                                 sws_getCoefficients(SWS_CS_ITU601), 1, 0, 1 << 16, 1 << 16);
+    }
+    Frame out;
+    out.width = w_, out.height = h_;
+    out.rgb.resize(size_t(w_) * h_ * 3);
+    uint8_t* dst[1] = {out.rgb.data()};
+    int dst_stride[1] = {w_ * 3};
+    sws_scale(sws_.get(), f->data, f->linesize, 0, h_, dst, dst_stride);
+    return out;
+  }
+
+ private:
+  SwsPtr sws_;
+  int w_ = 0, h_ = 0;
+  AVPixelFormat fmt_ = AV_PIX_FMT_NONE;
+};
+
+// Brings an RGB24 frame to (width, height) by stretch, center-crop or pad.
+Frame fit_frame(Frame in, const VideoReadOptions& opt) {
+  int W = opt.width, H = opt.height;
+  if (W == 0 && H == 0) return in;
+  if (W == 0) W = std::max(1, int(std::lround(double(H) * in.width / in.height)));
+  if (H == 0) H = std::max(1, int(std::lround(double(W) * in.height / in.width)));
+  if (W == in.width && H == in.height) return in;
+  int sx = 0, sy = 0, sw = in.width, sh = in.height;  // source rectangle
+  int dx = 0, dy = 0, dw = W, dh = H;                 // destination rectangle
+  double src_aspect = double(in.width) / in.height, dst_aspect = double(W) / H;
+  if (opt.resize == ResizeMode::crop) {
+    if (src_aspect > dst_aspect) {
+      sw = std::max(1, int(std::lround(in.height * dst_aspect)));
+      sx = (in.width - sw) / 2;
+    } else {
+      sh = std::max(1, int(std::lround(in.width / dst_aspect)));
+      sy = (in.height - sh) / 2;
+    }
+  } else if (opt.resize == ResizeMode::pad) {
+    if (src_aspect > dst_aspect) {
+      dh = std::max(1, int(std::lround(W / src_aspect)));
+      dy = (H - dh) / 2;
+    } else {
+      dw = std::max(1, int(std::lround(H * src_aspect)));
+      dx = (W - dw) / 2;
+    }
+  }
+  SwsPtr sws(sws_getContext(sw, sh, AV_PIX_FMT_RGB24, dw, dh, AV_PIX_FMT_RGB24,
+                            SWS_BICUBIC | SWS_ACCURATE_RND, nullptr, nullptr, nullptr));
+  check(sws != nullptr, "read_video", "cannot resize ", sw, "x", sh, " to ", dw, "x", dh);
+  Frame out;
+  out.width = W, out.height = H;
+  out.rgb.assign(size_t(W) * H * 3, 0);
+  const uint8_t* src[1] = {in.rgb.data() + (size_t(sy) * in.width + sx) * 3};
+  int src_stride[1] = {in.width * 3};
+  uint8_t* dst[1] = {out.rgb.data() + (size_t(dy) * W + dx) * 3};
+  int dst_stride[1] = {W * 3};
+  sws_scale(sws.get(), src, src_stride, 0, sh, dst, dst_stride);
+  return out;
+}
+
+}  // namespace
+
+std::vector<Frame> read_video(const std::string& path, const VideoReadOptions& opt) {
+  const char* where = "read_video";
+  check(opt.fps >= 0 && opt.fps <= 1000, where, "fps for '", path, "' must be 0..1000; got ", opt.fps);
+  check(opt.width >= 0 && opt.height >= 0 && opt.width <= 16384 && opt.height <= 16384, where,
+        "target size for '", path, "' must be 0..16384; got ", opt.width, "x", opt.height);
+  check(opt.start_s >= 0, where, "start_s must be >= 0; got ", opt.start_s);
+  Input in;
+  in.path = path;
+  in.open(opt, where);
+  AVStream* st = in.stream;
+  double tb = av_q2d(st->time_base);
+  int64_t t0 = st->start_time == AV_NOPTS_VALUE ? 0 : st->start_time;
+  double end = opt.duration_s < 0 ? INFINITY : opt.start_s + opt.duration_s;
+  if (opt.start_s > 0) {
+    int64_t ts = t0 + int64_t(opt.start_s / tb);
+    if (av_seek_frame(in.ic, st->index, ts, AVSEEK_FLAG_BACKWARD) >= 0)
+      avcodec_flush_buffers(in.dec.get());
+  }
+  AVRational guess = av_guess_frame_rate(in.ic, st, nullptr);
+  double native_step = guess.num > 0 ? av_q2d(av_inv_q(guess)) : 1.0 / 24;
+  const double eps = 1e-4;
+
+  std::vector<Frame> out;
+  ToRgb to_rgb;
+  auto emit = [&](const AVFrame* f) {
+    check(int64_t(out.size()) < opt.max_frames, where, "'", path, "' yields more than ",
+          opt.max_frames, " frames; read a shorter span or raise max_frames");
+    out.push_back(fit_frame(to_rgb.convert(f, path), opt));
+  };
+  // Resampling state: the latest decoded frame and its time; output k is due at start + k/fps.
+  AvFramePtr held(av_frame_alloc()), f(av_frame_alloc());
+  double held_t = -1;
+  int64_t next_k = 0, decoded = 0;
+  bool done = false;
+  auto on_frame = [&](AVFrame* fr) {
+    int64_t pts = fr->best_effort_timestamp;
+    double t = pts == AV_NOPTS_VALUE ? decoded * native_step : (pts - t0) * tb;
+    ++decoded;
+    if (opt.fps == 0) {
+      if (t + eps >= opt.start_s && t + eps < end) emit(fr);
+      if (t + eps >= end) done = true;
+      return;
+    }
+    // Every output time before this frame's time shows the held frame.
+    while (held_t >= 0) {
+      double due = opt.start_s + next_k / opt.fps;
+      if (due >= end - eps || due + eps >= t) break;
+      if (due + eps >= held_t) emit(held.get());
+      ++next_k;
+    }
+    if (opt.start_s + next_k / opt.fps >= end - eps) done = true;
+    av_frame_unref(held.get());
+    check_av(av_frame_ref(held.get(), fr), where, "cannot keep a frame of", path);
+    held_t = t;
+  };
+  PacketPtr pkt(av_packet_alloc());
+  auto drain = [&]() {
+    for (;;) {
+      int err = avcodec_receive_frame(in.dec.get(), f.get());
+      if (err == AVERROR(EAGAIN) || err == AVERROR_EOF) return;
+      check_av(err, where, "cannot decode a frame of", path);
+      on_frame(f.get());
+      av_frame_unref(f.get());
+      if (done) return;
+    }
+  };
+  while (!done) {
+    check(!in.deadline.passed(), where, "reading '", path, "' took longer than ", opt.timeout_s,
+          " s; the file looks hostile or is far too long");
+    int err = av_read_frame(in.ic, pkt.get());
+    if (err == AVERROR_EOF) break;
+    if (err == AVERROR_EXIT)
+      fail(where, "reading '", path, "' took longer than ", opt.timeout_s, " s");
+    if (err < 0) break;  // a damaged tail: keep what decoded so far
+    if (pkt->stream_index == st->index) {
+      err = avcodec_send_packet(in.dec.get(), pkt.get());
+      if (err < 0 && err != AVERROR(EAGAIN) && err != AVERROR_INVALIDDATA) check_av(err, where, "decoder rejected a packet of", path);
+      av_packet_unref(pkt.get());
+      drain();
+    } else {
+      av_packet_unref(pkt.get());
+    }
+  }
+  if (!done) {
+    avcodec_send_packet(in.dec.get(), nullptr);
+    drain();
+  }
+  // The last held frame lasts one native frame period past its time.
+  if (opt.fps > 0 && held_t >= 0) {
+    double held_end = std::min(end, held_t + native_step);
+    for (;; ++next_k) {
+      double due = opt.start_s + next_k / opt.fps;
+      if (due >= held_end - eps) break;
+      if (due + eps >= held_t) emit(held.get());
+    }
+  }
+  check(!out.empty() || decoded > 0 || opt.start_s > 0, where, "'", path,
+        "' has a video stream but no frame could be decoded (corrupt or truncated)");
+  return out;
+}
+
+MediaInfo probe_media(const std::string& path) {
+  Input in;
+  in.path = path;
+  VideoReadOptions opt;
+  in.open(opt, "probe_media");
+  MediaInfo info;
+  info.width = in.stream->codecpar->width;
+  info.height = in.stream->codecpar->height;
+  AVRational r = av_guess_frame_rate(in.ic, in.stream, nullptr);
+  info.fps = r.num > 0 ? av_q2d(r) : 0;
+  info.duration_s = in.ic->duration > 0 ? double(in.ic->duration) / AV_TIME_BASE : 0;
+  info.frames = in.stream->nb_frames;
+  info.container = in.ic->iformat->name;
+  info.codec = avcodec_get_name(in.stream->codecpar->codec_id);
+  return info;
+}
+
+}  // namespace kinema

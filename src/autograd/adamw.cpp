@@ -12,7 +12,7 @@ AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& options)
     : params_(std::move(params)), options_(options) {
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i];
-    check(p.dtype() == DType::f32 && p.is_contiguous(), "AdamW", "parameter ", i,
+    KINEMA_CHECK(p.dtype() == DType::f32 && p.is_contiguous(), "AdamW", "parameter ", i,
           " must be a contiguous f32 master weight; got ", dtype_name(p.dtype()));
     m_.push_back(Tensor::zeros(p.shape()));
     v_.push_back(Tensor::zeros(p.shape()));
@@ -26,7 +26,7 @@ void AdamW::step() {
     Tensor g = params_[i].grad();
     if (!g.defined()) continue;
     for (float x : g.to_vector())
-      check(std::isfinite(x), "AdamW", "gradient of parameter ", i, " ", shape_str(g.shape()),
+      KINEMA_CHECK(std::isfinite(x), "AdamW", "gradient of parameter ", i, " ", shape_str(g.shape()),
             " holds NaN or Inf; the step was not applied");
   }
   ++steps_;
@@ -36,7 +36,7 @@ void AdamW::step() {
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor g = params_[i].grad();
     if (!g.defined()) continue;
-    check(g.shape() == params_[i].shape(), "AdamW", "gradient ", shape_str(g.shape()),
+    KINEMA_CHECK(g.shape() == params_[i].shape(), "AdamW", "gradient ", shape_str(g.shape()),
           " does not match parameter ", i, " ", shape_str(params_[i].shape()));
     Tensor gf = contiguous(g.dtype() == DType::f32 ? g : cast(g, DType::f32));
     float *p = params_[i].data<float>(), *m = m_[i].data<float>(), *v = v_[i].data<float>();
@@ -69,12 +69,12 @@ void AdamW::save(const std::string& path) const {
 
 void AdamW::load(const std::string& path) {
   TensorFile f = load_tensors(path);
-  check(f.metadata.count("params") && std::stoul(f.metadata["params"]) == params_.size(), "AdamW",
+  KINEMA_CHECK(f.metadata.count("params") && std::stoul(f.metadata["params"]) == params_.size(), "AdamW",
         path, " holds state for a different number of parameters");
   for (size_t i = 0; i < params_.size(); ++i) {
     for (auto [which, dst] : {std::pair<const char*, std::vector<Tensor>*>{"m.", &m_}, {"v.", &v_}}) {
       auto it = f.tensors.find(which + std::to_string(i));
-      check(it != f.tensors.end() && it->second.shape() == params_[i].shape(), "AdamW", path,
+      KINEMA_CHECK(it != f.tensors.end() && it->second.shape() == params_[i].shape(), "AdamW", path,
             ": missing or mismatched state for parameter ", i);
       (*dst)[i] = it->second;
     }

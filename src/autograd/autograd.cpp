@@ -41,16 +41,16 @@ Tensor record(const Tensor& output, const char* name, std::vector<Tensor> inputs
 }
 
 void backward(const Tensor& root, const Tensor& grad) {
-  check(root.defined(), "backward", "called on an undefined tensor");
-  check(root.requires_grad(), "backward",
+  KINEMA_CHECK(root.defined(), "backward", "called on an undefined tensor");
+  KINEMA_CHECK(root.requires_grad(), "backward",
         "the tensor does not require grad: no input of its graph had requires_grad set");
   Tensor g0 = grad;
   if (!g0.defined()) {
-    check(root.numel() == 1, "backward", "needs an explicit gradient for non-scalar output ",
+    KINEMA_CHECK(root.numel() == 1, "backward", "needs an explicit gradient for non-scalar output ",
           shape_str(root.shape()));
     g0 = Tensor::full(root.shape(), 1.f, DType::f32);
   }
-  check(g0.shape() == root.shape(), "backward", "gradient shape ", shape_str(g0.shape()),
+  KINEMA_CHECK(g0.shape() == root.shape(), "backward", "gradient shape ", shape_str(g0.shape()),
         " does not match output shape ", shape_str(root.shape()));
 
   // Post-order DFS over tensors that have a producing node.
@@ -84,15 +84,15 @@ void backward(const Tensor& root, const Tensor& grad) {
       t.set_grad(accumulate(t.grad(), g.dtype() == t.dtype() ? g : cast(g, t.dtype())));
       continue;
     }
-    check(bool(node->vjp), "backward", "the graph through '", node->name,
+    KINEMA_CHECK(bool(node->vjp), "backward", "the graph through '", node->name,
           "' was already freed by an earlier backward");
     std::vector<Tensor> cots = node->vjp(g);
-    check(cots.size() == node->inputs.size(), "backward", "vjp of '", node->name, "' returned ",
+    KINEMA_CHECK(cots.size() == node->inputs.size(), "backward", "vjp of '", node->name, "' returned ",
           cots.size(), " cotangents for ", node->inputs.size(), " inputs");
     for (size_t i = 0; i < cots.size(); ++i) {
       const Tensor& in = node->inputs[i];
       if (!in.defined() || !in.requires_grad() || !cots[i].defined()) continue;
-      check(cots[i].shape() == in.shape(), "backward", "vjp of '", node->name,
+      KINEMA_CHECK(cots[i].shape() == in.shape(), "backward", "vjp of '", node->name,
             "' gave cotangent ", shape_str(cots[i].shape()), " for input ", i, " of shape ",
             shape_str(in.shape()));
       if (in.grad_fn()) {

@@ -16,7 +16,7 @@ Context::Context(const ContextOptions& options)
 Context::~Context() = default;
 
 void Context::set_threads(int n) {
-  check(n >= 0, "context", "thread count must be >= 0 (0 = all cores); got ", n);
+  KINEMA_CHECK(n >= 0, "context", "thread count must be >= 0 (0 = all cores); got ", n);
   threads_ = n == 0 ? omp_get_num_procs() : n;
 }
 

@@ -20,7 +20,7 @@ std::string shape_str(const Shape& s) {
 int64_t shape_numel(const Shape& s) {
   int64_t n = 1;
   for (int64_t d : s) {
-    check(d >= 0, "shape", "negative dimension in ", shape_str(s));
+    KINEMA_CHECK(d >= 0, "shape", "negative dimension in ", shape_str(s));
     if (d != 0 && n > std::numeric_limits<int64_t>::max() / d)
       fail("shape", "element count overflows in ", shape_str(s));
     n *= d;
@@ -47,11 +47,11 @@ Storage::~Storage() { pool_->release(data_, rounded_); }
 static size_t storage_bytes(const Shape& shape, DType dtype) {
   int64_t n = shape_numel(shape);
   if (is_quantized(dtype))
-    check(!shape.empty() && shape.back() % kQuantBlock == 0, "tensor", dtype_name(dtype),
+    KINEMA_CHECK(!shape.empty() && shape.back() % kQuantBlock == 0, "tensor", dtype_name(dtype),
           " needs the last dimension to be a multiple of 32; got ", shape_str(shape));
   constexpr int64_t kMaxBytes = int64_t(1) << 46;  // 64 TiB: anything larger is a size bug
   int64_t bytes = n / block_elems(dtype) * int64_t(block_bytes(dtype));
-  check(n <= kMaxBytes / 4 && bytes <= kMaxBytes, "tensor", "size ", shape_str(shape),
+  KINEMA_CHECK(n <= kMaxBytes / 4 && bytes <= kMaxBytes, "tensor", "size ", shape_str(shape),
         " is too large to allocate");
   return size_t(bytes);
 }
@@ -72,7 +72,7 @@ Tensor Tensor::zeros(const Shape& shape, DType dtype) {
 }
 
 Tensor Tensor::full(const Shape& shape, float value, DType dtype) {
-  check(!is_quantized(dtype), "full", "cannot fill a quantized tensor; fill f32 and convert");
+  KINEMA_CHECK(!is_quantized(dtype), "full", "cannot fill a quantized tensor; fill f32 and convert");
   Tensor t = empty(shape, dtype);
   int64_t n = t.numel();
   uint8_t* p = t.raw_data();
@@ -87,7 +87,7 @@ Tensor Tensor::full(const Shape& shape, float value, DType dtype) {
 
 Tensor Tensor::from_vector(const std::vector<float>& values, const Shape& shape, DType dtype) {
   int64_t n = shape_numel(shape);
-  check(int64_t(values.size()) == n, "from_vector", "got ", values.size(), " values for shape ",
+  KINEMA_CHECK(int64_t(values.size()) == n, "from_vector", "got ", values.size(), " values for shape ",
         shape_str(shape), " (", n, " elements)");
   Tensor t = empty(shape, dtype);
   if (is_quantized(dtype)) {
@@ -107,7 +107,7 @@ int64_t Tensor::numel() const { return shape_numel(impl_->shape); }
 
 int64_t Tensor::size(int axis) const {
   int nd = ndim();
-  check(axis >= -nd && axis < nd, "size", "axis ", axis, " out of range for shape ",
+  KINEMA_CHECK(axis >= -nd && axis < nd, "size", "axis ", axis, " out of range for shape ",
         shape_str(shape()));
   return shape()[axis < 0 ? axis + nd : axis];
 }
@@ -131,7 +131,7 @@ uint8_t* Tensor::raw_data() const {
 std::vector<float> Tensor::to_vector() const {
   std::vector<float> out(static_cast<size_t>(numel()));
   if (is_quantized(dtype())) {
-    check(is_contiguous(), "to_vector", "quantized tensors must be contiguous");
+    KINEMA_CHECK(is_contiguous(), "to_vector", "quantized tensors must be contiguous");
     dequantize_row(raw_data(), out.data(), numel(), int(dtype()));
     return out;
   }
@@ -140,7 +140,7 @@ std::vector<float> Tensor::to_vector() const {
 }
 
 float Tensor::item() const {
-  check(numel() == 1, "item", "needs a one-element tensor; got shape ", shape_str(shape()));
+  KINEMA_CHECK(numel() == 1, "item", "needs a one-element tensor; got shape ", shape_str(shape()));
   return to_vector()[0];
 }
 

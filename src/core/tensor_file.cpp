@@ -41,7 +41,7 @@ void save_tensors(const std::string& path, const TensorFile& file) {
   std::vector<std::pair<const Tensor*, uint64_t>> order;
   for (const auto& [name, t] : file.tensors) {
     const char* dt = st_dtype(t.dtype());
-    check(dt != nullptr, "safetensors", "cannot store tensor '", name, "' of dtype ",
+    KINEMA_CHECK(dt != nullptr, "safetensors", "cannot store tensor '", name, "' of dtype ",
           dtype_name(t.dtype()), " (F32/BF16/F16 only)");
     uint64_t bytes = uint64_t(t.numel()) * block_bytes(t.dtype());
     header[name] = {{"dtype", dt}, {"shape", t.shape()}, {"data_offsets", {offset, offset + bytes}}};
@@ -54,7 +54,7 @@ void save_tensors(const std::string& path, const TensorFile& file) {
   std::string tmp = path + ".tmp";
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    check(bool(f), "safetensors", "cannot write ", tmp);
+    KINEMA_CHECK(bool(f), "safetensors", "cannot write ", tmp);
     uint64_t n = text.size();
     unsigned char len[8];
     for (int i = 0; i < 8; ++i) len[i] = (n >> (8 * i)) & 0xff;
@@ -64,22 +64,22 @@ void save_tensors(const std::string& path, const TensorFile& file) {
       Tensor c = contiguous(t->detach());
       f.write(reinterpret_cast<const char*>(c.raw_data()), std::streamsize(bytes));
     }
-    check(bool(f), "safetensors", "write to ", tmp, " failed (disk full?)");
+    KINEMA_CHECK(bool(f), "safetensors", "write to ", tmp, " failed (disk full?)");
   }
-  check(std::rename(tmp.c_str(), path.c_str()) == 0, "safetensors", "cannot rename ", tmp, " to ", path);
+  KINEMA_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "safetensors", "cannot rename ", tmp, " to ", path);
 }
 
 TensorFile load_tensors(const std::string& path) {
   std::ifstream f(path, std::ios::binary | std::ios::ate);
-  check(bool(f), "safetensors", "cannot open ", path);
+  KINEMA_CHECK(bool(f), "safetensors", "cannot open ", path);
   uint64_t size = uint64_t(f.tellg());
-  check(size >= 8, "safetensors", path, " is ", size, " bytes: too short for a header");
+  KINEMA_CHECK(size >= 8, "safetensors", path, " is ", size, " bytes: too short for a header");
   f.seekg(0);
   unsigned char len[8];
   f.read(reinterpret_cast<char*>(len), 8);
   uint64_t n = 0;
   for (int i = 0; i < 8; ++i) n |= uint64_t(len[i]) << (8 * i);
-  check(n <= kMaxHeader && n <= size - 8, "safetensors", path, ": header length ", n,
+  KINEMA_CHECK(n <= kMaxHeader && n <= size - 8, "safetensors", path, ": header length ", n,
         " exceeds the file (", size, " bytes)");
   std::string text(static_cast<size_t>(n), '\0');
   f.read(text.data(), std::streamsize(n));
@@ -89,13 +89,13 @@ TensorFile load_tensors(const std::string& path) {
   } catch (const json::exception& e) {
     fail("safetensors", path, ": header is not valid JSON (", e.what(), ")");
   }
-  check(header.is_object(), "safetensors", path, ": header must be a JSON object");
+  KINEMA_CHECK(header.is_object(), "safetensors", path, ": header must be a JSON object");
   const uint64_t data_start = 8 + n, data_size = size - data_start;
   TensorFile out;
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
   for (auto& [name, entry] : header.items()) {
     if (name == "__metadata__") {
-      check(entry.is_object(), "safetensors", path, ": __metadata__ must be an object");
+      KINEMA_CHECK(entry.is_object(), "safetensors", path, ": __metadata__ must be an object");
       for (auto& [k, v] : entry.items())
         if (v.is_string()) out.metadata[k] = v.get<std::string>();
       continue;
@@ -104,17 +104,17 @@ TensorFile load_tensors(const std::string& path) {
       DType dt = from_st(entry.at("dtype").get<std::string>(), name, path);
       Shape shape = entry.at("shape").get<Shape>();
       auto offs = entry.at("data_offsets").get<std::vector<uint64_t>>();
-      check(offs.size() == 2 && offs[0] <= offs[1] && offs[1] <= data_size, "safetensors", path,
+      KINEMA_CHECK(offs.size() == 2 && offs[0] <= offs[1] && offs[1] <= data_size, "safetensors", path,
             ": tensor '", name, "' data_offsets out of the file's ", data_size, " data bytes");
       int64_t numel = shape_numel(shape);
-      check(uint64_t(numel) <= data_size && uint64_t(numel) * block_bytes(dt) == offs[1] - offs[0],
+      KINEMA_CHECK(uint64_t(numel) <= data_size && uint64_t(numel) * block_bytes(dt) == offs[1] - offs[0],
             "safetensors", path, ": tensor '", name, "' shape ", shape_str(shape), " needs ",
             uint64_t(numel) * block_bytes(dt), " bytes but its range holds ", offs[1] - offs[0]);
       ranges.push_back({offs[0], offs[1]});
       Tensor t = Tensor::empty(shape, dt);
       f.seekg(std::streamoff(data_start + offs[0]));
       f.read(reinterpret_cast<char*>(t.raw_data()), std::streamsize(offs[1] - offs[0]));
-      check(bool(f), "safetensors", path, ": could not read tensor '", name, "'");
+      KINEMA_CHECK(bool(f), "safetensors", path, ": could not read tensor '", name, "'");
       out.tensors[name] = t;
     } catch (const json::exception& e) {
       fail("safetensors", path, ": tensor '", name, "' has a malformed entry (", e.what(), ")");
@@ -122,7 +122,7 @@ TensorFile load_tensors(const std::string& path) {
   }
   std::sort(ranges.begin(), ranges.end());
   for (size_t i = 1; i < ranges.size(); ++i)
-    check(ranges[i].first >= ranges[i - 1].second, "safetensors", path,
+    KINEMA_CHECK(ranges[i].first >= ranges[i - 1].second, "safetensors", path,
           ": two tensors overlap in the data section");
   return out;
 }

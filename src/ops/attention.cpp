@@ -51,7 +51,7 @@ Packed pack(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mas
     broadcast_shapes(mask.shape(), full, "attention");
     p.mask = cast(mask, DType::f32);
     Shape st = broadcast_strides(p.mask, full);
-    check(st.size() == 4, "attention", "mask ", shape_str(mask.shape()), " must broadcast to ",
+    KINEMA_CHECK(st.size() == 4, "attention", "mask ", shape_str(mask.shape()), " must broadcast to ",
           shape_str(full));
     a.mask = p.mask.data<float>();
     for (int i = 0; i < 4; ++i) a.mask_strides[i] = st[size_t(i)];
@@ -67,14 +67,14 @@ Tensor unpack(const Tensor& padded, int64_t d, DType dtype) {
 
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
                  const AttentionOptions& o) {
-  check(q.ndim() == 4 && k.ndim() == 4 && v.ndim() == 4, "attention",
+  KINEMA_CHECK(q.ndim() == 4 && k.ndim() == 4 && v.ndim() == 4, "attention",
         "q, k, v must be [B, H, N, D]; got ", shape_str(q.shape()), ", ", shape_str(k.shape()),
         ", ", shape_str(v.shape()));
-  check(k.shape() == v.shape(), "attention", "k ", shape_str(k.shape()), " and v ",
+  KINEMA_CHECK(k.shape() == v.shape(), "attention", "k ", shape_str(k.shape()), " and v ",
         shape_str(v.shape()), " differ");
-  check(q.size(0) == k.size(0) && q.size(1) == k.size(1) && q.size(3) == k.size(3), "attention",
+  KINEMA_CHECK(q.size(0) == k.size(0) && q.size(1) == k.size(1) && q.size(3) == k.size(3), "attention",
         "q ", shape_str(q.shape()), " does not match k ", shape_str(k.shape()));
-  check(!o.causal || q.size(2) <= k.size(2), "attention", "causal needs Nq <= Nk");
+  KINEMA_CHECK(!o.causal || q.size(2) <= k.size(2), "attention", "causal needs Nq <= Nk");
   Packed p = pack(q.detach(), k.detach(), v.detach(), mask, o);
   const AttnDesc& a = p.desc;
   bool ref = current_context().reference_kernels();

@@ -10,11 +10,11 @@
 namespace kinema {
 
 Tensor cast(const Tensor& x, DType dtype) {
-  check(x.defined(), "cast", "input is undefined");
+  KINEMA_CHECK(x.defined(), "cast", "input is undefined");
   if (x.dtype() == dtype) return x;
   Tensor out = Tensor::empty(x.shape(), dtype);
   if (is_quantized(x.dtype())) {
-    check(x.is_contiguous(), "cast", "quantized input must be contiguous");
+    KINEMA_CHECK(x.is_contiguous(), "cast", "quantized input must be contiguous");
     Tensor f = Tensor::empty(x.shape(), DType::f32);
     dequantize_row(x.raw_data(), f.data<float>(), x.numel(), int(x.dtype()));
     return dtype == DType::f32 ? f : cast(f, dtype);
@@ -32,7 +32,7 @@ Tensor cast(const Tensor& x, DType dtype) {
 
 Tensor contiguous(const Tensor& x) {
   if (x.is_contiguous()) return x;
-  check(!is_quantized(x.dtype()), "contiguous", "quantized tensors are always contiguous");
+  KINEMA_CHECK(!is_quantized(x.dtype()), "contiguous", "quantized tensors are always contiguous");
   Tensor out = Tensor::empty(x.shape(), x.dtype());
   copy_into(x, out);
   return record(out, "contiguous", {x}, [](const Tensor& g) { return std::vector<Tensor>{g}; });

@@ -8,19 +8,19 @@
 namespace kinema {
 
 Tensor concat(const std::vector<Tensor>& xs, int axis) {
-  check(!xs.empty(), "concat", "needs at least one tensor");
+  KINEMA_CHECK(!xs.empty(), "concat", "needs at least one tensor");
   int nd = xs[0].ndim();
-  check(axis >= -nd && axis < nd, "concat", "axis ", axis, " out of range for ", nd, " dims");
+  KINEMA_CHECK(axis >= -nd && axis < nd, "concat", "axis ", axis, " out of range for ", nd, " dims");
   int a = axis < 0 ? axis + nd : axis;
   Shape s = xs[0].shape();
   DType dt = xs[0].dtype();
   s[size_t(a)] = 0;
   for (const Tensor& x : xs) {
     Shape want = xs[0].shape(), got = x.shape();
-    check(int(got.size()) == nd, "concat", "rank mismatch: ", shape_str(xs[0].shape()), " and ",
+    KINEMA_CHECK(int(got.size()) == nd, "concat", "rank mismatch: ", shape_str(xs[0].shape()), " and ",
           shape_str(got));
     want[size_t(a)] = got[size_t(a)];
-    check(want == got, "concat", "shapes ", shape_str(xs[0].shape()), " and ", shape_str(got),
+    KINEMA_CHECK(want == got, "concat", "shapes ", shape_str(xs[0].shape()), " and ", shape_str(got),
           " differ outside axis ", a);
     dt = promote(dt, x.dtype());
     s[size_t(a)] += got[size_t(a)];
@@ -46,11 +46,11 @@ Tensor concat(const std::vector<Tensor>& xs, int axis) {
 }
 
 Tensor pad(const Tensor& x, const std::vector<std::pair<int64_t, int64_t>>& pads, float value) {
-  check(int(pads.size()) == x.ndim(), "pad", "needs one (before, after) pair per axis of ",
+  KINEMA_CHECK(int(pads.size()) == x.ndim(), "pad", "needs one (before, after) pair per axis of ",
         shape_str(x.shape()), "; got ", pads.size());
   Shape s = x.shape();
   for (size_t i = 0; i < s.size(); ++i) {
-    check(pads[i].first >= 0 && pads[i].second >= 0, "pad", "negative padding on axis ", i);
+    KINEMA_CHECK(pads[i].first >= 0 && pads[i].second >= 0, "pad", "negative padding on axis ", i);
     s[i] += pads[i].first + pads[i].second;
   }
   Tensor out = Tensor::full(s, value, x.dtype());

@@ -15,22 +15,22 @@ namespace {
 
 ConvDesc describe_conv(const char* op, int sp, const Tensor& x, const Tensor& w, const Tensor& b,
                        const ConvOptions& o) {
-  check(x.ndim() == sp + 2, op, "input must be [N, C, ", sp == 3 ? "T, " : "", "H, W]; got ",
+  KINEMA_CHECK(x.ndim() == sp + 2, op, "input must be [N, C, ", sp == 3 ? "T, " : "", "H, W]; got ",
         shape_str(x.shape()));
-  check(w.ndim() == sp + 2, op, "weight must be [O, C/groups, ", sp == 3 ? "kT, " : "",
+  KINEMA_CHECK(w.ndim() == sp + 2, op, "weight must be [O, C/groups, ", sp == 3 ? "kT, " : "",
         "kH, kW]; got ", shape_str(w.shape()));
   ConvDesc d;
   d.spatial = sp;
   d.n = x.size(0);
   d.c = x.size(1);
   d.o = w.size(0);
-  check(w.size(1) > 0 && d.c % w.size(1) == 0, op, "weight ", shape_str(w.shape()),
+  KINEMA_CHECK(w.size(1) > 0 && d.c % w.size(1) == 0, op, "weight ", shape_str(w.shape()),
         " does not match ", d.c, " input channels");
   d.groups = d.c / w.size(1);
-  check(d.o % d.groups == 0, op, d.o, " outputs do not split into ", d.groups, " groups");
-  check(o.stride.empty() || int(o.stride.size()) == sp, op, "stride needs ", sp, " values");
-  check(o.padding.empty() || int(o.padding.size()) == sp, op, "padding needs ", sp, " values");
-  check(!o.causal_time || sp == 3, op, "causal time padding is for conv3d");
+  KINEMA_CHECK(d.o % d.groups == 0, op, d.o, " outputs do not split into ", d.groups, " groups");
+  KINEMA_CHECK(o.stride.empty() || int(o.stride.size()) == sp, op, "stride needs ", sp, " values");
+  KINEMA_CHECK(o.padding.empty() || int(o.padding.size()) == sp, op, "padding needs ", sp, " values");
+  KINEMA_CHECK(!o.causal_time || sp == 3, op, "causal time padding is for conv3d");
   int off = 3 - sp;
   for (int i = 0; i < sp; ++i) {
     int a = off + i;
@@ -38,19 +38,19 @@ ConvDesc describe_conv(const char* op, int sp, const Tensor& x, const Tensor& w,
     d.kernel[a] = w.size(2 + i);
     d.stride[a] = o.stride.empty() ? 1 : o.stride[size_t(i)];
     int64_t p = o.padding.empty() ? 0 : o.padding[size_t(i)];
-    check(d.stride[a] > 0 && p >= 0, op, "stride must be > 0 and padding >= 0");
+    KINEMA_CHECK(d.stride[a] > 0 && p >= 0, op, "stride must be > 0 and padding >= 0");
     d.pad_l[a] = d.pad_r[a] = p;
     if (o.causal_time && i == 0) {
       d.pad_l[a] = d.kernel[a] - 1;
       d.pad_r[a] = 0;
     }
     int64_t span = d.in[a] + d.pad_l[a] + d.pad_r[a] - d.kernel[a];
-    check(span >= 0, op, "kernel ", shape_str(w.shape()), " is larger than the padded input ",
+    KINEMA_CHECK(span >= 0, op, "kernel ", shape_str(w.shape()), " is larger than the padded input ",
           shape_str(x.shape()));
     d.out[a] = span / d.stride[a] + 1;
   }
   if (b.defined())
-    check(b.ndim() == 1 && b.size(0) == d.o, op, "bias must be [", d.o, "]; got ", shape_str(b.shape()));
+    KINEMA_CHECK(b.ndim() == 1 && b.size(0) == d.o, op, "bias must be [", d.o, "]; got ", shape_str(b.shape()));
   d.bias = b.defined();
   return d;
 }
@@ -76,8 +76,17 @@ void run_pass(ConvDesc d, ConvPass pass, const Tensor& in0, const Tensor& in1, c
     return;
   }
   d.dtype = in0.dtype();
-  dnnl_conv(d, pass, in0.raw_data(), in1.raw_data(), out0.raw_data(),
-            out1.defined() ? out1.raw_data() : nullptr, bias.defined() ? bias.raw_data() : nullptr);
+  if (dnnl_conv(d, pass, in0.raw_data(), in1.raw_data(), out0.raw_data(),
+                out1.defined() ? out1.raw_data() : nullptr, bias.defined() ? bias.raw_data() : nullptr))
+    return;
+  KINEMA_CHECK(d.dtype != DType::f32, "conv", "oneDNN has no f32 convolution for this shape");
+  // No fast bf16 convolution on this CPU: run in f32 and narrow the results.
+  auto f32 = [](const Tensor& t) { return t.defined() ? to_dtype(t, DType::f32) : Tensor(); };
+  auto like = [](const Tensor& t) { return t.defined() ? Tensor::empty(t.shape()) : Tensor(); };
+  Tensor o0 = like(out0), o1 = like(out1);
+  run_pass(d, pass, f32(in0), f32(in1), o0, o1, f32(bias));
+  copy_into(o0, out0);
+  if (o1.defined()) copy_into(o1, out1);
 }
 
 Tensor conv(const char* op, int sp, const Tensor& x, const Tensor& weight, const Tensor& bias,

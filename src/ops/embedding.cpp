@@ -10,13 +10,13 @@
 namespace kinema {
 
 Tensor embedding(const Tensor& weight, const std::vector<int32_t>& ids, const Shape& ids_shape) {
-  check(weight.ndim() == 2, "embedding", "weight must be [vocab, dim]; got ",
+  KINEMA_CHECK(weight.ndim() == 2, "embedding", "weight must be [vocab, dim]; got ",
         shape_str(weight.shape()));
-  check(shape_numel(ids_shape) == int64_t(ids.size()), "embedding", "ids shape ",
+  KINEMA_CHECK(shape_numel(ids_shape) == int64_t(ids.size()), "embedding", "ids shape ",
         shape_str(ids_shape), " does not hold ", ids.size(), " ids");
   int64_t V = weight.size(0), D = weight.size(1);
   for (size_t i = 0; i < ids.size(); ++i)
-    check(ids[i] >= 0 && ids[i] < V, "embedding", "id ", ids[i], " at position ", i,
+    KINEMA_CHECK(ids[i] >= 0 && ids[i] < V, "embedding", "id ", ids[i], " at position ", i,
           " is outside the vocabulary [0, ", V, ")");
   Tensor w = is_quantized(weight.dtype()) ? cast(weight, DType::f32) : contiguous(weight.detach());
   Shape out_shape = ids_shape;
@@ -37,19 +37,19 @@ Tensor embedding(const Tensor& weight, const std::vector<int32_t>& ids, const Sh
 }
 
 Tensor mse_loss(const Tensor& prediction, const Tensor& target) {
-  check(prediction.shape() == target.shape(), "mse_loss", "prediction ",
+  KINEMA_CHECK(prediction.shape() == target.shape(), "mse_loss", "prediction ",
         shape_str(prediction.shape()), " and target ", shape_str(target.shape()), " differ");
   return mean(square(sub(prediction, target)));
 }
 
 Tensor cross_entropy(const Tensor& logits, const std::vector<int32_t>& targets) {
-  check(logits.ndim() == 2, "cross_entropy", "logits must be [N, C]; got ",
+  KINEMA_CHECK(logits.ndim() == 2, "cross_entropy", "logits must be [N, C]; got ",
         shape_str(logits.shape()));
   int64_t N = logits.size(0), C = logits.size(1);
-  check(int64_t(targets.size()) == N, "cross_entropy", targets.size(), " targets for ", N, " rows");
+  KINEMA_CHECK(int64_t(targets.size()) == N, "cross_entropy", targets.size(), " targets for ", N, " rows");
   std::vector<float> onehot(size_t(N * C), 0.f);
   for (int64_t i = 0; i < N; ++i) {
-    check(targets[size_t(i)] >= 0 && targets[size_t(i)] < C, "cross_entropy", "target ",
+    KINEMA_CHECK(targets[size_t(i)] >= 0 && targets[size_t(i)] < C, "cross_entropy", "target ",
           targets[size_t(i)], " outside [0, ", C, ")");
     onehot[size_t(i * C + targets[size_t(i)])] = -1.f / float(N);
   }

@@ -59,12 +59,12 @@ Operand prepare(const Tensor& x, const Shape& batch) {
 int64_t numel_of(const Shape& s) { return shape_numel(s); }
 
 Tensor matmul_forward(const Tensor& a, const Tensor& b) {
-  check(a.ndim() >= 2 && b.ndim() >= 2, "matmul", "needs 2-D or batched operands; got ",
+  KINEMA_CHECK(a.ndim() >= 2 && b.ndim() >= 2, "matmul", "needs 2-D or batched operands; got ",
         shape_str(a.shape()), " @ ", shape_str(b.shape()));
   int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
-  check(b.size(-2) == k, "matmul", "inner dims differ: ", shape_str(a.shape()), " @ ",
+  KINEMA_CHECK(b.size(-2) == k, "matmul", "inner dims differ: ", shape_str(a.shape()), " @ ",
         shape_str(b.shape()), " (", k, " vs ", b.size(-2), ")");
-  check(!is_quantized(a.dtype()), "matmul", "the left operand cannot be quantized; got ",
+  KINEMA_CHECK(!is_quantized(a.dtype()), "matmul", "the left operand cannot be quantized; got ",
         dtype_name(a.dtype()));
   Shape batch = broadcast_shapes(batch_of(a), batch_of(b), "matmul");
   bool bf16 = a.dtype() == DType::bf16 &&
@@ -113,7 +113,7 @@ Tensor matmul_forward(const Tensor& a, const Tensor& b) {
     return cast(of, out_t);
   }
   if (!dnnl_matmul(d, pa.t.raw_data(), pb.t.raw_data(), out.raw_data())) {
-    check(compute == DType::bf16, "matmul", "oneDNN rejected an f32 matmul ", shape_str(a.shape()),
+    KINEMA_CHECK(compute == DType::bf16, "matmul", "oneDNN rejected an f32 matmul ", shape_str(a.shape()),
           " @ ", shape_str(b.shape()));
     return matmul_forward(cast(a.detach(), DType::f32), cast(b.detach(), DType::f32));
   }
@@ -127,14 +127,25 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return record(out, "matmul", {a, b}, [a = a.detach(), b = b.detach()](const Tensor& g) {
     Tensor ga = sum_to(matmul(g, transpose(b, -1, -2)), a.shape());
     Tensor gb;
-    if (!is_quantized(b.dtype())) gb = cast(sum_to(matmul(transpose(a, -1, -2), g), b.shape()), b.dtype());
+    if (is_quantized(b.dtype())) {
+      // frozen weights: no gradient
+    } else if (all_ones(batch_of(b)) && a.ndim() > 2) {
+      // b is shared across a's batch (a weight): one [K, B*M] @ [B*M, N] GEMM instead of a
+      // batched product summed afterwards
+      int64_t k = a.size(-1), n = g.size(-1);
+      Tensor af = reshape(a, {-1, k}), gf = reshape(g, {-1, n});
+      gb = reshape(matmul(transpose(af, 0, 1), gf), b.shape());
+    } else {
+      gb = sum_to(matmul(transpose(a, -1, -2), g), b.shape());
+    }
+    if (gb.defined()) gb = cast(gb, b.dtype());
     return std::vector<Tensor>{cast(ga, a.dtype()), gb};
   });
 }
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
-  check(weight.ndim() == 2, "linear", "weight must be [out, in]; got ", shape_str(weight.shape()));
-  check(x.ndim() >= 1 && x.size(-1) == weight.size(1), "linear", "input ", shape_str(x.shape()),
+  KINEMA_CHECK(weight.ndim() == 2, "linear", "weight must be [out, in]; got ", shape_str(weight.shape()));
+  KINEMA_CHECK(x.ndim() >= 1 && x.size(-1) == weight.size(1), "linear", "input ", shape_str(x.shape()),
         " does not match weight ", shape_str(weight.shape()), " (in features ", weight.size(1), ")");
   Tensor w = is_quantized(weight.dtype()) ? cast(weight, x.dtype() == DType::bf16 ? DType::bf16 : DType::f32)
                                           : weight;
@@ -142,7 +153,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   Tensor y = matmul(x2, transpose(w, 0, 1));
   if (x.ndim() == 1) y = reshape(y, {weight.size(0)});
   if (bias.defined()) {
-    check(bias.ndim() == 1 && bias.size(0) == weight.size(0), "linear", "bias ",
+    KINEMA_CHECK(bias.ndim() == 1 && bias.size(0) == weight.size(0), "linear", "bias ",
           shape_str(bias.shape()), " does not match ", weight.size(0), " outputs");
     y = add(y, bias.dtype() == y.dtype() ? bias : cast(bias, y.dtype()));
   }

@@ -78,13 +78,13 @@ Tensor norm_op(const char* name, const Tensor& x, const Tensor& weight, const Te
 
 void check_param(const Tensor& p, int64_t n, const char* op, const char* what) {
   if (!p.defined()) return;
-  check(p.ndim() == 1 && p.size(0) == n, op, what, " must be [", n, "]; got ", shape_str(p.shape()));
+  KINEMA_CHECK(p.ndim() == 1 && p.size(0) == n, op, what, " must be [", n, "]; got ", shape_str(p.shape()));
 }
 
 }  // namespace
 
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps) {
-  check(x.ndim() >= 1, "layer_norm", "needs at least one dim");
+  KINEMA_CHECK(x.ndim() >= 1, "layer_norm", "needs at least one dim");
   int64_t D = x.size(-1);
   check_param(weight, D, "layer_norm", "weight");
   check_param(bias, D, "layer_norm", "bias");
@@ -96,7 +96,7 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, flo
 }
 
 Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps) {
-  check(x.ndim() >= 1, "rms_norm", "needs at least one dim");
+  KINEMA_CHECK(x.ndim() >= 1, "rms_norm", "needs at least one dim");
   int64_t D = x.size(-1);
   check_param(weight, D, "rms_norm", "weight");
   NormDesc d;
@@ -108,9 +108,9 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps) {
 }
 
 Tensor group_norm(const Tensor& x, int groups, const Tensor& weight, const Tensor& bias, float eps) {
-  check(x.ndim() >= 2, "group_norm", "needs [N, C, ...]; got ", shape_str(x.shape()));
+  KINEMA_CHECK(x.ndim() >= 2, "group_norm", "needs [N, C, ...]; got ", shape_str(x.shape()));
   int64_t N = x.size(0), C = x.size(1);
-  check(groups > 0 && C % groups == 0, "group_norm", C, " channels do not split into ", groups,
+  KINEMA_CHECK(groups > 0 && C % groups == 0, "group_norm", C, " channels do not split into ", groups,
         " groups");
   check_param(weight, C, "group_norm", "weight");
   check_param(bias, C, "group_norm", "bias");

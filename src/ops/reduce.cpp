@@ -13,7 +13,7 @@ std::vector<bool> axes_mask(const Tensor& x, const std::vector<int>& axes, const
   int nd = x.ndim();
   std::vector<bool> m(static_cast<size_t>(nd), axes.empty());
   for (int a : axes) {
-    check(a >= -nd && a < nd, op, "axis ", a, " out of range for ", shape_str(x.shape()));
+    KINEMA_CHECK(a >= -nd && a < nd, op, "axis ", a, " out of range for ", shape_str(x.shape()));
     m[size_t(a < 0 ? a + nd : a)] = true;
   }
   return m;
@@ -51,7 +51,7 @@ Tensor mean(const Tensor& x, const ReduceOptions& o) {
   int64_t count = 1;
   for (size_t i = 0; i < m.size(); ++i)
     if (m[i]) count *= x.shape()[i];
-  check(count > 0, "mean", "mean over an empty axis of ", shape_str(x.shape()));
+  KINEMA_CHECK(count > 0, "mean", "mean over an empty axis of ", shape_str(x.shape()));
   return scale(sum(x, o), 1.f / float(count));
 }
 
@@ -77,13 +77,13 @@ Tensor amax(const Tensor& x, int axis, bool keepdim) {
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
   if (x.shape() == shape) return x;
-  check(x.shape().size() >= shape.size(), "sum_to", "cannot sum ", shape_str(x.shape()), " to ",
+  KINEMA_CHECK(x.shape().size() >= shape.size(), "sum_to", "cannot sum ", shape_str(x.shape()), " to ",
         shape_str(shape));
   size_t lead = x.shape().size() - shape.size();
   std::vector<int> axes;
   for (size_t i = 0; i < x.shape().size(); ++i) {
     bool broadcast = i < lead || (shape[i - lead] == 1 && x.shape()[i] != 1);
-    check(i < lead || shape[i - lead] == x.shape()[i] || shape[i - lead] == 1, "sum_to",
+    KINEMA_CHECK(i < lead || shape[i - lead] == x.shape()[i] || shape[i - lead] == 1, "sum_to",
           "cannot sum ", shape_str(x.shape()), " to ", shape_str(shape));
     if (broadcast) axes.push_back(int(i));
   }

@@ -24,7 +24,7 @@ Tensor rope_angles(const Rope3dOptions& o, int64_t pairs) {
     int64_t hw = pairs / 3;
     dims = {pairs - 2 * hw, hw, hw};
   }
-  check(dims.size() == 3 && dims[0] + dims[1] + dims[2] == pairs, "rope3d",
+  KINEMA_CHECK(dims.size() == 3 && dims[0] + dims[1] + dims[2] == pairs, "rope3d",
         "dims must be 3 pair counts summing to D/2 = ", pairs);
   int64_t N = o.t * o.h * o.w;
   Tensor a = Tensor::empty({N, pairs});
@@ -57,9 +57,9 @@ Tensor rotate(const Tensor& x, const Tensor& angles, float sign) {
 }  // namespace
 
 Tensor rope3d(const Tensor& x, const Rope3dOptions& o) {
-  check(x.ndim() == 4, "rope3d", "x must be [B, T*H*W, heads, D]; got ", shape_str(x.shape()));
-  check(x.size(3) % 2 == 0, "rope3d", "head dim must be even; got ", x.size(3));
-  check(o.t > 0 && o.h > 0 && o.w > 0 && o.t * o.h * o.w == x.size(1), "rope3d", "grid ", o.t,
+  KINEMA_CHECK(x.ndim() == 4, "rope3d", "x must be [B, T*H*W, heads, D]; got ", shape_str(x.shape()));
+  KINEMA_CHECK(x.size(3) % 2 == 0, "rope3d", "head dim must be even; got ", x.size(3));
+  KINEMA_CHECK(o.t > 0 && o.h > 0 && o.w > 0 && o.t * o.h * o.w == x.size(1), "rope3d", "grid ", o.t,
         "x", o.h, "x", o.w, " does not match ", x.size(1), " tokens");
   Tensor angles = rope_angles(o, x.size(3) / 2);
   Tensor out = rotate(x.detach(), angles, 1.f);

@@ -13,8 +13,8 @@ namespace {
 Tensor softmax_impl(const Tensor& x, int axis, bool log) {
   const char* name = log ? "log_softmax" : "softmax";
   int nd = x.ndim();
-  check(nd > 0, name, "needs at least one dim");
-  check(axis >= -nd && axis < nd, name, "axis ", axis, " out of range for ", shape_str(x.shape()));
+  KINEMA_CHECK(nd > 0, name, "needs at least one dim");
+  KINEMA_CHECK(axis >= -nd && axis < nd, name, "axis ", axis, " out of range for ", shape_str(x.shape()));
   int a = axis < 0 ? axis + nd : axis;
   Tensor xt = a == nd - 1 ? x.detach() : transpose(x.detach(), a, -1);
   Tensor src = as_f32_contiguous(xt);

@@ -9,12 +9,12 @@ namespace kinema {
 
 Tensor upsample_nearest(const Tensor& x, const std::vector<int64_t>& factors) {
   int nd = x.ndim(), k = int(factors.size());
-  check(k >= 1 && k <= nd, "upsample_nearest", factors.size(), " factors for input ",
+  KINEMA_CHECK(k >= 1 && k <= nd, "upsample_nearest", factors.size(), " factors for input ",
         shape_str(x.shape()));
   Tensor y = x;
   for (int i = 0; i < k; ++i) {
     int64_t f = factors[size_t(i)];
-    check(f >= 1, "upsample_nearest", "factors must be >= 1; got ", f);
+    KINEMA_CHECK(f >= 1, "upsample_nearest", "factors must be >= 1; got ", f);
     if (f == 1) continue;
     int axis = nd - k + i;
     Shape s = y.shape(), e = y.shape(), m = y.shape();

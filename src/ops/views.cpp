@@ -9,7 +9,7 @@
 namespace kinema {
 namespace {
 int norm_axis(int axis, int nd, const char* op) {
-  check(axis >= -nd && axis < nd, op, "axis ", axis, " out of range for ", nd, " dims");
+  KINEMA_CHECK(axis >= -nd && axis < nd, op, "axis ", axis, " out of range for ", nd, " dims");
   return axis < 0 ? axis + nd : axis;
 }
 }  // namespace
@@ -20,19 +20,19 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
   int infer = -1;
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == -1) {
-      check(infer < 0, "reshape", "only one dim may be -1; got ", shape_str(shape));
+      KINEMA_CHECK(infer < 0, "reshape", "only one dim may be -1; got ", shape_str(shape));
       infer = int(i);
     } else {
-      check(s[i] >= 0, "reshape", "negative dim in ", shape_str(shape));
+      KINEMA_CHECK(s[i] >= 0, "reshape", "negative dim in ", shape_str(shape));
       known *= s[i];
     }
   }
   if (infer >= 0) {
-    check(known > 0 && x.numel() % known == 0, "reshape", "cannot infer -1 in ", shape_str(shape),
+    KINEMA_CHECK(known > 0 && x.numel() % known == 0, "reshape", "cannot infer -1 in ", shape_str(shape),
           " for ", x.numel(), " elements");
     s[size_t(infer)] = x.numel() / known;
   }
-  check(shape_numel(s) == x.numel(), "reshape", "cannot reshape ", shape_str(x.shape()), " (",
+  KINEMA_CHECK(shape_numel(s) == x.numel(), "reshape", "cannot reshape ", shape_str(x.shape()), " (",
         x.numel(), " elements) to ", shape_str(s));
   if (s == x.shape()) return x;
   Tensor c = contiguous(x);
@@ -44,14 +44,14 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
 
 Tensor permute(const Tensor& x, const std::vector<int>& axes) {
   int nd = x.ndim();
-  check(int(axes.size()) == nd, "permute", "needs ", nd, " axes for shape ", shape_str(x.shape()),
+  KINEMA_CHECK(int(axes.size()) == nd, "permute", "needs ", nd, " axes for shape ", shape_str(x.shape()),
         "; got ", axes.size());
-  check(!is_quantized(x.dtype()), "permute", "quantized tensors cannot be permuted");
+  KINEMA_CHECK(!is_quantized(x.dtype()), "permute", "quantized tensors cannot be permuted");
   Shape s(static_cast<size_t>(nd)), st(static_cast<size_t>(nd));
   std::vector<int> inverse(static_cast<size_t>(nd), -1);
   for (int i = 0; i < nd; ++i) {
     int a = norm_axis(axes[size_t(i)], nd, "permute");
-    check(inverse[size_t(a)] < 0, "permute", "axis ", a, " repeated");
+    KINEMA_CHECK(inverse[size_t(a)] < 0, "permute", "axis ", a, " repeated");
     inverse[size_t(a)] = i;
     s[size_t(i)] = x.shape()[size_t(a)];
     st[size_t(i)] = x.strides()[size_t(a)];
@@ -74,9 +74,9 @@ Tensor transpose(const Tensor& x, int axis0, int axis1) {
 Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end) {
   int a = norm_axis(axis, x.ndim(), "slice");
   int64_t n = x.shape()[size_t(a)];
-  check(0 <= start && start <= end && end <= n, "slice", "range [", start, ", ", end,
+  KINEMA_CHECK(0 <= start && start <= end && end <= n, "slice", "range [", start, ", ", end,
         ") out of bounds for axis ", a, " of ", shape_str(x.shape()));
-  check(!is_quantized(x.dtype()) || a == 0, "slice", "quantized tensors slice on axis 0 only");
+  KINEMA_CHECK(!is_quantized(x.dtype()) || a == 0, "slice", "quantized tensors slice on axis 0 only");
   Shape s = x.shape();
   s[size_t(a)] = end - start;
   Tensor out = x.as_strided(s, x.strides(), x.offset() + start * x.strides()[size_t(a)]);
@@ -88,13 +88,13 @@ Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end) {
 }
 
 Tensor expand(const Tensor& x, const Shape& shape) {
-  check(shape.size() >= x.shape().size(), "expand", "cannot expand ", shape_str(x.shape()),
+  KINEMA_CHECK(shape.size() >= x.shape().size(), "expand", "cannot expand ", shape_str(x.shape()),
         " to fewer dims ", shape_str(shape));
   size_t lead = shape.size() - x.shape().size();
   Shape st(shape.size(), 0);
   for (size_t i = 0; i < x.shape().size(); ++i) {
     int64_t d = x.shape()[i];
-    check(d == shape[lead + i] || d == 1, "expand", "cannot expand ", shape_str(x.shape()), " to ",
+    KINEMA_CHECK(d == shape[lead + i] || d == 1, "expand", "cannot expand ", shape_str(x.shape()), " to ",
           shape_str(shape));
     st[lead + i] = d == 1 && shape[lead + i] != 1 ? 0 : x.strides()[i];
   }

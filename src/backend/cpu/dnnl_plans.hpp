@@ -33,7 +33,8 @@ struct ConvDesc {
 };
 enum class ConvPass { forward, backward_data, backward_weights };
 // forward: (x, w, b) -> y. backward_data: (dy, w) -> dx. backward_weights: (x, dy) -> (dw, db).
-void dnnl_conv(const ConvDesc& d, ConvPass pass, const void* in0, const void* in1, void* out0,
+// Returns false when oneDNN has no fast implementation for this dtype on this CPU.
+bool dnnl_conv(const ConvDesc& d, ConvPass pass, const void* in0, const void* in1, void* out0,
                void* out1 = nullptr, const void* bias = nullptr);
 
 }  // namespace kinema

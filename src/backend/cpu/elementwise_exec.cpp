@@ -19,7 +19,7 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   for (size_t i = 0; i < n; ++i) {
     int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
     int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
-    check(da == db || da == 1 || db == 1, op, "shapes ", shape_str(a), " and ", shape_str(b),
+    KINEMA_CHECK(da == db || da == 1 || db == 1, op, "shapes ", shape_str(a), " and ", shape_str(b),
           " do not broadcast (axis ", i, ": ", da, " vs ", db, ")");
     out[i] = da == 1 ? db : da;
   }
@@ -87,7 +87,7 @@ constexpr int64_t kBlock = 2048;  // f32 row buffers live on the stack of each t
 }  // namespace
 
 Tensor run_binary(BinaryOp op, const Tensor& a, const Tensor& b, const char* name) {
-  check(!is_quantized(a.dtype()) && !is_quantized(b.dtype()), name,
+  KINEMA_CHECK(!is_quantized(a.dtype()) && !is_quantized(b.dtype()), name,
         "quantized inputs are weights for matmul only; got ", dtype_name(a.dtype()), " and ",
         dtype_name(b.dtype()));
   Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
@@ -120,7 +120,7 @@ Tensor run_binary(BinaryOp op, const Tensor& a, const Tensor& b, const char* nam
 }
 
 Tensor run_unary(UnaryOp op, const Tensor& x, float p) {
-  check(!is_quantized(x.dtype()), "unary", "quantized tensors are weights for matmul only");
+  KINEMA_CHECK(!is_quantized(x.dtype()), "unary", "quantized tensors are weights for matmul only");
   Tensor out = Tensor::empty(x.shape(), x.dtype());
   if (out.numel() == 0) return out;
   Shape shape = x.shape();

@@ -1,0 +1,65 @@
+// Shared helpers for kinema's benchmarks: wall-clock timing with warm-up, the machine peaks
+// measured by bench_peak (read from bench/results/peak.json), and one JSON line per result
+// so bench/run can assemble the table.
+#pragma once
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace kinema::bench {
+
+inline double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Median seconds per call of f over `reps` timed runs after one warm-up (min_time bounds reps).
+inline double time_it(const std::function<void()>& f, int reps = 5, double min_time = 0.0) {
+  f();
+  std::vector<double> t;
+  double start = now_s();
+  for (int i = 0; i < reps || now_s() - start < min_time; ++i) {
+    double a = now_s();
+    f();
+    t.push_back(now_s() - a);
+    if (i > 1000) break;
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+struct Peaks {
+  double f32_gflops = 0, bf16_gflops = 0, memcpy_gbs = 0;
+};
+
+// Reads the peaks bench_peak wrote; zeros when it has not run.
+inline Peaks read_peaks() {
+  Peaks p;
+  std::ifstream f(std::string(KINEMA_BENCH_RESULTS) + "/peak.json");
+  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto get = [&](const char* key) {
+    size_t at = s.find(std::string("\"") + key + "\"");
+    if (at == std::string::npos) return 0.0;
+    return std::stod(s.substr(s.find(':', at) + 1));
+  };
+  p.f32_gflops = get("f32_fma_gflops");
+  p.bf16_gflops = get("bf16_peak_gflops");
+  p.memcpy_gbs = get("memcpy_gbs");
+  return p;
+}
+
+// One result line: {"bench":..,"case":..,"value":..,"unit":..,"fraction_of_peak":..,"peer":..,"peer_value":..}
+inline void report(const std::string& bench, const std::string& name, double value,
+                   const std::string& unit, double peak, const std::string& peer = "",
+                   double peer_value = 0) {
+  std::printf("{\"bench\":\"%s\",\"case\":\"%s\",\"value\":%.4g,\"unit\":\"%s\",\"fraction_of_peak\":%.4f",
+              bench.c_str(), name.c_str(), value, unit.c_str(), peak > 0 ? value / peak : 0.0);
+  if (!peer.empty()) std::printf(",\"peer\":\"%s\",\"peer_value\":%.4g", peer.c_str(), peer_value);
+  std::printf("}\n");
+  std::fflush(stdout);
+}
+
+}  // namespace kinema::bench

@@ -1,0 +1,92 @@
+// Measures this machine's limits, the denominators of every other benchmark:
+//   f32 FMA peak: independent AVX-512 (else AVX2) FMA chains on every core;
+//   bf16 dot-product peak: vdpbf16ps chains where the CPU has AVX512_BF16, else the f32 peak
+//     (bf16 then runs through f32 FMA, so that is the honest ceiling);
+//   memcpy bandwidth on a buffer far larger than the caches.
+#include <immintrin.h>
+#include <omp.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <vector>
+
+#include "bench_common.hpp"
+
+namespace {
+
+__attribute__((target("avx512f,fma"))) double fma_chains_avx512(long iters) {
+  __m512 acc[16];
+  for (int i = 0; i < 16; ++i) acc[i] = _mm512_set1_ps(0.f);
+  const __m512 a = _mm512_set1_ps(1.0000001f), b = _mm512_set1_ps(1e-7f);
+  for (long it = 0; it < iters; ++it)
+    for (int i = 0; i < 16; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
+  __m512 s = acc[0];
+  for (int i = 1; i < 16; ++i) s = _mm512_add_ps(s, acc[i]);
+  return double(_mm512_reduce_add_ps(s)) * 0 + double(iters) * 16 * 16 * 2;  // flops
+}
+
+__attribute__((target("avx2,fma"))) double fma_chains_avx2(long iters) {
+  __m256 acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(0.f);
+  const __m256 a = _mm256_set1_ps(1.0000001f), b = _mm256_set1_ps(1e-7f);
+  for (long it = 0; it < iters; ++it)
+    for (int i = 0; i < 12; ++i) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
+  float out[8];
+  __m256 s = acc[0];
+  for (int i = 1; i < 12; ++i) s = _mm256_add_ps(s, acc[i]);
+  _mm256_storeu_ps(out, s);
+  return double(out[0]) * 0 + double(iters) * 12 * 8 * 2;
+}
+
+__attribute__((target("avx512f,avx512bf16"))) double bf16_chains(long iters) {
+  __m512 acc[16];
+  for (int i = 0; i < 16; ++i) acc[i] = _mm512_set1_ps(0.f);
+  const __m512bh a = (__m512bh)_mm512_set1_epi16(0x3f80), b = (__m512bh)_mm512_set1_epi16(0x3380);
+  for (long it = 0; it < iters; ++it)
+    for (int i = 0; i < 16; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], a, b);
+  __m512 s = acc[0];
+  for (int i = 1; i < 16; ++i) s = _mm512_add_ps(s, acc[i]);
+  return double(_mm512_reduce_add_ps(s)) * 0 + double(iters) * 16 * 32 * 2;
+}
+
+double gflops_all_cores(double (*fn)(long), long iters) {
+  double flops = 0;
+  double t = kinema::bench::time_it([&] {
+    double total = 0;
+#pragma omp parallel reduction(+ : total)
+    total += fn(iters);
+    flops = total;
+  }, 5);
+  return flops / t / 1e9;
+}
+
+}  // namespace
+
+int main() {
+  using namespace kinema::bench;
+  bool avx512 = __builtin_cpu_supports("avx512f");
+  bool bf16 = __builtin_cpu_supports("avx512bf16");
+  const long iters = 20'000'000;
+  double f32 = avx512 ? gflops_all_cores(fma_chains_avx512, iters) : gflops_all_cores(fma_chains_avx2, iters);
+  double one = 0;
+  {
+    omp_set_num_threads(1);
+    one = avx512 ? gflops_all_cores(fma_chains_avx512, iters) : gflops_all_cores(fma_chains_avx2, iters);
+    omp_set_num_threads(omp_get_num_procs());
+  }
+  double bf = bf16 ? gflops_all_cores(bf16_chains, iters) : f32;
+  size_t n = size_t(512) << 20;
+  std::vector<char> src(n, 1), dst(n, 0);
+  double t = time_it([&] { std::memcpy(dst.data(), src.data(), n); }, 5);
+  double gbs = 2.0 * double(n) / t / 1e9;  // read + write
+  report("peak", "f32 FMA, all cores", f32, "GFLOP/s", f32);
+  report("peak", "f32 FMA, one core", one, "GFLOP/s", f32);
+  report("peak", bf16 ? "bf16 dot (vdpbf16ps), all cores" : "bf16 (no AVX512_BF16: = f32 FMA)", bf, "GFLOP/s", bf);
+  report("peak", "memcpy 512 MiB (read+write)", gbs, "GB/s", gbs);
+  std::ofstream out(std::string(KINEMA_BENCH_RESULTS) + "/peak.json");
+  out << "{\"f32_fma_gflops\": " << f32 << ", \"f32_fma_gflops_one_core\": " << one
+      << ", \"bf16_peak_gflops\": " << bf << ", \"avx512_bf16\": " << (bf16 ? "true" : "false")
+      << ", \"memcpy_gbs\": " << gbs << ", \"cores\": " << omp_get_num_procs() << "}\n";
+  return 0;
+}

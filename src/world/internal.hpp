@@ -1,0 +1,76 @@
+// Internal helpers shared by the world's sources: a portable seeded RNG and small geometry.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kinema/world.hpp"
+
+namespace kinema::world {
+
+inline constexpr double kPi = 3.14159265358979323846;
+
+// SplitMix64-seeded xoshiro256**. Distributions are implemented here (not std::) so that a
+// (scene, seed) pair gives the same clip on every standard library.
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) {
+    for (auto& w : s_) w = splitmix(seed);
+  }
+  uint64_t next() {
+    const uint64_t r = rotl(s_[1] * 5, 7) * 9, t = s_[1] << 17;
+    s_[2] ^= s_[0]; s_[3] ^= s_[1]; s_[1] ^= s_[2]; s_[0] ^= s_[3];
+    s_[2] ^= t; s_[3] = rotl(s_[3], 45);
+    return r;
+  }
+  double uniform() { return (next() >> 11) * 0x1.0p-53; }               // [0, 1)
+  double uniform(double a, double b) { return a + (b - a) * uniform(); }
+  int below(int n) { return int((next() >> 33) % uint64_t(n)); }        // [0, n)
+  bool chance(double p) { return uniform() < p; }
+  template <typename T> const T& pick(const std::vector<T>& v) { return v[below(int(v.size()))]; }
+
+ private:
+  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  static uint64_t splitmix(uint64_t& x) {
+    uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  uint64_t s_[4];
+};
+
+inline uint64_t mix_seed(uint64_t a, uint64_t b) { return a * 0x9e3779b97f4a7c15ull ^ (b + 0x632be59bd9b4e019ull + (a << 6) + (a >> 2)); }
+
+// Screen unit vector of a compass direction (y grows downwards, so "up" is -y).
+inline void dir_vector(Dir d, double& dx, double& dy) {
+  const double a = int(d) * kPi / 4;
+  dx = std::cos(a);
+  dy = -std::sin(a);
+}
+
+// Number of frames' time, in seconds.
+inline double frame_time(const Scene& s, int f) { return double(f) / s.fps; }
+inline double aspect(const Scene& s) { return double(s.width) / s.height; }
+
+// Lowercase words of a text (letters, digits, apostrophes kept; everything else splits).
+std::vector<std::string> words_of(const std::string& text);
+
+}  // namespace kinema::world
+
+namespace kinema::world {
+
+// "Redmean" weighted RGB distance: cheap and close enough to perceptual for saturated colours.
+inline double color_dist(const uint8_t* a, const uint8_t* b) {
+  const double rm = (a[0] + b[0]) * 0.5, dr = a[0] - b[0], dg = a[1] - b[1], db = a[2] - b[2];
+  return std::sqrt((2 + rm / 256) * dr * dr + 4 * dg * dg + (2 + (255 - rm) / 256) * db * db);
+}
+
+// True when an object of colour c stays distinguishable everywhere on the scene's background.
+bool color_fits_background(const Scene& s, Color c);
+
+// Time of the last frame, seconds.
+inline double clip_seconds(const Scene& s) { return double(s.frames) / s.fps; }
+
+}  // namespace kinema::world

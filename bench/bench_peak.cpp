@@ -15,39 +15,70 @@
 
 namespace {
 
+// Twelve independent accumulator chains, written out so they live in registers (an array
+// indexed in a loop may be kept in memory and measure store forwarding instead of FMA).
+#define CHAINS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+
 __attribute__((target("avx512f,fma"))) double fma_chains_avx512(long iters) {
-  __m512 acc[16];
-  for (int i = 0; i < 16; ++i) acc[i] = _mm512_set1_ps(0.f);
-  const __m512 a = _mm512_set1_ps(1.0000001f), b = _mm512_set1_ps(1e-7f);
-  for (long it = 0; it < iters; ++it)
-    for (int i = 0; i < 16; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
-  __m512 s = acc[0];
-  for (int i = 1; i < 16; ++i) s = _mm512_add_ps(s, acc[i]);
-  return double(_mm512_reduce_add_ps(s)) * 0 + double(iters) * 16 * 16 * 2;  // flops
+#define DECL(i) __m512 acc##i = _mm512_set1_ps(float(i));
+  CHAINS(DECL)
+#undef DECL
+  const __m512 a = _mm512_set1_ps(0.9999999f), b = _mm512_set1_ps(1e-7f);
+  for (long it = 0; it < iters; ++it) {
+#define STEP(i) acc##i = _mm512_fmadd_ps(acc##i, a, b);
+    CHAINS(STEP)
+#undef STEP
+    __asm__ volatile("" ::: "memory");
+  }
+  __m512 s = _mm512_set1_ps(0.f);
+#define SUM(i) s = _mm512_add_ps(s, acc##i);
+  CHAINS(SUM)
+#undef SUM
+  volatile float sink = _mm512_reduce_add_ps(s);
+  (void)sink;
+  return double(iters) * 12 * 16 * 2;  // flops
 }
 
 __attribute__((target("avx2,fma"))) double fma_chains_avx2(long iters) {
-  __m256 acc[12];
-  for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(0.f);
-  const __m256 a = _mm256_set1_ps(1.0000001f), b = _mm256_set1_ps(1e-7f);
-  for (long it = 0; it < iters; ++it)
-    for (int i = 0; i < 12; ++i) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
+#define DECL(i) __m256 acc##i = _mm256_set1_ps(float(i));
+  CHAINS(DECL)
+#undef DECL
+  const __m256 a = _mm256_set1_ps(0.9999999f), b = _mm256_set1_ps(1e-7f);
+  for (long it = 0; it < iters; ++it) {
+#define STEP(i) acc##i = _mm256_fmadd_ps(acc##i, a, b);
+    CHAINS(STEP)
+#undef STEP
+    __asm__ volatile("" ::: "memory");
+  }
+  __m256 s = _mm256_set1_ps(0.f);
+#define SUM(i) s = _mm256_add_ps(s, acc##i);
+  CHAINS(SUM)
+#undef SUM
   float out[8];
-  __m256 s = acc[0];
-  for (int i = 1; i < 12; ++i) s = _mm256_add_ps(s, acc[i]);
   _mm256_storeu_ps(out, s);
-  return double(out[0]) * 0 + double(iters) * 12 * 8 * 2;
+  volatile float sink = out[0];
+  (void)sink;
+  return double(iters) * 12 * 8 * 2;
 }
 
 __attribute__((target("avx512f,avx512bf16"))) double bf16_chains(long iters) {
-  __m512 acc[16];
-  for (int i = 0; i < 16; ++i) acc[i] = _mm512_set1_ps(0.f);
+#define DECL(i) __m512 acc##i = _mm512_set1_ps(float(i));
+  CHAINS(DECL)
+#undef DECL
   const __m512bh a = (__m512bh)_mm512_set1_epi16(0x3f80), b = (__m512bh)_mm512_set1_epi16(0x3380);
-  for (long it = 0; it < iters; ++it)
-    for (int i = 0; i < 16; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], a, b);
-  __m512 s = acc[0];
-  for (int i = 1; i < 16; ++i) s = _mm512_add_ps(s, acc[i]);
-  return double(_mm512_reduce_add_ps(s)) * 0 + double(iters) * 16 * 32 * 2;
+  for (long it = 0; it < iters; ++it) {
+#define STEP(i) acc##i = _mm512_dpbf16_ps(acc##i, a, b);
+    CHAINS(STEP)
+#undef STEP
+    __asm__ volatile("" ::: "memory");
+  }
+  __m512 s = _mm512_set1_ps(0.f);
+#define SUM(i) s = _mm512_add_ps(s, acc##i);
+  CHAINS(SUM)
+#undef SUM
+  volatile float sink = _mm512_reduce_add_ps(s);
+  (void)sink;
+  return double(iters) * 12 * 32 * 2;
 }
 
 double gflops_all_cores(double (*fn)(long), long iters) {

@@ -67,8 +67,8 @@ Tensor matmul_forward(const Tensor& a, const Tensor& b) {
   KINEMA_CHECK(!is_quantized(a.dtype()), "matmul", "the left operand cannot be quantized; got ",
         dtype_name(a.dtype()));
   Shape batch = broadcast_shapes(batch_of(a), batch_of(b), "matmul");
-  bool bf16 = a.dtype() == DType::bf16 &&
-              (b.dtype() == DType::bf16 || is_quantized(b.dtype()));
+  bool bf16 = a.dtype() == DType::bf16 && (b.dtype() == DType::bf16 || is_quantized(b.dtype())) &&
+              cpu_has_bf16_dot();
   DType compute = bf16 ? DType::bf16 : DType::f32;
   DType out_t = is_quantized(b.dtype()) ? a.dtype() : promote(a.dtype(), b.dtype());
   Tensor ac = cast(a.detach(), compute), bc = cast(b.detach(), compute);
@@ -94,6 +94,7 @@ Tensor matmul_forward(const Tensor& a, const Tensor& b) {
   d.b_strides[0] = pb.bstride, d.b_strides[1] = pb.rstride, d.b_strides[2] = pb.cstride;
   d.ab = compute;
   d.c = compute == DType::bf16 && out_t == DType::bf16 ? DType::bf16 : DType::f32;
+  if (out_t == DType::bf16 && compute == DType::f32) out_t = DType::bf16;  // narrowed below
   Tensor out = Tensor::empty(out_shape, d.c);
   if (out.numel() == 0) return cast(out, out_t);
   if (k == 0) return Tensor::zeros(out_shape, out_t);

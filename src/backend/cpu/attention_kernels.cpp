@@ -15,7 +15,7 @@
 namespace kinema {
 namespace {
 
-constexpr int64_t kBq = 64, kBk = 128;
+constexpr int64_t kBq = 96, kBk = 128;
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
@@ -67,7 +67,7 @@ void attention_forward_f32(const AttnDesc& a, const float* qs, const float* kt, 
         mask_scores(a, bh, i0, mq, j0, nk, nkp, S.data(), kBk);
         for (int64_t r = 0; r < mq; ++r) {
           float* s = S.data() + r * kBk;
-          float mx = *std::max_element(s, s + nk);
+          float mx = row_max_f32(s, nk);
           float mnew = std::max(m[size_t(r)], mx);
           if (mnew == kNegInf) {  // every key so far masked: contributes nothing
             std::fill(s, s + nkp, 0.f);

@@ -81,6 +81,11 @@ void set_threads(Context& ctx) {
 
 }  // namespace
 
+bool cpu_has_bf16_dot() {
+  static const bool has = __builtin_cpu_supports("avx512bf16") || __builtin_cpu_supports("amx-bf16");
+  return has;
+}
+
 bool dnnl_matmul(const MatmulDesc& d, const void* a, const void* b, void* c) {
   Context& ctx = current_context();
   std::ostringstream key;

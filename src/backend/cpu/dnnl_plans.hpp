@@ -7,6 +7,10 @@
 
 namespace kinema {
 
+// Whether this CPU has bf16 dot-product instructions (AVX512_BF16 or AMX). Without them,
+// oneDNN's bf16 GEMM emulates and runs ~4x slower than f32, so kinema computes bf16 in f32.
+bool cpu_has_bf16_dot();
+
 // C[b] = A[b] @ B[b] for b < batch, all 3-D with element strides; a batch stride of 0
 // broadcasts that operand. dtypes: f32 or bf16 for A and B (the same), f32 or bf16 for C.
 struct MatmulDesc {

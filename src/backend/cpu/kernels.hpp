@@ -108,4 +108,5 @@ void gemm_acc_f32_ref(int64_t M, int64_t N, int64_t K, const float* A, int64_t l
 // p[j] = exp(s[j] - shift) for j < n; returns the sum of p.
 float exp_shift_sum_f32(const float* s, float* p, int64_t n, float shift);
 float exp_shift_sum_f32_ref(const float* s, float* p, int64_t n, float shift);
+float row_max_f32(const float* x, int64_t n);  // -inf for n == 0
 }  // namespace kinema

@@ -1,5 +1,6 @@
 #include "io/c2pa/jumbf.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "kinema/error.hpp"
@@ -50,7 +51,11 @@ JumbfNode parse_superbox(const Bytes& data, size_t offset, size_t size, int dept
       check(tbox == "jumd" && len >= 8 + 17, "c2pa", "JUMBF superbox at ", offset,
             " does not start with a description box");
       node.type.assign(reinterpret_cast<const char*>(&data[pos + 8]), 4);
+      Bytes want = jumbf_type(node.type.c_str());
+      check(std::equal(want.begin(), want.end(), data.begin() + long(pos + 8)), "c2pa",
+            "JUMBF type UUID at ", pos + 8, " is not a C2PA/JUMBF type");
       uint8_t toggles = data[pos + 8 + 16];
+      check((toggles & ~0x1f) == 0, "c2pa", "JUMBF toggles at ", pos + 24, " use reserved bits; got ", int(toggles));
       if (toggles & 0x02) {
         size_t s = pos + 8 + 17, e = s;
         while (e < pos + len && data[e] != 0) ++e;

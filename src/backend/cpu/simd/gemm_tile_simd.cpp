@@ -7,12 +7,18 @@
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
 
+#include <cmath>
+
 #include "backend/cpu/kernels.hpp"
 
 HWY_BEFORE_NAMESPACE();
 namespace kinema {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
+
+// The accumulators must live in registers: every loop over the tile is unrolled completely
+// (GCC keeps a vector array on the stack otherwise, and the kernel measures store forwarding).
+#define KINEMA_UNROLL _Pragma("GCC unroll 16")
 
 template <int MR, int NV>
 HWY_INLINE void Tile(int64_t K, const float* HWY_RESTRICT A, int64_t lda, const float* HWY_RESTRICT B,
@@ -21,19 +27,27 @@ HWY_INLINE void Tile(int64_t K, const float* HWY_RESTRICT A, int64_t lda, const 
   const size_t L = hn::Lanes(d);
   using V = hn::Vec<decltype(d)>;
   V acc[MR][NV];
-  for (int r = 0; r < MR; ++r)
-    for (int v = 0; v < NV; ++v) acc[r][v] = hn::LoadU(d, C + r * ldc + v * L);
+  KINEMA_UNROLL for (int r = 0; r < MR; ++r)
+    KINEMA_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] = hn::LoadU(d, C + r * ldc + v * L);
   for (int64_t k = 0; k < K; ++k) {
     V b[NV];
-    for (int v = 0; v < NV; ++v) b[v] = hn::LoadU(d, B + k * ldb + v * L);
-    for (int r = 0; r < MR; ++r) {
+    KINEMA_UNROLL for (int v = 0; v < NV; ++v) b[v] = hn::LoadU(d, B + k * ldb + v * L);
+    KINEMA_UNROLL for (int r = 0; r < MR; ++r) {
       const V a = hn::Set(d, A[r * lda + k]);
-      for (int v = 0; v < NV; ++v) acc[r][v] = hn::MulAdd(a, b[v], acc[r][v]);
+      KINEMA_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] = hn::MulAdd(a, b[v], acc[r][v]);
     }
   }
-  for (int r = 0; r < MR; ++r)
-    for (int v = 0; v < NV; ++v) hn::StoreU(acc[r][v], d, C + r * ldc + v * L);
+  KINEMA_UNROLL for (int r = 0; r < MR; ++r)
+    KINEMA_UNROLL for (int v = 0; v < NV; ++v) hn::StoreU(acc[r][v], d, C + r * ldc + v * L);
 }
+
+// Widest tiles first: NV vectors of B per row. With 32 vector registers (AVX-512) a 6 x 4 tile
+// keeps 24 accumulators; with 16 (AVX2, SSE4) 4 x 3 is the largest that does not spill.
+#if HWY_TARGET <= HWY_AVX3
+constexpr int kMaxRows = 6, kMaxVecs = 4;
+#else
+constexpr int kMaxRows = 4, kMaxVecs = 3;
+#endif
 
 template <int MR>
 HWY_INLINE void RowBlock(int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
@@ -41,15 +55,29 @@ HWY_INLINE void RowBlock(int64_t N, int64_t K, const float* A, int64_t lda, cons
   const hn::ScalableTag<float> d;
   const int64_t L = int64_t(hn::Lanes(d));
   int64_t j = 0;
-  for (; j + 3 * L <= N; j += 3 * L) Tile<MR, 3>(K, A, lda, B + j, ldb, C + j, ldc);
+  for (; j + kMaxVecs * L <= N; j += kMaxVecs * L) Tile<MR, kMaxVecs>(K, A, lda, B + j, ldb, C + j, ldc);
+  for (; j + 2 * L <= N; j += 2 * L) Tile<MR, 2>(K, A, lda, B + j, ldb, C + j, ldc);
   for (; j + L <= N; j += L) Tile<MR, 1>(K, A, lda, B + j, ldb, C + j, ldc);
 }
 
 void GemmAcc(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
              int64_t ldb, float* C, int64_t ldc) {
   int64_t i = 0;
-  for (; i + 4 <= M; i += 4) RowBlock<4>(N, K, A + i * lda, lda, B, ldb, C + i * ldc, ldc);
+  for (; i + kMaxRows <= M; i += kMaxRows)
+    RowBlock<kMaxRows>(N, K, A + i * lda, lda, B, ldb, C + i * ldc, ldc);
+  for (; i + 2 <= M; i += 2) RowBlock<2>(N, K, A + i * lda, lda, B, ldb, C + i * ldc, ldc);
   for (; i < M; ++i) RowBlock<1>(N, K, A + i * lda, lda, B, ldb, C + i * ldc, ldc);
+}
+
+float RowMax(const float* x, int64_t n) {
+  const hn::ScalableTag<float> d;
+  const int64_t L = int64_t(hn::Lanes(d));
+  auto m = hn::Set(d, -HUGE_VALF);
+  int64_t j = 0;
+  for (; j + L <= n; j += L) m = hn::Max(m, hn::LoadU(d, x + j));
+  float r = hn::GetLane(hn::MaxOfLanes(d, m));
+  for (; j < n; ++j) r = x[j] > r ? x[j] : r;
+  return r;
 }
 
 float ExpShiftSum(const float* s, float* p, int64_t n, float shift) {
@@ -82,6 +110,8 @@ HWY_AFTER_NAMESPACE();
 namespace kinema {
 HWY_EXPORT(GemmAcc);
 HWY_EXPORT(ExpShiftSum);
+HWY_EXPORT(RowMax);
+float row_max_f32(const float* x, int64_t n) { return HWY_DYNAMIC_DISPATCH(RowMax)(x, n); }
 void gemm_acc_f32(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
                   int64_t ldb, float* C, int64_t ldc) {
   HWY_DYNAMIC_DISPATCH(GemmAcc)(M, N, K, A, lda, B, ldb, C, ldc);

@@ -1,0 +1,28 @@
+#!/usr/bin/env python3
+"""Turns bench JSON lines into one table (stdout), a JSON array and a Markdown page."""
+import datetime
+import json
+import platform
+import sys
+
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+json.dump(lines, open(sys.argv[2], "w"), indent=1)
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+rows = []
+for r in lines:
+    peer = f"{r['peer_value']:.4g} ({r['peer']})" if "peer" in r else ""
+    ratio = f"{r['value'] / r['peer_value']:.2f}x" if r.get("peer_value") else ""
+    rows.append((r["bench"], r["case"], f"{r['value']:.4g} {r['unit']}",
+                 f"{100 * r['fraction_of_peak']:.1f}%", peer, ratio))
+head = ("bench", "case", "kinema", "of peak", "peer", "vs peer")
+widths = [max(len(str(x[i])) for x in rows + [head]) for i in range(len(head))]
+for row in [head] + rows:
+    print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+with open(sys.argv[3], "w") as md:
+    md.write("# Benchmarks\n\n")
+    md.write(f"Measured {datetime.date.today()} on {cpu} ({platform.machine()}), by `bench/run`.\n")
+    md.write("'of peak' divides by this machine's limits measured by `bench_peak` in the same run "
+             "(FMA peak for GFLOP/s, memcpy bandwidth for GB/s).\n\n")
+    md.write("| " + " | ".join(head) + " |\n|" + "---|" * len(head) + "\n")
+    for row in rows:
+        md.write("| " + " | ".join(str(c) for c in row) + " |\n")

@@ -1,0 +1,279 @@
+// The judge's claims (see judge.cpp): one function per claim kind, each comparing the
+// observed track with the reference track of the expected scene.
+#include <algorithm>
+#include <cmath>
+
+#include "world/internal.hpp"
+#include "world/track.hpp"
+
+namespace kinema::world {
+namespace {
+
+void add(Scorecard& card, const char* kind, const std::string& text, double score) {
+  score = std::clamp(score, 0.0, 1.0);
+  card.claims.push_back({kind, text, score, score >= 0.5});
+}
+
+std::string name(const Scene& s, int i) {
+  return std::string(color_name(s.objects[i].color)) + " " + shape_name(s.objects[i].shape);
+}
+
+int first_present(const Track& t) {
+  for (size_t f = 0; f < t.size(); ++f) if (t[f]) return int(f);
+  return -1;
+}
+int last_present(const Track& t) {
+  for (int f = int(t.size()) - 1; f >= 0; --f) if (t[f]) return f;
+  return -1;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+  return v[v.size() / 2];
+}
+
+// Median distance (in frame heights) between observed and reference centroids.
+double path_error(const Track& obs, const Track& ref, int H) {
+  std::vector<double> e;
+  for (size_t f = 0; f < obs.size(); ++f) {
+    if (!ref[f]) continue;
+    e.push_back(obs[f] ? std::hypot(obs[f]->cx - ref[f]->cx, obs[f]->cy - ref[f]->cy) / H : 1.0);
+  }
+  return e.empty() ? 1.0 : median(e);
+}
+
+// Net displacement between the first and last frames where the track is present.
+bool displacement(const Track& t, double& dx, double& dy) {
+  const int a = first_present(t), b = last_present(t);
+  if (a < 0 || b <= a) return false;
+  dx = t[b]->cx - t[a]->cx;
+  dy = t[b]->cy - t[a]->cy;
+  return true;
+}
+
+// Unwrapped rotation (radians) of a track, modulo the shape's symmetry.
+double total_rotation(const Track& t, Shape shape) {
+  const int k = symmetry_order(shape);
+  if (k == 0) return 0;
+  const double period = 2 * kPi / k;
+  double total = 0, prev = 0;
+  bool have = false;
+  for (const auto& d : t) {
+    if (!d || d->shape != shape) continue;
+    if (have) {
+      double delta = std::fmod(d->angle - prev, period);
+      if (delta > period / 2) delta -= period;
+      if (delta < -period / 2) delta += period;
+      total += delta;
+    }
+    prev = d->angle;
+    have = true;
+  }
+  return total;
+}
+
+int bounces(const Track& t) {
+  std::vector<double> y;
+  for (const auto& d : t) if (d) y.push_back(d->cy);
+  int n = 0;
+  for (size_t i = 1; i + 1 < y.size(); ++i)
+    if (y[i] > y[i - 1] && y[i] >= y[i + 1] && y[i] - std::min(y[i - 1], y[i + 1]) > 0.5) ++n;
+  return n;
+}
+
+int onset(const Track& t, double thresh) {
+  const int a = first_present(t);
+  if (a < 0) return -1;
+  for (size_t f = a; f < t.size(); ++f)
+    if (t[f] && std::hypot(t[f]->cx - t[a]->cx, t[f]->cy - t[a]->cy) > thresh) return int(f);
+  return -1;
+}
+
+double presence(const Track& t, int from, int to) {
+  int n = 0, p = 0;
+  for (int f = std::max(0, from); f < std::min(int(t.size()), to); ++f) ++n, p += bool(t[f]);
+  return n ? double(p) / n : 0;
+}
+
+void motion_claim(const Scene& s, const SceneFacts& facts, const Observations& o, int i, Scorecard& card) {
+  const Object& ob = s.objects[i];
+  const Track &tr = o.track[i], &rt = o.ref_track[i];
+  const int H = s.height;
+  const std::string who = "the " + name(s, i);
+  double odx = 0, ody = 0, rdx = 0, rdy = 0;
+  const bool have_obs = displacement(tr, odx, ody), have_ref = displacement(rt, rdx, rdy);
+  switch (ob.behavior) {
+    case Behavior::still: {
+      const double err = have_obs && have_ref ? std::hypot(odx - rdx, ody - rdy) / H : 1;
+      add(card, "motion", who + " stays still", 1 - err / 0.2);
+      break;
+    }
+    case Behavior::move: {
+      double score = 0;
+      const double rn = std::hypot(rdx, rdy), on = std::hypot(odx, ody);
+      if (have_obs && have_ref && rn > 1e-6 && on > 0.25 * rn) score = ((odx * rdx + ody * rdy) / (rn * on) - 0.4) / 0.6;
+      add(card, "motion", who + " moves " + dir_name(ob.dir), score);
+      if (facts.collides_with[i] >= 0) {
+        // Momentum transfer: the horizontal motion reverses after the hit, like the reference.
+        const int a = first_present(tr), b = last_present(tr), ra = first_present(rt), rb = last_present(rt);
+        double sc = 0;
+        if (a >= 0 && b > a + 2 && ra >= 0 && rb > ra + 2) {
+          int rpeak = ra;
+          for (int f = ra; f <= rb; ++f)
+            if (rt[f] && std::abs(rt[f]->cx - rt[ra]->cx) > std::abs(rt[rpeak]->cx - rt[ra]->cx)) rpeak = f;
+          const double rout = rt[rpeak]->cx - rt[ra]->cx, sign = rout >= 0 ? 1 : -1;
+          int peak = a;
+          for (int f = a; f <= b; ++f)
+            if (tr[f] && (tr[f]->cx - tr[a]->cx) * sign > (tr[peak]->cx - tr[a]->cx) * sign) peak = f;
+          const double out = tr[peak]->cx - tr[a]->cx, back = tr[b]->cx - tr[peak]->cx;
+          sc = (out * rout > 0 && back * out < 0 && std::abs(back) > 0.02 * H) ? 1 : 0;
+        }
+        add(card, "collision", who + " collides with the " + name(s, facts.collides_with[i]) + " and bounces back", sc);
+      }
+      break;
+    }
+    case Behavior::bounce:
+      add(card, "bounce", who + " bounces off the walls", 1 - path_error(tr, rt, H) / 0.24);
+      break;
+    case Behavior::fall: {
+      const int ob_b = bounces(tr), rb = bounces(rt);
+      const bool down = have_obs && first_present(tr) >= 0 && [&] {
+        const int a = first_present(tr);
+        for (size_t f = a; f < tr.size(); ++f) if (tr[f] && std::abs(tr[f]->cy - tr[a]->cy) > 0.05 * H) return tr[f]->cy > tr[a]->cy;
+        return false;
+      }();
+      add(card, "gravity", who + " falls and bounces " + std::to_string(rb) + " times",
+          down && std::abs(ob_b - rb) <= 1 ? 1.0 : 0.0);
+      break;
+    }
+    case Behavior::rotate: {
+      const double ro = total_rotation(tr, ob.shape), rr = total_rotation(rt, ob.shape);
+      add(card, "rotation", who + " spins " + (ob.speed > 0 ? "clockwise" : "counterclockwise"),
+          (ro * rr > 0 && std::abs(ro) > 0.4 * std::abs(rr)) ? std::min(1.0, std::abs(ro) / std::abs(rr)) : 0);
+      break;
+    }
+    case Behavior::grow:
+    case Behavior::shrink: {
+      const int a = first_present(tr), b = last_present(tr);
+      const double r = a >= 0 && b > a ? tr[b]->area / tr[a]->area : 1;
+      const bool grow = ob.behavior == Behavior::grow;
+      add(card, "size_change", who + (grow ? " grows" : " shrinks"), grow ? (r - 1.1) / 0.3 : (0.9 - r) / 0.2);
+      break;
+    }
+    case Behavior::orbit:
+      add(card, "orbit", who + " orbits the " + name(s, ob.target), 1 - path_error(tr, rt, H) / 0.24);
+      break;
+    case Behavior::appear:
+    case Behavior::disappear: {
+      const int F = int(tr.size()), cut = int(ob.start * s.fps);
+      const double before = presence(tr, 0, cut - 1), after = presence(tr, cut + 2, F);
+      const bool appear = ob.behavior == Behavior::appear;
+      add(card, "appearance", who + (appear ? " appears" : " disappears"),
+          appear ? std::min(after, 1 - before) : std::min(before, 1 - after));
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+void add_object_claims(const Scene& s, const SceneFacts& facts, const Observations& o, Scorecard& card) {
+  const int n = int(s.objects.size()), F = int(o.track.empty() ? 0 : o.track[0].size()), H = s.height;
+  for (int i = 0; i < n; ++i) {
+    const Object& ob = s.objects[i];
+    const Track &tr = o.track[i], &rt = o.ref_track[i];
+    const bool leader = facts.group_of[i] == i;
+    int expected = 0, present = 0, shaped = 0, shape_frames = 0;
+    std::vector<double> ratios;
+    for (int f = 0; f < F; ++f) {
+      if (!rt[f]) continue;
+      ++expected;
+      present += bool(tr[f]);
+      if (rt[f]->shape != ob.shape) continue;  // partly hidden in the reference: shape unknown
+      ++shape_frames;
+      if (tr[f] && tr[f]->shape == ob.shape) ++shaped;
+      if (tr[f]) ratios.push_back(tr[f]->area / rt[f]->area);
+    }
+    if (expected == 0) continue;  // never visible in the reference (off screen): nothing to claim
+    if (leader) {
+      add(card, "color", std::string("a ") + color_name(ob.color) + " object is present", (double(present) / expected - 0.3) / 0.4);
+      if (shape_frames > 0) add(card, "shape", "the " + std::string(color_name(ob.color)) + " object is a " + shape_name(ob.shape),
+                                (double(shaped) / shape_frames - 0.3) / 0.4);
+      // Count: frames where the number of (colour, shape) detections matches the reference.
+      int agree = 0, frames = 0;
+      for (int f = 0; f < F; ++f) {
+        if (!rt[f]) continue;
+        auto count = [&](const std::vector<Detection>& d) {
+          int c = 0;
+          for (const Detection& x : d) c += x.color == rt[f]->color && x.shape == ob.shape;
+          return c;
+        };
+        const int rc = count(o.ref_seen[f]);
+        if (rc == 0) continue;
+        ++frames;
+        agree += count(o.seen[f]) == rc;
+      }
+      if (frames > 0)
+        add(card, "count", std::to_string(facts.group_size[i]) + " " + name(s, i) + (facts.group_size[i] > 1 ? "s" : ""),
+            (double(agree) / frames - 0.3) / 0.4);
+    }
+    if (!ratios.empty()) {
+      const double r = median(ratios);
+      add(card, "size", "the " + name(s, i) + " is " + size_name(ob.size), 1 - std::abs(std::log(r)) / std::log(1.55) * 0.5);
+    }
+    const int a = first_present(rt);
+    if (a >= 0) {
+      const double err = tr[a] ? std::hypot(tr[a]->cx - rt[a]->cx, tr[a]->cy - rt[a]->cy) / H : 1;
+      add(card, "position", "the " + name(s, i) + " starts at the " + facts.place[i], 1 - err / 0.3);
+    }
+    if (F > 1) motion_claim(s, facts, o, i, card);
+    if (F > 1 && facts.passes_behind[i] >= 0) {
+      // Object permanence: seen before, hidden while behind, seen after with shape and size kept.
+      const int b = last_present(tr), fa = first_present(tr);
+      int hidden_ok = 0, hidden = 0;
+      for (int f = 0; f < F; ++f)
+        if (!rt[f]) ++hidden, hidden_ok += !tr[f] || tr[f]->area < 0.6 * (tr[fa] ? tr[fa]->area : 1e9);
+      const bool same = fa >= 0 && b > fa && tr[b]->shape == ob.shape && tr[fa]->shape == ob.shape &&
+                        tr[b]->area / tr[fa]->area > 0.7 && tr[b]->area / tr[fa]->area < 1.4 && last_present(rt) == F - 1 &&
+                        b >= F - 2;
+      add(card, "occlusion", "the " + name(s, i) + " passes behind the " + name(s, facts.passes_behind[i]) +
+                                 " and comes out unchanged",
+          same && hidden > 0 ? double(hidden_ok) / hidden : 0);
+    }
+    if (F > 1 && ob.effect != Effect::none && ob.target >= 0) {
+      const int j = ob.target;
+      const Track &tj = o.track[j], &rj = o.ref_track[j];
+      double sc = 0;
+      if (ob.effect == Effect::recolor) {
+        // Start: the original colour; end (last quarter): the new colour, kept.
+        const double late = presence(tj, F - F / 4, F), early = presence(tj, 0, std::max(1, F / 6));
+        sc = std::min(late, early);
+        add(card, "cause_effect", "the " + name(s, j) + " turns " + color_name(ob.effect_color) + " when hit and stays " +
+                                      color_name(ob.effect_color), (sc - 0.3) / 0.4);
+      } else {
+        const int a0 = first_present(tj), b0 = last_present(tj), ra = first_present(rj), rb = last_present(rj);
+        const double r = a0 >= 0 && b0 > a0 ? tj[b0]->area / tj[a0]->area : 1;
+        const double rr = ra >= 0 && rb > ra ? rj[rb]->area / rj[ra]->area : 1;
+        sc = (r < 1 - 0.5 * (1 - rr) && b0 >= F - 2) ? 1 : 0;
+        add(card, "cause_effect", "the " + name(s, i) + " bites the " + name(s, j) + ", leaving a mark", sc);
+      }
+    }
+  }
+  // Event order: a later-starting object begins after the earlier one, as in the reference.
+  for (int i = 0; i < n; ++i) {
+    const Object& b = s.objects[i];
+    if (b.start <= 0 || b.behavior == Behavior::appear || b.behavior == Behavior::disappear || b.behavior == Behavior::still) continue;
+    for (int j = 0; j < n; ++j) {
+      const Object& a = s.objects[j];
+      if (a.start >= b.start || a.behavior == Behavior::still || a.behavior == Behavior::appear || a.behavior == Behavior::disappear) continue;
+      const double th = 0.04 * H;
+      const int oa = onset(o.track[j], th), ob2 = onset(o.track[i], th), ra = onset(o.ref_track[j], th), rb = onset(o.ref_track[i], th);
+      const bool ok = oa >= 0 && ob2 >= 0 && ob2 > oa && (ra < 0 || rb < 0 || ob2 - oa >= 0.3 * (rb - ra));
+      add(card, "event_order", "first the " + name(s, j) + " moves, then the " + name(s, i) + " moves", ok ? 1 : 0);
+      break;
+    }
+  }
+}
+
+}  // namespace kinema::world

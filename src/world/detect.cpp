@@ -1,0 +1,192 @@
+// Detection (see detect.hpp). Blur and compression smear edges into mixed colours, which the
+// nearest-palette labelling turns into thin halos of other colours; those are dropped because
+// they have almost no interior pixels. Shapes are matched by their radial profile (distance
+// from the centroid to the outline at 64 angles) against templates drawn by the renderer.
+#include "world/detect.hpp"
+
+#include <algorithm>
+#include <array>
+#include <mutex>
+
+#include "world/internal.hpp"
+
+namespace kinema::world {
+namespace {
+
+constexpr int kBins = 64;
+using Profile = std::array<double, kBins>;
+
+struct Component { int label; std::vector<int> pixels; };
+
+// Radial profile of a binary mask around (cx, cy): outermost set point along each ray,
+// normalised to mean 1. `hollow` reports whether the centre region is empty (rings).
+Profile radial_profile(const std::vector<uint8_t>& mask, int W, int H, double cx, double cy, double rmax) {
+  Profile p{};
+  for (int b = 0; b < kBins; ++b) {
+    const double a = 2 * kPi * b / kBins, dx = std::cos(a), dy = std::sin(a);
+    double last = 0;
+    for (double r = 0; r <= rmax + 1; r += 0.35) {
+      const int x = int(std::lround(cx + dx * r)), y = int(std::lround(cy + dy * r));
+      if (x < 0 || y < 0 || x >= W || y >= H) break;
+      if (mask[size_t(y) * W + x]) last = r;
+    }
+    p[b] = last + 0.5;
+  }
+  double mean = 0;
+  for (double v : p) mean += v;
+  mean /= kBins;
+  for (double& v : p) v /= std::max(mean, 1e-9);
+  return p;
+}
+
+struct Templates {
+  std::array<Profile, kShapeCount> profile;
+};
+
+const Templates& templates() {
+  static Templates t;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (int s = 0; s < kShapeCount; ++s) {
+      Scene sc;
+      sc.width = sc.height = 160;
+      sc.frames = 1;
+      sc.background = Background::plain;
+      sc.bg_top = sc.bg_bottom = 1;
+      Object o;
+      o.shape = Shape(s); o.color = Color::black; o.size = Size::large; o.x = 0.5; o.y = 0.5;
+      sc.objects.push_back(o);
+      const std::vector<Image> img = render(sc);
+      std::vector<uint8_t> mask(160 * 160);
+      double cx = 0, cy = 0, n = 0;
+      for (int i = 0; i < 160 * 160; ++i) {
+        mask[i] = img[0].rgb[i * 3] < 110;
+        if (mask[i]) cx += i % 160, cy += i / 160, ++n;
+      }
+      t.profile[s] = radial_profile(mask, 160, 160, cx / n, cy / n, 60);
+    }
+  });
+  return t;
+}
+
+// Best template and rotation for a profile; ring vs others decided by hollowness first.
+void classify(const Profile& p, bool hollow, Detection& d) {
+  const Templates& t = templates();
+  double best = 1e18;
+  for (int s = 0; s < kShapeCount; ++s) {
+    if ((Shape(s) == Shape::ring) != hollow) continue;
+    for (int shift = 0; shift < kBins; ++shift) {
+      double e = 0;
+      for (int b = 0; b < kBins; ++b) {
+        const double v = p[(b + shift) % kBins] - t.profile[s][b];
+        e += v * v;
+      }
+      if (e < best) {
+        best = e;
+        d.shape = Shape(s);
+        d.angle = 2 * kPi * shift / kBins;
+      }
+    }
+  }
+  d.fit = best / kBins;
+}
+
+// Background model: the per-channel median of each row (all backgrounds are functions of y).
+std::vector<std::array<uint8_t, 3>> row_background(const Image& f) {
+  std::vector<std::array<uint8_t, 3>> bg(f.height);
+  std::vector<uint8_t> v(f.width);
+  for (int y = 0; y < f.height; ++y)
+    for (int c = 0; c < 3; ++c) {
+      for (int x = 0; x < f.width; ++x) v[x] = f.rgb[(size_t(y) * f.width + x) * 3 + c];
+      std::nth_element(v.begin(), v.begin() + f.width / 2, v.end());
+      bg[y][c] = v[f.width / 2];
+    }
+  return bg;
+}
+
+}  // namespace
+
+int symmetry_order(Shape s) {
+  switch (s) {
+    case Shape::square: case Shape::cross: return 4;
+    case Shape::triangle: return 3;
+    case Shape::star: return 5;
+    case Shape::hexagon: return 6;
+    case Shape::heart: return 1;
+    default: return 0;
+  }
+}
+
+std::vector<Detection> detect(const Image& f) {
+  const int W = f.width, H = f.height;
+  const auto bg = row_background(f);
+  uint8_t pal[kColorCount][3];
+  for (int c = 0; c < kColorCount; ++c) color_rgb(Color(c), pal[c]);
+  std::vector<int8_t> label(size_t(W) * H, -1);
+  for (int y = 0; y < H; ++y)
+    for (int x = 0; x < W; ++x) {
+      const uint8_t* p = &f.rgb[(size_t(y) * W + x) * 3];
+      double best = 1e9;
+      int arg = -1;
+      for (int c = 0; c < kColorCount; ++c) {
+        const double d = color_dist(p, pal[c]);
+        if (d < best) best = d, arg = c;
+      }
+      if (best < 140 && best < color_dist(p, bg[y].data()) * 0.8) label[size_t(y) * W + x] = int8_t(arg);
+    }
+  // Connected components (4-neighbourhood) per colour label.
+  std::vector<int> comp(size_t(W) * H, -1), stack;
+  std::vector<Detection> out;
+  std::vector<uint8_t> mask(size_t(W) * H, 0);
+  const double min_area = std::max(6.0, 0.0012 * W * H);
+  for (int start = 0; start < W * H; ++start) {
+    if (label[start] < 0 || comp[start] >= 0) continue;
+    const int lab = label[start];
+    std::vector<int> pix;
+    stack.assign(1, start);
+    comp[start] = start;
+    while (!stack.empty()) {
+      const int i = stack.back();
+      stack.pop_back();
+      pix.push_back(i);
+      const int x = i % W, y = i / W;
+      const int nb[4] = {x > 0 ? i - 1 : -1, x + 1 < W ? i + 1 : -1, y > 0 ? i - W : -1, y + 1 < H ? i + W : -1};
+      for (int j : nb)
+        if (j >= 0 && comp[j] < 0 && label[j] == lab) comp[j] = start, stack.push_back(j);
+    }
+    if (double(pix.size()) < min_area) continue;
+    int interior = 0;
+    double cx = 0, cy = 0;
+    for (int i : pix) {
+      const int x = i % W, y = i / W;
+      cx += x; cy += y;
+      interior += x > 0 && x + 1 < W && y > 0 && y + 1 < H && comp[i - 1] == start && comp[i + 1] == start &&
+                  comp[i - W] == start && comp[i + W] == start;
+    }
+    if (interior < 0.3 * pix.size() || interior < 4) continue;  // a blur halo, not an object
+    Detection d;
+    d.color = Color(lab);
+    d.area = double(pix.size());
+    d.cx = cx / pix.size();
+    d.cy = cy / pix.size();
+    double rmax = 0;
+    for (int i : pix) rmax = std::max(rmax, std::hypot(i % W - d.cx, i / W - d.cy)), mask[i] = 1;
+    // Ring: the disc of radius 0.3*rmax around the centroid is mostly empty.
+    int inner = 0, inner_set = 0;
+    const int r3 = int(0.3 * rmax);
+    for (int dy = -r3; dy <= r3; ++dy)
+      for (int dx = -r3; dx <= r3; ++dx) {
+        const int x = int(std::lround(d.cx)) + dx, y = int(std::lround(d.cy)) + dy;
+        if (dx * dx + dy * dy > r3 * r3 || x < 0 || y < 0 || x >= W || y >= H) continue;
+        ++inner;
+        inner_set += mask[size_t(y) * W + x];
+      }
+    const bool hollow = inner > 0 && inner_set < 0.35 * inner;
+    classify(radial_profile(mask, W, H, d.cx, d.cy, rmax), hollow, d);
+    for (int i : pix) mask[i] = 0;
+    out.push_back(d);
+  }
+  return out;
+}
+
+}  // namespace kinema::world

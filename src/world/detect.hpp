@@ -1,0 +1,24 @@
+// The judge's eyes: colour segmentation against a per-row background model, connected
+// components, and shape classification from each component's radial contour profile.
+#pragma once
+#include <vector>
+
+#include "kinema/world.hpp"
+
+namespace kinema::world {
+
+struct Detection {
+  Color color = Color::red;
+  Shape shape = Shape::circle;
+  double cx = 0, cy = 0;   // centroid, pixels
+  double area = 0;         // pixels
+  double angle = 0;        // orientation from the best template rotation, radians
+  double fit = 0;          // template distance (lower is better)
+};
+
+std::vector<Detection> detect(const Image& frame);
+
+// Rotational symmetry order of a shape's outline (circle and ring: 0 = any angle).
+int symmetry_order(Shape s);
+
+}  // namespace kinema::world

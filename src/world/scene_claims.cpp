@@ -1,0 +1,126 @@
+// Scene-wide claims of the judge: relations, background, camera motion, cross-shot consistency.
+#include <algorithm>
+#include <array>
+
+#include "world/internal.hpp"
+#include "world/track.hpp"
+
+namespace kinema::world {
+namespace {
+
+void add(Scorecard& card, const char* kind, const std::string& text, double score) {
+  score = std::clamp(score, 0.0, 1.0);
+  card.claims.push_back({kind, text, score, score >= 0.5});
+}
+
+std::string name(const Scene& s, int i) {
+  return std::string(color_name(s.objects[i].color)) + " " + shape_name(s.objects[i].shape);
+}
+
+// Per-row median colours (the background model the detector uses), resampled to 32 rows.
+std::vector<std::array<double, 3>> row_profile(const Image& f) {
+  std::vector<std::array<double, 3>> out(32);
+  std::vector<uint8_t> v(f.width);
+  for (int k = 0; k < 32; ++k) {
+    const int y = std::min(f.height - 1, int((k + 0.5) * f.height / 32));
+    for (int c = 0; c < 3; ++c) {
+      for (int x = 0; x < f.width; ++x) v[x] = f.rgb[(size_t(y) * f.width + x) * 3 + c];
+      std::nth_element(v.begin(), v.begin() + f.width / 2, v.end());
+      out[k][c] = v[f.width / 2];
+    }
+  }
+  return out;
+}
+
+double mean_abs_diff(const Image& a, const Image& b) {
+  double acc = 0;
+  for (size_t i = 0; i < a.rgb.size(); i += 7) acc += std::abs(int(a.rgb[i]) - int(b.rgb[i]));
+  return acc / (a.rgb.size() / 7.0);
+}
+
+}  // namespace
+
+void add_scene_claims(const Scene& s, const SceneFacts& facts, const Observations& o,
+                      const std::vector<Image>& frames, Scorecard& card) {
+  const int F = int(frames.size()), H = s.height;
+  for (const Relation& r : facts.rel) {
+    const Track &ta = o.track[r.a], &tb = o.track[r.b];
+    int f = 0;
+    while (f < F && !(ta[f] && tb[f])) ++f;
+    const bool left = r.kind == "left_of";
+    double score = 0;
+    if (f < F) {
+      const double d = left ? tb[f]->cx - ta[f]->cx : tb[f]->cy - ta[f]->cy;
+      score = 0.5 + d / (0.1 * H);
+    }
+    add(card, "relation", "the " + name(s, r.a) + (left ? " starts left of the " : " starts above the ") + name(s, r.b), score);
+  }
+  // Background: per-row colours of the first frame against the reference rendering's.
+  {
+    Scene still = s;
+    still.objects.clear();
+    still.frames = 1;
+    still.camera.motion = CameraMotion::still;
+    const auto ref = row_profile(render(still)[0]);
+    const auto obs = row_profile(frames[0]);
+    double err = 0;
+    for (int k = 0; k < 32; ++k) {
+      uint8_t a[3], b[3];
+      for (int c = 0; c < 3; ++c) a[c] = uint8_t(obs[k][c]), b[c] = uint8_t(ref[k][c]);
+      err += color_dist(a, b) / 32;
+    }
+    const auto& pal = background_palette();
+    std::string text = std::string(background_name(s.background)) + " background (" + pal[s.bg_top].name;
+    if (s.background != Background::plain && s.background != Background::night) text += std::string(", ") + pal[s.bg_bottom].name;
+    add(card, "background", text + ")", 1 - err / 120);
+  }
+  if (F < 2) return;
+  // Camera: the screen motion of every visible object matches the reference (which includes
+  // the camera's pan or zoom), measured as the median per-object error of net displacement
+  // and of the area change.
+  {
+    std::vector<double> err;
+    for (size_t i = 0; i < o.track.size(); ++i) {
+      const Track &t = o.track[i], &r = o.ref_track[i];
+      int a = 0, b = F - 1;
+      while (a < F && !(r[a] && t[a])) ++a;
+      while (b > a && !(r[b] && t[b])) --b;
+      if (a >= b || facts.states[a].camera.shot != facts.states[b].camera.shot) continue;
+      const double e = std::hypot((t[b]->cx - t[a]->cx) - (r[b]->cx - r[a]->cx), (t[b]->cy - t[a]->cy) - (r[b]->cy - r[a]->cy)) / H;
+      const double z = std::abs(std::log((t[b]->area / t[a]->area) / (r[b]->area / r[a]->area)));
+      err.push_back(e + 0.25 * z);
+    }
+    if (!err.empty()) {
+      std::sort(err.begin(), err.end());
+      const double m = err[err.size() / 2];
+      std::string text = s.camera.motion == CameraMotion::still ? "the camera is static"
+                                                                 : std::string("the camera ") + camera_name(s.camera.motion);
+      add(card, "camera", text, 1 - m / 0.2);
+    }
+  }
+  if (s.camera.cut > 0) {
+    // Cross-shot: the cut is where the reference cuts, and each object keeps colour and shape.
+    int cut = 1;
+    double best = -1;
+    for (int f = 1; f < F; ++f) {
+      const double d = mean_abs_diff(frames[f - 1], frames[f]);
+      if (d > best) best = d, cut = f;
+    }
+    int ref_cut = 1;
+    for (int f = 1; f < F; ++f) if (facts.states[f].camera.shot != facts.states[f - 1].camera.shot) { ref_cut = f; break; }
+    int kept = 0, total = 0;
+    for (size_t i = 0; i < o.track.size(); ++i) {
+      const Track& t = o.track[i];
+      int before = -1, after = -1;
+      for (int f = 0; f < cut; ++f) if (t[f] && t[f]->shape == s.objects[i].shape) before = f;
+      for (int f = cut; f < F && after < 0; ++f) if (t[f] && t[f]->shape == s.objects[i].shape) after = f;
+      if (!o.ref_track[i][0] || !o.ref_track[i][F - 1]) continue;
+      ++total;
+      kept += before >= 0 && after >= 0;
+    }
+    add(card, "cross_shot", "the shot cuts and the objects keep their colour and shape",
+        std::abs(cut - ref_cut) <= 1 && total > 0 ? double(kept) / total : 0);
+  }
+}
+
+}  // namespace kinema::world

@@ -93,8 +93,11 @@ Tensor conv(const char* op, int sp, const Tensor& x, const Tensor& weight, const
             const ConvOptions& o) {
   ConvDesc d = describe_conv(op, sp, x, weight, bias, o);
   bool ref = current_context().reference_kernels();
-  // bf16 runs in bf16 (f32 accumulation inside oneDNN); anything else in f32.
-  DType dt = !ref && x.dtype() == DType::bf16 && weight.dtype() == DType::bf16 ? DType::bf16 : DType::f32;
+  // bf16 runs in bf16 (f32 accumulation inside oneDNN) where the CPU has bf16 dot products;
+  // elsewhere oneDNN emulates bf16 at a fraction of f32 speed, so compute in f32.
+  DType dt = !ref && x.dtype() == DType::bf16 && weight.dtype() == DType::bf16 && cpu_has_bf16_dot()
+                 ? DType::bf16
+                 : DType::f32;
   Tensor xc = to_dtype(x, dt), wc = to_dtype(weight, dt);
   Tensor bc = bias.defined() ? to_dtype(bias, dt) : Tensor();
   Tensor y = Tensor::empty(out_shape(d), ref ? DType::f32 : dt);

@@ -1,0 +1,232 @@
+// Judge accuracy measurement (see judge_eval.hpp).
+#include "world/judge_eval.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <sstream>
+#include <unistd.h>
+
+#include "world/internal.hpp"
+#include "world/detect.hpp"
+#include "world/scene_facts.hpp"
+
+namespace kinema::world {
+namespace {
+
+std::string obj(const Scene& s, int i) {
+  return std::string(color_name(s.objects[i].color)) + " " + shape_name(s.objects[i].shape);
+}
+
+std::vector<Image> prepare(const Scene& s, const JudgeEvalOptions& opt, const std::string& tmp) {
+  Scene r = s;
+  if (opt.downscale) r.width *= 2, r.height *= 2;
+  std::vector<Image> frames = render(r);
+  if (opt.downscale)
+    for (Image& f : frames) f = downscale(f, 2);
+  if (opt.reencode) {
+    write_video_ffmpeg(tmp, frames, s.fps, 28);
+    frames = read_video_ffmpeg(tmp, s.width, s.height);
+  }
+  return frames;
+}
+
+}  // namespace
+
+bool perturb(const Scene& s, uint64_t seed, Scene& out, std::string& kind, std::string& needle) {
+  Rng rng(mix_seed(seed, 0x9e7));
+  const SceneFacts facts = scene_facts(s);
+  const int n = int(s.objects.size());
+  std::vector<int> options;  // candidate perturbations, tried in random order
+  for (int k = 0; k < 16; ++k) options.push_back(k);
+  for (int k = 15; k > 0; --k) std::swap(options[k], options[rng.below(k + 1)]);
+  for (int k : options) {
+    out = s;
+    const int i = n ? rng.below(n) : 0;
+    Object* o = n ? &out.objects[i] : nullptr;
+    const bool multi = s.frames > 1;
+    const bool alone = n && facts.group_size[i] == 1 && o->effect == Effect::none;
+    bool target_of_effect = false;
+    for (const Object& p : s.objects) target_of_effect = target_of_effect || (p.effect != Effect::none && &p != &s.objects[i] && p.target == i);
+    switch (k) {
+      case 0: {  // colour
+        if (!alone || target_of_effect) break;
+        std::vector<Color> free;
+        for (int c = 0; c < kColorCount; ++c) {
+          bool used = false;
+          for (const Object& p : s.objects) used = used || p.color == Color(c) || (p.effect == Effect::recolor && p.effect_color == Color(c));
+          if (!used && color_fits_background(s, Color(c))) free.push_back(Color(c));
+        }
+        if (free.empty()) break;
+        o->color = rng.pick(free);
+        kind = "color"; needle = std::string("a ") + color_name(s.objects[i].color) + " object";
+        return true;
+      }
+      case 1:  // shape
+        if (!alone) break;
+        do o->shape = Shape(rng.below(kShapeCount)); while (o->shape == s.objects[i].shape ||
+            (s.objects[i].behavior == Behavior::rotate && symmetry_order(o->shape) == 0));
+        kind = "shape"; needle = "object is a " + std::string(shape_name(s.objects[i].shape));
+        if (out.objects[i].color != s.objects[i].color) break;
+        needle = std::string("the ") + color_name(s.objects[i].color) + " " + needle;
+        return true;
+      case 2:  // size (one category)
+        if (!alone || o->behavior == Behavior::grow || o->behavior == Behavior::shrink) break;
+        o->size = o->size == Size::medium ? (rng.chance(0.5) ? Size::small : Size::large) : Size::medium;
+        kind = "size"; needle = obj(s, i) + " is ";
+        return true;
+      case 3:  // direction of a mover
+        if (!multi || !n || o->behavior != Behavior::move || facts.collides_with[i] >= 0 || o->effect != Effect::none) break;
+        o->dir = Dir((int(o->dir) + 2 + rng.below(5)) % 8);
+        kind = "motion"; needle = obj(s, i) + " moves";
+        return true;
+      case 4:  // a still object moves instead
+        if (!multi || !alone || o->behavior != Behavior::still || facts.passes_behind.size() == 0) break;
+        { bool occ = false; for (int p : facts.passes_behind) occ = occ || p == i; if (occ || target_of_effect) break; }
+        o->behavior = Behavior::move; o->dir = Dir(rng.below(8)); o->speed = 0.35 / clip_seconds(s);
+        kind = "motion"; needle = obj(s, i) + " stays still";
+        return true;
+      case 5:  // spin the other way
+        if (!multi || !n || o->behavior != Behavior::rotate) break;
+        o->speed = -o->speed;
+        kind = "rotation"; needle = obj(s, i) + " spins";
+        return true;
+      case 6:  // grow <-> shrink
+        if (!multi || !n || (o->behavior != Behavior::grow && o->behavior != Behavior::shrink)) break;
+        o->behavior = o->behavior == Behavior::grow ? Behavior::shrink : Behavior::grow;
+        kind = "size_change"; needle = obj(s, i);
+        return true;
+      case 7:  // a falling object stays up
+        if (!multi || !n || o->behavior != Behavior::fall) break;
+        o->behavior = Behavior::still;
+        kind = "gravity"; needle = obj(s, i) + " falls";
+        return true;
+      case 8:  // appear <-> disappear
+        if (!multi || !n || (o->behavior != Behavior::appear && o->behavior != Behavior::disappear)) break;
+        o->behavior = o->behavior == Behavior::appear ? Behavior::disappear : Behavior::appear;
+        kind = "appearance"; needle = obj(s, i);
+        return true;
+      case 9:  // move to the other side of the frame
+        if (!alone || o->behavior == Behavior::orbit || target_of_effect) break;
+        if (std::abs(o->x - aspect(s) / 2) < 0.25) break;
+        o->x = aspect(s) - o->x;
+        for (int p : facts.passes_behind) if (p == i) o->x = -1;
+        if (o->x < 0) break;
+        kind = "position"; needle = obj(s, i) + " starts";
+        return true;
+      case 10: {  // background
+        const int nb = int(background_palette().size());
+        for (int tries = 0; tries < 40; ++tries) {
+          out.background = Background(rng.below(5));
+          out.bg_top = rng.below(nb); out.bg_bottom = rng.below(nb);
+          if (out.background == Background::night) out.bg_top = 4;
+          if (out.background == Background::plain) out.bg_bottom = out.bg_top;
+          if (out.background == s.background && out.bg_top == s.bg_top) continue;
+          bool fits = true;
+          for (const Object& p : out.objects) fits = fits && color_fits_background(out, p.color);
+          if (fits) { kind = "background"; needle = "background"; return true; }
+        }
+        break;
+      }
+      case 11:  // camera
+        if (!multi || s.camera.cut > 0 || n == 0) break;
+        if (s.camera.motion == CameraMotion::still) {
+          out.camera.motion = rng.chance(0.5) ? CameraMotion::pan_left : CameraMotion::pan_right;
+          out.camera.amount = 0.3;
+        } else if (s.camera.motion == CameraMotion::zoom_in || s.camera.motion == CameraMotion::zoom_out) {
+          out.camera.motion = s.camera.motion == CameraMotion::zoom_in ? CameraMotion::zoom_out : CameraMotion::zoom_in;
+        } else {
+          out.camera.motion = s.camera.motion == CameraMotion::pan_left ? CameraMotion::pan_right : CameraMotion::pan_left;
+        }
+        kind = "camera"; needle = "camera";
+        return true;
+      case 12:  // count: drop one member of a group
+        if (!n || facts.group_size[i] < 2) break;
+        out.objects.erase(out.objects.begin() + i);
+        for (Object& p : out.objects) if (p.target > i) --p.target;
+        kind = "count"; needle = obj(s, i);
+        return true;
+      case 13:  // cause and effect: no trace
+        if (!multi || !n || o->effect == Effect::none) break;
+        kind = "cause_effect"; needle = obj(s, o->target);
+        o->effect = Effect::none;
+        return true;
+      case 14:  // occlusion: the mover passes in front instead
+        if (!multi || !n || facts.passes_behind[i] < 0) break;
+        o->layer = out.objects[facts.passes_behind[i]].layer + 1;
+        kind = "occlusion"; needle = obj(s, i);
+        return true;
+      case 15:  // event order: swap the start times
+        if (!multi) break;
+        for (int a = 0; a < n; ++a)
+          for (int b = 0; b < n; ++b)
+            if (s.objects[b].start > 0 && s.objects[a].start < s.objects[b].start && s.objects[a].behavior != Behavior::still &&
+                s.objects[b].behavior != Behavior::still && s.objects[b].behavior != Behavior::appear &&
+                s.objects[b].behavior != Behavior::disappear && s.objects[a].behavior != Behavior::appear &&
+                s.objects[a].behavior != Behavior::disappear) {
+              std::swap(out.objects[a].start, out.objects[b].start);
+              kind = "event_order"; needle = "then the " + obj(s, b);
+              return true;
+            }
+        break;
+    }
+  }
+  return false;
+}
+
+double JudgeEval::true_rate() const {
+  int t = 0, p = 0;
+  for (const auto& [k, v] : kinds) t += v.true_total, p += v.true_pass;
+  return t ? double(p) / t : 0;
+}
+
+double JudgeEval::false_rate() const {
+  int t = 0, p = 0;
+  for (const auto& [k, v] : kinds) t += v.false_total, p += v.false_caught;
+  return t ? double(p) / t : 0;
+}
+
+std::string JudgeEval::report() const {
+  std::ostringstream os;
+  char line[200];
+  for (const auto& [k, v] : kinds) {
+    std::snprintf(line, sizeof line, "  %-13s true claims judged true %5d/%-5d (%5.1f%%)   false claims judged false %4d/%-4d (%5.1f%%)\n",
+                  k.c_str(), v.true_pass, v.true_total, v.true_total ? 100.0 * v.true_pass / v.true_total : 100.0,
+                  v.false_caught, v.false_total, v.false_total ? 100.0 * v.false_caught / v.false_total : 100.0);
+    os << line;
+  }
+  std::snprintf(line, sizeof line, "  all           true %.2f%%   false %.2f%%\n", 100 * true_rate(), 100 * false_rate());
+  os << line;
+  return os.str();
+}
+
+JudgeEval evaluate_judge(const JudgeEvalOptions& opt) {
+  JudgeEval ev;
+  const std::string tmp = "/tmp/kinema-judge-" + std::to_string(getpid()) + ".mp4";
+  SampleOptions so{opt.size, opt.size, opt.fps, opt.frames};
+  for (int c = 0; c < opt.clips; ++c) {
+    const uint64_t seed = mix_seed(opt.seed, c);
+    const Scene s = sample_scene(seed, so);
+    const Scorecard card = judge(prepare(s, opt, tmp), s);
+    for (const Claim& cl : card.claims) {
+      KindStats& k = ev.kinds[cl.kind];
+      ++k.true_total;
+      k.true_pass += cl.pass;
+      if (!cl.pass && ev.misses.size() < 40) ev.misses.push_back("seed " + std::to_string(seed) + " true claim judged false: " + cl.text);
+    }
+    Scene other;
+    std::string kind, needle;
+    if (!perturb(s, seed, other, kind, needle)) continue;
+    const Scorecard neg = judge(prepare(other, opt, tmp), s);
+    for (const Claim& cl : neg.claims) {
+      if (cl.kind != kind || cl.text.find(needle) == std::string::npos) continue;
+      KindStats& k = ev.kinds[cl.kind];
+      ++k.false_total;
+      k.false_caught += !cl.pass;
+      if (cl.pass && ev.misses.size() < 40) ev.misses.push_back("seed " + std::to_string(seed) + " false claim judged true: " + cl.text);
+    }
+  }
+  if (opt.reencode) std::remove(tmp.c_str());
+  return ev;
+}
+
+}  // namespace kinema::world

@@ -15,5 +15,6 @@ struct Command {
 
 int cmd_version(int argc, char** argv);
 int cmd_info(int argc, char** argv);
+int cmd_verify(int argc, char** argv);
 
 }  // namespace kinema::cli

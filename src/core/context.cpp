@@ -17,7 +17,7 @@ Context::~Context() = default;
 
 void Context::set_threads(int n) {
   KINEMA_CHECK(n >= 0, "context", "thread count must be >= 0 (0 = all cores); got ", n);
-  threads_ = n == 0 ? omp_get_num_procs() : n;
+  threads_ = n == 0 ? omp_get_max_threads() : n;  // 0: OMP_NUM_THREADS, else all cores
 }
 
 ContextStats Context::stats() const {

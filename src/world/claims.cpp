@@ -98,7 +98,14 @@ double presence(const Track& t, int from, int to) {
 
 void motion_claim(const Scene& s, const SceneFacts& facts, const Observations& o, int i, Scorecard& card) {
   const Object& ob = s.objects[i];
-  const Track &tr = o.track[i], &rt = o.ref_track[i];
+  // Motion is judged within one shot (the one where the reference shows the object longest):
+  // screen positions jump at a cut.
+  int counts[2] = {0, 0};
+  for (size_t f = 0; f < o.ref_track[i].size(); ++f) counts[facts.states[f].camera.shot & 1] += bool(o.ref_track[i][f]);
+  const int shot = counts[1] > counts[0] ? 1 : 0;
+  Track tr = o.track[i], rt = o.ref_track[i];
+  for (size_t f = 0; f < tr.size(); ++f)
+    if (facts.states[f].camera.shot != shot) tr[f].reset(), rt[f].reset();
   const int H = s.height;
   const std::string who = "the " + name(s, i);
   double odx = 0, ody = 0, rdx = 0, rdy = 0;
@@ -137,14 +144,19 @@ void motion_claim(const Scene& s, const SceneFacts& facts, const Observations& o
       add(card, "bounce", who + " bounces off the walls", 1 - path_error(tr, rt, H) / 0.24);
       break;
     case Behavior::fall: {
-      const int ob_b = bounces(tr), rb = bounces(rt);
-      const bool down = have_obs && first_present(tr) >= 0 && [&] {
-        const int a = first_present(tr);
-        for (size_t f = a; f < tr.size(); ++f) if (tr[f] && std::abs(tr[f]->cy - tr[a]->cy) > 0.05 * H) return tr[f]->cy > tr[a]->cy;
-        return false;
-      }();
-      add(card, "gravity", who + " falls and bounces " + std::to_string(rb) + " times",
-          down && std::abs(ob_b - rb) <= 1 ? 1.0 : 0.0);
+      // Judged within the first shot: the object drops about as far as the reference does and
+      // bounces as often (within one).
+      const Track &t1 = tr, &r1 = rt;
+      auto drop = [](const Track& t) {
+        const int a = first_present(t);
+        double d = 0;
+        for (size_t f = std::max(a, 0); a >= 0 && f < t.size(); ++f) if (t[f]) d = std::max(d, t[f]->cy - t[a]->cy);
+        return d;
+      };
+      const double od = drop(t1), rd = drop(r1);
+      const int ob_b = bounces(t1), rb = bounces(r1);
+      add(card, "gravity", who + " falls and bounces " + std::to_string(facts.bounces[i]) + " times",
+          rd > 0 && od >= 0.5 * rd && std::abs(ob_b - rb) <= 1 ? 1.0 : 0.0);
       break;
     }
     case Behavior::rotate: {
@@ -166,8 +178,8 @@ void motion_claim(const Scene& s, const SceneFacts& facts, const Observations& o
       break;
     case Behavior::appear:
     case Behavior::disappear: {
-      const int F = int(tr.size()), cut = int(ob.start * s.fps);
-      const double before = presence(tr, 0, cut - 1), after = presence(tr, cut + 2, F);
+      const int F = int(o.track[i].size()), cut = int(ob.start * s.fps);
+      const double before = presence(o.track[i], 0, cut - 1), after = presence(o.track[i], cut + 2, F);
       const bool appear = ob.behavior == Behavior::appear;
       add(card, "appearance", who + (appear ? " appears" : " disappears"),
           appear ? std::min(after, 1 - before) : std::min(before, 1 - after));

@@ -37,8 +37,8 @@ bool perturb(const Scene& s, uint64_t seed, Scene& out, std::string& kind, std::
   const SceneFacts facts = scene_facts(s);
   const int n = int(s.objects.size());
   std::vector<int> options;  // candidate perturbations, tried in random order
-  for (int k = 0; k < 16; ++k) options.push_back(k);
-  for (int k = 15; k > 0; --k) std::swap(options[k], options[rng.below(k + 1)]);
+  for (int k = 0; k < 20; ++k) options.push_back(k);
+  for (int k = 19; k > 0; --k) std::swap(options[k], options[rng.below(k + 1)]);
   for (int k : options) {
     out = s;
     const int i = n ? rng.below(n) : 0;
@@ -168,6 +168,33 @@ bool perturb(const Scene& s, uint64_t seed, Scene& out, std::string& kind, std::
               return true;
             }
         break;
+      case 16:  // relation: swap the two objects' places
+        if (facts.rel.empty()) break;
+        {
+          const Relation& r = facts.rel[rng.below(int(facts.rel.size()))];
+          Object &a = out.objects[r.a], &b = out.objects[r.b];
+          if (a.behavior == Behavior::orbit || b.behavior == Behavior::orbit || a.effect != Effect::none ||
+              b.effect != Effect::none || facts.group_size[r.a] > 1 || facts.group_size[r.b] > 1) break;
+          std::swap(a.x, b.x);
+          std::swap(a.y, b.y);
+          kind = "relation"; needle = "the " + obj(s, r.a) + " starts";
+          return true;
+        }
+      case 17:  // orbit the other way
+        if (!multi || !n || o->behavior != Behavior::orbit) break;
+        o->speed = -o->speed;
+        kind = "orbit"; needle = obj(s, i);
+        return true;
+      case 18:  // bounce off in another direction
+        if (!multi || !n || o->behavior != Behavior::bounce) break;
+        o->dir = Dir((int(o->dir) + 2 + rng.below(5)) % 8);
+        kind = "bounce"; needle = obj(s, i);
+        return true;
+      case 19:  // movers on different layers pass through each other: no collision
+        if (!multi || !n || facts.collides_with[i] < 0) break;
+        o->layer = out.objects[facts.collides_with[i]].layer + 1;
+        kind = "collision"; needle = obj(s, i);
+        return true;
     }
   }
   return false;
@@ -213,9 +240,10 @@ JudgeEval evaluate_judge(const JudgeEvalOptions& opt) {
       k.true_pass += cl.pass;
       if (!cl.pass && ev.misses.size() < 40) ev.misses.push_back("seed " + std::to_string(seed) + " true claim judged false: " + cl.text);
     }
+    for (int rep = 0; rep < opt.negatives; ++rep) {
     Scene other;
     std::string kind, needle;
-    if (!perturb(s, seed, other, kind, needle)) continue;
+    if (!perturb(s, mix_seed(seed, 77 + rep), other, kind, needle)) continue;
     const Scorecard neg = judge(prepare(other, opt, tmp), s);
     for (const Claim& cl : neg.claims) {
       if (cl.kind != kind || cl.text.find(needle) == std::string::npos) continue;
@@ -223,6 +251,7 @@ JudgeEval evaluate_judge(const JudgeEvalOptions& opt) {
       ++k.false_total;
       k.false_caught += !cl.pass;
       if (cl.pass && ev.misses.size() < 40) ev.misses.push_back("seed " + std::to_string(seed) + " false claim judged true: " + cl.text);
+    }
     }
   }
   if (opt.reencode) std::remove(tmp.c_str());

@@ -14,6 +14,7 @@ struct JudgeEvalOptions {
   uint64_t seed = 1;
   bool reencode = false;   // H.264 CRF 28 through the ffmpeg CLI before judging
   bool downscale = false;  // render at 2x the size and box-downscale before judging
+  int negatives = 2;       // perturbed specs judged per clip
 };
 
 struct KindStats { int true_total = 0, true_pass = 0, false_total = 0, false_caught = 0; };

@@ -109,15 +109,17 @@ void add_scene_claims(const Scene& s, const SceneFacts& facts, const Observation
     int ref_cut = 1;
     for (int f = 1; f < F; ++f) if (facts.states[f].camera.shot != facts.states[f - 1].camera.shot) { ref_cut = f; break; }
     int kept = 0, total = 0;
+    auto seen_with_shape = [&](const Track& t, Shape sh, int from, int to) {
+      for (int f = from; f < to; ++f) if (t[f] && t[f]->shape == sh) return true;
+      return false;
+    };
     for (size_t i = 0; i < o.track.size(); ++i) {
-      const Track& t = o.track[i];
-      int before = -1, after = -1;
-      for (int f = 0; f < cut; ++f) if (t[f] && t[f]->shape == s.objects[i].shape) before = f;
-      for (int f = cut; f < F && after < 0; ++f) if (t[f] && t[f]->shape == s.objects[i].shape) after = f;
-      if (!o.ref_track[i][0] || !o.ref_track[i][F - 1]) continue;
+      const Shape sh = s.objects[i].shape;
+      if (!seen_with_shape(o.ref_track[i], sh, 0, ref_cut) || !seen_with_shape(o.ref_track[i], sh, ref_cut, F)) continue;
       ++total;
-      kept += before >= 0 && after >= 0;
+      kept += seen_with_shape(o.track[i], sh, 0, cut) && seen_with_shape(o.track[i], sh, cut, F);
     }
+    if (total == 0) total = kept = 1;  // nothing visible on both sides: only the cut is checked
     add(card, "cross_shot", "the shot cuts and the objects keep their colour and shape",
         std::abs(cut - ref_cut) <= 1 && total > 0 ? double(kept) / total : 0);
   }

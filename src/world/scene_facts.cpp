@@ -54,7 +54,7 @@ SceneFacts scene_facts(const Scene& s) {
       for (int t = 0; t < F; ++t) {
         const ObjectState &a = f.states[t].objects[i], &b = f.states[t].objects[j];
         const double d = std::hypot(a.x - b.x, a.y - b.y);
-        if (d < a.radius + b.radius) overlapped = true;
+        if (d < a.radius + b.radius + 0.02) overlapped = true;
         else if (!overlapped) before = true;
         else after = true;
         (void)before;

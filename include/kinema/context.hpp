@@ -10,7 +10,7 @@
 namespace kinema {
 
 struct ContextOptions {
-  int threads = 0;                     // 0 = all cores
+  int threads = 0;                     // 0 = OMP_NUM_THREADS if set, else all cores
   bool reference_kernels = false;      // run every op on its naive reference kernel
   size_t pool_limit_bytes = size_t(4) << 30;  // freed buffers kept for reuse, at most
 };

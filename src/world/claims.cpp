@@ -126,10 +126,13 @@ void motion_claim(const Scene& s, const SceneFacts& facts, const Observations& o
         const int a = first_present(tr), b = last_present(tr), ra = first_present(rt), rb = last_present(rt);
         double sc = 0;
         if (a >= 0 && b > a + 2 && ra >= 0 && rb > ra + 2) {
+          double ddx, ddy;
+          dir_vector(ob.dir, ddx, ddy);
+          const double sign = ddx >= 0 ? 1 : -1;  // the way it heads before the hit
           int rpeak = ra;
           for (int f = ra; f <= rb; ++f)
-            if (rt[f] && std::abs(rt[f]->cx - rt[ra]->cx) > std::abs(rt[rpeak]->cx - rt[ra]->cx)) rpeak = f;
-          const double rout = rt[rpeak]->cx - rt[ra]->cx, sign = rout >= 0 ? 1 : -1;
+            if (rt[f] && (rt[f]->cx - rt[ra]->cx) * sign > (rt[rpeak]->cx - rt[ra]->cx) * sign) rpeak = f;
+          const double rout = rt[rpeak]->cx - rt[ra]->cx;
           int peak = a;
           for (int f = a; f <= b; ++f)
             if (tr[f] && (tr[f]->cx - tr[a]->cx) * sign > (tr[peak]->cx - tr[a]->cx) * sign) peak = f;
@@ -168,7 +171,8 @@ void motion_claim(const Scene& s, const SceneFacts& facts, const Observations& o
     case Behavior::grow:
     case Behavior::shrink: {
       const int a = first_present(tr), b = last_present(tr);
-      const double r = a >= 0 && b > a ? tr[b]->area / tr[a]->area : 1;
+      auto z2 = [&](int f) { const double z = facts.states[f].camera.zoom; return z * z; };
+      const double r = a >= 0 && b > a ? (tr[b]->area / z2(b)) / (tr[a]->area / z2(a)) : 1;
       const bool grow = ob.behavior == Behavior::grow;
       add(card, "size_change", who + (grow ? " grows" : " shrinks"), grow ? (r - 1.1) / 0.3 : (0.9 - r) / 0.2);
       break;
@@ -264,9 +268,11 @@ void add_object_claims(const Scene& s, const SceneFacts& facts, const Observatio
         add(card, "cause_effect", "the " + name(s, j) + " turns " + color_name(ob.effect_color) + " when hit and stays " +
                                       color_name(ob.effect_color), (sc - 0.3) / 0.4);
       } else {
+        // Areas are compared at the same camera zoom (a cut or zoom changes apparent size).
+        auto z2 = [&](int f) { const double z = facts.states[f].camera.zoom; return z * z; };
         const int a0 = first_present(tj), b0 = last_present(tj), ra = first_present(rj), rb = last_present(rj);
-        const double r = a0 >= 0 && b0 > a0 ? tj[b0]->area / tj[a0]->area : 1;
-        const double rr = ra >= 0 && rb > ra ? rj[rb]->area / rj[ra]->area : 1;
+        const double r = a0 >= 0 && b0 > a0 ? (tj[b0]->area / z2(b0)) / (tj[a0]->area / z2(a0)) : 1;
+        const double rr = ra >= 0 && rb > ra ? (rj[rb]->area / z2(rb)) / (rj[ra]->area / z2(ra)) : 1;
         sc = (r < 1 - 0.5 * (1 - rr) && b0 >= F - 2) ? 1 : 0;
         add(card, "cause_effect", "the " + name(s, i) + " bites the " + name(s, j) + ", leaving a mark", sc);
       }

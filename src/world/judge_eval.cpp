@@ -120,7 +120,15 @@ bool perturb(const Scene& s, uint64_t seed, Scene& out, std::string& kind, std::
           out.bg_top = rng.below(nb); out.bg_bottom = rng.below(nb);
           if (out.background == Background::night) out.bg_top = 4;
           if (out.background == Background::plain) out.bg_bottom = out.bg_top;
-          if (out.background == s.background && out.bg_top == s.bg_top) continue;
+          // Visibly different: another named colour at the top or bottom, or another layout.
+          const auto& pal = background_palette();
+          auto has_bottom = [](Background b) { return b == Background::gradient || b == Background::horizon || b == Background::stripes; };
+          const bool top = color_dist(pal[out.bg_top].rgb, pal[s.bg_top].rgb) >= 90;
+          const bool bottom = has_bottom(out.background) && has_bottom(s.background) &&
+                              color_dist(pal[out.bg_bottom].rgb, pal[s.bg_bottom].rgb) >= 90;
+          auto structured = [](Background b) { return b == Background::horizon || b == Background::stripes || b == Background::night; };
+          const bool layout = out.background != s.background && (structured(out.background) || structured(s.background));
+          if (!top && !bottom && !layout) continue;
           bool fits = true;
           for (const Object& p : out.objects) fits = fits && color_fits_background(out, p.color);
           if (fits) { kind = "background"; needle = "background"; return true; }
@@ -177,7 +185,8 @@ bool perturb(const Scene& s, uint64_t seed, Scene& out, std::string& kind, std::
               b.effect != Effect::none || facts.group_size[r.a] > 1 || facts.group_size[r.b] > 1) break;
           std::swap(a.x, b.x);
           std::swap(a.y, b.y);
-          kind = "relation"; needle = "the " + obj(s, r.a) + " starts";
+          kind = "relation";
+          needle = "the " + obj(s, r.a) + (r.kind == "left_of" ? " starts left of the " : " starts above the ") + obj(s, r.b);
           return true;
         }
       case 17:  // orbit the other way

@@ -20,6 +20,13 @@ struct DnnlState {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   std::unordered_map<std::string, dnnl::primitive> plans;
+  // convolutions run in the blocked layouts oneDNN picks (format any); the plan remembers
+  // them so execution can reorder in and out
+  struct ConvPlan {
+    dnnl::primitive prim;
+    memory::desc in0, in1, out0;
+  };
+  std::unordered_map<std::string, ConvPlan> conv_plans;
   std::unordered_map<std::string, bool> unsupported;
 };
 
@@ -174,57 +181,96 @@ dnnl::convolution_forward::primitive_desc fwd_pd(const ConvDesc& d, const ConvMd
 
 }  // namespace
 
+namespace {
+
+using ConvPlan = DnnlState::ConvPlan;
+
+memory::desc any_layout(const memory::desc& md) {
+  return memory::desc(md.dims(), md.data_type(), tag::any);
+}
+
+// Builds the primitive for one pass with oneDNN's preferred layouts.
+ConvPlan make_conv_plan(const ConvDesc& d, ConvPass pass, const ConvMds& m, const dnnl::engine& eng) {
+  ConvMds a = m;
+  a.src = any_layout(m.src), a.wei = any_layout(m.wei), a.dst = any_layout(m.dst);
+  auto fpd = reject_reference(fwd_pd(d, a, eng));
+  if (pass == ConvPass::forward)
+    return {dnnl::convolution_forward(fpd), fpd.src_desc(), fpd.weights_desc(), fpd.dst_desc()};
+  if (pass == ConvPass::backward_data) {
+    dnnl::convolution_backward_data::desc bd(dnnl::algorithm::convolution_direct, a.src, a.wei,
+                                             a.dst, a.strides, a.pad_l, a.pad_r);
+    auto pd = reject_reference(dnnl::convolution_backward_data::primitive_desc(bd, eng, fpd));
+    return {dnnl::convolution_backward_data(pd), pd.diff_dst_desc(), pd.weights_desc(), pd.diff_src_desc()};
+  }
+  auto bw = d.bias ? dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct,
+                                                              a.src, a.wei, a.bias, a.dst,
+                                                              a.strides, a.pad_l, a.pad_r)
+                   : dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct,
+                                                              a.src, a.wei, a.dst, a.strides,
+                                                              a.pad_l, a.pad_r);
+  auto pd = reject_reference(dnnl::convolution_backward_weights::primitive_desc(bw, eng, fpd));
+  return {dnnl::convolution_backward_weights(pd), pd.src_desc(), pd.diff_dst_desc(), pd.diff_weights_desc()};
+}
+
+}  // namespace
+
 bool dnnl_conv(const ConvDesc& d, ConvPass pass, const void* in0, const void* in1, void* out0,
                void* out1, const void* bias) {
   Context& ctx = current_context();
-  ConvMds m = conv_mds(d);
-  dnnl::primitive* p = plan(ctx, conv_key(d, pass), [&](const dnnl::engine& eng) {
-    auto fpd = fwd_pd(d, m, eng);
-    if (pass == ConvPass::forward) return dnnl::primitive(dnnl::convolution_forward(reject_reference(fpd)));
-    if (pass == ConvPass::backward_data) {
-      dnnl::convolution_backward_data::desc bd(dnnl::algorithm::convolution_direct, m.src, m.wei,
-                                               m.dst, m.strides, m.pad_l, m.pad_r);
-      return dnnl::primitive(dnnl::convolution_backward_data(
-          reject_reference(dnnl::convolution_backward_data::primitive_desc(bd, eng, fpd))));
-    }
-    auto bw = d.bias ? dnnl::convolution_backward_weights::desc(
-                           dnnl::algorithm::convolution_direct, m.src, m.wei, m.bias, m.dst,
-                           m.strides, m.pad_l, m.pad_r)
-                     : dnnl::convolution_backward_weights::desc(
-                           dnnl::algorithm::convolution_direct, m.src, m.wei, m.dst, m.strides,
-                           m.pad_l, m.pad_r);
-    return dnnl::primitive(dnnl::convolution_backward_weights(
-        reject_reference(dnnl::convolution_backward_weights::primitive_desc(bw, eng, fpd))));
-  });
-  if (!p) return false;
   DnnlState& s = state(ctx);
+  ConvMds m = conv_mds(d);
+  std::string key = conv_key(d, pass);
+  auto it = s.conv_plans.find(key);
+  if (it == s.conv_plans.end()) {
+    if (s.unsupported.count(key)) return false;
+    ++ctx.impl().plan_misses;
+    try {
+      it = s.conv_plans.emplace(key, make_conv_plan(d, pass, m, s.engine)).first;
+    } catch (const dnnl::error&) {
+      s.unsupported[key] = true;
+      return false;
+    } catch (const SlowImplementation&) {
+      s.unsupported[key] = true;
+      return false;
+    }
+  } else {
+    ++ctx.impl().plan_hits;
+  }
+  const ConvPlan& p = it->second;
   set_threads(ctx);
-  auto mem = [&](const memory::desc& md, const void* ptr) {
+  // the plain (NC[D]HW / O[G]I[D]HW) descriptors of this pass's arguments
+  const memory::desc& plain0 = pass == ConvPass::backward_data ? m.dst : m.src;
+  const memory::desc& plain1 = pass == ConvPass::forward ? m.wei : pass == ConvPass::backward_data ? m.wei : m.dst;
+  const memory::desc& plain_out = pass == ConvPass::forward ? m.dst : pass == ConvPass::backward_data ? m.src : m.wei;
+  auto wrap = [&](const memory::desc& md, const void* ptr) {
     return memory(md, s.engine, const_cast<void*>(ptr));
   };
+  auto in = [&](const memory::desc& plain, const memory::desc& chosen, const void* ptr) {
+    memory user = wrap(plain, ptr);
+    if (chosen == plain) return user;
+    memory packed(chosen, s.engine);
+    dnnl::reorder(user, packed).execute(s.stream, user, packed);
+    return packed;
+  };
+  memory a0 = in(plain0, p.in0, in0), a1 = in(plain1, p.in1, in1);
+  memory user_out = wrap(plain_out, out0);
+  memory o = p.out0 == plain_out ? user_out : memory(p.out0, s.engine);
+  std::unordered_map<int, memory> args;
   switch (pass) {
-    case ConvPass::forward: {
-      std::unordered_map<int, memory> args{{DNNL_ARG_SRC, mem(m.src, in0)},
-                                           {DNNL_ARG_WEIGHTS, mem(m.wei, in1)},
-                                           {DNNL_ARG_DST, mem(m.dst, out0)}};
-      if (d.bias) args.insert({DNNL_ARG_BIAS, mem(m.bias, bias)});
-      p->execute(s.stream, args);
+    case ConvPass::forward:
+      args = {{DNNL_ARG_SRC, a0}, {DNNL_ARG_WEIGHTS, a1}, {DNNL_ARG_DST, o}};
+      if (d.bias) args.insert({DNNL_ARG_BIAS, wrap(m.bias, bias)});
       break;
-    }
     case ConvPass::backward_data:
-      p->execute(s.stream, {{DNNL_ARG_DIFF_DST, mem(m.dst, in0)},
-                            {DNNL_ARG_WEIGHTS, mem(m.wei, in1)},
-                            {DNNL_ARG_DIFF_SRC, mem(m.src, out0)}});
+      args = {{DNNL_ARG_DIFF_DST, a0}, {DNNL_ARG_WEIGHTS, a1}, {DNNL_ARG_DIFF_SRC, o}};
       break;
-    case ConvPass::backward_weights: {
-      std::unordered_map<int, memory> args{{DNNL_ARG_SRC, mem(m.src, in0)},
-                                           {DNNL_ARG_DIFF_DST, mem(m.dst, in1)},
-                                           {DNNL_ARG_DIFF_WEIGHTS, mem(m.wei, out0)}};
-      if (d.bias) args.insert({DNNL_ARG_DIFF_BIAS, mem(m.bias, out1)});
-      p->execute(s.stream, args);
+    case ConvPass::backward_weights:
+      args = {{DNNL_ARG_SRC, a0}, {DNNL_ARG_DIFF_DST, a1}, {DNNL_ARG_DIFF_WEIGHTS, o}};
+      if (d.bias) args.insert({DNNL_ARG_DIFF_BIAS, wrap(m.bias, out1)});
       break;
-    }
   }
+  p.prim.execute(s.stream, args);
+  if (!(p.out0 == plain_out)) dnnl::reorder(o, user_out).execute(s.stream, o, user_out);
   s.stream.wait();
   return true;
 }

@@ -3,11 +3,14 @@
 // bounds wall time, the decoder's max_pixels bounds memory per frame, max_frames bounds the
 // result, and every failure names the file.
 #include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 #include "io/media/av_util.hpp"
+#include "io/media/webp_read.hpp"
 #include "kinema/media.hpp"
 
 extern "C" {
@@ -22,7 +25,9 @@ using namespace media;
 namespace media {
 void quiet_libav_logs() {
   static const bool once = [] {
-    av_log_set_level(AV_LOG_QUIET);
+    // KINEMA_AV_LOG=1 keeps libav's own messages (debugging a file libav rejects).
+    const char* keep = std::getenv("KINEMA_AV_LOG");
+    av_log_set_level(keep && *keep == '1' ? AV_LOG_VERBOSE : AV_LOG_QUIET);
     return true;
   }();
   (void)once;
@@ -78,6 +83,9 @@ struct Input {
     check(int64_t(par->width) * par->height <= opt.max_pixels, where, "'", path,
           "' frame size is too large; got ", par->width, "x", par->height, ", expected at most ",
           opt.max_pixels, " pixels");
+    // FFmpeg 5.1's WebP decoder can abort the process on damaged input (see webp_read.cpp).
+    check(par->codec_id != AV_CODEC_ID_WEBP, where, "'", path,
+          "' holds WebP data inside another container; only plain .webp files are supported");
     const AVCodec* codec = avcodec_find_decoder(par->codec_id);
     check(codec != nullptr, where, "no decoder for codec '", avcodec_get_name(par->codec_id),
           "' of '", path, "'");
@@ -174,6 +182,22 @@ std::vector<Frame> read_video(const std::string& path, const VideoReadOptions& o
   check(opt.width >= 0 && opt.height >= 0 && opt.width <= 16384 && opt.height <= 16384, where,
         "target size for '", path, "' must be 0..16384; got ", opt.width, "x", opt.height);
   check(opt.start_s >= 0, where, "start_s must be >= 0; got ", opt.start_s);
+  {
+    std::ifstream f(path, std::ios::binary);
+    std::vector<uint8_t> head(12);
+    f.read(reinterpret_cast<char*>(head.data()), 12);
+    head.resize(size_t(std::max<std::streamsize>(0, f.gcount())));
+    if (is_webp(head)) {
+      std::error_code ec;
+      auto size = fs::file_size(path, ec);
+      check(!ec && size < (uint64_t(1) << 30), where, "'", path, "' is not a readable WebP under 1 GiB");
+      std::vector<uint8_t> data(size);
+      f.seekg(0);
+      f.read(reinterpret_cast<char*>(data.data()), std::streamsize(size));
+      check(f.gcount() == std::streamsize(size), where, "cannot read '", path, "'");
+      return {fit_frame(decode_webp(data, path, opt.max_pixels), opt)};
+    }
+  }
   Input in;
   in.path = path;
   in.open(opt, where);

@@ -93,31 +93,20 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
 
 namespace {
 
-OpCase reduce_case(std::string repro, Tensor x, std::function<Tensor(const Tensor&)> f,
-                   std::string torch, double reduction) {
-  OpCase c;
-  c.repro = repro + "(x=" + describe(x) + ")";
-  c.inputs = {x};
-  c.run = [f](const std::vector<Tensor>& in) { return f(in[0]); };
-  c.torch = std::move(torch);
-  c.reduction = reduction;
-  return c;
-}
-
 std::vector<OpCase> sum_cases() {
   std::vector<OpCase> cases;
   uint64_t seed = 600;
   for (DType t : {DType::f32, DType::bf16})
     for (Layout l : {Layout::contiguous, Layout::strided}) {
-      cases.push_back(reduce_case("sum[all]", test_input({7, 33}, t, seed++, l),
+      cases.push_back(unary_case("sum[all]", test_input({7, 33}, t, seed++, l),
                                   [](const Tensor& x) { return sum(x); }, "lambda x: x.sum()", 231));
-      cases.push_back(reduce_case("sum[-1,keep]", test_input({3, 4, 65}, t, seed++, l),
+      cases.push_back(unary_case("sum[-1,keep]", test_input({3, 4, 65}, t, seed++, l),
                                   [](const Tensor& x) { return sum(x, {{-1}, true}); },
                                   "lambda x: x.sum(-1, keepdim=True)", 65));
-      cases.push_back(reduce_case("sum[0,1]", test_input({5, 6, 19}, t, seed++, l),
+      cases.push_back(unary_case("sum[0,1]", test_input({5, 6, 19}, t, seed++, l),
                                   [](const Tensor& x) { return sum(x, {{0, 1}, false}); },
                                   "lambda x: x.sum((0, 1))", 30));
-      cases.push_back(reduce_case("sum[1]", test_input({4, 9, 3}, t, seed++, l),
+      cases.push_back(unary_case("sum[1]", test_input({4, 9, 3}, t, seed++, l),
                                   [](const Tensor& x) { return sum(x, {{1}, false}); },
                                   "lambda x: x.sum(1)", 9));
     }
@@ -127,7 +116,7 @@ std::vector<OpCase> sum_cases() {
 std::vector<OpCase> mean_cases() {
   std::vector<OpCase> cases;
   for (DType t : {DType::f32, DType::bf16})
-    cases.push_back(reduce_case("mean[0,2]", test_input({4, 3, 10}, t, 620, Layout::strided),
+    cases.push_back(unary_case("mean[0,2]", test_input({4, 3, 10}, t, 620, Layout::strided),
                                 [](const Tensor& x) { return mean(x, {{0, 2}, true}); },
                                 "lambda x: x.mean((0, 2), keepdim=True)", 40));
   return cases;
@@ -137,7 +126,7 @@ std::vector<OpCase> amax_cases() {
   std::vector<OpCase> cases;
   for (DType t : {DType::f32, DType::bf16})
     for (int axis : {-1, 0}) {
-      OpCase c = reduce_case("amax[" + std::to_string(axis) + "]",
+      OpCase c = unary_case("amax[" + std::to_string(axis) + "]",
                              test_input({6, 37}, t, 630 + uint64_t(axis + 1), Layout::strided),
                              [axis](const Tensor& x) { return amax(x, axis); },
                              "lambda x: x.amax(" + std::to_string(axis) + ")", 1);
@@ -149,10 +138,10 @@ std::vector<OpCase> amax_cases() {
 
 std::vector<OpCase> sum_to_cases() {
   std::vector<OpCase> cases;
-  cases.push_back(reduce_case("sum_to[3,1]", test_input({2, 3, 5}, DType::f32, 640),
+  cases.push_back(unary_case("sum_to[3,1]", test_input({2, 3, 5}, DType::f32, 640),
                               [](const Tensor& x) { return sum_to(x, {3, 1}); },
                               "lambda x: x.sum(0).sum(-1, keepdim=True)", 10));
-  cases.push_back(reduce_case("sum_to[5]", test_input({4, 3, 5}, DType::bf16, 641),
+  cases.push_back(unary_case("sum_to[5]", test_input({4, 3, 5}, DType::bf16, 641),
                               [](const Tensor& x) { return sum_to(x, {5}); },
                               "lambda x: x.sum((0, 1))", 12));
   return cases;

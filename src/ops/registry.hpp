@@ -32,5 +32,8 @@ enum class Layout { contiguous, strided };  // strided: a transposed or sliced v
 Tensor test_input(const Shape& shape, DType dtype, uint64_t seed, Layout layout = Layout::contiguous,
                   float lo = -1.f, float hi = 1.f);
 std::string describe(const Tensor& t);  // "[3, 5]:bf16:strided"
+// A case of one input: repro "name(x=<describe(x)>)", run f(x).
+OpCase unary_case(const std::string& name, const Tensor& x, std::function<Tensor(const Tensor&)> f,
+                  std::string torch, double reduction = 1);
 
 }  // namespace kinema

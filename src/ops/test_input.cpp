@@ -41,4 +41,15 @@ std::string describe(const Tensor& t) {
   return s;
 }
 
+OpCase unary_case(const std::string& name, const Tensor& x, std::function<Tensor(const Tensor&)> f,
+                  std::string torch, double reduction) {
+  OpCase c;
+  c.repro = name + "(x=" + describe(x) + ")";
+  c.inputs = {x};
+  c.run = [f = std::move(f)](const std::vector<Tensor>& in) { return f(in[0]); };
+  c.torch = std::move(torch);
+  c.reduction = reduction;
+  return c;
+}
+
 }  // namespace kinema

@@ -107,24 +107,14 @@ Tensor expand(const Tensor& x, const Shape& shape) {
 
 namespace {
 
-OpCase view_case(const std::string& repro, Tensor x, std::function<Tensor(const Tensor&)> f,
-                 const std::string& torch) {
-  OpCase c;
-  c.repro = repro + "(x=" + describe(x) + ")";
-  c.inputs = {x};
-  c.run = [f](const std::vector<Tensor>& in) { return f(in[0]); };
-  c.torch = torch;
-  return c;
-}
-
 std::vector<OpCase> reshape_cases() {
   std::vector<OpCase> cases;
   for (Layout l : {Layout::contiguous, Layout::strided})
     for (DType t : {DType::f32, DType::bf16}) {
-      cases.push_back(view_case("reshape[6,-1]", test_input({3, 4, 5}, t, 400, l),
+      cases.push_back(unary_case("reshape[6,-1]", test_input({3, 4, 5}, t, 400, l),
                                 [](const Tensor& x) { return reshape(x, {6, -1}); },
                                 "lambda x: x.reshape(6, -1)"));
-      cases.push_back(view_case("reshape[60]", test_input({3, 4, 5}, t, 401, l),
+      cases.push_back(unary_case("reshape[60]", test_input({3, 4, 5}, t, 401, l),
                                 [](const Tensor& x) { return reshape(x, {60}); },
                                 "lambda x: x.reshape(60)"));
     }
@@ -134,10 +124,10 @@ std::vector<OpCase> reshape_cases() {
 std::vector<OpCase> permute_cases() {
   std::vector<OpCase> cases;
   for (Layout l : {Layout::contiguous, Layout::strided}) {
-    cases.push_back(view_case("permute[2,0,1]", test_input({3, 4, 5}, DType::f32, 410, l),
+    cases.push_back(unary_case("permute[2,0,1]", test_input({3, 4, 5}, DType::f32, 410, l),
                               [](const Tensor& x) { return contiguous(permute(x, {2, 0, 1})); },
                               "lambda x: x.permute(2, 0, 1)"));
-    cases.push_back(view_case("transpose[0,2]", test_input({2, 3, 4, 5}, DType::bf16, 411, l),
+    cases.push_back(unary_case("transpose[0,2]", test_input({2, 3, 4, 5}, DType::bf16, 411, l),
                               [](const Tensor& x) { return transpose(x, 0, 2); },
                               "lambda x: x.transpose(0, 2)"));
   }
@@ -147,10 +137,10 @@ std::vector<OpCase> permute_cases() {
 std::vector<OpCase> slice_cases() {
   std::vector<OpCase> cases;
   for (Layout l : {Layout::contiguous, Layout::strided}) {
-    cases.push_back(view_case("slice[1,2:5]", test_input({3, 7, 4}, DType::f32, 420, l),
+    cases.push_back(unary_case("slice[1,2:5]", test_input({3, 7, 4}, DType::f32, 420, l),
                               [](const Tensor& x) { return slice(x, 1, 2, 5); },
                               "lambda x: x[:, 2:5]"));
-    cases.push_back(view_case("slice[-1,0:1]", test_input({4, 6}, DType::bf16, 421, l),
+    cases.push_back(unary_case("slice[-1,0:1]", test_input({4, 6}, DType::bf16, 421, l),
                               [](const Tensor& x) { return slice(x, -1, 0, 1); },
                               "lambda x: x[..., 0:1]"));
   }
@@ -159,10 +149,10 @@ std::vector<OpCase> slice_cases() {
 
 std::vector<OpCase> expand_cases() {
   std::vector<OpCase> cases;
-  cases.push_back(view_case("expand[2,3,4]", test_input({3, 1}, DType::f32, 430),
+  cases.push_back(unary_case("expand[2,3,4]", test_input({3, 1}, DType::f32, 430),
                             [](const Tensor& x) { return expand(x, {2, 3, 4}); },
                             "lambda x: x.expand(2, 3, 4)"));
-  cases.push_back(view_case("expand[5,4]", test_input({4}, DType::bf16, 431),
+  cases.push_back(unary_case("expand[5,4]", test_input({4}, DType::bf16, 431),
                             [](const Tensor& x) { return contiguous(expand(x, {5, 4})); },
                             "lambda x: x.expand(5, 4)"));
   return cases;

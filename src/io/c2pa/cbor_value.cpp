@@ -162,6 +162,44 @@ void to_json_into(const CborValue& v, std::string& out) {
   }
 }
 
+// Walks item headers before libcbor sees the data: every declared length or count must fit in
+// the bytes that remain (each item takes at least one byte). libcbor allocates arrays and
+// maps at their declared size first, so a 5-byte header could otherwise ask for gigabytes.
+// Returns the offset just past the item at pos.
+size_t prescan(const uint8_t* d, size_t size, size_t pos, int depth) {
+  check(depth < 64, "c2pa", "CBOR nested deeper than 64 levels");
+  check(pos < size, "c2pa", "CBOR truncated at byte ", pos);
+  uint8_t major = d[pos] >> 5, ai = d[pos] & 31;
+  ++pos;
+  uint64_t arg = ai;
+  if (ai >= 24 && ai <= 27) {
+    size_t n = size_t(1) << (ai - 24);
+    check(size - pos >= n, "c2pa", "CBOR truncated at byte ", pos);
+    arg = 0;
+    for (size_t i = 0; i < n; ++i) arg = (arg << 8) | d[pos + i];
+    pos += n;
+  } else {
+    check(ai < 24, "c2pa", "CBOR indefinite or reserved encoding at byte ", pos - 1, " is not supported");
+  }
+  uint64_t left = size - pos;
+  switch (major) {
+    case 2:
+    case 3:
+      check(arg <= left, "c2pa", "CBOR string at byte ", pos, " declares ", arg, " bytes; ", left, " remain");
+      return pos + size_t(arg);
+    case 4:
+      check(arg <= left, "c2pa", "CBOR array at byte ", pos, " declares ", arg, " items; ", left, " bytes remain");
+      for (uint64_t i = 0; i < arg; ++i) pos = prescan(d, size, pos, depth + 1);
+      return pos;
+    case 5:
+      check(arg <= left / 2, "c2pa", "CBOR map at byte ", pos, " declares ", arg, " entries; ", left, " bytes remain");
+      for (uint64_t i = 0; i < 2 * arg; ++i) pos = prescan(d, size, pos, depth + 1);
+      return pos;
+    case 6: return prescan(d, size, pos, depth + 1);
+    default: return pos;  // integers, simple values and floats carry no children
+  }
+}
+
 }  // namespace
 
 CborValue CborValue::uint(uint64_t v) {
@@ -241,6 +279,8 @@ CborValue cbor_decode(const uint8_t* data, size_t size) {
   // outer one-byte tag off by hand.
   if (data[0] >= 0xc6 && data[0] <= 0xd4)
     return CborValue::tagged(data[0] - 0xc0u, cbor_decode(data + 1, size - 1));
+  size_t end = prescan(data, size, 0, 0);
+  check(end == size, "c2pa", "trailing bytes after CBOR; got ", size, " bytes, value ends at ", end);
   cbor_load_result res{};
   ItemPtr item(cbor_load(data, size, &res));
   check(item != nullptr && res.error.code == CBOR_ERR_NONE, "c2pa", "malformed CBOR at byte ",

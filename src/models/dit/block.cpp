@@ -1,0 +1,84 @@
+// One DiT block, Wan2.1's WanAttentionBlock:
+//   e = modulation [1, 6, D] + e0 [B, 6, D]  ->  shift/scale/gate for attention and MLP
+//   x += self_attn(LN(x) * (1 + e1) + e0) * e2      RMSNorm on q, k (over all heads); 3D RoPE
+//   x += cross_attn(norm3(x), context)              norm3: affine LayerNorm (cross_attn_norm)
+//   x += ffn(LN(x) * (1 + e4) + e3) * e5            Linear, GELU(tanh), Linear
+// LN is LayerNorm without affine parameters, eps 1e-6.
+#include "kinema/error.hpp"
+#include "models/dit/dit_internal.hpp"
+
+namespace kinema::dit {
+namespace {
+
+// [B, N, D] -> [B, N, heads, D / heads]
+Tensor split_heads(const Tensor& x, int64_t heads) {
+  return reshape(x, {x.size(0), x.size(1), heads, x.size(2) / heads});  // [B, N, h, hd]
+}
+
+// The q or k projection of attention `prefix`, RMS-normalised over the full width when the
+// model has qk_norm, split into heads.
+Tensor project_qk(const Run& run, const std::string& prefix, const char* which, const Tensor& x) {
+  const DiTConfig& c = run.config();
+  Tensor y = run.linear(x, prefix + "." + which);  // [B, N, D]
+  if (c.qk_norm) y = rms_norm(y, run.param(prefix + ".norm_" + which + ".weight"), c.eps);
+  return split_heads(y, c.num_heads);  // [B, N, h, hd]
+}
+
+// q [B, Nq, h, hd], k/v [B, Nk, h, hd] -> [B, Nq, h*hd]
+Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask) {
+  Tensor o = attention(permute(q, {0, 2, 1, 3}), permute(k, {0, 2, 1, 3}), permute(v, {0, 2, 1, 3}),
+                       mask);  // [B, h, Nq, hd]
+  o = permute(o, {0, 2, 1, 3});  // [B, Nq, h, hd]
+  return reshape(o, {q.size(0), q.size(1), q.size(2) * q.size(3)});  // [B, Nq, D]
+}
+
+Tensor self_attention(const Run& run, const std::string& prefix, const Tensor& x) {
+  const DiTConfig& c = run.config();
+  Rope3dOptions rope;  // Wan's split of head_dim / 2 pairs: t gets the rest, h and w a third each
+  rope.t = run.grid_t, rope.h = run.grid_h, rope.w = run.grid_w;
+  rope.theta = c.rope_theta;
+  Tensor q = rope3d(project_qk(run, prefix, "q", x), rope);             // [B, N, h, hd]
+  Tensor k = rope3d(project_qk(run, prefix, "k", x), rope);             // [B, N, h, hd]
+  Tensor v = split_heads(run.linear(x, prefix + ".v"), c.num_heads);   // [B, N, h, hd]
+  return run.linear(attend(q, k, v, {}), prefix + ".o");               // [B, N, D]
+}
+
+Tensor cross_attention(const Run& run, const std::string& prefix, const Tensor& x,
+                       const Tensor& context) {
+  const DiTConfig& c = run.config();
+  Tensor q = project_qk(run, prefix, "q", x);                                // [B, N, h, hd]
+  Tensor k = project_qk(run, prefix, "k", context);                          // [B, L, h, hd]
+  Tensor v = split_heads(run.linear(context, prefix + ".v"), c.num_heads);  // [B, L, h, hd]
+  return run.linear(attend(q, k, v, run.context_mask), prefix + ".o");      // [B, N, D]
+}
+
+// LN(x) * (1 + scale) + shift; x [B, N, D], shift/scale [B, 1, D]
+Tensor modulate(const Run& run, const Tensor& x, const Tensor& shift, const Tensor& scale) {
+  Tensor n = layer_norm(x, {}, {}, run.config().eps);    // [B, N, D]
+  return add(mul(n, add_scalar(scale, 1.f)), shift);     // [B, N, D]
+}
+
+}  // namespace
+
+Tensor attention_block(const Run& run, int layer, const Tensor& x_in, const Tensor& e0,
+                       const Tensor& context) {
+  const DiTConfig& c = run.config();
+  std::string b = "blocks." + std::to_string(layer);
+  Tensor e = add(run.param(b + ".modulation"), e0);  // [B, 6, D]
+  auto chunk = [&](int i) { return slice(e, 1, i, i + 1); };  // [B, 1, D]
+
+  Tensor x = x_in;
+  Tensor y = self_attention(run, b + ".self_attn", modulate(run, x, chunk(0), chunk(1)));  // [B, N, D]
+  x = add(x, mul(y, chunk(2)));
+
+  Tensor h = c.cross_attn_norm
+                 ? layer_norm(x, run.param(b + ".norm3.weight"), run.param(b + ".norm3.bias"), c.eps)
+                 : x;  // [B, N, D]
+  x = add(x, cross_attention(run, b + ".cross_attn", h, context));
+
+  Tensor f = run.linear(modulate(run, x, chunk(3), chunk(4)), b + ".ffn.0");  // [B, N, ffn_dim]
+  y = run.linear(gelu(f, GeluApprox::tanh), b + ".ffn.2");                    // [B, N, D]
+  return add(x, mul(y, chunk(5)));                                            // [B, N, D]
+}
+
+}  // namespace kinema::dit

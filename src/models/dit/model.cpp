@@ -1,0 +1,161 @@
+// The DiT as a whole: weights (init, load, save), parameters and forward.
+// Wan2.1's WanModel.forward for one latent per sample, batched:
+//   x -> patch_embedding -> tokens; t -> sinusoid -> time_embedding = e -> time_projection = e0;
+//   context -> text_embedding; blocks(x, e0, context); head(x, e) -> unpatchify.
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <set>
+
+#include "kinema/error.hpp"
+#include "models/dit/dit_internal.hpp"
+
+namespace kinema {
+namespace {
+
+bool ends_with(const std::string& s, const char* suffix) {
+  size_t n = std::strlen(suffix);
+  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+bool is_norm_weight(const std::string& name) {
+  return ends_with(name, "norm_q.weight") || ends_with(name, "norm_k.weight") ||
+         ends_with(name, "norm3.weight");
+}
+
+// One tensor as Wan's init_weights makes it (DiTInit::wan), or fully random (DiTInit::random).
+std::vector<float> init_values(const std::string& name, const Shape& shape, DiTInit init,
+                               std::mt19937_64& rng) {
+  std::vector<float> v(size_t(shape_numel(shape)), 0.f);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  bool random = init == DiTInit::random;
+  if (ends_with(name, "modulation")) {  // torch.randn(1, k, dim) / dim**0.5
+    float s = 1.f / std::sqrt(float(shape.back()));
+    for (float& x : v) x = normal(rng) * s;
+  } else if (is_norm_weight(name)) {
+    for (float& x : v) x = 1.f + (random ? 0.1f * normal(rng) : 0.f);
+  } else if (ends_with(name, ".bias")) {
+    if (random)
+      for (float& x : v) x = 0.1f * normal(rng);
+  } else if (name.rfind("text_embedding.", 0) == 0 || name.rfind("time_embedding.", 0) == 0) {
+    for (float& x : v) x = 0.02f * normal(rng);  // nn.init.normal_(std=.02)
+  } else if (name != "head.head.weight" || random) {  // xavier_uniform_ on [out, in...] flattened
+    int64_t fan_out = shape[0], fan_in = shape_numel(shape) / shape[0];
+    float bound = std::sqrt(6.f / float(fan_in + fan_out));
+    std::uniform_real_distribution<float> u(-bound, bound);
+    for (float& x : v) x = u(rng);
+  }  // Wan zeroes head.head.weight so a fresh model predicts zero velocity
+  return v;
+}
+
+// An f32 copy that owns its storage, so training never writes into the caller's (or a mapped
+// file's) buffer.
+Tensor f32_copy(const Tensor& t) {
+  Tensor f = contiguous(cast(t, DType::f32));
+  Tensor out = Tensor::empty(t.shape());
+  std::memcpy(out.raw_data(), f.raw_data(), size_t(t.numel()) * 4);
+  return out;
+}
+
+}  // namespace
+
+DiT DiT::init_random(const DiTConfig& config, uint64_t seed, DiTInit init) {
+  DiT m;
+  m.config_ = config;
+  std::mt19937_64 rng(seed);
+  for (const auto& [name, shape] : dit_parameter_shapes(config))
+    m.weights_[name] = Tensor::from_vector(init_values(name, shape, init, rng), shape).set_requires_grad();
+  return m;
+}
+
+DiT DiT::from_tensors(const TensorFile& file, const DiTLoadOptions& options) {
+  DiT m;
+  m.config_ = infer_dit_config(file.tensors, file.metadata);
+  std::set<std::string> expected;
+  for (const auto& [name, shape] : dit_parameter_shapes(m.config_)) {
+    expected.insert(name);
+    auto it = file.tensors.find(name);
+    KINEMA_CHECK(it != file.tensors.end(), "dit", "missing tensor \"", name, "\" (inferred ",
+                 m.config_.num_layers, " layers, dim ", m.config_.dim, ")");
+    KINEMA_CHECK(it->second.shape() == shape, "dit", "tensor \"", name, "\" has shape ",
+                 shape_str(it->second.shape()), "; expected ", shape_str(shape), " (inferred dim ",
+                 m.config_.dim, ", ffn_dim ", m.config_.ffn_dim, ", in_dim ", m.config_.in_dim, ")");
+    m.weights_[name] = options.trainable ? f32_copy(it->second).set_requires_grad() : it->second;
+  }
+  for (const auto& [name, _] : file.tensors)
+    KINEMA_CHECK(expected.count(name), "dit", "unexpected tensor \"", name,
+                 "\" for a DiT with ", m.config_.num_layers, " layers");
+  return m;
+}
+
+TensorFile DiT::to_tensors() const {
+  TensorFile f;
+  for (const auto& [name, t] : weights_) f.tensors[name] = t.detach();
+  f.metadata["model"] = "kinema.dit";
+  f.metadata["num_heads"] = std::to_string(config_.num_heads);
+  return f;
+}
+
+std::vector<Tensor> DiT::parameters() const {
+  std::vector<Tensor> out;
+  for (const auto& [name, _] : dit_parameter_shapes(config_)) out.push_back(weights_.at(name));
+  return out;
+}
+
+const Tensor& DiT::weight(const std::string& name) const {
+  auto it = weights_.find(name);
+  KINEMA_CHECK(it != weights_.end(), "dit", "missing tensor \"", name, "\"");
+  return it->second;
+}
+
+Tensor DiT::forward(const Tensor& x, const Tensor& t, const Tensor& context,
+                    const DiTForwardOptions& options) const {
+  const DiTConfig& c = config_;
+  KINEMA_CHECK(options.compute == DType::f32 || options.compute == DType::bf16, "dit",
+               "compute dtype must be f32 or bf16; got ", dtype_name(options.compute));
+  KINEMA_CHECK(x.ndim() == 5, "dit", "latent must be [B, C, T, H, W]; got ", shape_str(x.shape()));
+  int64_t B = x.size(0);
+  KINEMA_CHECK(t.ndim() == 1 && t.size(0) == B, "dit", "timesteps must be [B] = [", B, "]; got ",
+               shape_str(t.shape()));
+  KINEMA_CHECK(context.ndim() == 3 && context.size(0) == B && context.size(2) == c.text_dim, "dit",
+               "context must be [B, L, text_dim] = [", B, ", L, ", c.text_dim, "]; got ",
+               shape_str(context.shape()));
+  auto trace = [&](const std::string& name, const Tensor& v) {
+    if (options.trace) (*options.trace)[name] = v;
+  };
+  dit::Run run{*this, options, 1, 1, 1, {}};
+  if (!options.context_lens.empty()) {
+    int64_t L = context.size(1);
+    KINEMA_CHECK(int64_t(options.context_lens.size()) == B, "dit", "context_lens has ",
+                 options.context_lens.size(), " entries; expected B = ", B);
+    std::vector<float> m(size_t(B * L), 0.f);
+    for (int64_t b = 0; b < B; ++b) {
+      int64_t n = options.context_lens[size_t(b)];
+      KINEMA_CHECK(n >= 1 && n <= L, "dit", "context_lens[", b, "] = ", n, " outside [1, ", L, "]");
+      for (int64_t j = n; j < L; ++j) m[size_t(b * L + j)] = -1e30f;
+    }
+    run.context_mask = Tensor::from_vector(m, {B, 1, 1, L});  // [B, 1, 1, L]
+  }
+
+  Tensor tokens = dit::patchify(run, x);  // [B, N, D]
+  trace("patch_embedding", tokens);
+  // Wan keeps the timestep path in f32 whatever the compute dtype.
+  Tensor freq = dit::sinusoidal_embedding(t, c.freq_dim);                    // [B, freq_dim]
+  Tensor e = run.linear(freq, "time_embedding.0", DType::f32);               // [B, D]
+  e = run.linear(silu(e), "time_embedding.2", DType::f32);                   // [B, D]
+  Tensor e0 = run.linear(silu(e), "time_projection.1", DType::f32);          // [B, 6*D]
+  e0 = reshape(e0, {B, 6, c.dim});                                           // [B, 6, D]
+  trace("time_embedding", e);
+  trace("time_projection", e0);
+  Tensor ctx = dit::text_embedding(run, context);  // [B, L, D]
+  trace("text_embedding", ctx);
+  for (int i = 0; i < int(c.num_layers); ++i) {
+    tokens = dit::attention_block(run, i, tokens, e0, ctx);  // [B, N, D]
+    trace("blocks." + std::to_string(i), tokens);
+  }
+  Tensor out = dit::head(run, tokens, e);  // [B, N, C_out*pt*ph*pw]
+  trace("head", out);
+  return dit::unpatchify(run, out);  // [B, C_out, T, H, W]
+}
+
+}  // namespace kinema

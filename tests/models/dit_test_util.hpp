@@ -1,0 +1,14 @@
+// Shared helpers for the DiT tests: tiny configs and seeded inputs.
+#pragma once
+#include <cstdint>
+
+#include "kinema/dit.hpp"
+
+namespace kinema::test {
+
+// dim 64, 4 heads, 2 layers, ffn 128, 4 -> 4 channels, text dim 32, freq dim 32
+DiTConfig tiny_dit_config();
+// Uniform values in [-1, 1), deterministic in seed.
+Tensor seeded(const Shape& shape, uint64_t seed);
+
+}  // namespace kinema::test

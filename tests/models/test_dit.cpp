@@ -1,0 +1,164 @@
+// DiT: gradients reach every parameter, a tiny batch overfits, the config round-trips through
+// checkpoint names and shapes, and bad checkpoints or inputs fail with errors naming the key.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include "dit_test_util.hpp"
+#include "kinema/autograd.hpp"
+#include "kinema/error.hpp"
+#include "kinema/ops.hpp"
+#include "kinema/optim.hpp"
+
+namespace kinema::test {
+namespace {
+
+struct Batch {
+  Tensor x, t, context, target;
+};
+
+Batch tiny_batch(const DiTConfig& c, uint64_t seed) {
+  Batch b;
+  b.x = seeded({2, c.out_dim, 3, 4, 6}, seed);
+  b.t = Tensor::from_vector({250.f, 800.f}, {2});
+  b.context = seeded({2, 6, c.text_dim}, seed + 1);
+  b.target = seeded({2, c.out_dim, 3, 4, 6}, seed + 2);
+  return b;
+}
+
+// The error message of fn(), or "" when it does not throw.
+template <typename Fn>
+std::string error_of(Fn fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(DiT, EveryParameterGetsAFiniteNonZeroGradientOfItsShape) {
+  DiT model = DiT::init_random(tiny_dit_config(), 5, DiTInit::random);
+  Batch b = tiny_batch(model.config(), 10);
+  Tensor y = model.forward(b.x, b.t, b.context);
+  ASSERT_EQ(y.shape(), b.target.shape());
+  backward(mse_loss(y, b.target));
+  auto shapes = dit_parameter_shapes(model.config());
+  std::vector<Tensor> params = model.parameters();
+  ASSERT_EQ(params.size(), shapes.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    const std::string& name = shapes[i].first;
+    Tensor g = params[i].grad();
+    ASSERT_TRUE(g.defined()) << name << " has no gradient";
+    EXPECT_EQ(g.shape(), shapes[i].second) << name;
+    double norm = 0;
+    for (float v : g.to_vector()) {
+      ASSERT_TRUE(std::isfinite(v)) << name;
+      norm += double(v) * v;
+    }
+    EXPECT_GT(norm, 0) << name << " has an all-zero gradient";
+  }
+}
+
+TEST(DiT, OverfitsOneTinyBatchWithBf16Compute) {
+  DiT model = DiT::init_random(tiny_dit_config(), 3);  // Wan's init: zero head, zero velocity
+  Batch b = tiny_batch(model.config(), 20);
+  AdamW opt(model.parameters(), {.lr = 3e-3f, .weight_decay = 0.f});
+  DiTForwardOptions options;
+  options.compute = DType::bf16;
+  std::vector<float> losses;
+  auto start = std::chrono::steady_clock::now();
+  for (int step = 0; step < 30; ++step) {
+    Tensor loss = mse_loss(model.forward(b.x, b.t, b.context, options), b.target);
+    losses.push_back(loss.item());
+    backward(loss);
+    opt.step();
+    opt.zero_grad();
+  }
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("  loss %.4f -> %.4f in 30 steps (%.2f s)\n", losses.front(), losses.back(), s);
+  EXPECT_LT(losses.back(), 0.5f * losses.front());
+}
+
+TEST(DiT, ConfigRoundTripsThroughCheckpointNamesAndShapes) {
+  DiTConfig c = tiny_dit_config();
+  c.in_dim = 9;  // frame conditioning widens patch_embedding only
+  c.num_layers = 3;
+  DiT model = DiT::init_random(c, 1);
+  TensorFile file = model.to_tensors();
+  std::string path = (std::filesystem::temp_directory_path() / "kinema-dit-roundtrip.safetensors").string();
+  save_tensors(path, file);
+  TensorFile loaded = load_tensors(path);
+  std::filesystem::remove(path);
+  DiTConfig got = infer_dit_config(loaded.tensors, loaded.metadata);
+  EXPECT_EQ(got.dim, c.dim);
+  EXPECT_EQ(got.ffn_dim, c.ffn_dim);
+  EXPECT_EQ(got.num_heads, c.num_heads);
+  EXPECT_EQ(got.num_layers, c.num_layers);
+  EXPECT_EQ(got.in_dim, 9);
+  EXPECT_EQ(got.out_dim, 4);
+  EXPECT_EQ(got.text_dim, c.text_dim);
+  EXPECT_EQ(got.freq_dim, c.freq_dim);
+  EXPECT_EQ(got.patch_size, c.patch_size);
+  EXPECT_TRUE(got.qk_norm && got.cross_attn_norm);
+
+  DiT back = DiT::from_tensors(loaded);
+  Batch b = tiny_batch(c, 30);
+  DiTForwardOptions o;
+  o.condition = seeded({2, 5, 3, 4, 6}, 31);
+  NoGradGuard ng;
+  EXPECT_EQ(model.forward(b.x, b.t, b.context, o).to_vector(), back.forward(b.x, b.t, b.context, o).to_vector());
+  // Wan's own checkpoints carry no metadata: heads = dim / 128.
+  c.dim = 256, c.num_heads = 2, c.num_layers = 1;
+  TensorFile wan_like = DiT::init_random(c, 1).to_tensors();
+  wan_like.metadata.clear();
+  EXPECT_EQ(infer_dit_config(wan_like.tensors).num_heads, 2);
+}
+
+TEST(DiT, BadCheckpointsNameTheKey) {
+  TensorFile good = DiT::init_random(tiny_dit_config(), 1).to_tensors();
+  TensorFile f = good;
+  f.tensors.erase("blocks.1.cross_attn.norm_k.weight");
+  EXPECT_NE(error_of([&] { DiT::from_tensors(f); }).find("\"blocks.1.cross_attn.norm_k.weight\""), std::string::npos);
+  f = good;
+  f.tensors.erase("time_embedding.0.weight");
+  EXPECT_NE(error_of([&] { DiT::from_tensors(f); }).find("missing tensor \"time_embedding.0.weight\""), std::string::npos);
+  f = good;
+  f.tensors["blocks.0.ffn.2.weight"] = Tensor::zeros({64, 100});
+  std::string e = error_of([&] { DiT::from_tensors(f); });
+  EXPECT_NE(e.find("\"blocks.0.ffn.2.weight\" has shape [64, 100]; expected [64, 128]"), std::string::npos) << e;
+  f = good;
+  f.tensors["blocks.0.cross_attn.k_img.weight"] = Tensor::zeros({64, 64});
+  EXPECT_NE(error_of([&] { DiT::from_tensors(f); }).find("image cross-attention"), std::string::npos);
+  f = good;
+  f.tensors["blocks.7.extra"] = Tensor::zeros({1});
+  EXPECT_NE(error_of([&] { DiT::from_tensors(f); }).find("missing tensor \"blocks.2.modulation\""), std::string::npos);
+  f = good;
+  f.tensors["unrelated.weight"] = Tensor::zeros({1});
+  EXPECT_NE(error_of([&] { DiT::from_tensors(f); }).find("unexpected tensor \"unrelated.weight\""), std::string::npos);
+  f = good;
+  f.metadata.clear();  // dim 64 is not a multiple of 128
+  EXPECT_NE(error_of([&] { DiT::from_tensors(f); }).find("num_heads"), std::string::npos);
+}
+
+TEST(DiT, BadInputsSayWhatIsExpected) {
+  DiTConfig c = tiny_dit_config();
+  DiT model = DiT::init_random(c, 1);
+  NoGradGuard ng;
+  Tensor t = Tensor::from_vector({1.f}, {1}), ctx = seeded({1, 3, c.text_dim}, 1);
+  std::string e = error_of([&] { model.forward(seeded({1, 4, 2, 5, 4}, 1), t, ctx); });
+  EXPECT_NE(e.find("not divisible by the patch size 1x2x2"), std::string::npos) << e;
+  e = error_of([&] { model.forward(seeded({1, 4, 2, 4, 4}, 1), t, seeded({1, 3, 8}, 1)); });
+  EXPECT_NE(e.find("context must be [B, L, text_dim]"), std::string::npos) << e;
+  c.in_dim = 9;
+  DiT conditioned = DiT::init_random(c, 1);
+  e = error_of([&] { conditioned.forward(seeded({1, 4, 2, 4, 4}, 1), t, ctx); });
+  EXPECT_NE(e.find("options.condition"), std::string::npos) << e;
+  // Any T x H x W the patch divides, including one frame (an image).
+  EXPECT_EQ(model.forward(seeded({1, 4, 1, 2, 8}, 1), t, ctx).shape(), (Shape{1, 4, 1, 2, 8}));
+}
+
+}  // namespace
+}  // namespace kinema::test

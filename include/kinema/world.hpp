@@ -118,6 +118,7 @@ struct Expansion {
   std::vector<std::string> mapped;      // "crimson → red" for words found via word vectors
   std::vector<std::string> not_understood;  // words/phrases the grammar could not use
   bool understood = true;                  // false when nothing in the prompt named an object
+  std::vector<std::string> unspecified;    // claim kinds the prompt left to sampling (size, ...)
 };
 Expansion expand(const std::string& prompt, uint64_t seed, const SampleOptions& opt = {});
 
@@ -136,5 +137,22 @@ Scorecard judge(const std::vector<Image>& frames, const Scene& expected);
 void write_video_ffmpeg(const std::string& path, const std::vector<Image>& frames, int fps, int crf = 18);
 std::vector<Image> read_video_ffmpeg(const std::string& path, int width = 0, int height = 0);
 Image downscale(const Image& in, int factor);  // box filter
+
+// Lossless clip file of the data sets: the frames stacked vertically in one PNG.
+void write_png_strip(const std::string& path, const std::vector<Image>& frames);
+std::vector<Image> read_png_strip(const std::string& path, int frames);
+
+// Data sets. A clip is held out (never in the training split) when it contains a held-out
+// colour x shape pair or a held-out behaviour x relation pair; see docs/world.md.
+bool is_held_out(const Scene& s);
+struct DatasetOptions {
+  std::string out;
+  int clips = 100;
+  uint64_t seed = 1;
+  int heldout_prompts = 50;  // size of the held-out prompt set written beside the shards
+};
+struct DatasetReport { int written = 0, skipped = 0, heldout = 0; double seconds = 0; long frames = 0; };
+// Streaming and resumable: clips already listed in DIR/manifest.jsonl are skipped.
+DatasetReport write_dataset(const DatasetOptions& opt);
 
 }  // namespace kinema::world

@@ -25,6 +25,16 @@ std::string plural(const std::string& noun) {
   return noun + "s";
 }
 
+// "spins clockwise" -> "spin clockwise": the first word of an action, for a group subject.
+std::string plural_verb(const std::string& act) {
+  const size_t sp = act.find(' ');
+  std::string verb = act.substr(0, sp), rest = sp == std::string::npos ? "" : act.substr(sp);
+  if (verb == "does") verb = "do";
+  else if (verb.size() > 4 && verb.compare(verb.size() - 3, 3, "hes") == 0) verb.resize(verb.size() - 2);
+  else if (verb.size() > 2 && verb.back() == 's' && verb[verb.size() - 2] != 's') verb.pop_back();
+  return verb + rest;
+}
+
 std::string cap(std::string s) {
   if (!s.empty()) s[0] = char(std::toupper(static_cast<unsigned char>(s[0])));
   return s;
@@ -156,7 +166,7 @@ std::string detailed_caption(const Scene& s, uint64_t seed) {
       if (g > 1) when = w.rng.pick<std::string>({"; they ", ", and they "});
       std::string act = w.action(int(i));
       if (g > 1 && o.behavior == Behavior::still) act = "stay still";
-      else if (g > 1) act = "all " + act;
+      else if (g > 1) act = "all " + plural_verb(act);
       sent += when + act;
     }
     out += sent + ". ";
@@ -173,14 +183,16 @@ std::string short_prompt(const Scene& s, uint64_t seed) {
   std::string out;
   std::vector<bool> done(s.objects.size(), false);
   int clauses = 0;
-  for (size_t i = 0; i < s.objects.size() && clauses < 3; ++i) {
+  for (size_t i = 0; i < s.objects.size(); ++i) {
     if (done[i]) continue;
     const Object& o = s.objects[i];
     const int g = facts.group_size[i];
     for (size_t j = i; j < s.objects.size(); ++j) if (facts.group_of[j] == facts.group_of[i]) done[j] = true;
-    std::string np = (g > 1 ? std::string(rng.chance(0.5) ? kNumbers[g] : std::to_string(g).c_str()) : "a") +
-                     std::string(" ") + (rng.chance(0.3) ? std::string(size_name(o.size)) + " " : "") +
-                     color_name(o.color) + " " + (g > 1 ? plural(shape_name(o.shape)) : shape_name(o.shape));
+    std::string words = (rng.chance(0.3) ? std::string(size_name(o.size)) + " " : "") + color_name(o.color) + " " +
+                        (g > 1 ? plural(shape_name(o.shape)) : shape_name(o.shape));
+    const bool vowel = std::string("aeiou").find(words[0]) != std::string::npos;
+    std::string np = (g > 1 ? std::string(rng.chance(0.5) ? kNumbers[g] : std::to_string(g).c_str()) : vowel ? "an" : "a") +
+                     std::string(" ") + words;
     std::string verb;
     if (s.frames > 1) {
       switch (o.behavior) {

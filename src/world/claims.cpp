@@ -123,21 +123,26 @@ void motion_claim(const Scene& s, const SceneFacts& facts, const Observations& o
       add(card, "motion", who + " moves " + dir_name(ob.dir), score);
       if (facts.collides_with[i] >= 0) {
         // Momentum transfer: the horizontal motion reverses after the hit, like the reference.
-        const int a = first_present(tr), b = last_present(tr), ra = first_present(rt), rb = last_present(rt);
+        // Positions are mapped back to world x through the expected camera, so a cut or pan
+        // between the approach and the rebound does not matter.
+        const Track &ft = o.track[i], &fr = o.ref_track[i];
+        auto wx = [&](const Track& t, int f) {
+          const CameraState& c = facts.states[f].camera;
+          return (t[f]->cx - s.width / 2.0) / (c.zoom * H) + c.cx;
+        };
+        const int a = first_present(ft), b = last_present(ft), ra = first_present(fr), rb = last_present(fr);
         double sc = 0;
         if (a >= 0 && b > a + 2 && ra >= 0 && rb > ra + 2) {
           double ddx, ddy;
           dir_vector(ob.dir, ddx, ddy);
           const double sign = ddx >= 0 ? 1 : -1;  // the way it heads before the hit
-          int rpeak = ra;
+          int rpeak = ra, peak = a;
           for (int f = ra; f <= rb; ++f)
-            if (rt[f] && (rt[f]->cx - rt[ra]->cx) * sign > (rt[rpeak]->cx - rt[ra]->cx) * sign) rpeak = f;
-          const double rout = rt[rpeak]->cx - rt[ra]->cx;
-          int peak = a;
+            if (fr[f] && (wx(fr, f) - wx(fr, ra)) * sign > (wx(fr, rpeak) - wx(fr, ra)) * sign) rpeak = f;
           for (int f = a; f <= b; ++f)
-            if (tr[f] && (tr[f]->cx - tr[a]->cx) * sign > (tr[peak]->cx - tr[a]->cx) * sign) peak = f;
-          const double out = tr[peak]->cx - tr[a]->cx, back = tr[b]->cx - tr[peak]->cx;
-          sc = (out * rout > 0 && back * out < 0 && std::abs(back) > 0.02 * H) ? 1 : 0;
+            if (ft[f] && (wx(ft, f) - wx(ft, a)) * sign > (wx(ft, peak) - wx(ft, a)) * sign) peak = f;
+          const double rout = wx(fr, rpeak) - wx(fr, ra), out = wx(ft, peak) - wx(ft, a), back = wx(ft, b) - wx(ft, peak);
+          sc = (out * rout > 0 && back * out < 0 && std::abs(back) > 0.02) ? 1 : 0;
         }
         add(card, "collision", who + " collides with the " + name(s, facts.collides_with[i]) + " and bounces back", sc);
       }
@@ -170,7 +175,14 @@ void motion_claim(const Scene& s, const SceneFacts& facts, const Observations& o
     }
     case Behavior::grow:
     case Behavior::shrink: {
-      const int a = first_present(tr), b = last_present(tr);
+      // First and last frames where the reference shows the whole shape (not clipped by the
+      // frame edge or hidden), and the observed object is there.
+      int a = -1, b = -1;
+      for (size_t f = 0; f < tr.size(); ++f)
+        if (tr[f] && rt[f] && rt[f]->shape == ob.shape) {
+          if (a < 0) a = int(f);
+          b = int(f);
+        }
       auto z2 = [&](int f) { const double z = facts.states[f].camera.zoom; return z * z; };
       const double r = a >= 0 && b > a ? (tr[b]->area / z2(b)) / (tr[a]->area / z2(a)) : 1;
       const bool grow = ob.behavior == Behavior::grow;

@@ -15,23 +15,33 @@ namespace {
 struct Parser {
   ParsedPrompt p;
   int subj = -1, count = 0, size = -1, color = -1, event = 0;
-  bool plural = false;
+  bool plural = false, definite = false;
   int pending_link = -1;   // Verb waiting for its object noun phrase (hit, bite, behind, orbit)
   int pending_rel = -1;    // relation waiting for its second noun phrase
-  bool after_effect = false, after_zoom = false, after_camera = false, after_dir_for_rel = false;
+  bool after_effect = false, after_camera = false, after_dir_for_rel = false;
   int last_dir = -1;
 
   bool np_pending() const { return count > 0 || size >= 0 || color >= 0; }
 
   void noun(int shape, bool is_plural) {
-    PObject o;
-    o.shape = shape;
-    o.color = color;
-    o.size = size;
-    o.count = count > 0 ? count : (is_plural ? 2 : 1);
-    o.event = event;
-    const int id = int(p.objects.size());
-    p.objects.push_back(o);
+    // "the red circle" names an object already introduced, if there is one.
+    int id = -1;
+    if (definite)
+      for (int k = 0; k < int(p.objects.size()) && id < 0; ++k) {
+        const PObject& e = p.objects[k];
+        if (e.shape == shape && (color < 0 || e.color == color) && (size < 0 || e.size == size)) id = k;
+      }
+    definite = false;
+    if (id < 0) {
+      PObject o;
+      o.shape = shape;
+      o.color = color;
+      o.size = size;
+      o.count = count > 0 ? count : (is_plural ? 2 : 1);
+      o.event = event;
+      id = int(p.objects.size());
+      p.objects.push_back(o);
+    }
     if (pending_link >= 0 && subj >= 0) {
       p.objects[subj].link = Verb(pending_link);
       p.objects[subj].target = id;
@@ -92,7 +102,8 @@ struct Parser {
     if (t.kind != Tok::dir) last_dir = -1;
     switch (t.kind) {
       case Tok::filler:
-        if (after_zoom && (t.word == "in" || t.word == "out")) {}
+        if (t.word == "the") definite = true;
+        if (t.word == "a" || t.word == "an") definite = false;
         return;
       case Tok::number: count = t.value; return;
       case Tok::size: size = t.value; return;
@@ -179,6 +190,14 @@ Expansion expand(const std::string& prompt, uint64_t seed, const SampleOptions& 
   }
   check(total <= 12, "world.expand", "too many objects in the prompt; got ", total, ", expected at most 12");
   e.scene = fill_scene(p, seed, opt);
+  // Claims about values the prompt did not state are not the prompt's claims.
+  e.unspecified.push_back("position");
+  bool sizes = true;
+  for (const PObject& o : p.objects) sizes = sizes && o.size >= 0;
+  if (!sizes) e.unspecified.push_back("size");
+  if (p.background < 0 && p.bg_color < 0) e.unspecified.push_back("background");
+  if (p.camera < 0 && !p.cut) e.unspecified.push_back("camera");
+  if (p.relations.empty()) e.unspecified.push_back("relation");
   e.caption = detailed_caption(e.scene, seed);
   return e;
 }

@@ -170,29 +170,39 @@ Scene fill_scene(const ParsedPrompt& p, uint64_t seed, const SampleOptions& opt)
     }
     return true;
   };
-  for (size_t i = 0; i < s.objects.size(); ++i) {
-    if (placed[i]) continue;
-    Object& o = s.objects[i];
-    const double r = size_radius(o.size) * 1.2;
-    for (int tries = 0; tries < 400; ++tries) {
-      o.x = rng.uniform(r + 0.02, A - r - 0.02);
-      o.y = rng.uniform(r + 0.02, (o.behavior == Behavior::fall ? 0.42 : 1 - r - 0.02));
-      bool good = true;
-      for (size_t j = 0; j < s.objects.size() && good; ++j)
-        if (placed[j]) good = std::hypot(s.objects[j].x - o.x, s.objects[j].y - o.y) > r + size_radius(s.objects[j].size) * 1.2 + 0.05;
-      if (good && o.behavior == Behavior::move) {
-        double dx, dy;
-        dir_vector(o.dir, dx, dy);
-        const double disp = 0.3 + 0.2 * rng.uniform();
-        o.speed = disp / std::max(0.2, T - o.start);
-        const double ex = o.x + dx * disp, ey = o.y + dy * disp;
-        good = ex > r && ex < A - r && ey > r && ey < 1 - r;
+  // Whole attempts restart when an object finds no spot (an early object may have taken the
+  // side a relation needs).
+  const std::vector<bool> fixed = placed;
+  for (int attempt = 0; attempt < 60; ++attempt) {
+    placed = fixed;
+    bool all = true;
+    for (size_t i = 0; i < s.objects.size(); ++i) {
+      if (placed[i]) continue;
+      Object& o = s.objects[i];
+      const double r = size_radius(o.size) * 1.2;
+      bool ok = false;
+      for (int tries = 0; tries < 80 && !ok; ++tries) {
+        o.x = rng.uniform(r + 0.02, A - r - 0.02);
+        o.y = rng.uniform(r + 0.02, (o.behavior == Behavior::fall ? 0.42 : 1 - r - 0.02));
+        bool good = true;
+        for (size_t j = 0; j < s.objects.size() && good; ++j)
+          if (placed[j]) good = std::hypot(s.objects[j].x - o.x, s.objects[j].y - o.y) > r + size_radius(s.objects[j].size) * 1.2 + 0.05;
+        if (good && o.behavior == Behavior::move) {
+          double dx, dy;
+          dir_vector(o.dir, dx, dy);
+          const double disp = 0.3 + 0.2 * rng.uniform();
+          o.speed = disp / std::max(0.2, T - o.start);
+          const double ex = o.x + dx * disp, ey = o.y + dy * disp;
+          good = ex > r && ex < A - r && ey > r && ey < 1 - r;
+        }
+        placed[i] = true;
+        ok = good && ok_relations(placed);
+        if (!ok) placed[i] = false;
       }
       placed[i] = true;
-      if (good && ok_relations(placed)) break;
-      placed[i] = false;
+      all = all && ok;
     }
-    placed[i] = true;
+    if (all) break;
   }
   if (p.camera >= 0) {
     s.camera.motion = CameraMotion(p.camera);

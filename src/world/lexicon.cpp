@@ -68,7 +68,7 @@ const std::map<std::string, Token>& table() {
     add(Tok::verb, int(Verb::move), {"move", "moves", "moving", "goes", "go", "going", "slides", "slide", "sliding",
                                      "glides", "glide", "gliding", "travels", "travel", "rolls", "roll", "rolling",
                                      "drifts", "drift", "drifting", "flies", "fly", "flying", "heads", "runs", "races",
-                                     "moved", "rolled", "slid", "zooms"});
+                                     "moved", "rolled", "slid"});
     add(Tok::verb, int(Verb::bounce), {"bounce", "bounces", "bouncing", "bouncy", "ricochets", "bounced"});
     add(Tok::verb, int(Verb::fall), {"fall", "falls", "falling", "drops", "drop", "dropping", "tumbles", "plummets",
                                      "fell", "dropped", "sinks"});
@@ -104,7 +104,7 @@ const std::map<std::string, Token>& table() {
     add(Tok::background, kBgStripes, {"stripes", "striped", "stripy", "bands"});
     add(Tok::background, kBgOcean, {"ocean", "sea", "water"});
     add(Tok::camera, int(CameraMotion::pan_left), {"camera", "pans", "pan", "panning", "tracks"});
-    add(Tok::zoom, 1, {"zoom", "zooming", "zoomed"});
+    add(Tok::zoom, 1, {"zoom", "zooms", "zooming", "zoomed"});
     add(Tok::then, 0, {"then", "after", "afterwards", "later", "next", "finally", "before", "subsequently"});
     add(Tok::effect_to, 0, {"turns", "becomes", "changes", "turning", "turned", "making", "makes"});
     add(Tok::times, 1, {"once"});

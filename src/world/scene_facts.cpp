@@ -70,7 +70,8 @@ SceneFacts scene_facts(const Scene& s) {
       for (int j = i + 1; j < n; ++j) {
         const Object& oj = s.objects[j];
         if (f.group_of[j] < 0 && oj.color == oi.color && oj.shape == oi.shape && oj.size == oi.size &&
-            oj.behavior == oi.behavior && oi.behavior == Behavior::still)
+            oj.behavior == oi.behavior && oj.dir == oi.dir && oj.start == oi.start && oi.effect == Effect::none &&
+            oj.effect == Effect::none && oi.behavior != Behavior::orbit)
           f.group_of[j] = i;
       }
     }
@@ -89,7 +90,7 @@ SceneFacts scene_facts(const Scene& s) {
   // Relations between the first visible positions of distinct, ungrouped objects (at most 3).
   for (int i = 0; i < n && f.rel.size() < 3; ++i)
     for (int j = i + 1; j < n && f.rel.size() < 3; ++j) {
-      if (f.group_of[i] == f.group_of[j] || !f.states[0].objects[i].visible || !f.states[0].objects[j].visible) continue;
+      if (f.group_of[i] != i || f.group_of[j] != j || !f.states[0].objects[i].visible || !f.states[0].objects[j].visible) continue;
       const ObjectState &a = f.states[0].objects[i], &b = f.states[0].objects[j];
       const double dx = b.x - a.x, dy = b.y - a.y;
       if (std::abs(dx) > std::abs(dy) && std::abs(dx) > a.radius + b.radius) {

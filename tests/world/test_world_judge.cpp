@@ -1,0 +1,118 @@
+// The judge's measured accuracy (the bars: true claims judged true >= 98%, differing
+// claims judged false >= 95%), on rendered clips, after CRF-28 H.264 re-encoding, and after a
+// 2x downscale; plus the data set writer. Clip counts are kept small for the unit suite; the
+// full 1000-clip measurement is `kinema world selftest --clips 1000` (see docs/world.md).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "kinema/world.hpp"
+#include "world/judge_eval.hpp"
+
+using namespace kinema::world;
+
+namespace {
+
+void expect_accurate(const JudgeEval& ev) {
+  EXPECT_GE(ev.true_rate(), 0.98) << ev.report();
+  EXPECT_GE(ev.false_rate(), 0.95) << ev.report();
+  int negatives = 0;
+  for (const auto& [k, v] : ev.kinds) negatives += v.false_total;
+  EXPECT_GT(negatives, 20) << "too few differing claims were tested";
+  std::printf("%s", ev.report().c_str());
+}
+
+}  // namespace
+
+TEST(WorldJudge, RenderedClipsAccuracy) {
+  JudgeEvalOptions opt;
+  opt.clips = 60;
+  opt.seed = 2024;
+  expect_accurate(evaluate_judge(opt));
+}
+
+TEST(WorldJudge, AccuracyAfterCrf28Reencode) {
+  JudgeEvalOptions opt;
+  opt.clips = 12;
+  opt.seed = 77;
+  opt.reencode = true;
+  expect_accurate(evaluate_judge(opt));
+}
+
+TEST(WorldJudge, AccuracyAfter2xDownscale) {
+  JudgeEvalOptions opt;
+  opt.clips = 30;
+  opt.seed = 5;
+  opt.downscale = true;
+  expect_accurate(evaluate_judge(opt));
+}
+
+TEST(WorldJudge, ScorecardHasOneClaimPerKindAndJson) {
+  const Scene s = sample_scene(3);
+  const Scorecard c = judge(render(s), s);
+  ASSERT_FALSE(c.claims.empty());
+  EXPECT_DOUBLE_EQ(c.overall(), 1.0) << c.summary();
+  EXPECT_NE(c.json().find("\"claims\""), std::string::npos);
+  EXPECT_NE(c.summary().find("claims hold"), std::string::npos);
+}
+
+TEST(WorldJudge, WrongVideoFailsMostClaims) {
+  // A clip of a different scene entirely: the scorecard must not pass it.
+  const Scene a = expand("a red circle moves right on a gradient background", 1).scene;
+  const Scene b = expand("two blue stars and a yellow heart spinning, the camera pans left", 2).scene;
+  const Scorecard c = judge(render(b), a);
+  EXPECT_LT(c.overall(), 0.5) << c.summary();
+}
+
+TEST(WorldDataset, WritesResumableShardsWithManifestAndHeldOutSplit) {
+  const auto dir = std::filesystem::temp_directory_path() / "kinema_world_dataset_test";
+  std::filesystem::remove_all(dir);
+  DatasetOptions opt;
+  opt.out = dir.string();
+  opt.clips = 24;
+  opt.heldout_prompts = 5;
+  const DatasetReport r1 = write_dataset(opt);
+  EXPECT_EQ(r1.written, 24);
+  const DatasetReport r2 = write_dataset(opt);  // resume: nothing left to do
+  EXPECT_EQ(r2.written, 0);
+  EXPECT_EQ(r2.skipped, 24);
+  std::ifstream man(dir / "manifest.jsonl");
+  std::string line;
+  int lines = 0, images = 0;
+  std::set<std::string> sizes;
+  while (std::getline(man, line)) {
+    ++lines;
+    images += line.find("\"image\":true") != std::string::npos;
+    const auto w = line.find("\"width\":");
+    sizes.insert(line.substr(w, 12));
+  }
+  EXPECT_EQ(lines, 24);
+  EXPECT_EQ(images, 3);  // every 8th clip is an image
+  EXPECT_GE(sizes.size(), 4u);
+  EXPECT_TRUE(std::filesystem::exists(dir / "shard-0000" / "clip-0000000.png"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "heldout_prompts.jsonl"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(WorldDataset, HeldOutCombinationsNeverInTraining) {
+  Scene s;
+  s.objects.resize(1);
+  s.objects[0].color = Color::red;
+  s.objects[0].shape = Shape::star;
+  EXPECT_TRUE(is_held_out(s));
+  s.objects[0].shape = Shape::circle;
+  EXPECT_FALSE(is_held_out(s));
+}
+
+TEST(WorldDataset, PngStripIsLossless) {
+  const Scene s = sample_scene(12, {48, 32, 12, 6});
+  const auto frames = render(s);
+  const auto path = (std::filesystem::temp_directory_path() / "kinema_world_strip.png").string();
+  write_png_strip(path, frames);
+  const auto back = read_png_strip(path, 6);
+  std::filesystem::remove(path);
+  ASSERT_EQ(back.size(), frames.size());
+  for (size_t i = 0; i < frames.size(); ++i) EXPECT_EQ(back[i].rgb, frames[i].rgb);
+}

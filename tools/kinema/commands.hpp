@@ -15,6 +15,8 @@ struct Command {
 
 int cmd_version(int argc, char** argv);
 int cmd_info(int argc, char** argv);
+int cmd_world(int argc, char** argv);
+int cmd_eval(int argc, char** argv);
 int cmd_verify(int argc, char** argv);
 
 }  // namespace kinema::cli

@@ -13,6 +13,8 @@ namespace {
 const Command kCommands[] = {
     {"info", "show the engine's build, CPU features and thread count", cmd_info},
     {"version", "print the version", cmd_version},
+    {"world", "procedural world: render, captions, prompt expansion, data sets, judge selftest", cmd_world},
+    {"eval", "score a video against a prompt or scene spec with the world judge", cmd_eval},
     {"verify", "check a file's C2PA content credentials (exit 0 valid, 3 invalid, 4 none)", cmd_verify},
 };
 

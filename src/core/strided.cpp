@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "backend/cpu/kernels.hpp"
 #include "kinema/error.hpp"
 
 namespace kinema {
@@ -18,6 +19,7 @@ void load_f32_row(const uint8_t* src, DType dtype, int64_t stride, float* dst, i
     }
     case DType::bf16: {
       const uint16_t* s = reinterpret_cast<const uint16_t*>(src);
+      if (stride == 1) return bf16_to_f32_row(s, dst, n);
       for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(bf16_t{s[i * stride]});
       return;
     }
@@ -33,11 +35,7 @@ void load_f32_row(const uint8_t* src, DType dtype, int64_t stride, float* dst, i
 void store_f32_row(const float* src, uint8_t* dst, DType dtype, int64_t n) {
   switch (dtype) {
     case DType::f32: std::memcpy(dst, src, size_t(n) * 4); return;
-    case DType::bf16: {
-      uint16_t* d = reinterpret_cast<uint16_t*>(dst);
-      for (int64_t i = 0; i < n; ++i) d[i] = f32_to_bf16(src[i]).bits;
-      return;
-    }
+    case DType::bf16: return f32_to_bf16_row(src, reinterpret_cast<uint16_t*>(dst), n);
     case DType::f16: {
       uint16_t* d = reinterpret_cast<uint16_t*>(dst);
       for (int64_t i = 0; i < n; ++i) d[i] = f32_to_f16(src[i]).bits;

@@ -5,6 +5,9 @@
 #include <cstring>
 #include <limits>
 
+#include <vector>
+
+#include "backend/cpu/kernels.hpp"
 #include "core/quant.hpp"
 #include "kinema/dtype.hpp"
 #include "kinema/error.hpp"
@@ -77,6 +80,42 @@ TEST(Quant, Q8_0AndQ4_0FollowTheGgufFormulas) {
     EXPECT_NEAR(y8[i], x[i], d8 * 0.5f + 1e-6f) << i;  // error at most half a step
     EXPECT_NEAR(y4[i], x[i], std::fabs(d4) * 1.0f + 1e-6f) << i;
   }
+}
+
+}  // namespace
+}  // namespace kinema
+
+namespace kinema {
+namespace {
+
+// The vector conversions against the scalar reference, on every SIMD target.
+TEST(DType, VectorBf16ConversionsMatchTheScalarReference) {
+  std::vector<float> f;
+  for (uint32_t h = 0; h < 65536; ++h) f.push_back(bf16_to_f32(bf16_t{uint16_t(h)}));
+  uint32_t s = 12345;
+  for (int i = 0; i < 200000; ++i) {  // arbitrary bit patterns, ties and NaNs included
+    s = s * 1664525u + 1013904223u;
+    f.push_back(bits_to_f32(s));
+    f.push_back(bits_to_f32((s & 0xffff0000u) | 0x8000u));
+  }
+  int64_t targets = simd_targets_available();
+  for (int64_t bit = 1; bit != 0 && bit <= targets; bit <<= 1) {
+    if (!(targets & bit)) continue;
+    simd_force_target(bit);
+    std::vector<uint16_t> h(f.size());
+    f32_to_bf16_row(f.data(), h.data(), int64_t(f.size()));
+    std::vector<float> back(f.size());
+    bf16_to_f32_row(h.data(), back.data(), int64_t(h.size()));
+    for (size_t i = 0; i < f.size(); ++i) {
+      ASSERT_EQ(h[i], f32_to_bf16(f[i]).bits) << simd_target_name(bit) << " value " << i;
+      uint32_t a, b;
+      float want = bf16_to_f32(bf16_t{h[i]});
+      std::memcpy(&a, &back[i], 4);
+      std::memcpy(&b, &want, 4);
+      ASSERT_EQ(a, b) << simd_target_name(bit) << " value " << i;
+    }
+  }
+  simd_force_target(0);
 }
 
 }  // namespace

@@ -110,3 +110,9 @@ float exp_shift_sum_f32(const float* s, float* p, int64_t n, float shift);
 float exp_shift_sum_f32_ref(const float* s, float* p, int64_t n, float shift);
 float row_max_f32(const float* x, int64_t n);  // -inf for n == 0
 }  // namespace kinema
+
+namespace kinema {
+// Contiguous bf16 <-> f32 rows (reference: the scalar conversions in kinema/dtype.hpp).
+void bf16_to_f32_row(const uint16_t* src, float* dst, int64_t n);
+void f32_to_bf16_row(const float* src, uint16_t* dst, int64_t n);
+}  // namespace kinema

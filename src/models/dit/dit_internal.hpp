@@ -8,10 +8,11 @@
 namespace kinema::dit {
 
 // What one forward call needs besides its activations: the model, the options and the
-// patch grid of this call's latent.
+// patch grid of this call's latent. Options are held by value so a checkpointed block can
+// re-run during backward after forward's caller has dropped its options.
 struct Run {
   const DiT& model;
-  const DiTForwardOptions& options;
+  DiTForwardOptions options;
   int64_t grid_t = 1, grid_h = 1, grid_w = 1;  // patches along t, h, w
   Tensor context_mask;                          // [B, 1, 1, L] additive, or undefined
 

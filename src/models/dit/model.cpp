@@ -7,6 +7,7 @@
 #include <random>
 #include <set>
 
+#include "kinema/autograd.hpp"
 #include "kinema/error.hpp"
 #include "models/dit/dit_internal.hpp"
 
@@ -149,8 +150,17 @@ Tensor DiT::forward(const Tensor& x, const Tensor& t, const Tensor& context,
   trace("time_projection", e0);
   Tensor ctx = dit::text_embedding(run, context);  // [B, L, D]
   trace("text_embedding", ctx);
+  bool recompute = options.checkpointing == DiTCheckpointing::blocks && grad_enabled();
+  dit::Run saved = run;  // what a checkpointed block needs again in backward
+  saved.options.trace = nullptr;
+  saved.options.condition = Tensor();
   for (int i = 0; i < int(c.num_layers); ++i) {
-    tokens = dit::attention_block(run, i, tokens, e0, ctx);  // [B, N, D]
+    if (recompute)
+      tokens = checkpoint([saved, i](const std::vector<Tensor>& in) {
+        return dit::attention_block(saved, i, in[0], in[1], in[2]);
+      }, {tokens, e0, ctx});  // [B, N, D]
+    else
+      tokens = dit::attention_block(run, i, tokens, e0, ctx);  // [B, N, D]
     trace("blocks." + std::to_string(i), tokens);
   }
   Tensor out = dit::head(run, tokens, e);  // [B, N, C_out*pt*ph*pw]

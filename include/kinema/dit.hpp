@@ -68,6 +68,11 @@ struct DiTLoadOptions {
   bool trainable = false;
 };
 
+enum class DiTCheckpointing {
+  none,    // keep every activation for backward
+  blocks,  // keep only each block's input and recompute the block during backward
+};
+
 struct DiTForwardOptions {
   // Matmul dtype: f32, or bf16 (activations and f32 weights are cast to bf16 for every linear;
   // the residual stream, norms, modulation and attention stay f32, as in Wan's autocast).
@@ -84,6 +89,9 @@ struct DiTForwardOptions {
   // "time_embedding" [B, D], "time_projection" [B, 6, D], "text_embedding" [B, L, D],
   // "blocks.N" [B, N, D], "head" [B, N, C_out*pt*ph*pw]. For parity tests and debugging.
   std::map<std::string, Tensor>* trace = nullptr;
+  // Gradient checkpointing for training (activation memory of one block instead of all).
+  // The model must outlive backward().
+  DiTCheckpointing checkpointing = DiTCheckpointing::none;
 };
 
 class DiT {

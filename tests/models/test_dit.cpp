@@ -62,6 +62,31 @@ TEST(DiT, EveryParameterGetsAFiniteNonZeroGradientOfItsShape) {
   }
 }
 
+TEST(DiT, CheckpointedBlocksGiveTheSameGradients) {
+  std::vector<std::vector<float>> grads[2];
+  for (int run = 0; run < 2; ++run) {
+    DiT model = DiT::init_random(tiny_dit_config(), 6, DiTInit::random);
+    Batch b = tiny_batch(model.config(), 40);
+    DiTForwardOptions o;
+    std::map<std::string, Tensor> trace;
+    o.trace = &trace;
+    if (run) o.checkpointing = DiTCheckpointing::blocks;
+    Tensor loss = mse_loss(model.forward(b.x, b.t, b.context, o), b.target);
+    if (run) {
+      ASSERT_TRUE(trace["blocks.1"].grad_fn());
+      EXPECT_EQ(trace["blocks.1"].grad_fn()->name, "checkpoint");
+    }
+    backward(loss);
+    for (const Tensor& p : model.parameters()) grads[run].push_back(p.grad().to_vector());
+  }
+  auto names = dit_parameter_shapes(tiny_dit_config());
+  for (size_t i = 0; i < names.size(); ++i) {
+    ASSERT_EQ(grads[0][i].size(), grads[1][i].size());
+    for (size_t j = 0; j < grads[0][i].size(); ++j)
+      ASSERT_NEAR(grads[0][i][j], grads[1][i][j], 1e-6f + 1e-5f * std::fabs(grads[0][i][j])) << names[i].first;
+  }
+}
+
 TEST(DiT, OverfitsOneTinyBatchWithBf16Compute) {
   DiT model = DiT::init_random(tiny_dit_config(), 3);  // Wan's init: zero head, zero velocity
   Batch b = tiny_batch(model.config(), 20);

@@ -2,6 +2,7 @@
 // checkpoint names and shapes, and bad checkpoints or inputs fail with errors naming the key.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -140,6 +141,40 @@ TEST(DiT, ConfigRoundTripsThroughCheckpointNamesAndShapes) {
   TensorFile wan_like = DiT::init_random(c, 1).to_tensors();
   wan_like.metadata.clear();
   EXPECT_EQ(infer_dit_config(wan_like.tensors).num_heads, 2);
+}
+
+// Inference weights keep their file dtype: bf16 everywhere, or q8_0 / q4_0 linear weights
+// (as GGUF files store them); the output stays close to the f32 model's.
+TEST(DiT, RunsBf16AndQuantizedWeights) {
+  DiT model = DiT::init_random(tiny_dit_config(), 8, DiTInit::random);
+  Batch b = tiny_batch(model.config(), 50);
+  NoGradGuard ng;
+  std::vector<float> ref = model.forward(b.x, b.t, b.context).to_vector();
+  float scale = 0;
+  for (float v : ref) scale = std::max(scale, std::fabs(v));
+  struct Variant {
+    DType weights, compute;
+    float tolerance;
+  };
+  for (Variant v : {Variant{DType::bf16, DType::f32, 1e-2f}, Variant{DType::bf16, DType::bf16, 2e-2f},
+                    Variant{DType::q8_0, DType::f32, 2e-2f}, Variant{DType::q8_0, DType::bf16, 3e-2f},
+                    Variant{DType::q4_0, DType::f32, 2.5e-1f}}) {
+    TensorFile f = model.to_tensors();
+    for (auto& [name, t] : f.tensors) {
+      bool matmul_weight = t.ndim() == 2 && name.size() > 7 && name.ends_with(".weight");
+      if (!is_quantized(v.weights) || matmul_weight) t = cast(t, v.weights);
+    }
+    DiT loaded = DiT::from_tensors(f);
+    EXPECT_EQ(loaded.weight("blocks.0.ffn.0.weight").dtype(), v.weights);
+    DiTForwardOptions o;
+    o.compute = v.compute;
+    std::vector<float> got = loaded.forward(b.x, b.t, b.context, o).to_vector();
+    float diff = 0;
+    for (size_t i = 0; i < got.size(); ++i) diff = std::max(diff, std::fabs(got[i] - ref[i]));
+    std::printf("  weights %s, compute %s: max rel error %.3e\n", std::string(dtype_name(v.weights)).c_str(),
+                std::string(dtype_name(v.compute)).c_str(), diff / scale);
+    EXPECT_LE(diff / scale, v.tolerance) << dtype_name(v.weights) << " weights";
+  }
 }
 
 TEST(DiT, BadCheckpointsNameTheKey) {

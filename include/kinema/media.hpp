@@ -61,9 +61,10 @@ class VideoWriter {
 
 // How a frame of another aspect ratio is brought to width×height.
 enum class ResizeMode {
-  stretch,  // scale each axis independently
-  crop,     // scale to cover, then center-crop
-  pad,      // scale to fit inside, then center on black
+  stretch,        // scale each axis independently to exactly width×height
+  fit = stretch,  // the name the first API draft used
+  crop,           // scale to cover, then center-crop
+  pad,            // scale to fit inside, then center on black (letterbox)
 };
 
 struct VideoReadOptions {

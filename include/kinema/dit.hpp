@@ -51,6 +51,10 @@ struct DiTConfig {
 // Every parameter of a config, in checkpoint order: (Wan checkpoint key, shape).
 std::vector<std::pair<std::string, Shape>> dit_parameter_shapes(const DiTConfig& config);
 
+// The recognizer: does this tensor set look like a Wan-style DiT (patch_embedding, blocks,
+// head)? Loaders ask it before infer_dit_config, which then explains what is missing.
+bool is_dit_checkpoint(const std::map<std::string, Tensor>& tensors);
+
 // Infers the config from checkpoint keys and shapes; throws Error naming the missing or
 // mismatched key. metadata may carry "num_heads" (kinema writes it; Wan's head_dim is 128).
 DiTConfig infer_dit_config(const std::map<std::string, Tensor>& tensors,

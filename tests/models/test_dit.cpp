@@ -118,6 +118,8 @@ TEST(DiT, ConfigRoundTripsThroughCheckpointNamesAndShapes) {
   save_tensors(path, file);
   TensorFile loaded = load_tensors(path);
   std::filesystem::remove(path);
+  EXPECT_TRUE(is_dit_checkpoint(loaded.tensors));
+  EXPECT_FALSE(is_dit_checkpoint({{"decoder.conv1.weight", Tensor::zeros({1})}}));
   DiTConfig got = infer_dit_config(loaded.tensors, loaded.metadata);
   EXPECT_EQ(got.dim, c.dim);
   EXPECT_EQ(got.ffn_dim, c.ffn_dim);

@@ -109,6 +109,11 @@ std::vector<std::pair<std::string, Shape>> dit_parameter_shapes(const DiTConfig&
   return out;
 }
 
+bool is_dit_checkpoint(const std::map<std::string, Tensor>& t) {
+  return t.count("patch_embedding.weight") && t.count("time_projection.1.weight") &&
+         t.count("head.head.weight");
+}
+
 DiTConfig infer_dit_config(const std::map<std::string, Tensor>& t,
                            const std::map<std::string, std::string>& metadata) {
   for (const auto& [key, _] : t)

@@ -10,17 +10,20 @@
 
 namespace kinema::cli {
 int cmd_verify(int argc, char** argv);
+int cmd_sign(int argc, char** argv);
 }
 
 namespace kinema {
 namespace {
 
-int verify_cli(std::vector<std::string> args) {
-  args.insert(args.begin(), "verify");
+int run_cli(int (*cmd)(int, char**), const char* name, std::vector<std::string> args) {
+  args.insert(args.begin(), name);
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
-  return cli::cmd_verify(int(argv.size()), argv.data());
+  return cmd(int(argv.size()), argv.data());
 }
+int verify_cli(std::vector<std::string> args) { return run_cli(cli::cmd_verify, "verify", std::move(args)); }
+int sign_cli(std::vector<std::string> args) { return run_cli(cli::cmd_sign, "sign", std::move(args)); }
 
 TEST(CliVerify, ExitStatusIsZeroForValidThreeForAlteredFourForNone) {
   test::TempDir dir;
@@ -38,6 +41,26 @@ TEST(CliVerify, ExitStatusIsZeroForValidThreeForAlteredFourForNone) {
   EXPECT_EQ(verify_cli({dir.file("c.png"), dir.file("b.png")}), 3) << "invalid outranks none";
   EXPECT_EQ(verify_cli({}), 2);
   EXPECT_THROW(verify_cli({dir.file("missing.png")}), Error);
+}
+
+TEST(CliSign, SignsExistingFilesWithTheLocalIdentityAndRecordsTheSettings) {
+  test::TempDir dir;
+  std::string png = dir.file("x.png"), gif = dir.file("x.gif");
+  write_image(png, test::test_pattern(16, 16, 0));
+  VideoWriterOptions o;
+  o.width = 16, o.height = 16;
+  {
+    VideoWriter w(gif, o);
+    w.write(test::test_pattern(16, 16, 0));
+    w.close();
+  }
+  std::string cfg = dir.file("cfg");
+  EXPECT_EQ(sign_cli({"--config-dir", cfg, "--model", "m1", "--seed", "7", "--set", "steps=20", png, gif}), 0);
+  EXPECT_EQ(verify_cli({"--config-dir", cfg, png, gif}), 0);
+  auto r = verify_file(png, {cfg});
+  EXPECT_NE(r.generation_json.find("\"seed\":7"), std::string::npos) << r.generation_json;
+  EXPECT_NE(r.generation_json.find("\"steps\":\"20\""), std::string::npos) << r.generation_json;
+  EXPECT_THROW(sign_cli({"--set", "nokeyvalue", png}), Error);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@ const Command kCommands[] = {
     {"world", "procedural world: render, captions, prompt expansion, data sets, judge selftest", cmd_world},
     {"eval", "score a video against a prompt or scene spec with the world judge", cmd_eval},
     {"verify", "check a file's C2PA content credentials (exit 0 valid, 3 invalid, 4 none)", cmd_verify},
+    {"sign", "add C2PA content credentials to media files (local identity or --sign-key/--sign-cert)", cmd_sign},
 };
 
 void print_help() {

@@ -73,20 +73,25 @@ double total_rotation(const Track& t, Shape shape) {
   return total;
 }
 
-int bounces(const Track& t) {
-  std::vector<double> y;
-  for (const auto& d : t) if (d) y.push_back(d->cy);
-  int n = 0;
-  for (size_t i = 1; i + 1 < y.size(); ++i)
-    if (y[i] > y[i - 1] && y[i] >= y[i + 1] && y[i] - std::min(y[i - 1], y[i + 1]) > 0.5) ++n;
-  return n;
-}
-
-int onset(const Track& t, double thresh) {
+// First frame where the object has moved `thresh` world units from where it was first seen;
+// positions are mapped back to world coordinates through the expected camera, so a pan or
+// zoom does not count as the object moving.
+int onset(const Scene& s, const SceneFacts& facts, const Track& t, double thresh) {
+  auto world = [&](int f, double& x, double& y) {
+    const CameraState& c = facts.states[f].camera;
+    x = (t[f]->cx - s.width / 2.0) / (c.zoom * s.height) + c.cx;
+    y = (t[f]->cy - s.height / 2.0) / (c.zoom * s.height) + c.cy;
+  };
   const int a = first_present(t);
   if (a < 0) return -1;
-  for (size_t f = a; f < t.size(); ++f)
-    if (t[f] && std::hypot(t[f]->cx - t[a]->cx, t[f]->cy - t[a]->cy) > thresh) return int(f);
+  double x0, y0;
+  world(a, x0, y0);
+  for (size_t f = a; f < t.size(); ++f) {
+    if (!t[f]) continue;
+    double x, y;
+    world(int(f), x, y);
+    if (std::hypot(x - x0, y - y0) > thresh) return int(f);
+  }
   return -1;
 }
 
@@ -152,19 +157,32 @@ void motion_claim(const Scene& s, const SceneFacts& facts, const Observations& o
       add(card, "bounce", who + " bounces off the walls", 1 - path_error(tr, rt, H) / 0.24);
       break;
     case Behavior::fall: {
-      // Judged within the first shot: the object drops about as far as the reference does and
-      // bounces as often (within one).
-      const Track &t1 = tr, &r1 = rt;
-      auto drop = [](const Track& t) {
-        const int a = first_present(t);
-        double d = 0;
-        for (size_t f = std::max(a, 0); a >= 0 && f < t.size(); ++f) if (t[f]) d = std::max(d, t[f]->cy - t[a]->cy);
-        return d;
+      // In world coordinates (through the expected camera, so cuts and zooms cancel): the
+      // object drops about as far as the reference does and bounces as often (within one).
+      auto world_y = [&](const Track& t) {
+        std::vector<double> y;
+        for (size_t f = 0; f < t.size(); ++f) {
+          if (!t[f]) continue;
+          const CameraState& c = facts.states[f].camera;
+          y.push_back((t[f]->cy - H / 2.0) / (c.zoom * H) + c.cy);
+        }
+        return y;
       };
-      const double od = drop(t1), rd = drop(r1);
-      const int ob_b = bounces(t1), rb = bounces(r1);
+      auto drop = [](const std::vector<double>& y) {
+        double d = 0;
+        for (double v : y) d = std::max(d, v - y.front());
+        return y.empty() ? 0.0 : d;
+      };
+      auto count_bounces = [](const std::vector<double>& y) {
+        int n = 0;
+        for (size_t k = 1; k + 1 < y.size(); ++k)
+          if (y[k] > y[k - 1] && y[k] >= y[k + 1] && y[k] - std::min(y[k - 1], y[k + 1]) > 0.004) ++n;
+        return n;
+      };
+      const std::vector<double> oy = world_y(o.track[i]), ry = world_y(o.ref_track[i]);
+      const double od = drop(oy), rd = drop(ry);
       add(card, "gravity", who + " falls and bounces " + std::to_string(facts.bounces[i]) + " times",
-          rd > 0 && od >= 0.5 * rd && std::abs(ob_b - rb) <= 1 ? 1.0 : 0.0);
+          rd > 0 && od >= 0.5 * rd && std::abs(count_bounces(oy) - count_bounces(ry)) <= 1 ? 1.0 : 0.0);
       break;
     }
     case Behavior::rotate: {
@@ -228,19 +246,20 @@ void add_object_claims(const Scene& s, const SceneFacts& facts, const Observatio
       add(card, "color", std::string("a ") + color_name(ob.color) + " object is present", (double(present) / expected - 0.3) / 0.4);
       if (shape_frames > 0) add(card, "shape", "the " + std::string(color_name(ob.color)) + " object is a " + shape_name(ob.shape),
                                 (double(shaped) / shape_frames - 0.3) / 0.4);
-      // Count: frames where the number of (colour, shape) detections matches the reference.
+      // Count: in the frames where the reference shows the most of them (all members in view),
+      // the number of (colour, shape) detections matches the reference.
+      auto count = [&](const std::vector<Detection>& d, Color c) {
+        int k = 0;
+        for (const Detection& x : d) k += x.color == c && x.shape == ob.shape;
+        return k;
+      };
+      int most = 0;
+      for (int f = 0; f < F; ++f) if (rt[f]) most = std::max(most, count(o.ref_seen[f], rt[f]->color));
       int agree = 0, frames = 0;
       for (int f = 0; f < F; ++f) {
-        if (!rt[f]) continue;
-        auto count = [&](const std::vector<Detection>& d) {
-          int c = 0;
-          for (const Detection& x : d) c += x.color == rt[f]->color && x.shape == ob.shape;
-          return c;
-        };
-        const int rc = count(o.ref_seen[f]);
-        if (rc == 0) continue;
+        if (!rt[f] || most == 0 || count(o.ref_seen[f], rt[f]->color) != most) continue;
         ++frames;
-        agree += count(o.seen[f]) == rc;
+        agree += count(o.seen[f], rt[f]->color) == most;
       }
       if (frames > 0)
         add(card, "count", std::to_string(facts.group_size[i]) + " " + name(s, i) + (facts.group_size[i] > 1 ? "s" : ""),
@@ -297,8 +316,9 @@ void add_object_claims(const Scene& s, const SceneFacts& facts, const Observatio
     for (int j = 0; j < n; ++j) {
       const Object& a = s.objects[j];
       if (a.start >= b.start || a.behavior == Behavior::still || a.behavior == Behavior::appear || a.behavior == Behavior::disappear) continue;
-      const double th = 0.04 * H;
-      const int oa = onset(o.track[j], th), ob2 = onset(o.track[i], th), ra = onset(o.ref_track[j], th), rb = onset(o.ref_track[i], th);
+      const double th = 0.04;
+      const int oa = onset(s, facts, o.track[j], th), ob2 = onset(s, facts, o.track[i], th);
+      const int ra = onset(s, facts, o.ref_track[j], th), rb = onset(s, facts, o.ref_track[i], th);
       const bool ok = oa >= 0 && ob2 >= 0 && ob2 > oa && (ra < 0 || rb < 0 || ob2 - oa >= 0.3 * (rb - ra));
       add(card, "event_order", "first the " + name(s, j) + " moves, then the " + name(s, i) + " moves", ok ? 1 : 0);
       break;

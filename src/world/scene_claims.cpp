@@ -72,7 +72,7 @@ void add_scene_claims(const Scene& s, const SceneFacts& facts, const Observation
     const auto& pal = background_palette();
     std::string text = std::string(background_name(s.background)) + " background (" + pal[s.bg_top].name;
     if (s.background != Background::plain && s.background != Background::night) text += std::string(", ") + pal[s.bg_bottom].name;
-    add(card, "background", text + ")", 1 - err / 70);
+    add(card, "background", text + ")", 1 - err / 60);
   }
   if (F < 2) return;
   // Camera: the screen motion of every visible object matches the reference (which includes

@@ -59,7 +59,9 @@ std::string validator_dir() { return std::string(KINEMA_SOURCE_DIR) + "/tests/io
 // Installs the pinned validator on first use (npm ci from package-lock.json).
 void ensure_validator() {
   static bool ready = [] {
-    if (fs::exists(validator_dir() + "/node_modules/@contentauth/c2pa-wasm/package.json")) return true;
+    if (fs::exists(validator_dir() + "/node_modules/@contentauth/c2pa-wasm/package.json") &&
+        fs::exists(validator_dir() + "/node_modules/@trustnxt/c2pa-ts/package.json"))
+      return true;
     int st = 0;
     std::string log = test::run_command("npm ci --no-audit --no-fund --prefix '" + validator_dir() + "' 2>&1", &st);
     if (st != 0) std::fprintf(stderr, "npm ci failed:\n%s\n", log.c_str());
@@ -122,6 +124,13 @@ TEST_P(C2paPerFormat, ValidatorAndVerifyAgreeOnValidAlteredAndStripped) {
   std::string mismatch = ext == ".mp4" ? "assertion.bmffHash.mismatch" : "assertion.dataHash.mismatch";
   EXPECT_TRUE(has_code(v[1], mismatch)) << v[1].dump();
   EXPECT_EQ(v[2]["state"], "none") << v[2].dump();
+  if (image) {  // c2pa-ts, the second opinion, reads PNG and JPEG
+    for (size_t i = 0; i < 3; ++i) ASSERT_TRUE(v[i].contains("second")) << v[i].dump();
+    EXPECT_EQ(v[0]["second"]["state"], "valid") << v[0].dump();
+    EXPECT_EQ(v[1]["second"]["state"], "invalid") << v[1].dump();
+    EXPECT_TRUE(has_code(v[1]["second"], "assertion.dataHash.mismatch")) << v[1].dump();
+    EXPECT_EQ(v[2]["second"]["state"], "none") << v[2].dump();
+  }
 
   VerifyOptions vo{p.signer.config_dir};
   VerifyReport r_ok = verify_file(ok, vo), r_bad = verify_file(bad, vo), r_none = verify_file(none, vo);

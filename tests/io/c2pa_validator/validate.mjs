@@ -3,7 +3,11 @@
 //
 // usage: node validate.mjs FILE...
 // Prints one JSON line per file:
-//   {file, state: "valid" | "invalid" | "none", untrusted, failures: [codes], success: [codes]}
+//   {file, state: "valid" | "invalid" | "none", untrusted, failures: [codes], success: [codes],
+//    second?: {state, failures}}
+// `second` is the opinion of @trustnxt/c2pa-ts (a separate TypeScript implementation; it
+// reads PNG and JPEG here — its BMFF reader takes HEIF brands only — and does no chain
+// validation, so it reports a local signer as trusted).
 // where `failures` leaves out signingCredential.untrusted (expected for a local signer with no
 // trust list) and reports it as `untrusted: true` instead.
 //
@@ -16,6 +20,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { initSync, WasmReader } from '@contentauth/c2pa-wasm';
+import { JPEG, PNG } from '@trustnxt/c2pa-ts/asset';
+import { SuperBox } from '@trustnxt/c2pa-ts/jumbf';
+import { ManifestStore, ValidationResult } from '@trustnxt/c2pa-ts/manifest';
 
 const require = createRequire(import.meta.url);
 initSync({ module: readFileSync(require.resolve('@contentauth/c2pa-wasm/c2pa.wasm')) });
@@ -27,10 +34,27 @@ function b64field(s) {
   return m ? Buffer.from(m[1], 'base64') : null;
 }
 
+async function second_opinion(file) {
+  const buf = readFileSync(file);
+  const asset = JPEG.canRead(buf) ? new JPEG(buf) : PNG.canRead(buf) ? new PNG(buf) : null;
+  if (!asset) return undefined;
+  const jumbf = asset.getManifestJUMBF();
+  if (!jumbf) return { state: 'none', failures: [] };
+  let result;
+  try {
+    result = await ManifestStore.read(SuperBox.fromBuffer(jumbf)).validate(asset);
+  } catch (e) {
+    result = ValidationResult.fromError(e);
+  }
+  const failures = result.statusEntries.filter((s) => !s.success).map((s) => s.code);
+  return { state: result.isValid ? 'valid' : 'invalid', failures };
+}
+
 async function validate(file) {
   const ext = file.split('.').pop().toLowerCase();
   const sidecar = !(ext in kEmbedded);
   const out = { file, sidecar, state: 'none', untrusted: false, failures: [], success: [] };
+  if (!sidecar) out.second = await second_opinion(file);
   const source = sidecar ? `${file}.c2pa` : file;
   if (sidecar && !existsSync(source)) return out;
   let reader;

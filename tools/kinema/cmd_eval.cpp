@@ -7,6 +7,7 @@
 
 #include "commands.hpp"
 #include "kinema/error.hpp"
+#include "kinema/media.hpp"
 #include "kinema/world.hpp"
 
 namespace kinema::cli {
@@ -29,7 +30,9 @@ int cmd_eval(int argc, char** argv) {
     else kinema::fail("eval", "unknown option '", a, "'\n", usage);
   }
   kinema::check(!video.empty() && (prompt.empty() != spec_path.empty()), "eval", "give a video and one of --prompt or --spec\n", usage);
-  const std::vector<world::Image> frames = world::read_video_ffmpeg(video);
+  std::vector<world::Image> frames;
+  for (kinema::Frame& f : kinema::read_video(video)) frames.push_back({f.width, f.height, std::move(f.rgb)});
+  kinema::check(!frames.empty(), "eval", "no frames in ", video);
   world::Scene expected;
   std::vector<std::string> unspecified;
   if (!spec_path.empty()) {

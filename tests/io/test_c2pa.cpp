@@ -221,6 +221,31 @@ TEST(C2pa, ResigningReplacesTheManifestInsteadOfStackingStores) {
   }
 }
 
+TEST(C2pa, SigningAnMp4WithMoovAtTheEndAndAudioKeepsEveryFrameIntact) {
+  // Not written by kinema: moov after mdat and an audio track, so every stco entry of both
+  // tracks must move by the inserted uuid box.
+  TempDir dir;
+  Provenance p = test_provenance(dir);
+  std::string path = dir.file("ext.mp4");
+  int st = 0;
+  test::run_command("ffmpeg -v error -y -f lavfi -i testsrc2=size=96x64:rate=10 -f lavfi -i sine -frames:v 15 "
+                    "-t 1.5 -c:v libx264 -pix_fmt yuv420p -c:a aac '" + path + "' 2>&1", &st);
+  ASSERT_EQ(st, 0);
+  auto before = read_video(path);
+  sign_file(path, p);
+  auto after = read_video(path);
+  ASSERT_EQ(before.size(), after.size());
+  for (size_t i = 0; i < before.size(); ++i) EXPECT_EQ(before[i].rgb, after[i].rgb) << "frame " << i;
+  EXPECT_EQ(verify_file(path, {p.signer.config_dir}).status, CredentialStatus::valid);
+  int dec = 0;
+  test::run_command("ffmpeg -v error -xerror -i '" + path + "' -f null - 2>&1", &dec);
+  EXPECT_EQ(dec, 0) << "audio or video no longer decodes cleanly";
+  ASSERT_TRUE(strip_credentials(path));
+  auto stripped = read_video(path);
+  ASSERT_EQ(stripped.size(), before.size());
+  EXPECT_EQ(stripped.back().rgb, before.back().rgb);
+}
+
 TEST(C2pa, DamagedManifestIsInvalidNotACrash) {
   TempDir dir;
   Provenance p = test_provenance(dir);

@@ -13,6 +13,50 @@ using test::ffprobe;
 using test::TempDir;
 using test::test_pattern;
 
+// Counts GIF images and local colour tables that differ from the global one (FFmpeg 5.1
+// repeats the global table on the first image); false if the block structure is broken.
+bool gif_palettes(const std::vector<uint8_t>& g, bool* global, int* images, int* local_tables) {
+  if (g.size() < 13 || std::string(g.begin(), g.begin() + 6) != "GIF89a") return false;
+  size_t pos = 13;
+  *global = g[10] & 0x80;
+  std::vector<uint8_t> gct;
+  if (*global) {
+    size_t n = 3u << ((g[10] & 7) + 1);
+    if (pos + n > g.size()) return false;
+    gct.assign(g.begin() + long(pos), g.begin() + long(pos + n));
+    pos += n;
+  }
+  auto skip_sub_blocks = [&]() {
+    while (pos < g.size() && g[pos] != 0) pos += 1 + g[pos];
+    ++pos;
+  };
+  *images = *local_tables = 0;
+  while (pos < g.size()) {
+    uint8_t b = g[pos++];
+    if (b == 0x3B) return true;
+    if (b == 0x21) {
+      ++pos;  // label
+      skip_sub_blocks();
+    } else if (b == 0x2C) {
+      if (pos + 9 > g.size()) return false;
+      uint8_t packed = g[pos + 8];
+      pos += 9;
+      ++*images;
+      if (packed & 0x80) {
+        size_t n = 3u << ((packed & 7) + 1);
+        if (pos + n > g.size()) return false;
+        if (!std::equal(g.begin() + long(pos), g.begin() + long(pos + n), gct.begin(), gct.end())) ++*local_tables;
+        pos += n;
+      }
+      ++pos;  // LZW minimum code size
+      skip_sub_blocks();
+    } else {
+      return false;
+    }
+  }
+  return false;
+}
+
 void write_clip(const std::string& path, int w, int h, double fps, int frames,
                 VideoWriterOptions o = {}) {
   o.width = w, o.height = h, o.fps = fps;
@@ -72,6 +116,12 @@ TEST(MediaWrite, GifHasOnePalettePerClipAndRightFrameCountAndSize) {
   EXPECT_EQ(p["nb_read_frames"], "8");
   EXPECT_EQ(p["r_frame_rate"], "10/1");
   EXPECT_FALSE(std::filesystem::exists(path + ".kinema-spool"));
+  bool global = false;
+  int images = 0, local_tables = 0;
+  ASSERT_TRUE(gif_palettes(test::read_bytes(path), &global, &images, &local_tables));
+  EXPECT_TRUE(global) << "one global palette for the clip";
+  EXPECT_EQ(images, 8);
+  EXPECT_EQ(local_tables, 0) << "a frame has its own palette";
   // Dithered palette keeps the image recognisable.
   auto frames = read_video(path);
   ASSERT_EQ(frames.size(), 8u);

@@ -39,9 +39,22 @@ Profile radial_profile(const std::vector<uint8_t>& mask, int W, int H, double cx
   return p;
 }
 
+// Each shape's profile, sharp and angularly smoothed (a blurred silhouette loses its corners
+// the way a smoothed profile does), so soft generated frames still match their shape.
+constexpr int kSmoothings = 4;
 struct Templates {
-  std::array<Profile, kShapeCount> profile;
+  std::array<std::array<Profile, kSmoothings>, kShapeCount> profile;
 };
+
+Profile smooth(const Profile& p, int half) {
+  Profile out{};
+  for (int b = 0; b < kBins; ++b) {
+    double acc = 0;
+    for (int k = -half; k <= half; ++k) acc += p[(b + k + kBins) % kBins];
+    out[b] = acc / (2 * half + 1);
+  }
+  return out;
+}
 
 const Templates& templates() {
   static Templates t;
@@ -63,7 +76,8 @@ const Templates& templates() {
         mask[i] = img[0].rgb[i * 3] < 110;
         if (mask[i]) cx += i % 160, cy += i / 160, ++n;
       }
-      t.profile[s] = radial_profile(mask, 160, 160, cx / n, cy / n, 60);
+      const Profile sharp = radial_profile(mask, 160, 160, cx / n, cy / n, 60);
+      for (int k = 0; k < kSmoothings; ++k) t.profile[s][k] = smooth(sharp, k);
     }
   });
   return t;
@@ -75,18 +89,19 @@ void classify(const Profile& p, bool hollow, Detection& d) {
   double best = 1e18;
   for (int s = 0; s < kShapeCount; ++s) {
     if ((Shape(s) == Shape::ring) != hollow) continue;
-    for (int shift = 0; shift < kBins; ++shift) {
-      double e = 0;
-      for (int b = 0; b < kBins; ++b) {
-        const double v = p[(b + shift) % kBins] - t.profile[s][b];
-        e += v * v;
+    for (int shift = 0; shift < kBins; ++shift)
+      for (int k = 0; k < kSmoothings; ++k) {
+        double e = 0;
+        for (int b = 0; b < kBins; ++b) {
+          const double v = p[(b + shift) % kBins] - t.profile[s][k][b];
+          e += v * v;
+        }
+        if (e < best) {
+          best = e;
+          d.shape = Shape(s);
+          d.angle = 2 * kPi * shift / kBins;
+        }
       }
-      if (e < best) {
-        best = e;
-        d.shape = Shape(s);
-        d.angle = 2 * kPi * shift / kBins;
-      }
-    }
   }
   d.fit = best / kBins;
 }

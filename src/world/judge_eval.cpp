@@ -17,12 +17,32 @@ std::string obj(const Scene& s, int i) {
   return std::string(color_name(s.objects[i].color)) + " " + shape_name(s.objects[i].shape);
 }
 
+// 3x3 box blur (edges clamp): stands in for a generator's soft output.
+Image box_blur3(const Image& in) {
+  Image out = in;
+  const int W = in.width, H = in.height;
+  for (int y = 0; y < H; ++y)
+    for (int x = 0; x < W; ++x)
+      for (int c = 0; c < 3; ++c) {
+        int acc = 0;
+        for (int dy = -1; dy <= 1; ++dy)
+          for (int dx = -1; dx <= 1; ++dx) {
+            const int xx = std::clamp(x + dx, 0, W - 1), yy = std::clamp(y + dy, 0, H - 1);
+            acc += in.rgb[(size_t(yy) * W + xx) * 3 + c];
+          }
+        out.rgb[(size_t(y) * W + x) * 3 + c] = uint8_t((acc + 4) / 9);
+      }
+  return out;
+}
+
 std::vector<Image> prepare(const Scene& s, const JudgeEvalOptions& opt, const std::string& tmp) {
   Scene r = s;
   if (opt.downscale) r.width *= 2, r.height *= 2;
   std::vector<Image> frames = render(r);
   if (opt.downscale)
     for (Image& f : frames) f = downscale(f, 2);
+  for (int pass = 0; pass < opt.blur; ++pass)
+    for (Image& f : frames) f = box_blur3(f);
   if (opt.reencode) {
     write_video_ffmpeg(tmp, frames, s.fps, 28);
     frames = read_video_ffmpeg(tmp, s.width, s.height);

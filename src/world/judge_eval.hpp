@@ -15,6 +15,7 @@ struct JudgeEvalOptions {
   bool reencode = false;   // H.264 CRF 28 through the ffmpeg CLI before judging
   bool downscale = false;  // render at 2x the size and box-downscale before judging
   int negatives = 2;       // perturbed specs judged per clip
+  int blur = 0;            // passes of a 3x3 box blur before judging (2 passes ~ Gaussian sigma 1)
 };
 
 struct KindStats { int true_total = 0, true_pass = 0, false_total = 0, false_caught = 0; };

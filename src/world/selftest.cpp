@@ -17,15 +17,16 @@ int run_selftest(int argc, char** argv) {
     const std::string a = argv[i];
     if (a == "--reencode") opt.reencode = true;
     else if (a == "--downscale") opt.downscale = true;
+    else if (a == "--blur" && i + 1 < argc) opt.blur = std::stoi(argv[++i]);
     else if (a == "--clips" && i + 1 < argc) opt.clips = std::stoi(argv[++i]);
     else if (a == "--seed" && i + 1 < argc) opt.seed = std::stoull(argv[++i]);
     else if (a == "--size" && i + 1 < argc) opt.size = std::stoi(argv[++i]);
-    else fail("world selftest", "unknown option '", a, "'; expected [--clips N] [--seed N] [--size N] [--reencode] [--downscale]");
+    else fail("world selftest", "unknown option '", a, "'; expected [--clips N] [--seed N] [--size N] [--reencode] [--downscale] [--blur PASSES]");
   }
   const JudgeEval ev = evaluate_judge(opt);
-  std::printf("judge selftest: %d clips at %dx%d%s%s\n%s", opt.clips, opt.size, opt.size,
+  std::printf("judge selftest: %d clips at %dx%d%s%s, %d box-blur passes\n%s", opt.clips, opt.size, opt.size,
               opt.reencode ? ", H.264 CRF 28" : "", opt.downscale ? ", rendered at 2x and downscaled" : "",
-              ev.report().c_str());
+              opt.blur, ev.report().c_str());
   for (const std::string& m : ev.misses) std::printf("  miss: %s\n", m.c_str());
   return ev.true_rate() >= 0.98 && ev.false_rate() >= 0.95 ? 0 : 1;
 }

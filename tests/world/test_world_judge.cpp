@@ -49,6 +49,15 @@ TEST(WorldJudge, AccuracyAfter2xDownscale) {
   expect_accurate(evaluate_judge(opt));
 }
 
+TEST(WorldJudge, AccuracyOnBlurredFrames) {
+  // Generated videos are soft: two 3x3 box-blur passes (about a Gaussian of sigma 1 pixel).
+  JudgeEvalOptions opt;
+  opt.clips = 30;
+  opt.seed = 11;
+  opt.blur = 2;
+  expect_accurate(evaluate_judge(opt));
+}
+
 TEST(WorldJudge, ScorecardHasOneClaimPerKindAndJson) {
   const Scene s = sample_scene(3);
   const Scorecard c = judge(render(s), s);

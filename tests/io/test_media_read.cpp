@@ -167,6 +167,28 @@ TEST(MediaRead, HugeDeclaredDimensionsAreRefusedBeforeAllocation) {
   EXPECT_THROW(read_video(dir.file("huge.png")), Error);
 }
 
+TEST(MediaRead, TimeoutStopsALongReadWithAnError) {
+  TempDir dir;
+  auto path = make_clip(dir, "slow.mp4", 64, 64, 24, 48);
+  VideoReadOptions o;
+  o.timeout_s = 1e-6;  // over before the file is even opened
+  try {
+    read_video(path, o);
+    FAIL() << "no timeout";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("slow.mp4"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("took longer than"), std::string::npos) << e.what();
+  }
+}
+
+TEST(MediaRead, StartPastTheEndGivesNoFrames) {
+  TempDir dir;
+  auto path = make_clip(dir, "short.mp4", 32, 32, 10, 10);  // 1 s
+  VideoReadOptions o;
+  o.start_s = 5;
+  EXPECT_TRUE(read_video(path, o).empty());
+}
+
 TEST(MediaRead, MaxFramesGuardsMemory) {
   TempDir dir;
   auto path = make_clip(dir, "m.mp4", 32, 32, 24, 20);

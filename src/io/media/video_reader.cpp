@@ -70,9 +70,11 @@ struct Input {
     int err = avformat_open_input(&ic, path.c_str(), nullptr, nullptr);
     if (err < 0) {
       ic = nullptr;  // freed by avformat_open_input on failure
+      check(err != AVERROR_EXIT, where, "opening '", path, "' took longer than ", opt.timeout_s, " s");
       fail(where, "'", path, "' is not a media file kinema can read: ", av_error_text(err));
     }
     err = avformat_find_stream_info(ic, nullptr);
+    check(err != AVERROR_EXIT, where, "probing '", path, "' took longer than ", opt.timeout_s, " s");
     check_av(err, where, "cannot read the stream layout of", path);
     int idx = av_find_best_stream(ic, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
     check(idx >= 0, where, "'", path, "' has no video or image stream");

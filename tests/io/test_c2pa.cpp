@@ -168,6 +168,17 @@ TEST(C2pa, ManifestRecordsGeneratorModelSeedSamplerButNotThePromptByDefault) {
             std::string::npos);
 }
 
+TEST(C2pa, EveryFileOfAPngSequenceIsSigned) {
+  TempDir dir;
+  Provenance p = test_provenance(dir);
+  write_signed(dir.file("f_%03d.png"), p, 3);
+  for (const char* name : {"f_001.png", "f_002.png", "f_003.png"}) {
+    VerifyReport r = verify_file(dir.file(name), {p.signer.config_dir});
+    EXPECT_EQ(r.status, CredentialStatus::valid) << name;
+    EXPECT_EQ(r.title, name);
+  }
+}
+
 TEST(C2pa, LocalIdentityIsCreatedOnceUnderTheConfigDirAndReused) {
   TempDir dir;
   Provenance p = test_provenance(dir);

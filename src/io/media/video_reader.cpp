@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 
 #include "io/media/av_util.hpp"
 #include "io/media/webp_read.hpp"
@@ -178,119 +179,154 @@ Frame fit_frame(Frame in, const VideoReadOptions& opt) {
 
 }  // namespace
 
+namespace {
+
+// Plain .webp files go to libwebp (see webp_read.cpp); returns nothing for other files.
+std::optional<std::vector<Frame>> read_webp(const std::string& path, const VideoReadOptions& opt) {
+  std::ifstream f(path, std::ios::binary);
+  std::vector<uint8_t> head(12);
+  f.read(reinterpret_cast<char*>(head.data()), 12);
+  head.resize(size_t(std::max<std::streamsize>(0, f.gcount())));
+  if (!is_webp(head)) return std::nullopt;
+  std::error_code ec;
+  auto size = fs::file_size(path, ec);
+  check(!ec && size < (uint64_t(1) << 30), "read_video", "'", path, "' is not a readable WebP under 1 GiB");
+  std::vector<uint8_t> data(size);
+  f.seekg(0);
+  f.read(reinterpret_cast<char*>(data.data()), std::streamsize(size));
+  check(f.gcount() == std::streamsize(size), "read_video", "cannot read '", path, "'");
+  return std::vector<Frame>{fit_frame(decode_webp(data, path, opt.max_pixels), opt)};
+}
+
+// Decides which decoded frames become output frames: every frame in [start, end) at the
+// native rate, or sample-and-hold at opt.fps (output k is due at start + k/fps and shows the
+// latest frame whose time is at or before it).
+class FrameSampler {
+ public:
+  FrameSampler(const VideoReadOptions& opt, const std::string& path, double native_step)
+      : opt_(opt), path_(path), native_step_(native_step),
+        end_(opt.duration_s < 0 ? INFINITY : opt.start_s + opt.duration_s) {}
+
+  bool done() const { return done_; }
+  int64_t decoded() const { return decoded_; }
+
+  // t: seconds from the stream start; NaN when the frame has no timestamp.
+  void add(AVFrame* fr, double t) {
+    if (std::isnan(t)) t = double(decoded_) * native_step_;
+    ++decoded_;
+    if (opt_.fps == 0) {
+      if (t + kEps >= opt_.start_s && t + kEps < end_) emit(fr);
+      if (t + kEps >= end_) done_ = true;
+      return;
+    }
+    while (held_t_ >= 0) {  // output times before this frame show the held one
+      double due = due_at(next_k_);
+      if (due >= end_ - kEps || due + kEps >= t) break;
+      if (due + kEps >= held_t_) emit(held_.get());
+      ++next_k_;
+    }
+    if (due_at(next_k_) >= end_ - kEps) done_ = true;
+    av_frame_unref(held_.get());
+    check_av(av_frame_ref(held_.get(), fr), "read_video", "cannot keep a frame of", path_);
+    held_t_ = t;
+  }
+
+  // The last held frame lasts one native frame period past its time.
+  void finish() {
+    if (opt_.fps == 0 || held_t_ < 0) return;
+    double held_end = std::min(end_, held_t_ + native_step_);
+    for (;; ++next_k_) {
+      double due = due_at(next_k_);
+      if (due >= held_end - kEps) break;
+      if (due + kEps >= held_t_) emit(held_.get());
+    }
+  }
+
+  std::vector<Frame> take() { return std::move(out_); }
+
+ private:
+  static constexpr double kEps = 1e-4;
+  double due_at(int64_t k) const { return opt_.start_s + double(k) / opt_.fps; }
+  void emit(const AVFrame* f) {
+    check(int64_t(out_.size()) < opt_.max_frames, "read_video", "'", path_, "' yields more than ",
+          opt_.max_frames, " frames; read a shorter span or raise max_frames");
+    out_.push_back(fit_frame(to_rgb_.convert(f, path_), opt_));
+  }
+
+  const VideoReadOptions& opt_;
+  const std::string& path_;
+  double native_step_, end_;
+  std::vector<Frame> out_;
+  ToRgb to_rgb_;
+  AvFramePtr held_{av_frame_alloc()};
+  double held_t_ = -1;
+  int64_t next_k_ = 0, decoded_ = 0;
+  bool done_ = false;
+};
+
+// Demuxes and decodes until the sampler has what it needs, the file ends, or time runs out.
+void decode_into(Input& in, const VideoReadOptions& opt, FrameSampler& sampler) {
+  const char* where = "read_video";
+  AVStream* st = in.stream;
+  double tb = av_q2d(st->time_base);
+  int64_t t0 = st->start_time == AV_NOPTS_VALUE ? 0 : st->start_time;
+  AvFramePtr f(av_frame_alloc());
+  PacketPtr pkt(av_packet_alloc());
+  auto drain = [&]() {
+    while (!sampler.done()) {
+      int err = avcodec_receive_frame(in.dec.get(), f.get());
+      if (err == AVERROR(EAGAIN) || err == AVERROR_EOF) return;
+      check_av(err, where, "cannot decode a frame of", in.path);
+      int64_t pts = f->best_effort_timestamp;
+      sampler.add(f.get(), pts == AV_NOPTS_VALUE ? NAN : double(pts - t0) * tb);
+      av_frame_unref(f.get());
+    }
+  };
+  while (!sampler.done()) {
+    check(!in.deadline.passed(), where, "reading '", in.path, "' took longer than ", opt.timeout_s,
+          " s; the file looks hostile or is far too long");
+    int err = av_read_frame(in.ic, pkt.get());
+    if (err == AVERROR_EOF) break;
+    check(err != AVERROR_EXIT, where, "reading '", in.path, "' took longer than ", opt.timeout_s, " s");
+    if (err < 0) break;  // a damaged tail: keep what decoded so far
+    if (pkt->stream_index == st->index) {
+      err = avcodec_send_packet(in.dec.get(), pkt.get());
+      if (err < 0 && err != AVERROR(EAGAIN) && err != AVERROR_INVALIDDATA)
+        check_av(err, where, "decoder rejected a packet of", in.path);
+      drain();
+    }
+    av_packet_unref(pkt.get());
+  }
+  if (!sampler.done()) {
+    avcodec_send_packet(in.dec.get(), nullptr);
+    drain();
+  }
+}
+
+}  // namespace
+
 std::vector<Frame> read_video(const std::string& path, const VideoReadOptions& opt) {
   const char* where = "read_video";
   check(opt.fps >= 0 && opt.fps <= 1000, where, "fps for '", path, "' must be 0..1000; got ", opt.fps);
   check(opt.width >= 0 && opt.height >= 0 && opt.width <= 16384 && opt.height <= 16384, where,
         "target size for '", path, "' must be 0..16384; got ", opt.width, "x", opt.height);
   check(opt.start_s >= 0, where, "start_s must be >= 0; got ", opt.start_s);
-  {
-    std::ifstream f(path, std::ios::binary);
-    std::vector<uint8_t> head(12);
-    f.read(reinterpret_cast<char*>(head.data()), 12);
-    head.resize(size_t(std::max<std::streamsize>(0, f.gcount())));
-    if (is_webp(head)) {
-      std::error_code ec;
-      auto size = fs::file_size(path, ec);
-      check(!ec && size < (uint64_t(1) << 30), where, "'", path, "' is not a readable WebP under 1 GiB");
-      std::vector<uint8_t> data(size);
-      f.seekg(0);
-      f.read(reinterpret_cast<char*>(data.data()), std::streamsize(size));
-      check(f.gcount() == std::streamsize(size), where, "cannot read '", path, "'");
-      return {fit_frame(decode_webp(data, path, opt.max_pixels), opt)};
-    }
-  }
+  if (auto webp = read_webp(path, opt)) return std::move(*webp);
   Input in;
   in.path = path;
   in.open(opt, where);
   AVStream* st = in.stream;
-  double tb = av_q2d(st->time_base);
-  int64_t t0 = st->start_time == AV_NOPTS_VALUE ? 0 : st->start_time;
-  double end = opt.duration_s < 0 ? INFINITY : opt.start_s + opt.duration_s;
   if (opt.start_s > 0) {
-    int64_t ts = t0 + int64_t(opt.start_s / tb);
-    if (av_seek_frame(in.ic, st->index, ts, AVSEEK_FLAG_BACKWARD) >= 0)
-      avcodec_flush_buffers(in.dec.get());
+    int64_t t0 = st->start_time == AV_NOPTS_VALUE ? 0 : st->start_time;
+    int64_t ts = t0 + int64_t(opt.start_s / av_q2d(st->time_base));
+    if (av_seek_frame(in.ic, st->index, ts, AVSEEK_FLAG_BACKWARD) >= 0) avcodec_flush_buffers(in.dec.get());
   }
   AVRational guess = av_guess_frame_rate(in.ic, st, nullptr);
-  double native_step = guess.num > 0 ? av_q2d(av_inv_q(guess)) : 1.0 / 24;
-  const double eps = 1e-4;
-
-  std::vector<Frame> out;
-  ToRgb to_rgb;
-  auto emit = [&](const AVFrame* f) {
-    check(int64_t(out.size()) < opt.max_frames, where, "'", path, "' yields more than ",
-          opt.max_frames, " frames; read a shorter span or raise max_frames");
-    out.push_back(fit_frame(to_rgb.convert(f, path), opt));
-  };
-  // Resampling state: the latest decoded frame and its time; output k is due at start + k/fps.
-  AvFramePtr held(av_frame_alloc()), f(av_frame_alloc());
-  double held_t = -1;
-  int64_t next_k = 0, decoded = 0;
-  bool done = false;
-  auto on_frame = [&](AVFrame* fr) {
-    int64_t pts = fr->best_effort_timestamp;
-    double t = pts == AV_NOPTS_VALUE ? decoded * native_step : (pts - t0) * tb;
-    ++decoded;
-    if (opt.fps == 0) {
-      if (t + eps >= opt.start_s && t + eps < end) emit(fr);
-      if (t + eps >= end) done = true;
-      return;
-    }
-    // Every output time before this frame's time shows the held frame.
-    while (held_t >= 0) {
-      double due = opt.start_s + next_k / opt.fps;
-      if (due >= end - eps || due + eps >= t) break;
-      if (due + eps >= held_t) emit(held.get());
-      ++next_k;
-    }
-    if (opt.start_s + next_k / opt.fps >= end - eps) done = true;
-    av_frame_unref(held.get());
-    check_av(av_frame_ref(held.get(), fr), where, "cannot keep a frame of", path);
-    held_t = t;
-  };
-  PacketPtr pkt(av_packet_alloc());
-  auto drain = [&]() {
-    for (;;) {
-      int err = avcodec_receive_frame(in.dec.get(), f.get());
-      if (err == AVERROR(EAGAIN) || err == AVERROR_EOF) return;
-      check_av(err, where, "cannot decode a frame of", path);
-      on_frame(f.get());
-      av_frame_unref(f.get());
-      if (done) return;
-    }
-  };
-  while (!done) {
-    check(!in.deadline.passed(), where, "reading '", path, "' took longer than ", opt.timeout_s,
-          " s; the file looks hostile or is far too long");
-    int err = av_read_frame(in.ic, pkt.get());
-    if (err == AVERROR_EOF) break;
-    if (err == AVERROR_EXIT)
-      fail(where, "reading '", path, "' took longer than ", opt.timeout_s, " s");
-    if (err < 0) break;  // a damaged tail: keep what decoded so far
-    if (pkt->stream_index == st->index) {
-      err = avcodec_send_packet(in.dec.get(), pkt.get());
-      if (err < 0 && err != AVERROR(EAGAIN) && err != AVERROR_INVALIDDATA) check_av(err, where, "decoder rejected a packet of", path);
-      av_packet_unref(pkt.get());
-      drain();
-    } else {
-      av_packet_unref(pkt.get());
-    }
-  }
-  if (!done) {
-    avcodec_send_packet(in.dec.get(), nullptr);
-    drain();
-  }
-  // The last held frame lasts one native frame period past its time.
-  if (opt.fps > 0 && held_t >= 0) {
-    double held_end = std::min(end, held_t + native_step);
-    for (;; ++next_k) {
-      double due = opt.start_s + next_k / opt.fps;
-      if (due >= held_end - eps) break;
-      if (due + eps >= held_t) emit(held.get());
-    }
-  }
-  check(!out.empty() || decoded > 0 || opt.start_s > 0, where, "'", path,
+  FrameSampler sampler(opt, path, guess.num > 0 ? av_q2d(av_inv_q(guess)) : 1.0 / 24);
+  decode_into(in, opt, sampler);
+  sampler.finish();
+  std::vector<Frame> out = sampler.take();
+  check(!out.empty() || sampler.decoded() > 0 || opt.start_s > 0, where, "'", path,
         "' has a video stream but no frame could be decoded (corrupt or truncated)");
   return out;
 }

@@ -48,6 +48,12 @@ double bound(DType coarse, double reduction, double factor) {
   return e * e + f * f + 1e-14;
 }
 
+// A gradient sums the cotangent over every output element its input broadcast to.
+double grad_reduction(const OpCase& c, const Tensor& out, size_t i) {
+  double fan = double(out.numel()) / double(std::max<int64_t>(1, c.inputs[i].numel()));
+  return std::max(c.reduction, fan);
+}
+
 DType coarsest(const OpCase& c, DType out) {
   DType worst = out;
   for (const Tensor& t : c.inputs)
@@ -111,22 +117,38 @@ void check_case(const OpDef* op, size_t index, const OpCase& c, const OpCases& a
   std::string id = case_id(op, index);
   std::vector<bool> mask = diff_mask(c);
 
-  // 1. fast kernels on every SIMD target vs reference kernels
+  // 1. fast kernels on every SIMD target vs reference kernels, forward and backward
+  const Tensor& cot0 = all.cotangents.at(id);
+  auto run_with_grads = [&](std::vector<std::vector<float>>* grads) {
+    std::vector<Tensor> in = leaves(c, mask);
+    Tensor out = c.run(in);
+    if (out.requires_grad()) {
+      backward(out, cot0);
+      for (size_t i = 0; i < in.size(); ++i)
+        grads->push_back(mask[i] && in[i].grad().defined() ? in[i].grad().to_vector() : std::vector<float>{});
+    }
+    return out;
+  };
+  std::vector<std::vector<float>> ref_grads;
   Tensor ref_out;
   {
-    NoGradGuard ng;
     ReferenceKernelsScope use_ref;
-    ref_out = c.run(c.inputs);
+    ref_out = run_with_grads(&ref_grads);
   }
   std::vector<double> ref_vals = widen(ref_out.to_vector());
   int64_t targets = simd_targets_available();
   for (int64_t bit = 1; bit != 0 && bit <= targets; bit <<= 1) {
     if (!(targets & bit)) continue;
     simd_force_target(bit);
-    NoGradGuard ng;
-    Tensor out = c.run(c.inputs);
-    EXPECT_LE(nmse(out.to_vector(), ref_vals), bound(coarsest(c, out.dtype()), c.reduction, 2))
+    std::vector<std::vector<float>> grads;
+    Tensor out = run_with_grads(&grads);
+    DType coarse = coarsest(c, out.dtype());
+    EXPECT_LE(nmse(out.to_vector(), ref_vals), bound(coarse, c.reduction, 2))
         << "fast vs reference on SIMD target " << simd_target_name(bit);
+    ASSERT_EQ(grads.size(), ref_grads.size());
+    for (size_t i = 0; i < grads.size(); ++i)
+      EXPECT_LE(nmse(grads[i], widen(ref_grads[i])), bound(coarse, grad_reduction(c, out, i), 8))
+          << "gradient of input " << i << ", fast vs reference on SIMD target " << simd_target_name(bit);
   }
   simd_force_target(0);
 
@@ -148,7 +170,7 @@ void check_case(const OpDef* op, size_t index, const OpCase& c, const OpCases& a
     Tensor g = in[i].grad();
     ASSERT_TRUE(g.defined()) << "no gradient reached input " << i;
     EXPECT_EQ(g.shape(), in[i].shape());
-    EXPECT_LE(nmse(g.to_vector(), tr.grads[i]), bound(coarse, c.reduction, 8))
+    EXPECT_LE(nmse(g.to_vector(), tr.grads[i]), bound(coarse, grad_reduction(c, out, i), 8))
         << "gradient of input " << i << " vs torch";
   }
 

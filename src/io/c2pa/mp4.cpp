@@ -166,21 +166,31 @@ Bytes bmff_hash(const std::string& path, const std::vector<BmffExclusion>& exclu
   return h.finish();
 }
 
-void mp4_rewrite(const std::string& in_path, const std::string& out_path, const StoreMaker* make) {
-  std::vector<Mp4Box> boxes = mp4_top_boxes(in_path);
-  std::vector<Mp4Box> kept;
-  for (const Mp4Box& b : boxes)
-    if (!is_c2pa_uuid(b)) kept.push_back(b);
-  std::ifstream in = open_in(in_path);
-  const Mp4Box* moov = nullptr;
-  for (const Mp4Box& b : kept)
-    if (b.type == "moov") moov = &b;
-  check(moov != nullptr, "c2pa mp4", "'", in_path, "' has no moov box");
-  check(moov->size < kMaxMoov, "c2pa mp4", "moov of '", in_path, "' is too large: ", moov->size, " bytes");
-  Bytes moov_orig = read_range(in, moov->offset, moov->size, in_path);
+namespace {
 
-  // Final layout for a uuid box of `inserted` bytes: ftyp, uuid, then the kept boxes.
-  auto layout = [&](uint64_t inserted) {
+// One rewrite of an MP4: the boxes kept (every top-level box but C2PA uuid boxes), moov in
+// memory, and the final layout ftyp, [uuid], rest for a uuid box of a given size.
+struct Mp4Rewrite {
+  std::string path;
+  std::vector<Mp4Box> kept;
+  size_t moov_index = 0;
+  Bytes moov;
+  std::ifstream in;
+
+  explicit Mp4Rewrite(const std::string& p) : path(p) {
+    for (const Mp4Box& b : mp4_top_boxes(path))
+      if (!is_c2pa_uuid(b)) kept.push_back(b);
+    bool found = false;
+    for (size_t i = 0; i < kept.size(); ++i)
+      if (kept[i].type == "moov") moov_index = i, found = true;
+    check(found, "c2pa mp4", "'", path, "' has no moov box");
+    check(kept[moov_index].size < kMaxMoov, "c2pa mp4", "moov of '", path, "' is too large: ",
+          kept[moov_index].size, " bytes");
+    in = open_in(path);
+    moov = read_range(in, kept[moov_index].offset, kept[moov_index].size, path);
+  }
+
+  std::vector<uint64_t> layout(uint64_t inserted) const {
     std::vector<uint64_t> at(kept.size());
     uint64_t pos = 0;
     for (size_t i = 0; i < kept.size(); ++i) {
@@ -188,61 +198,75 @@ void mp4_rewrite(const std::string& in_path, const std::string& out_path, const 
       pos += kept[i].size + (i == 0 ? inserted : 0);
     }
     return at;
-  };
-  auto patched_moov = [&](const std::vector<uint64_t>& at) {
-    Bytes m = moov_orig;
+  }
+
+  // moov with every chunk offset moved to where its bytes land in the layout.
+  Bytes patched_moov(const std::vector<uint64_t>& at) const {
+    Bytes m = moov;
     uint64_t hdr = get_be(m.data(), 4) == 1 ? 16 : 8;
     patch_offsets(m.data() + hdr, m.size() - hdr, [&](uint64_t old) -> uint64_t {
       for (size_t i = 0; i < kept.size(); ++i)
-        if (old >= kept[i].offset && old < kept[i].offset + kept[i].size)
-          return old - kept[i].offset + at[i];
-      fail("c2pa mp4", "chunk offset ", old, " of '", in_path, "' points outside every box");
+        if (old >= kept[i].offset && old < kept[i].offset + kept[i].size) return old - kept[i].offset + at[i];
+      fail("c2pa mp4", "chunk offset ", old, " of '", path, "' points outside every box");
     }, 0);
     return m;
-  };
-  Bytes ubox;
-  if (make) {
-    // Hash of the final layout: every kept box but ftyp (excluded), with its new offset.
-    auto hash_for = [&](uint64_t inserted) {
-      std::vector<uint64_t> at = layout(inserted);
-      Bytes m = patched_moov(at);
-      Sha256 h;
-      for (size_t i = 0; i < kept.size(); ++i) {
-        if (kept[i].type == "ftyp" || kept[i].type == "mfra") continue;
-        Bytes off;
-        put_be(off, at[i], 8);
-        h.update(off);
-        if (&kept[i] == moov) h.update(m);
-        else stream_range(in, kept[i].offset, kept[i].size, in_path, [&](const uint8_t* p, size_t n) { h.update(p, n); });
-      }
-      return h.finish();
-    };
+  }
+
+  // bmff v3 hash of the final layout: u64be(offset) ‖ box for every kept box but ftyp and mfra.
+  Bytes hash_for(uint64_t inserted) {
+    std::vector<uint64_t> at = layout(inserted);
+    Bytes m = patched_moov(at);
+    Sha256 h;
+    for (size_t i = 0; i < kept.size(); ++i) {
+      if (kept[i].type == "ftyp" || kept[i].type == "mfra") continue;
+      Bytes off;
+      put_be(off, at[i], 8);
+      h.update(off);
+      if (i == moov_index) h.update(m);
+      else stream_range(in, kept[i].offset, kept[i].size, path, [&](const uint8_t* p, size_t n) { h.update(p, n); });
+    }
+    return h.finish();
+  }
+
+  // The uuid box: one pass with a placeholder hash fixes its size (the hash is fixed-size),
+  // the second pass hashes the layout that size implies.
+  Bytes signed_uuid_box(const StoreMaker& make) {
     HardBinding b;
     b.kind = HardBinding::Kind::bmff;
-    Bytes placeholder = uuid_box((*make)(b));  // the hash is fixed-size: this fixes the size
+    Bytes placeholder = uuid_box(make(b));
     b.hash = hash_for(placeholder.size());
-    ubox = uuid_box((*make)(b));
+    Bytes ubox = uuid_box(make(b));
     check(ubox.size() == placeholder.size(), "c2pa mp4", "manifest size changed between passes; got ",
           ubox.size(), ", expected ", placeholder.size());
+    return ubox;
   }
-  std::vector<uint64_t> at = layout(ubox.size());
-  Bytes moov_new = patched_moov(at);
-  std::string tmp = out_path + ".kinema-tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    check(out.good(), "c2pa mp4", "cannot create '", tmp, "'");
-    auto put = [&](const uint8_t* p, size_t n) { out.write(reinterpret_cast<const char*>(p), std::streamsize(n)); };
-    for (size_t i = 0; i < kept.size(); ++i) {
-      if (&kept[i] == moov) put(moov_new.data(), moov_new.size());
-      else stream_range(in, kept[i].offset, kept[i].size, in_path, put);
-      if (i == 0) put(ubox.data(), ubox.size());
+
+  void write(const std::string& out_path, const Bytes& ubox) {
+    Bytes moov_new = patched_moov(layout(ubox.size()));
+    std::string tmp = out_path + ".kinema-tmp";
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      check(out.good(), "c2pa mp4", "cannot create '", tmp, "'");
+      auto put = [&](const uint8_t* p, size_t n) { out.write(reinterpret_cast<const char*>(p), std::streamsize(n)); };
+      for (size_t i = 0; i < kept.size(); ++i) {
+        if (i == moov_index) put(moov_new.data(), moov_new.size());
+        else stream_range(in, kept[i].offset, kept[i].size, path, put);
+        if (i == 0) put(ubox.data(), ubox.size());
+      }
+      out.flush();
+      check(out.good(), "c2pa mp4", "cannot write '", tmp, "' (disk full?)");
     }
-    out.flush();
-    check(out.good(), "c2pa mp4", "cannot write '", tmp, "' (disk full?)");
+    std::error_code ec;
+    std::filesystem::rename(tmp, out_path, ec);
+    check(!ec, "c2pa mp4", "cannot replace '", out_path, "': ", ec.message());
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, out_path, ec);
-  check(!ec, "c2pa mp4", "cannot replace '", out_path, "': ", ec.message());
+};
+
+}  // namespace
+
+void mp4_rewrite(const std::string& in_path, const std::string& out_path, const StoreMaker* make) {
+  Mp4Rewrite rw(in_path);
+  rw.write(out_path, make ? rw.signed_uuid_box(*make) : Bytes{});
 }
 
 }  // namespace kinema::c2pa

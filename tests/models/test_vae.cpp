@@ -1,0 +1,2 @@
+// VAE: placeholder, filled below
+#include <gtest/gtest.h>

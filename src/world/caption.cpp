@@ -149,7 +149,7 @@ std::string detailed_caption(const Scene& s, uint64_t seed) {
     std::string np = w.size(o.size) + " " + w.color(o.color) + " " + (g > 1 ? plural(w.noun(o.shape)) : w.noun(o.shape));
     std::string sent;
     if (g > 1) {
-      sent = cap(kNumbers[std::min(g, 6)]) + " " + np + " " + w.rng.pick<std::string>({"are", "sit"}) + " side by side";
+      sent = cap(kNumbers[std::min(g, 6)]) + " " + np + " " + w.rng.pick<std::string>({"are scattered across the frame", "appear in the frame"});
       for (size_t j = i; j < s.objects.size(); ++j) if (facts.group_of[j] == facts.group_of[i]) done[j] = true;
     } else {
       sent = cap(w.rng.pick<std::string>({"a ", "there is a "})) + np + " " + w.where(int(i));

@@ -57,8 +57,8 @@ bool perturb(const Scene& s, uint64_t seed, Scene& out, std::string& kind, std::
   const SceneFacts facts = scene_facts(s);
   const int n = int(s.objects.size());
   std::vector<int> options;  // candidate perturbations, tried in random order
-  for (int k = 0; k < 20; ++k) options.push_back(k);
-  for (int k = 19; k > 0; --k) std::swap(options[k], options[rng.below(k + 1)]);
+  for (int k = 0; k < 21; ++k) options.push_back(k);
+  for (int k = 20; k > 0; --k) std::swap(options[k], options[rng.below(k + 1)]);
   for (int k : options) {
     out = s;
     const int i = n ? rng.below(n) : 0;
@@ -218,6 +218,11 @@ bool perturb(const Scene& s, uint64_t seed, Scene& out, std::string& kind, std::
         if (!multi || !n || o->behavior != Behavior::bounce) break;
         o->dir = Dir((int(o->dir) + 2 + rng.below(5)) % 8);
         kind = "bounce"; needle = obj(s, i);
+        return true;
+      case 20:  // one continuous shot instead of a cut
+        if (!multi || s.camera.cut <= 0) break;
+        out.camera.cut = 0;
+        kind = "cross_shot"; needle = "shot cuts";
         return true;
       case 19:  // movers on different layers pass through each other: no collision
         if (!multi || !n || facts.collides_with[i] < 0) break;

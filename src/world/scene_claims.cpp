@@ -100,14 +100,20 @@ void add_scene_claims(const Scene& s, const SceneFacts& facts, const Observation
   }
   if (s.camera.cut > 0) {
     // Cross-shot: the cut is where the reference cuts, and each object keeps colour and shape.
-    int cut = 1;
-    double best = -1;
-    for (int f = 1; f < F; ++f) {
-      const double d = mean_abs_diff(frames[f - 1], frames[f]);
-      if (d > best) best = d, cut = f;
-    }
+    // The cut is where the reference cuts if the frame difference there is a clear peak: at
+    // least half the largest difference in the clip and twice the median one.
     int ref_cut = 1;
     for (int f = 1; f < F; ++f) if (facts.states[f].camera.shot != facts.states[f - 1].camera.shot) { ref_cut = f; break; }
+    std::vector<double> diff(F, 0);
+    for (int f = 1; f < F; ++f) diff[f] = mean_abs_diff(frames[f - 1], frames[f]);
+    std::vector<double> sorted(diff.begin() + 1, diff.end());
+    std::sort(sorted.begin(), sorted.end());
+    const double peak = sorted.back(), med = sorted[sorted.size() / 2];
+    int cut = ref_cut;
+    double here = 0;
+    for (int f = std::max(1, ref_cut - 1); f <= std::min(F - 1, ref_cut + 1); ++f)
+      if (diff[f] > here) here = diff[f], cut = f;
+    const bool cut_seen = here >= 0.5 * peak && here >= 2 * med && here > 0.3;
     int kept = 0, total = 0;
     auto seen_with_shape = [&](const Track& t, Shape sh, int from, int to) {
       for (int f = from; f < to; ++f) if (t[f] && t[f]->shape == sh) return true;
@@ -121,7 +127,7 @@ void add_scene_claims(const Scene& s, const SceneFacts& facts, const Observation
     }
     if (total == 0) total = kept = 1;  // nothing visible on both sides: only the cut is checked
     add(card, "cross_shot", "the shot cuts and the objects keep their colour and shape",
-        std::abs(cut - ref_cut) <= 1 && total > 0 ? double(kept) / total : 0);
+        cut_seen && total > 0 ? double(kept) / total : 0);
   }
 }
 

@@ -58,7 +58,9 @@ Observations observe(const std::vector<Image>& frames, const Scene& ref, const S
     for (int i = 0; i < n; ++i)
       if (obs_seen[i] && !(t > 0 && facts.states[t].camera.shot != facts.states[t - 1].camera.shot))
         a[i] = {0.5 * (anchors[i].first + obs_anchor[i].first), 0.5 * (anchors[i].second + obs_anchor[i].second)};
-    match(o.seen[t], colors, a, want, 0, m);
+    // Generous reach (a generator places things loosely) but bounded, so that an object that
+    // left the frame does not take over an identical one elsewhere.
+    match(o.seen[t], colors, a, want, 0.35 * ref.height, m);
     for (int i = 0; i < n; ++i) {
       o.track[i][t] = m[i];
       if (m[i]) obs_seen[i] = true, obs_anchor[i] = {m[i]->cx, m[i]->cy};

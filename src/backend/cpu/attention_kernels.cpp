@@ -112,8 +112,8 @@ void attention_backward_f32(const AttnDesc& a, const float* qs, const float* k, 
   {
     std::vector<float>& dqt = dq_private[size_t(omp_get_thread_num())];
     dqt.assign(qsize, 0.f);
-    std::vector<float> P(size_t(kBq * kBk)), dP(size_t(kBq * kBk)), T(size_t(kBk * kBq)),
-        dK(size_t(kBk * Dp)), dV(size_t(kBk * Dp));
+    std::vector<float> P(size_t(kBq * kBk)), dP(size_t(kBq * kBk)), dK(size_t(kBk * Dp)),
+        dV(size_t(kBk * Dp));
 #pragma omp for schedule(dynamic)
     for (int64_t task = 0; task < BH * nkb; ++task) {
       const int64_t bh = task / nkb, j0 = task % nkb * kBk, nk = std::min(kBk, a.nk - j0);
@@ -138,9 +138,7 @@ void attention_backward_f32(const AttnDesc& a, const float* qs, const float* k, 
           else exp_shift_sum_f32(p, p, nkp, L);  // masked -inf entries become 0
         }
         // dV += P^T dO
-        for (int64_t r = 0; r < mq; ++r)
-          for (int64_t c = 0; c < nk; ++c) T[size_t(c * kBq + r)] = P[size_t(r * kBk + c)];
-        gemm_acc_f32(nk, Dp, mq, T.data(), kBq, dO, Dp, dV.data(), Dp);
+        gemm_acc_f32_at(nk, Dp, mq, P.data(), kBk, dO, Dp, dV.data(), Dp);
         // dP = dO V^T; dS = P * (dP - delta)
         std::fill(dP.begin(), dP.begin() + mq * kBk, 0.f);
         gemm_acc_f32(mq, nkp, a.d, dO, Dp, VT, a.nkp, dP.data(), kBk);
@@ -151,9 +149,7 @@ void attention_backward_f32(const AttnDesc& a, const float* qs, const float* k, 
         }
         // dQ += dS K (scaled at the end); dK += dS^T Qs
         gemm_acc_f32(mq, Dp, nk, dP.data(), kBk, K, Dp, dqt.data() + (bh * a.nq + i0) * Dp, Dp);
-        for (int64_t r = 0; r < mq; ++r)
-          for (int64_t c = 0; c < nk; ++c) T[size_t(c * kBq + r)] = dP[size_t(r * kBk + c)];
-        gemm_acc_f32(nk, Dp, mq, T.data(), kBq, Q, Dp, dK.data(), Dp);
+        gemm_acc_f32_at(nk, Dp, mq, dP.data(), kBk, Q, Dp, dK.data(), Dp);
       }
       std::memcpy(dk + (bh * a.nk + j0) * Dp, dK.data(), size_t(nk * Dp) * 4);
       std::memcpy(dv + (bh * a.nk + j0) * Dp, dV.data(), size_t(nk * Dp) * 4);

@@ -105,6 +105,9 @@ void gemm_acc_f32(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, 
                   int64_t ldb, float* C, int64_t ldc);
 void gemm_acc_f32_ref(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
                       const float* B, int64_t ldb, float* C, int64_t ldc);
+// The same with A stored transposed: A is [K, M] with row stride lda (C += A^T B).
+void gemm_acc_f32_at(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+                     int64_t ldb, float* C, int64_t ldc);
 // p[j] = exp(s[j] - shift) for j < n; returns the sum of p.
 float exp_shift_sum_f32(const float* s, float* p, int64_t n, float shift);
 float exp_shift_sum_f32_ref(const float* s, float* p, int64_t n, float shift);

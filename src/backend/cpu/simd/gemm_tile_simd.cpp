@@ -20,7 +20,9 @@ namespace hn = hwy::HWY_NAMESPACE;
 // (GCC keeps a vector array on the stack otherwise, and the kernel measures store forwarding).
 #define KINEMA_UNROLL _Pragma("GCC unroll 16")
 
-template <int MR, int NV>
+// kTransA: A is stored [K, M] (element (r, k) at A[k * lda + r]), so C += A^T-stored products
+// need no explicit transpose.
+template <int MR, int NV, bool kTransA>
 HWY_INLINE void Tile(int64_t K, const float* HWY_RESTRICT A, int64_t lda, const float* HWY_RESTRICT B,
                      int64_t ldb, float* HWY_RESTRICT C, int64_t ldc) {
   const hn::ScalableTag<float> d;
@@ -33,7 +35,7 @@ HWY_INLINE void Tile(int64_t K, const float* HWY_RESTRICT A, int64_t lda, const 
     V b[NV];
     KINEMA_UNROLL for (int v = 0; v < NV; ++v) b[v] = hn::LoadU(d, B + k * ldb + v * L);
     KINEMA_UNROLL for (int r = 0; r < MR; ++r) {
-      const V a = hn::Set(d, A[r * lda + k]);
+      const V a = hn::Set(d, kTransA ? A[k * lda + r] : A[r * lda + k]);
       KINEMA_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] = hn::MulAdd(a, b[v], acc[r][v]);
     }
   }
@@ -49,24 +51,38 @@ constexpr int kMaxRows = 6, kMaxVecs = 4;
 constexpr int kMaxRows = 4, kMaxVecs = 3;
 #endif
 
-template <int MR>
+template <int MR, bool kTransA>
 HWY_INLINE void RowBlock(int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
                          int64_t ldb, float* C, int64_t ldc) {
   const hn::ScalableTag<float> d;
   const int64_t L = int64_t(hn::Lanes(d));
   int64_t j = 0;
-  for (; j + kMaxVecs * L <= N; j += kMaxVecs * L) Tile<MR, kMaxVecs>(K, A, lda, B + j, ldb, C + j, ldc);
-  for (; j + 2 * L <= N; j += 2 * L) Tile<MR, 2>(K, A, lda, B + j, ldb, C + j, ldc);
-  for (; j + L <= N; j += L) Tile<MR, 1>(K, A, lda, B + j, ldb, C + j, ldc);
+  for (; j + kMaxVecs * L <= N; j += kMaxVecs * L)
+    Tile<MR, kMaxVecs, kTransA>(K, A, lda, B + j, ldb, C + j, ldc);
+  for (; j + 2 * L <= N; j += 2 * L) Tile<MR, 2, kTransA>(K, A, lda, B + j, ldb, C + j, ldc);
+  for (; j + L <= N; j += L) Tile<MR, 1, kTransA>(K, A, lda, B + j, ldb, C + j, ldc);
+}
+
+template <bool kTransA>
+HWY_INLINE void Gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+                     int64_t ldb, float* C, int64_t ldc) {
+  // row i of A starts at A + i * lda, or at column i of the stored [K, M] matrix
+  auto row = [&](int64_t i) { return kTransA ? A + i : A + i * lda; };
+  int64_t i = 0;
+  for (; i + kMaxRows <= M; i += kMaxRows)
+    RowBlock<kMaxRows, kTransA>(N, K, row(i), lda, B, ldb, C + i * ldc, ldc);
+  for (; i + 2 <= M; i += 2) RowBlock<2, kTransA>(N, K, row(i), lda, B, ldb, C + i * ldc, ldc);
+  for (; i < M; ++i) RowBlock<1, kTransA>(N, K, row(i), lda, B, ldb, C + i * ldc, ldc);
 }
 
 void GemmAcc(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
              int64_t ldb, float* C, int64_t ldc) {
-  int64_t i = 0;
-  for (; i + kMaxRows <= M; i += kMaxRows)
-    RowBlock<kMaxRows>(N, K, A + i * lda, lda, B, ldb, C + i * ldc, ldc);
-  for (; i + 2 <= M; i += 2) RowBlock<2>(N, K, A + i * lda, lda, B, ldb, C + i * ldc, ldc);
-  for (; i < M; ++i) RowBlock<1>(N, K, A + i * lda, lda, B, ldb, C + i * ldc, ldc);
+  Gemm<false>(M, N, K, A, lda, B, ldb, C, ldc);
+}
+
+void GemmAccTransA(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+                   int64_t ldb, float* C, int64_t ldc) {
+  Gemm<true>(M, N, K, A, lda, B, ldb, C, ldc);
 }
 
 float RowMax(const float* x, int64_t n) {
@@ -109,6 +125,11 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace kinema {
 HWY_EXPORT(GemmAcc);
+HWY_EXPORT(GemmAccTransA);
+void gemm_acc_f32_at(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+                     int64_t ldb, float* C, int64_t ldc) {
+  HWY_DYNAMIC_DISPATCH(GemmAccTransA)(M, N, K, A, lda, B, ldb, C, ldc);
+}
 HWY_EXPORT(ExpShiftSum);
 HWY_EXPORT(RowMax);
 float row_max_f32(const float* x, int64_t n) { return HWY_DYNAMIC_DISPATCH(RowMax)(x, n); }

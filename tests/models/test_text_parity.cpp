@@ -31,8 +31,11 @@ TensorFile run_reference(const TextEncoder& model, const TokenBatch& tokens, con
   fs::path dir = fs::temp_directory_path() / ("kinema-t5-" + std::to_string(::getpid()) + "-" + tag);
   fs::create_directories(dir);
   save_tensors((dir / "in.safetensors").string(), in);
-  std::string cmd = std::string(KINEMA_PYTHON) + " " + KINEMA_SOURCE_DIR +
-                    "/tests/models/t5_reference.py " + (dir / "in.safetensors").string() + " " +
+  // KINEMA_T5_REFERENCE swaps in another script with the same interface, e.g. one that runs
+  // the official Wan2.1 T5Encoder from a checkout in /tmp (issue 8's golden check).
+  const char* other = std::getenv("KINEMA_T5_REFERENCE");
+  std::string script = other ? other : std::string(KINEMA_SOURCE_DIR) + "/tests/models/t5_reference.py";
+  std::string cmd = std::string(KINEMA_PYTHON) + " " + script + " " + (dir / "in.safetensors").string() + " " +
                     (dir / "out.safetensors").string() + " > " + (dir / "log.txt").string() + " 2>&1";
   int rc = std::system(cmd.c_str());
   TensorFile out;

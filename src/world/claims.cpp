@@ -193,6 +193,8 @@ void motion_claim(const Scene& s, const SceneFacts& facts, const Observations& o
     }
     case Behavior::grow:
     case Behavior::shrink: {
+      // Whole clip (areas are normalised by the expected zoom, so a cut does not matter).
+      const Track &tr = o.track[i], &rt = o.ref_track[i];
       // First and last frames where the reference shows the whole shape (not clipped by the
       // frame edge or hidden), and the observed object is there.
       int a = -1, b = -1;

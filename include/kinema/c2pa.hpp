@@ -6,7 +6,7 @@
 //   c2pa.hash.data; for WebM and GIF, which C2PA cannot embed into, it writes `<path>.c2pa`.
 // - The manifest records: c2pa.actions.v2 with one c2pa.created action
 //   (digitalSourceType trainedAlgorithmicMedia), the claim generator (kinema + version) and a
-//   `org.kinema.generation` assertion with model name/hash, seed, sampler settings and, only
+//   `org.kinema.generation` assertion with model name/digest, seed, sampler settings and, only
 //   when record_prompt is set, the prompt (off by default: privacy).
 // - The signer is the user's key/cert when given, otherwise a local identity (root CA + leaf
 //   signing certificate) created on first use under the config directory:
@@ -32,7 +32,7 @@ struct Provenance {
   std::string generator_name = "kinema";
   std::string generator_version;  // empty: this build's version
   std::string title;              // dc:title; empty: the file name
-  std::string model_name, model_hash;
+  std::string model_name, model_hash;  // model_hash is recorded as model.digest
   uint64_t seed = 0;
   std::vector<std::pair<std::string, std::string>> sampler;  // e.g. {"steps","30"}, {"cfg","5"}
   std::string prompt;

@@ -55,9 +55,17 @@ struct Parser {
     count = 0; size = -1; color = -1; plural = false;
   }
 
-  void verb(Verb v) {
-    if (subj < 0) { p.not_understood.push_back("a verb with no object before it"); return; }
+  void verb(Verb v, const std::string& word) {
+    if (subj < 0) { p.not_understood.push_back(word + " (no object before it)"); return; }
     PObject& o = p.objects[subj];
+    const bool has = o.verb >= 0 && o.verb != int(Verb::still);
+    const bool simple = v != Verb::hit && v != Verb::bite && v != Verb::behind && v != Verb::orbit && v != Verb::collide &&
+                        v != Verb::still && !(v == Verb::bounce && o.verb == int(Verb::fall));
+    if (has && simple && o.verb != int(v)) {
+      // One behaviour per object: the first one stated is kept and the rest reported.
+      p.not_understood.push_back(word + " (an object does one thing here; kept the first)");
+      return;
+    }
     if (o.event < event) o.event = event;  // "..., then the red circle moves": it moves later
     switch (v) {
       case Verb::hit: case Verb::bite: case Verb::behind: case Verb::orbit:
@@ -99,7 +107,7 @@ struct Parser {
 
   void token(const Token& t, const std::vector<std::string>& words, size_t i) {
     const std::string next = i + 1 < words.size() ? words[i + 1] : "";
-    if (t.kind != Tok::dir) last_dir = -1;
+    if (t.kind != Tok::dir && t.kind != Tok::filler) last_dir = -1;
     switch (t.kind) {
       case Tok::filler:
         if (t.word == "the") definite = true;
@@ -122,7 +130,7 @@ struct Parser {
       case Tok::verb:
         if ((t.word == "circles" || t.word == "circling") && np_pending()) { noun(int(Shape::circle), true); return; }
         if (t.word == "behind" && subj >= 0 && p.objects[subj].link == Verb::behind) return;
-        verb(Verb(t.value));
+        verb(Verb(t.value), t.word);
         return;
       case Tok::dir:
         if (next == "of") { pending_rel = t.value == int(Dir::left) ? 3 : t.value == int(Dir::right) ? 4 : t.value == int(Dir::up) ? 0 : 1; return; }

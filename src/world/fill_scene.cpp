@@ -25,13 +25,10 @@ void choose_background(const ParsedPrompt& p, Rng& rng, Scene& s) {
     default: break;
   }
   if (p.background < 0 && p.bg_color >= 0) {
-    uint8_t want[3];
-    color_rgb(Color(p.bg_color), want);
-    double best = 1e9;
-    for (int i = 0; i < n; ++i) {
-      const double d = color_dist(want, background_palette()[i].rgb);
-      if (d < best) best = d, s.bg_top = i;
-    }
+    // The muted background tone of each object colour (indices into background_palette()):
+    // red, orange, yellow, green, blue, purple, pink, brown, white, black, gray, cyan.
+    static const int kTone[kColorCount] = {8, 3, 1, 7, 0, 5, 8, 3, 1, 4, 6, 7};
+    s.bg_top = kTone[p.bg_color];
     s.background = Background::plain;
   }
   if (p.background < 0 && s.background == Background::night) s.bg_top = 4;

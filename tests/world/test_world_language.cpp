@@ -140,3 +140,15 @@ TEST(WorldExpand, DeterministicFromPromptAndSeed) {
   EXPECT_NE(to_json(expand(p, 9).scene), to_json(expand(p, 10).scene));
   EXPECT_GT(lexicon_size(), 250);
 }
+
+TEST(WorldExpand, DiagonalsAndOneBehaviourPerObject) {
+  const Expansion e = expand("a red circle moves up and to the left, then it disappears", 0);
+  ASSERT_EQ(e.scene.objects.size(), 1u);
+  EXPECT_EQ(e.scene.objects[0].behavior, Behavior::move);
+  EXPECT_EQ(e.scene.objects[0].dir, Dir::up_left);
+  ASSERT_EQ(e.not_understood.size(), 1u);  // the second behaviour is reported, not silently dropped
+  EXPECT_NE(e.not_understood[0].find("disappears"), std::string::npos);
+  const Expansion bg = expand("a red star on a blue background", 0);
+  EXPECT_EQ(bg.scene.background, Background::plain);
+  EXPECT_STREQ(background_palette()[bg.scene.bg_top].name, "pale blue");
+}

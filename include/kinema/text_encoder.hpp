@@ -43,10 +43,14 @@ struct TextEncoderConfig {
   void validate() const;  // throws Error naming the inconsistent field
 };
 
+// Which relative positions get buckets: both directions (encoder) or only the past (decoder).
+enum class BucketDirection { bidirectional, past_only };
+
 // T5's relative position bucket of (key position - query position), exactly as
 // T5RelativeEmbedding._relative_position_bucket / HF's T5Attention compute it (float32 log).
 int64_t t5_relative_position_bucket(int64_t relative_position, int64_t num_buckets,
-                                    int64_t max_distance, bool bidirectional);
+                                    int64_t max_distance,
+                                    BucketDirection direction = BucketDirection::bidirectional);
 
 // Every parameter of a config, in checkpoint order: (Wan checkpoint key, shape).
 std::vector<std::pair<std::string, Shape>> text_encoder_parameter_shapes(const TextEncoderConfig& config);

@@ -25,7 +25,7 @@ std::string error_of(const std::function<void()>& f) {
 
 TEST(TextEncoder, BucketsFollowT5) {
   // 32 buckets, max distance 128: 16 per direction, distances 0..7 exact, then log-spaced.
-  auto b = [](int64_t rel) { return t5_relative_position_bucket(rel, 32, 128, true); };
+  auto b = [](int64_t rel) { return t5_relative_position_bucket(rel, 32, 128); };
   EXPECT_EQ(b(0), 0);
   EXPECT_EQ(b(-7), 7);
   EXPECT_EQ(b(7), 23);
@@ -35,8 +35,8 @@ TEST(TextEncoder, BucketsFollowT5) {
   EXPECT_EQ(b(-127), 15);
   EXPECT_EQ(b(-5000), 15);
   EXPECT_EQ(b(5000), 31);
-  EXPECT_EQ(t5_relative_position_bucket(-3, 32, 128, false), 3);  // decoder: past only
-  EXPECT_EQ(t5_relative_position_bucket(3, 32, 128, false), 0);
+  EXPECT_EQ(t5_relative_position_bucket(-3, 32, 128, BucketDirection::past_only), 3);  // decoder: past only
+  EXPECT_EQ(t5_relative_position_bucket(3, 32, 128, BucketDirection::past_only), 0);
 }
 
 TEST(TextEncoder, ConfigRoundTripsThroughAFile) {

@@ -190,7 +190,7 @@ Tensor TextEncoder::forward(const TokenBatch& tokens, const TextEncoderForwardOp
   for (int64_t i = 0; i < L; ++i)  // query i, key j
     for (int64_t j = 0; j < L; ++j)
       run.buckets[size_t(i * L + j)] =
-          int32_t(t5_relative_position_bucket(j - i, c.num_buckets, c.max_distance, true));
+          int32_t(t5_relative_position_bucket(j - i, c.num_buckets, c.max_distance));
   bool padded = false;
   std::vector<float> pad(size_t(B * L), 0.f);
   for (int64_t b = 0; b < B && !tokens.mask.empty(); ++b) {

@@ -69,9 +69,9 @@ void TextEncoderConfig::validate() const {
 // larger ones share log-spaced buckets up to max_distance. The log is taken in float32, as
 // PyTorch does on rel_pos.float(), so boundary distances land in the same bucket.
 int64_t t5_relative_position_bucket(int64_t rel, int64_t num_buckets, int64_t max_distance,
-                                    bool bidirectional) {
+                                    BucketDirection direction) {
   int64_t bucket = 0, n = num_buckets;
-  if (bidirectional) {
+  if (direction == BucketDirection::bidirectional) {
     n /= 2;
     if (rel > 0) bucket += n;
     rel = std::llabs(rel);

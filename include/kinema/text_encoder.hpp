@@ -74,12 +74,19 @@ struct TextEncoderLoadOptions {
   bool trainable = false;
 };
 
+enum class TextEncoderCheckpointing {
+  none,    // keep every activation for backward
+  blocks,  // keep only each block's input and recompute the block during backward
+};
+
 struct TextEncoderForwardOptions {
   // Matmul dtype: f32, or bf16 (linears in bf16; norms, residual stream, softmax stay f32).
   DType compute = DType::f32;
   // When set, forward stores "token_embedding" [B, L, dim], "blocks.N" [B, L, dim] and
   // "norm" [B, L, dim] here (for parity tests and debugging).
   std::map<std::string, Tensor>* trace = nullptr;
+  // Gradient checkpointing for training. The model must outlive backward().
+  TextEncoderCheckpointing checkpointing = TextEncoderCheckpointing::none;
 };
 
 class TextEncoder {

@@ -155,6 +155,32 @@ TEST(TextEncoder, PaddingDoesNotChangeValidTokens) {
   for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-5) << i;
 }
 
+TEST(TextEncoder, CheckpointedGradientsMatch) {
+  for (bool shared : {false, true}) {
+    TextEncoderConfig c = tiny_text_config();
+    c.shared_pos = shared;
+    TextEncoder m = TextEncoder::init_random(c, 21, TextEncoderInit::random);
+    TokenBatch t = seeded_tokens({6, 4}, 6, 100, 22);
+    std::vector<std::vector<float>> grads[2];
+    for (int k = 0; k < 2; ++k) {
+      TextEncoderForwardOptions options;
+      if (k == 1) options.checkpointing = TextEncoderCheckpointing::blocks;
+      for (const Tensor& p : m.parameters()) p.zero_grad();
+      backward(mse_loss(m.forward(t, options), Tensor::full({2, 6, 64}, 0.1f)));
+      for (const Tensor& p : m.parameters()) grads[k].push_back(p.grad().to_vector());
+    }
+    auto names = text_encoder_parameter_shapes(c);
+    for (size_t i = 0; i < grads[0].size(); ++i) {
+      double diff = 0, scale = 0;
+      for (size_t j = 0; j < grads[0][i].size(); ++j) {
+        diff = std::max(diff, double(std::fabs(grads[0][i][j] - grads[1][i][j])));
+        scale = std::max(scale, double(std::fabs(grads[0][i][j])));
+      }
+      EXPECT_LE(diff, 1e-4 * scale + 1e-9) << names[i].first << (shared ? " (shared)" : "");
+    }
+  }
+}
+
 TEST(TextEncoder, AdamWOverfitsOneBatchInBf16) {
   // 40 steps on one padded batch: the encoder maps its tokens to fixed targets.
   TextEncoder m = TextEncoder::init_random(tiny_text_config(), 12);

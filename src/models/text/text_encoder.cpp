@@ -56,10 +56,11 @@ Tensor f32_copy(const Tensor& t) {
   return out;
 }
 
-// What one forward call shares between blocks.
+// What one forward call shares between blocks. Options are held by value so a checkpointed
+// block can run again during backward after forward's caller has dropped them.
 struct Run {
   const TextEncoder& model;
-  const TextEncoderForwardOptions& options;
+  TextEncoderForwardOptions options;
   int64_t B = 0, L = 0;
   std::vector<int32_t> buckets;  // [L, L]: bucket of (key j - query i)
   Tensor padding;                // [B, 1, 1, L] additive, or undefined
@@ -210,8 +211,20 @@ Tensor TextEncoder::forward(const TokenBatch& tokens, const TextEncoderForwardOp
   Tensor x = cast(embedding(weight("token_embedding.weight"), tokens.ids, {B, L}), DType::f32);  // [B, L, dim]
   trace("token_embedding", x);
   Tensor shared = c.shared_pos ? attention_bias(run, "pos_embedding.embedding.weight") : Tensor();
+  bool recompute = options.checkpointing == TextEncoderCheckpointing::blocks && grad_enabled();
+  Run saved = run;  // what a checkpointed block needs again in backward
+  saved.options.trace = nullptr;
   for (int i = 0; i < int(c.num_layers); ++i) {
-    x = encoder_block(run, i, x, shared);  // [B, L, dim]
+    if (recompute && c.shared_pos)  // the shared bias is not a leaf: it goes in as an input
+      x = checkpoint([saved, i](const std::vector<Tensor>& in) {
+        return encoder_block(saved, i, in[0], in[1]);
+      }, {x, shared});  // [B, L, dim]
+    else if (recompute)
+      x = checkpoint([saved, i](const std::vector<Tensor>& in) {
+        return encoder_block(saved, i, in[0], Tensor());
+      }, {x});  // [B, L, dim]
+    else
+      x = encoder_block(run, i, x, shared);  // [B, L, dim]
     trace("blocks." + std::to_string(i), x);
   }
   x = rms_norm(x, run.param("norm.weight"), c.eps);  // [B, L, dim]

@@ -1,5 +1,6 @@
 // Pieces of the VAE shared between src/models/vae/*.cpp (not a public header).
 #pragma once
+#include <deque>
 #include <map>
 #include <string>
 #include <vector>
@@ -31,7 +32,7 @@ struct TimeSlot {
   Tensor frames;  // [B, C, <=2, H, W]
 };
 struct TimeCache {
-  std::vector<TimeSlot> slots;
+  std::deque<TimeSlot> slots;  // a deque: a slot's reference stays valid while later ones are added
   size_t next = 0;  // reset to 0 at every chunk; slots are created during the first chunk
   TimeSlot& take() {
     if (next == slots.size()) slots.emplace_back();

@@ -1,0 +1,235 @@
+// Training the DiT with flow matching (rectified flow), as in SD3 and Wan:
+//   x_t = (1 - t) x0 + t eps,   target velocity v = eps - x0,   loss = MSE(DiT(x_t, 1000 t, text), v)
+// with t drawn from a logit-normal distribution and shifted towards noise for larger latents
+// (t' = s t / (1 + (s - 1) t)), 10% caption dropout for classifier-free guidance, and frame
+// conditioning patterns (docs/conditioning.md) when the DiT's in_dim > out_dim.
+//
+// Around it: AdamW with linear warm-up + cosine decay, gradient clipping, accumulation over
+// micro-batches, an f32 EMA of the weights, bf16 compute, checkpoints that resume bit-identically
+// (model, EMA, optimizer moments, step, data position, RNG state), a progress bar and a CSV log.
+// docs/train.md gives the recipe, the checkpoint layout and the resume command.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kinema/dit.hpp"
+#include "kinema/optim.hpp"
+#include "kinema/tensor.hpp"
+
+namespace kinema {
+
+// ---- random numbers whose whole state is two integers (saved in checkpoints) ---------------
+// PCG-XSH-RR 32 (O'Neill). Normals by Box-Muller without a cached second value, so the state
+// is exactly (state, inc).
+class TrainRng {
+ public:
+  explicit TrainRng(uint64_t seed = 0, uint64_t stream = 0);
+  uint32_t next_u32();
+  float uniform();  // [0, 1)
+  float normal();   // N(0, 1)
+  uint64_t state() const { return state_; }
+  uint64_t inc() const { return inc_; }
+  void restore(uint64_t state, uint64_t inc) { state_ = state, inc_ = inc; }
+
+ private:
+  uint64_t state_ = 0, inc_ = 1;
+};
+
+// ---- data -----------------------------------------------------------------------------------
+// One training example: a clean latent clip and its caption's text-encoder tokens.
+struct LatentSample {
+  Tensor latent;              // [C, T, H, W] (VAE-encoded, already scaled/normalised)
+  Tensor context;             // [L, text_dim] text encoder output for the caption
+  int64_t context_len = -1;   // valid tokens in context; -1 = all L
+};
+
+// What the trainer reads. The world -> VAE -> latent path implements this next; the synthetic
+// set below stands in for it. get() must be deterministic in index (resume relies on it).
+class LatentDataset {
+ public:
+  virtual ~LatentDataset() = default;
+  virtual int64_t size() const = 0;
+  virtual LatentSample get(int64_t index) const = 0;
+  // The text encoder's output for the empty caption [L0, text_dim]: what caption dropout
+  // substitutes, and what classifier-free guidance samples against.
+  virtual Tensor empty_context() const = 0;
+};
+
+struct SyntheticLatentOptions {
+  int64_t count = 8;
+  int64_t channels = 4, frames = 2, height = 4, width = 4;
+  int64_t text_len = 6, text_dim = 32;
+  uint64_t seed = 1;
+};
+
+// count latents of N(0, 1) structure tied to their text: latent i = a smooth random pattern
+// (low-frequency, so a tiny DiT can learn it), context i = random tokens from the same seed.
+class SyntheticLatentDataset final : public LatentDataset {
+ public:
+  explicit SyntheticLatentDataset(const SyntheticLatentOptions& options = {});
+  int64_t size() const override { return options_.count; }
+  LatentSample get(int64_t index) const override;
+  Tensor empty_context() const override;
+
+ private:
+  SyntheticLatentOptions options_;
+};
+
+// Epoch-wise shuffled order over a dataset; its position is one integer (samples consumed),
+// the permutation of epoch e is a function of (seed, e) alone.
+class DataOrder {
+ public:
+  DataOrder(int64_t size, uint64_t seed);
+  int64_t next();  // the next dataset index
+  int64_t position() const { return position_; }
+  void seek(int64_t position);
+
+ private:
+  void build_epoch(int64_t epoch);
+  int64_t size_;
+  uint64_t seed_;
+  int64_t position_ = 0, epoch_ = -1;
+  std::vector<int64_t> perm_;
+};
+
+// ---- flow matching --------------------------------------------------------------------------
+// SD3's timestep shift: maps t in [0, 1] towards 1 (more noise) for shift > 1.
+float shift_timestep(float t, float shift);
+// Resolution-dependent shift (SD3 section 5.3.2): sqrt(tokens / base_tokens), at least 1.
+float resolution_shift(int64_t tokens, int64_t base_tokens);
+
+// Which latent frames are given to the model (docs/conditioning.md's training mix).
+enum class ConditionPattern { none, first_frame, first_k, last_k, first_and_last, scattered };
+const char* condition_pattern_name(ConditionPattern p);
+
+struct FlowMatchingOptions {
+  float logit_mean = 0.f, logit_std = 1.f;  // t = sigmoid(N(mean, std))
+  float shift = 0.f;            // > 0: fixed shift; 0: resolution_shift(tokens, base_tokens)
+  int64_t base_tokens = 256;    // tokens at which the automatic shift is 1
+  float caption_dropout = 0.1f; // probability of the empty caption per sample
+  // Pattern mix when the model takes conditioning (in_dim > out_dim); docs/conditioning.md's
+  // "reference in front" share (5%) is folded into first_k until references exist in data.
+  float p_none = 0.40f, p_first_frame = 0.20f, p_first_k = 0.15f, p_last_k = 0.10f,
+        p_first_and_last = 0.10f, p_scattered = 0.05f;
+};
+
+// One micro-batch, ready for DiT::forward.
+struct FlowBatch {
+  Tensor x_t;        // [B, C, T, H, W]
+  Tensor timesteps;  // [B] in [0, 1000]
+  Tensor context;    // [B, L, text_dim] (padded to the longest)
+  std::vector<int64_t> context_lens;
+  Tensor condition;  // [B, in_dim - C, T, H, W] = [mask (in_dim - 2C) | known latents (C)]; or undefined
+  Tensor velocity;   // [B, C, T, H, W] target eps - x0
+  std::vector<float> t;  // the sampled (shifted) t per sample
+  std::vector<ConditionPattern> patterns;
+  int dropped_captions = 0;
+};
+
+// Builds a batch from samples (all latents of one shape), drawing t, noise, dropout and the
+// conditioning pattern from rng. condition_channels = model in_dim - C (0 = no conditioning).
+FlowBatch make_flow_batch(const std::vector<LatentSample>& samples, const Tensor& empty_context,
+                          int64_t condition_channels, const DiTConfig& model,
+                          const FlowMatchingOptions& options, TrainRng& rng);
+
+// A loss curve without the sampling noise of training batches: the mean velocity MSE over every
+// sample x every t below, with noise from a fixed seed and the full captions (no dropout, no
+// conditioning frames given).
+struct FlowEvalOptions {
+  std::vector<float> t = {0.1f, 0.3f, 0.5f, 0.7f, 0.9f};
+  uint64_t seed = 1234;
+  DType compute = DType::f32;
+};
+float evaluate_flow_loss(const DiT& model, const LatentDataset& data, const FlowEvalOptions& options = {});
+
+// ---- schedule -------------------------------------------------------------------------------
+struct LrSchedule {
+  float peak = 1e-4f;
+  int64_t warmup_steps = 0;  // linear from peak / warmup to peak
+  int64_t total_steps = 1;   // cosine from peak (after warm-up) to min_ratio * peak at total
+  float min_ratio = 0.1f;
+  float at(int64_t step) const;  // step counts from 0
+};
+
+// ---- trainer --------------------------------------------------------------------------------
+struct TrainerOptions {
+  int64_t batch_size = 2;       // samples per micro-batch
+  int64_t accumulation = 1;     // micro-batches per optimizer step
+  LrSchedule lr;
+  AdamWOptions adamw;           // adamw.lr is overwritten by the schedule each step
+  float clip_norm = 1.0f;       // 0 = no clipping
+  float ema_decay = 0.999f;     // 0 = no EMA
+  DType compute = DType::f32;   // f32 or bf16 matmuls (master weights stay f32)
+  DiTCheckpointing checkpointing = DiTCheckpointing::none;
+  FlowMatchingOptions flow;
+  uint64_t seed = 0;            // data order and the trainer's RNG
+};
+
+struct StepStats {
+  int64_t step = 0;       // optimizer steps done after this one
+  float loss = 0;         // mean over the micro-batches
+  float lr = 0;
+  float grad_norm = 0;    // before clipping
+  double seconds = 0;     // wall time of this step
+};
+
+class DiTTrainer {
+ public:
+  // The model must outlive the trainer; its parameters are updated in place.
+  DiTTrainer(DiT& model, const LatentDataset& data, const TrainerOptions& options);
+  StepStats step();
+  int64_t steps_done() const { return step_; }
+  int64_t data_position() const { return order_.position(); }
+  // EMA weights in the model's checkpoint layout (DiT::from_tensors loads them).
+  TensorFile ema_tensors() const;
+
+  // Writes dir/step-NNNNNNNN/ (model, ema, optimizer, trainer state) through a temporary
+  // directory and a rename, then points dir/latest at it (also written by rename).
+  // Returns the checkpoint directory.
+  std::string save(const std::string& dir) const;
+  // Loads a checkpoint directory written by save() (or dir/latest's target when dir holds one)
+  // into this trainer and its model; throws Error naming what does not match.
+  void load(const std::string& dir);
+
+ private:
+  DiT& model_;
+  const LatentDataset& data_;
+  TrainerOptions options_;
+  std::vector<Tensor> params_, ema_;
+  std::unique_ptr<AdamW> adamw_;
+  DataOrder order_;
+  TrainRng rng_;
+  int64_t step_ = 0;
+};
+
+// Resolves dir/latest (or dir itself if it is a checkpoint) to a checkpoint directory;
+// returns "" when dir holds none.
+std::string find_checkpoint(const std::string& dir);
+
+// ---- progress -------------------------------------------------------------------------------
+// A one-line bar on stderr: "step 3/6 [#####     ] 2.1 it/s loss 0.1234 ETA 0:02".
+class ProgressBar {
+ public:
+  ProgressBar(int64_t first, int64_t total);
+  void update(const StepStats& s);
+  void finish();
+
+ private:
+  int64_t first_, total_;
+  double elapsed_ = 0;
+};
+
+// Appends "step,loss,lr,grad_norm,seconds" rows to path; when opened for a resumed run, rows
+// past `keep_until_step` (steps redone after the checkpoint) are dropped first.
+class CsvLog {
+ public:
+  CsvLog(const std::string& path, int64_t keep_until_step);
+  void write(const StepStats& s);
+
+ private:
+  std::string path_;
+};
+
+}  // namespace kinema

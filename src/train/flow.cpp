@@ -1,0 +1,187 @@
+// Flow matching batches: timesteps, noise, caption dropout and frame-conditioning patterns.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "kinema/autograd.hpp"
+#include "kinema/error.hpp"
+#include "kinema/ops.hpp"
+#include "kinema/train.hpp"
+
+namespace kinema {
+
+float shift_timestep(float t, float shift) {
+  // SD3 eq. 23 / Wan's sample_shift: t' = s t / (1 + (s - 1) t).
+  return shift * t / (1.f + (shift - 1.f) * t);
+}
+
+float resolution_shift(int64_t tokens, int64_t base_tokens) {
+  check(tokens > 0 && base_tokens > 0, "resolution_shift", "token counts must be positive; got ",
+        tokens, " and ", base_tokens);
+  return std::max(1.f, float(std::sqrt(double(tokens) / double(base_tokens))));
+}
+
+const char* condition_pattern_name(ConditionPattern p) {
+  switch (p) {
+    case ConditionPattern::none: return "none";
+    case ConditionPattern::first_frame: return "first_frame";
+    case ConditionPattern::first_k: return "first_k";
+    case ConditionPattern::last_k: return "last_k";
+    case ConditionPattern::first_and_last: return "first_and_last";
+    case ConditionPattern::scattered: return "scattered";
+  }
+  return "?";
+}
+
+namespace {
+
+ConditionPattern draw_pattern(const FlowMatchingOptions& o, TrainRng& rng) {
+  const float p[] = {o.p_none, o.p_first_frame, o.p_first_k, o.p_last_k, o.p_first_and_last,
+                     o.p_scattered};
+  float total = 0;
+  for (float x : p) total += x;
+  float u = rng.uniform() * total;
+  for (int i = 0; i < 6; ++i) {
+    if (u < p[i]) return ConditionPattern(i);
+    u -= p[i];
+  }
+  return ConditionPattern::none;
+}
+
+// Which of T latent frames are given under pattern p.
+std::vector<char> given_frames(ConditionPattern p, int64_t T, TrainRng& rng) {
+  std::vector<char> g(size_t(T), 0);
+  int64_t k = T > 1 ? 1 + int64_t(rng.next_u32() % uint32_t(T - 1)) : 1;  // 1 .. T-1
+  switch (p) {
+    case ConditionPattern::none: break;
+    case ConditionPattern::first_frame: g[0] = 1; break;
+    case ConditionPattern::first_k: std::fill(g.begin(), g.begin() + k, 1); break;
+    case ConditionPattern::last_k: std::fill(g.end() - k, g.end(), 1); break;
+    case ConditionPattern::first_and_last: g[0] = 1, g[size_t(T - 1)] = 1; break;
+    case ConditionPattern::scattered: {
+      bool any = false;
+      for (auto& x : g) {
+        x = rng.uniform() < 0.25f;
+        any |= x != 0;
+      }
+      if (!any) g[rng.next_u32() % uint32_t(T)] = 1;
+      break;
+    }
+  }
+  return g;
+}
+
+}  // namespace
+
+FlowBatch make_flow_batch(const std::vector<LatentSample>& samples, const Tensor& empty_context,
+                          int64_t condition_channels, const DiTConfig& model,
+                          const FlowMatchingOptions& options, TrainRng& rng) {
+  check(!samples.empty(), "make_flow_batch", "no samples");
+  const Shape lat = samples[0].latent.shape();  // [C, T, H, W]
+  check(lat.size() == 4, "make_flow_batch", "latents must be [C, T, H, W]; got ", shape_str(lat));
+  const int64_t B = int64_t(samples.size()), C = lat[0], T = lat[1], H = lat[2], W = lat[3];
+  const int64_t per = C * T * H * W, M = condition_channels - C;  // mask channels
+  check(condition_channels == 0 || M >= 0, "make_flow_batch", "conditioning needs at least ", C,
+        " channels for the known latents; the model has ", condition_channels);
+  const int64_t D = model.text_dim;
+  const int64_t tokens = (T / model.patch_size[0]) * (H / model.patch_size[1]) * (W / model.patch_size[2]);
+  const float shift = options.shift > 0 ? options.shift : resolution_shift(tokens, options.base_tokens);
+
+  // Text: dropped captions take the empty caption; all are padded to the longest.
+  std::vector<Tensor> ctx(static_cast<size_t>(B));
+  std::vector<int64_t> lens(static_cast<size_t>(B));
+  FlowBatch b;
+  int64_t L = 0;
+  for (int64_t i = 0; i < B; ++i) {
+    const LatentSample& s = samples[size_t(i)];
+    check(s.latent.shape() == lat, "make_flow_batch", "latent ", i, " is ", shape_str(s.latent.shape()),
+          "; a batch needs one shape, expected ", shape_str(lat), " (bucket by size)");
+    bool drop = rng.uniform() < options.caption_dropout;
+    b.dropped_captions += drop;
+    ctx[size_t(i)] = drop ? empty_context : s.context;
+    check(ctx[size_t(i)].ndim() == 2 && ctx[size_t(i)].size(1) == D, "make_flow_batch", "context ", i,
+          " is ", shape_str(ctx[size_t(i)].shape()), "; expected [L, ", D, "]");
+    lens[size_t(i)] = drop || s.context_len < 0 ? ctx[size_t(i)].size(0) : s.context_len;
+    L = std::max(L, ctx[size_t(i)].size(0));
+  }
+  std::vector<float> context(size_t(B * L * D), 0.f);
+  bool padded = false;
+  for (int64_t i = 0; i < B; ++i) {
+    std::vector<float> v = ctx[size_t(i)].to_vector();
+    std::copy(v.begin(), v.end(), context.begin() + i * L * D);
+    padded |= lens[size_t(i)] != L;
+  }
+  b.context = Tensor::from_vector(context, {B, L, D});
+  if (padded) b.context_lens = lens;
+
+  // Timesteps, noise, x_t and the velocity target.
+  std::vector<float> xt(static_cast<size_t>(B * per)), vel(xt.size()), ts(static_cast<size_t>(B));
+  std::vector<float> cond(size_t(B * std::max<int64_t>(condition_channels, 0) * T * H * W), 0.f);
+  const int64_t plane = H * W;
+  for (int64_t i = 0; i < B; ++i) {
+    float u = options.logit_mean + options.logit_std * rng.normal();
+    float t = shift_timestep(1.f / (1.f + std::exp(-u)), shift);
+    b.t.push_back(t);
+    ts[size_t(i)] = t * 1000.f;
+    std::vector<float> x0 = samples[size_t(i)].latent.to_vector();
+    for (int64_t j = 0; j < per; ++j) {
+      float eps = rng.normal();
+      xt[size_t(i * per + j)] = (1.f - t) * x0[size_t(j)] + t * eps;
+      vel[size_t(i * per + j)] = eps - x0[size_t(j)];
+    }
+    if (condition_channels == 0) continue;
+    ConditionPattern p = draw_pattern(options, rng);
+    b.patterns.push_back(p);
+    std::vector<char> given = given_frames(p, T, rng);
+    float* c = cond.data() + i * condition_channels * T * plane;  // [mask (M) | known (C)] x T x H x W
+    for (int64_t f = 0; f < T; ++f) {
+      if (!given[size_t(f)]) continue;
+      for (int64_t m = 0; m < M; ++m) std::fill_n(c + (m * T + f) * plane, plane, 1.f);
+      for (int64_t ch = 0; ch < C; ++ch)
+        std::copy_n(x0.data() + (ch * T + f) * plane, plane, c + ((M + ch) * T + f) * plane);
+    }
+  }
+  b.x_t = Tensor::from_vector(xt, {B, C, T, H, W});
+  b.velocity = Tensor::from_vector(vel, {B, C, T, H, W});
+  b.timesteps = Tensor::from_vector(ts, {B});
+  if (condition_channels > 0) b.condition = Tensor::from_vector(cond, {B, condition_channels, T, H, W});
+  return b;
+}
+
+float evaluate_flow_loss(const DiT& model, const LatentDataset& data, const FlowEvalOptions& options) {
+  check(!options.t.empty(), "evaluate_flow_loss", "no timesteps given");
+  NoGradGuard no_grad;
+  const DiTConfig& cfg = model.config();
+  const int64_t cond_channels = cfg.in_dim > cfg.out_dim ? cfg.in_dim - cfg.out_dim : 0;
+  TrainRng rng(options.seed, 0x6576616cULL);
+  double total = 0;
+  for (int64_t i = 0; i < data.size(); ++i) {
+    LatentSample s = data.get(i);
+    Shape shape = s.latent.shape();
+    shape.insert(shape.begin(), 1);  // [1, C, T, H, W]
+    std::vector<float> x0 = s.latent.to_vector();
+    Tensor context = reshape(s.context, {1, s.context.size(0), s.context.size(1)});
+    DiTForwardOptions fo;
+    fo.compute = options.compute;
+    if (s.context_len >= 0) fo.context_lens = {s.context_len};
+    if (cond_channels > 0) {
+      Shape cs = shape;
+      cs[1] = cond_channels;
+      fo.condition = Tensor::zeros(cs);
+    }
+    for (float t : options.t) {
+      std::vector<float> xt(x0.size()), v(x0.size());
+      for (size_t j = 0; j < x0.size(); ++j) {
+        float eps = rng.normal();
+        xt[j] = (1.f - t) * x0[j] + t * eps;
+        v[j] = eps - x0[j];
+      }
+      Tensor pred = model.forward(Tensor::from_vector(xt, shape), Tensor::from_vector({1000.f * t}, {1}),
+                                  context, fo);
+      total += mse_loss(pred, Tensor::from_vector(v, shape)).item();
+    }
+  }
+  return float(total / double(data.size() * int64_t(options.t.size())));
+}
+
+}  // namespace kinema

@@ -1,0 +1,126 @@
+// Flow-matching pieces: timestep shift, LR schedule, batch construction (x_t, velocity, caption
+// dropout, conditioning layout), data order and RNG state.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "kinema/error.hpp"
+#include "kinema/train.hpp"
+
+namespace kinema {
+namespace {
+
+DiTConfig tiny(int64_t in_dim = 4) {
+  DiTConfig c;
+  c.dim = 64, c.num_heads = 4, c.num_layers = 2, c.ffn_dim = 128;
+  c.in_dim = in_dim, c.out_dim = 4, c.text_dim = 32, c.freq_dim = 32;
+  return c;
+}
+
+TEST(Flow, ShiftMatchesSd3Formula) {
+  EXPECT_FLOAT_EQ(shift_timestep(0.5f, 3.f), 0.75f);  // 1.5 / 2
+  EXPECT_FLOAT_EQ(shift_timestep(0.f, 5.f), 0.f);
+  EXPECT_FLOAT_EQ(shift_timestep(1.f, 5.f), 1.f);
+  EXPECT_FLOAT_EQ(shift_timestep(0.3f, 1.f), 0.3f);
+  EXPECT_FLOAT_EQ(resolution_shift(1024, 256), 2.f);
+  EXPECT_FLOAT_EQ(resolution_shift(16, 256), 1.f);  // never below 1
+}
+
+TEST(Flow, ScheduleWarmsUpLinearlyThenDecaysByCosine) {
+  LrSchedule s{1e-3f, 10, 110, 0.1f};
+  EXPECT_FLOAT_EQ(s.at(0), 1e-4f);
+  EXPECT_FLOAT_EQ(s.at(9), 1e-3f);
+  EXPECT_FLOAT_EQ(s.at(10), 1e-3f);
+  EXPECT_NEAR(s.at(60), 0.55e-3f, 1e-9f);  // half way down the cosine
+  EXPECT_FLOAT_EQ(s.at(110), 1e-4f);
+  EXPECT_FLOAT_EQ(s.at(500), 1e-4f);
+}
+
+TEST(Flow, BatchIsTheStraightPathAndItsVelocity) {
+  SyntheticLatentDataset data;
+  std::vector<LatentSample> samples{data.get(0), data.get(1), data.get(2)};
+  FlowMatchingOptions o;
+  o.caption_dropout = 0;
+  TrainRng rng(7);
+  FlowBatch b = make_flow_batch(samples, data.empty_context(), 0, tiny(), o, rng);
+  ASSERT_EQ(b.x_t.shape(), (Shape{3, 4, 2, 4, 4}));
+  ASSERT_EQ(b.context.shape(), (Shape{3, 6, 32}));
+  EXPECT_TRUE(b.context_lens.empty());
+  EXPECT_FALSE(b.condition.defined());
+  std::vector<float> xt = b.x_t.to_vector(), v = b.velocity.to_vector(), ts = b.timesteps.to_vector();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_GT(b.t[size_t(i)], 0.f);
+    EXPECT_LT(b.t[size_t(i)], 1.f);
+    EXPECT_FLOAT_EQ(ts[size_t(i)], 1000.f * b.t[size_t(i)]);
+    std::vector<float> x0 = samples[size_t(i)].latent.to_vector();
+    for (size_t j = 0; j < x0.size(); ++j)  // x_t = x0 + t (eps - x0)
+      EXPECT_NEAR(xt[size_t(i) * 128 + j], x0[j] + b.t[size_t(i)] * v[size_t(i) * 128 + j], 1e-5f);
+  }
+}
+
+TEST(Flow, CaptionDropoutRateAndPadding) {
+  SyntheticLatentDataset data;
+  FlowMatchingOptions o;  // 10%
+  TrainRng rng(3);
+  int dropped = 0, total = 0;
+  for (int k = 0; k < 500; ++k) {
+    FlowBatch b = make_flow_batch({data.get(0), data.get(1), data.get(2), data.get(3)},
+                                  data.empty_context(), 0, tiny(), o, rng);
+    dropped += b.dropped_captions, total += 4;
+    if (b.dropped_captions > 0 && b.dropped_captions < 4) {  // 1 token, padded to 6 and masked
+      ASSERT_EQ(b.context_lens.size(), 4u);
+      int ones = 0;
+      for (int64_t l : b.context_lens) ones += l == 1;
+      EXPECT_EQ(ones, b.dropped_captions);
+    }
+  }
+  EXPECT_NEAR(double(dropped) / total, 0.10, 0.02);
+}
+
+TEST(Flow, ConditioningIsMaskThenKnownLatentsOfGivenFrames) {
+  SyntheticLatentOptions so;
+  so.frames = 4;
+  SyntheticLatentDataset data(so);
+  FlowMatchingOptions o;
+  o.p_none = 0, o.p_first_frame = 1, o.p_first_k = 0, o.p_last_k = 0, o.p_first_and_last = 0,
+  o.p_scattered = 0;
+  TrainRng rng(5);
+  // in_dim 12 = 4 noise + 4 mask + 4 known
+  FlowBatch b = make_flow_batch({data.get(0)}, data.empty_context(), 8, tiny(12), o, rng);
+  ASSERT_EQ(b.condition.shape(), (Shape{1, 8, 4, 4, 4}));
+  EXPECT_EQ(b.patterns[0], ConditionPattern::first_frame);
+  std::vector<float> c = b.condition.to_vector(), x0 = data.get(0).latent.to_vector();
+  for (int ch = 0; ch < 8; ++ch)
+    for (int f = 0; f < 4; ++f)
+      for (int p = 0; p < 16; ++p) {
+        float got = c[size_t((ch * 4 + f) * 16 + p)];
+        float want = f != 0 ? 0.f : ch < 4 ? 1.f : x0[size_t(((ch - 4) * 4 + f) * 16 + p)];
+        ASSERT_EQ(got, want) << "channel " << ch << " frame " << f;
+      }
+  EXPECT_THROW(make_flow_batch({data.get(0)}, data.empty_context(), 2, tiny(6), o, rng), Error);
+}
+
+TEST(Flow, DataOrderIsAPermutationPerEpochAndSeekable) {
+  DataOrder a(8, 11);
+  std::vector<int64_t> first;
+  for (int i = 0; i < 24; ++i) first.push_back(a.next());
+  for (int e = 0; e < 3; ++e) {
+    std::vector<int> seen(8, 0);
+    for (int i = 0; i < 8; ++i) ++seen[size_t(first[size_t(e * 8 + i)])];
+    for (int s : seen) EXPECT_EQ(s, 1);
+  }
+  DataOrder b(8, 11);
+  b.seek(13);
+  for (int i = 13; i < 24; ++i) EXPECT_EQ(b.next(), first[size_t(i)]);
+}
+
+TEST(Flow, RngRestoresExactly) {
+  TrainRng a(42);
+  for (int i = 0; i < 10; ++i) a.normal();
+  TrainRng b(0);
+  b.restore(a.state(), a.inc());
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(a.normal(), b.normal());
+}
+
+}  // namespace
+}  // namespace kinema

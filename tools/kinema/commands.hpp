@@ -20,5 +20,6 @@ int cmd_eval(int argc, char** argv);
 int cmd_verify(int argc, char** argv);
 int cmd_sign(int argc, char** argv);
 int cmd_text(int argc, char** argv);
+int cmd_train(int argc, char** argv);
 
 }  // namespace kinema::cli

@@ -18,6 +18,7 @@ const Command kCommands[] = {
     {"verify", "check a file's C2PA content credentials (exit 0 valid, 3 invalid, 4 none)", cmd_verify},
     {"sign", "add C2PA content credentials to media files (local identity or --sign-key/--sign-cert)", cmd_sign},
     {"text", "train the tokenizer on the world's captions; show how a prompt tokenizes", cmd_text},
+    {"train", "train the DiT by flow matching (checkpoints, resume, CSV log)", cmd_train},
 };
 
 void print_help() {

@@ -283,7 +283,14 @@ void add_object_claims(const Scene& s, const SceneFacts& facts, const Observatio
       int hidden_ok = 0, hidden = 0;
       for (int f = 0; f < F; ++f)
         if (!rt[f]) ++hidden, hidden_ok += !tr[f] || tr[f]->area < 0.6 * (tr[fa] ? tr[fa]->area : 1e9);
-      const bool same = fa >= 0 && b > fa && tr[b]->shape == ob.shape && tr[fa]->shape == ob.shape &&
+      // Shape kept: one of the first (last) three sightings shows it (a small circle can read
+      // as a hexagon in a single frame).
+      auto shape_seen = [&](int from, int step) {
+        for (int k = 0, f = from; k < 3 && f >= 0 && f < F; ++k, f += step)
+          if (tr[f] && tr[f]->shape == ob.shape) return true;
+        return false;
+      };
+      const bool same = fa >= 0 && b > fa && shape_seen(fa, 1) && shape_seen(b, -1) &&
                         tr[b]->area / tr[fa]->area > 0.7 && tr[b]->area / tr[fa]->area < 1.4 && last_present(rt) == F - 1 &&
                         b >= F - 2;
       add(card, "occlusion", "the " + name(s, i) + " passes behind the " + name(s, facts.passes_behind[i]) +

@@ -92,11 +92,18 @@ FlowBatch make_flow_batch(const std::vector<LatentSample>& samples, const Tensor
   std::vector<int64_t> lens(static_cast<size_t>(B));
   FlowBatch b;
   int64_t L = 0;
+  // One generator per sample, seeded from rng in order: a batch of 4 draws exactly what two
+  // micro-batches of 2 draw, so gradient accumulation reproduces the large batch.
+  std::vector<TrainRng> srng;
+  for (int64_t i = 0; i < B; ++i) {
+    uint64_t hi = rng.next_u32(), lo = rng.next_u32();
+    srng.emplace_back((hi << 32) | lo, 0x73616d706c65ULL);
+  }
   for (int64_t i = 0; i < B; ++i) {
     const LatentSample& s = samples[size_t(i)];
     check(s.latent.shape() == lat, "make_flow_batch", "latent ", i, " is ", shape_str(s.latent.shape()),
           "; a batch needs one shape, expected ", shape_str(lat), " (bucket by size)");
-    bool drop = rng.uniform() < options.caption_dropout;
+    bool drop = srng[size_t(i)].uniform() < options.caption_dropout;
     b.dropped_captions += drop;
     ctx[size_t(i)] = drop ? empty_context : s.context;
     check(ctx[size_t(i)].ndim() == 2 && ctx[size_t(i)].size(1) == D, "make_flow_batch", "context ", i,
@@ -119,20 +126,21 @@ FlowBatch make_flow_batch(const std::vector<LatentSample>& samples, const Tensor
   std::vector<float> cond(size_t(B * std::max<int64_t>(condition_channels, 0) * T * H * W), 0.f);
   const int64_t plane = H * W;
   for (int64_t i = 0; i < B; ++i) {
-    float u = options.logit_mean + options.logit_std * rng.normal();
+    TrainRng& r = srng[size_t(i)];
+    float u = options.logit_mean + options.logit_std * r.normal();
     float t = shift_timestep(1.f / (1.f + std::exp(-u)), shift);
     b.t.push_back(t);
     ts[size_t(i)] = t * 1000.f;
     std::vector<float> x0 = samples[size_t(i)].latent.to_vector();
     for (int64_t j = 0; j < per; ++j) {
-      float eps = rng.normal();
+      float eps = r.normal();
       xt[size_t(i * per + j)] = (1.f - t) * x0[size_t(j)] + t * eps;
       vel[size_t(i * per + j)] = eps - x0[size_t(j)];
     }
     if (condition_channels == 0) continue;
-    ConditionPattern p = draw_pattern(options, rng);
+    ConditionPattern p = draw_pattern(options, r);
     b.patterns.push_back(p);
-    std::vector<char> given = given_frames(p, T, rng);
+    std::vector<char> given = given_frames(p, T, r);
     float* c = cond.data() + i * condition_channels * T * plane;  // [mask (M) | known (C)] x T x H x W
     for (int64_t f = 0; f < T; ++f) {
       if (!given[size_t(f)]) continue;

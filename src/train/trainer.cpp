@@ -7,6 +7,9 @@
 #include <fstream>
 #include <limits>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "kinema/autograd.hpp"
 #include "kinema/error.hpp"
 #include "kinema/ops.hpp"
@@ -100,6 +103,16 @@ namespace {
 
 constexpr const char* kFormat = "kinema.train.dit/1";
 
+// Flushes a file's (or directory's) data to disk, so a crash after the rename that publishes
+// a checkpoint cannot leave the published name pointing at unwritten data.
+void sync_path(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  check(fd >= 0, "DiTTrainer::save", "cannot open ", path.string(), " to sync it");
+  int rc = ::fsync(fd);
+  ::close(fd);
+  check(rc == 0, "DiTTrainer::save", "fsync failed for ", path.string());
+}
+
 void write_text_atomically(const fs::path& path, const std::string& text) {
   fs::path tmp = path;
   tmp += ".tmp";
@@ -110,7 +123,9 @@ void write_text_atomically(const fs::path& path, const std::string& text) {
     f.flush();
     check(f.good(), "DiTTrainer::save", "cannot write ", tmp.string());
   }
+  sync_path(tmp);
   fs::rename(tmp, path);
+  sync_path(path.parent_path());
 }
 
 // Copies src's values into dst (same shape, f32, contiguous) in place: the optimizer keeps
@@ -152,6 +167,8 @@ std::string DiTTrainer::save(const std::string& dir) const {
                     {"dataset_size", std::to_string(data_.size())},
                     {"has_ema", ema_.empty() ? "0" : "1"}};
   save_tensors((tmp / "trainer.safetensors").string(), state);
+  for (const auto& e : fs::directory_iterator(tmp)) sync_path(e.path());
+  sync_path(tmp);
   fs::remove_all(final_dir);
   fs::rename(tmp, final_dir);  // the checkpoint appears whole or not at all
   write_text_atomically(root / "latest", std::string(name) + "\n");

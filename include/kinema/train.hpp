@@ -64,8 +64,9 @@ struct SyntheticLatentOptions {
   uint64_t seed = 1;
 };
 
-// count latents of N(0, 1) structure tied to their text: latent i = a smooth random pattern
-// (low-frequency, so a tiny DiT can learn it), context i = random tokens from the same seed.
+// count latents, each a smooth random pattern (per channel a plane wave plus an offset, values
+// of order 1, so a tiny DiT can learn it), with its own random text context [text_len,
+// text_dim]; everything is a function of (seed, index).
 class SyntheticLatentDataset final : public LatentDataset {
  public:
   explicit SyntheticLatentDataset(const SyntheticLatentOptions& options = {});

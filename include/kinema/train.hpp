@@ -161,7 +161,7 @@ struct TrainerOptions {
   LrSchedule lr;
   AdamWOptions adamw;           // adamw.lr is overwritten by the schedule each step
   float clip_norm = 1.0f;       // 0 = no clipping
-  float ema_decay = 0.999f;     // 0 = no EMA
+  float ema_decay = 0.999f;     // 0 = no EMA; step n uses min(decay, (n + 1) / (n + 10))
   DType compute = DType::f32;   // f32 or bf16 matmuls (master weights stay f32)
   DiTCheckpointing checkpointing = DiTCheckpointing::none;
   FlowMatchingOptions flow;

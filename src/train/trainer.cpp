@@ -1,4 +1,5 @@
 // The DiT trainer: flow-matching step with accumulation, clipping, AdamW, EMA; checkpoints.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -77,7 +78,9 @@ StepStats DiTTrainer::step() {
   adamw_->step();
   adamw_->zero_grad();
   if (!ema_.empty()) {
-    const float d = options_.ema_decay;
+    // Warm-up of the decay (as in timm's and diffusers' EMA): early weights are far from the
+    // final ones, so a 0.999 average from step 1 would mostly remember the initialisation.
+    const float d = std::min(options_.ema_decay, float(step_ + 1) / float(step_ + 10));
     for (size_t i = 0; i < params_.size(); ++i) {
       float* e = ema_[i].data<float>();
       const float* p = params_[i].data<float>();

@@ -78,11 +78,12 @@ TEST(Trainer, GoldenLossCurveOnTinySyntheticLatents) {
   std::printf("\n  train loss:");
   for (int i = 0; i < kSteps; i += 10) std::printf(" %d:%.4f", i + 1, runs[0][size_t(i)]);
   std::printf("\n");
-  // Recorded on the development machine (AVX-512, 1 thread). Other SIMD targets round
-  // differently and 150 steps amplify that a little, hence 2%.
+  // Recorded on the development machine (AVX-512, 1 thread). The reference kernels (double
+  // accumulation) reproduce these to 2e-7 after 150 steps; other SIMD targets round between
+  // the two, so 1e-3 relative leaves a wide margin while still pinning the curve.
   const float* golden = kGoldenEval;
   ASSERT_EQ(evals[0].size(), 4u);
-  for (size_t i = 0; i < 4; ++i) EXPECT_NEAR(evals[0][i], golden[i], 0.02f * golden[i]) << "eval " << i;
+  for (size_t i = 0; i < 4; ++i) EXPECT_NEAR(evals[0][i], golden[i], 1e-3f * golden[i]) << "eval " << i;
   EXPECT_GT(evals[0].front(), 1.5f);  // zero head: predicts 0, loss = E|eps - x0|^2
   EXPECT_LT(evals[0].back(), 0.80f);
   for (size_t i = 1; i < evals[0].size(); ++i) EXPECT_LT(evals[0][i], evals[0][i - 1]) << i;

@@ -43,6 +43,10 @@ struct LatentSample {
   Tensor latent;              // [C, T, H, W] (VAE-encoded, already scaled/normalised)
   Tensor context;             // [L, text_dim] text encoder output for the caption
   int64_t context_len = -1;   // valid tokens in context; -1 = all L
+  // Optional fixed frame conditioning [in_dim - C, T, H, W] = [mask | known latents], e.g. a
+  // subject's reference frames placed in front; when set it replaces the sampled pattern
+  // (only used by models with in_dim > out_dim).
+  Tensor condition;
 };
 
 // What the trainer reads. The world -> VAE -> latent path implements this next; the synthetic
@@ -102,7 +106,8 @@ float shift_timestep(float t, float shift);
 float resolution_shift(int64_t tokens, int64_t base_tokens);
 
 // Which latent frames are given to the model (docs/conditioning.md's training mix).
-enum class ConditionPattern { none, first_frame, first_k, last_k, first_and_last, scattered };
+enum class ConditionPattern { none, first_frame, first_k, last_k, first_and_last, scattered,
+                              from_sample };  // from_sample: LatentSample::condition
 const char* condition_pattern_name(ConditionPattern p);
 
 struct FlowMatchingOptions {

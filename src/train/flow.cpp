@@ -29,6 +29,7 @@ const char* condition_pattern_name(ConditionPattern p) {
     case ConditionPattern::last_k: return "last_k";
     case ConditionPattern::first_and_last: return "first_and_last";
     case ConditionPattern::scattered: return "scattered";
+    case ConditionPattern::from_sample: return "from_sample";
   }
   return "?";
 }
@@ -58,6 +59,7 @@ std::vector<char> given_frames(ConditionPattern p, int64_t T, TrainRng& rng) {
     case ConditionPattern::first_k: std::fill(g.begin(), g.begin() + k, 1); break;
     case ConditionPattern::last_k: std::fill(g.end() - k, g.end(), 1); break;
     case ConditionPattern::first_and_last: g[0] = 1, g[size_t(T - 1)] = 1; break;
+    case ConditionPattern::from_sample: break;  // not drawn
     case ConditionPattern::scattered: {
       bool any = false;
       for (auto& x : g) {
@@ -138,10 +140,19 @@ FlowBatch make_flow_batch(const std::vector<LatentSample>& samples, const Tensor
       vel[size_t(i * per + j)] = eps - x0[size_t(j)];
     }
     if (condition_channels == 0) continue;
+    float* c = cond.data() + i * condition_channels * T * plane;  // [mask (M) | known (C)] x T x H x W
+    if (const Tensor& given_cond = samples[size_t(i)].condition; given_cond.defined()) {
+      check(given_cond.shape() == Shape{condition_channels, T, H, W}, "make_flow_batch", "sample ", i,
+            "'s condition is ", shape_str(given_cond.shape()), "; expected ",
+            shape_str({condition_channels, T, H, W}));
+      std::vector<float> v = given_cond.to_vector();
+      std::copy(v.begin(), v.end(), c);
+      b.patterns.push_back(ConditionPattern::from_sample);
+      continue;
+    }
     ConditionPattern p = draw_pattern(options, r);
     b.patterns.push_back(p);
     std::vector<char> given = given_frames(p, T, r);
-    float* c = cond.data() + i * condition_channels * T * plane;  // [mask (M) | known (C)] x T x H x W
     for (int64_t f = 0; f < T; ++f) {
       if (!given[size_t(f)]) continue;
       for (int64_t m = 0; m < M; ++m) std::fill_n(c + (m * T + f) * plane, plane, 1.f);

@@ -98,6 +98,16 @@ TEST(Flow, ConditioningIsMaskThenKnownLatentsOfGivenFrames) {
         ASSERT_EQ(got, want) << "channel " << ch << " frame " << f;
       }
   EXPECT_THROW(make_flow_batch({data.get(0)}, data.empty_context(), 2, tiny(6), o, rng), Error);
+  // A sample's own conditioning replaces the drawn pattern.
+  LatentSample s = data.get(1);
+  std::vector<float> fixed(size_t(8 * 4 * 16));
+  for (size_t j = 0; j < fixed.size(); ++j) fixed[j] = float(j % 7);
+  s.condition = Tensor::from_vector(fixed, {8, 4, 4, 4});
+  FlowBatch g = make_flow_batch({s}, data.empty_context(), 8, tiny(12), o, rng);
+  EXPECT_EQ(g.patterns[0], ConditionPattern::from_sample);
+  EXPECT_EQ(g.condition.to_vector(), fixed);
+  s.condition = Tensor::zeros({8, 4, 2, 2});
+  EXPECT_THROW(make_flow_batch({s}, data.empty_context(), 8, tiny(12), o, rng), Error);
 }
 
 TEST(Flow, DataOrderIsAPermutationPerEpochAndSeekable) {

@@ -141,8 +141,8 @@ FlowBatch make_flow_batch(const std::vector<LatentSample>& samples, const Tensor
                           const FlowMatchingOptions& options, TrainRng& rng);
 
 // A loss curve without the sampling noise of training batches: the mean velocity MSE over every
-// sample x every t below, with noise from a fixed seed and the full captions (no dropout, no
-// conditioning frames given).
+// sample x every t below, with noise from a fixed seed and the full captions (no dropout; no
+// conditioning frames given unless the sample brings its own condition).
 struct FlowEvalOptions {
   std::vector<float> t = {0.1f, 0.3f, 0.5f, 0.7f, 0.9f};
   uint64_t seed = 1234;

@@ -186,7 +186,7 @@ float evaluate_flow_loss(const DiT& model, const LatentDataset& data, const Flow
     if (cond_channels > 0) {
       Shape cs = shape;
       cs[1] = cond_channels;
-      fo.condition = Tensor::zeros(cs);
+      fo.condition = s.condition.defined() ? reshape(s.condition, cs) : Tensor::zeros(cs);
     }
     for (float t : options.t) {
       std::vector<float> xt(x0.size()), v(x0.size());

@@ -152,7 +152,7 @@ std::string detailed_caption(const Scene& s, uint64_t seed) {
       sent = cap(kNumbers[std::min(g, 6)]) + " " + np + " " + w.rng.pick<std::string>({"are scattered across the frame", "appear in the frame"});
       for (size_t j = i; j < s.objects.size(); ++j) if (facts.group_of[j] == facts.group_of[i]) done[j] = true;
     } else {
-      sent = cap(w.rng.pick<std::string>({"a ", "there is a "})) + np + " " + w.where(int(i));
+      sent = cap(w.rng.pick<std::string>({"we see a ", "there is a "})) + np + " " + w.where(int(i));
       done[i] = true;
     }
     if (!image) {

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -81,15 +82,18 @@ __attribute__((target("avx512f,avx512bf16"))) double bf16_chains(long iters) {
   return double(iters) * 12 * 32 * 2;
 }
 
+// Best of several runs: the peak is what the machine can do, and this VM's clock and its
+// neighbours make single runs vary by up to a third.
 double gflops_all_cores(double (*fn)(long), long iters) {
-  double flops = 0;
-  double t = kinema::bench::time_it([&] {
-    double total = 0;
-#pragma omp parallel reduction(+ : total)
-    total += fn(iters);
-    flops = total;
-  }, 5);
-  return flops / t / 1e9;
+  double best = 0;
+  for (int rep = 0; rep < 7; ++rep) {
+    double flops = 0;
+    double t0 = kinema::bench::now_s();
+#pragma omp parallel reduction(+ : flops)
+    flops += fn(iters);
+    best = std::max(best, flops / (kinema::bench::now_s() - t0) / 1e9);
+  }
+  return best;
 }
 
 }  // namespace

@@ -23,6 +23,10 @@ with open(sys.argv[3], "w") as md:
     md.write(f"Measured {datetime.date.today()} on {cpu} ({platform.machine()}), by `bench/run`.\n")
     md.write("'of peak' divides by this machine's limits measured by `bench_peak` in the same run "
              "(FMA peak for GFLOP/s, memcpy bandwidth for GB/s).\n\n")
+    md.write("On the 2-vCPU development VM the two-core FMA peak itself varies between about 205 and "
+             "340 GFLOP/s from run to run (one core alone: 130-170), apparently with where the host "
+             "places the two vCPUs, so fractions of peak move by up to a third between runs; compare "
+             "kinema with its peer within one run.\n\n")
     md.write("| " + " | ".join(head) + " |\n|" + "---|" * len(head) + "\n")
     for row in rows:
         md.write("| " + " | ".join(str(c) for c in row) + " |\n")

@@ -7,6 +7,7 @@
 
 #include "kinema/dit.hpp"
 #include "kinema/error.hpp"
+#include "models/weight_map.hpp"
 
 namespace kinema {
 namespace {
@@ -34,19 +35,6 @@ void add_attention(std::vector<std::pair<std::string, Shape>>& out, const std::s
     out.emplace_back(prefix + ".norm_q.weight", Shape{c.dim});
     out.emplace_back(prefix + ".norm_k.weight", Shape{c.dim});
   }
-}
-
-int64_t count_blocks(const std::map<std::string, Tensor>& tensors) {
-  int64_t layers = 0;
-  for (const auto& [key, _] : tensors) {
-    if (key.rfind("blocks.", 0) != 0) continue;
-    char* end = nullptr;
-    long n = std::strtol(key.c_str() + 7, &end, 10);
-    KINEMA_CHECK(end != key.c_str() + 7 && *end == '.' && n >= 0, "dit", "bad block key \"", key,
-                 "\"; expected blocks.<index>.<name>");
-    layers = std::max<int64_t>(layers, n + 1);
-  }
-  return layers;
 }
 
 int64_t infer_heads(int64_t dim, const std::map<std::string, std::string>& metadata) {
@@ -128,7 +116,7 @@ DiTConfig infer_dit_config(const std::map<std::string, Tensor>& t,
   c.patch_size = {pe.size(2), pe.size(3), pe.size(4)};
   c.text_dim = need(t, "text_embedding.0.weight", 2).size(1);  // [dim, text_dim]
   c.freq_dim = need(t, "time_embedding.0.weight", 2).size(1);  // [dim, freq_dim]
-  c.num_layers = count_blocks(t);
+  c.num_layers = count_blocks(t, "dit");
   c.ffn_dim = c.num_layers > 0 ? need(t, "blocks.0.ffn.0.weight", 2).size(0) : 4 * c.dim;
   c.qk_norm = c.num_layers == 0 || t.count("blocks.0.self_attn.norm_q.weight");
   c.cross_attn_norm = c.num_layers == 0 || t.count("blocks.0.norm3.weight");

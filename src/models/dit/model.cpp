@@ -10,6 +10,7 @@
 #include "kinema/autograd.hpp"
 #include "kinema/error.hpp"
 #include "models/dit/dit_internal.hpp"
+#include "models/weight_map.hpp"
 
 namespace kinema {
 namespace {
@@ -104,9 +105,7 @@ std::vector<Tensor> DiT::parameters() const {
 }
 
 const Tensor& DiT::weight(const std::string& name) const {
-  auto it = weights_.find(name);
-  KINEMA_CHECK(it != weights_.end(), "dit", "missing tensor \"", name, "\"");
-  return it->second;
+  return find_weight(weights_, name, "dit");
 }
 
 Tensor DiT::forward(const Tensor& x, const Tensor& t, const Tensor& context,

@@ -9,6 +9,7 @@
 #include "kinema/error.hpp"
 #include "kinema/ops.hpp"
 #include "kinema/text_encoder.hpp"
+#include "models/weight_map.hpp"
 
 namespace kinema {
 namespace {
@@ -173,9 +174,7 @@ std::vector<Tensor> TextEncoder::parameters() const {
 }
 
 const Tensor& TextEncoder::weight(const std::string& name) const {
-  auto it = weights_.find(name);
-  KINEMA_CHECK(it != weights_.end(), kWhere, "missing tensor \"", name, "\"");
-  return it->second;
+  return find_weight(weights_, name, kWhere);
 }
 
 Tensor TextEncoder::forward(const TokenBatch& tokens, const TextEncoderForwardOptions& options) const {

@@ -8,6 +8,7 @@
 
 #include "kinema/error.hpp"
 #include "kinema/text_encoder.hpp"
+#include "models/weight_map.hpp"
 
 namespace kinema {
 namespace {
@@ -21,19 +22,6 @@ const Tensor& need(const std::map<std::string, Tensor>& t, const std::string& ke
   KINEMA_CHECK(it->second.ndim() == ndim, kWhere, "tensor \"", key, "\" has shape ",
                shape_str(it->second.shape()), "; expected ", ndim, " dims");
   return it->second;
-}
-
-int64_t count_blocks(const std::map<std::string, Tensor>& tensors) {
-  int64_t layers = 0;
-  for (const auto& [key, _] : tensors) {
-    if (key.rfind("blocks.", 0) != 0) continue;
-    char* end = nullptr;
-    long n = std::strtol(key.c_str() + 7, &end, 10);
-    KINEMA_CHECK(end != key.c_str() + 7 && *end == '.' && n >= 0, kWhere, "bad block key \"", key,
-                 "\"; expected blocks.<index>.<name>");
-    layers = std::max<int64_t>(layers, n + 1);
-  }
-  return layers;
 }
 
 int64_t metadata_int(const std::map<std::string, std::string>& metadata, const char* key,
@@ -118,7 +106,7 @@ TextEncoderConfig infer_text_encoder_config(const std::map<std::string, Tensor>&
   const Tensor& emb = need(t, "token_embedding.weight", 2);  // [vocab, dim]
   c.vocab_size = emb.size(0);
   c.dim = emb.size(1);
-  c.num_layers = count_blocks(t);
+  c.num_layers = count_blocks(t, kWhere);
   c.shared_pos = t.count("pos_embedding.embedding.weight") > 0;
   KINEMA_CHECK(c.shared_pos || c.num_layers > 0, kWhere,
                "missing tensor \"blocks.0.pos_embedding.embedding.weight\" (or a shared "

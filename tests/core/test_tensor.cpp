@@ -130,3 +130,34 @@ TEST(Autograd, NoGradGuardRecordsNothing) {
 
 }  // namespace
 }  // namespace kinema
+
+namespace kinema {
+namespace {
+
+// Outputs above 4 MiB take the streaming-store path; the op harness's small cases never do.
+TEST(Elementwise, LargeOutputsMatchTheReferenceKernels) {
+  const int64_t n = (int64_t(1) << 21) + 37;
+  std::vector<float> va(static_cast<size_t>(n + 1)), vb(static_cast<size_t>(n + 1));
+  for (int64_t i = 0; i <= n; ++i) {
+    va[size_t(i)] = std::sin(0.001f * float(i));
+    vb[size_t(i)] = 1.5f + std::cos(0.002f * float(i));
+  }
+  // slices start one element in, so the output's first store is unaligned too
+  Tensor a = slice(Tensor::from_vector(va, {n + 1}), 0, 1, n + 1);
+  Tensor b = slice(Tensor::from_vector(vb, {n + 1}), 0, 1, n + 1);
+  auto run = [&] {
+    return std::vector<std::vector<float>>{add(a, b).to_vector(), div(a, b).to_vector(),
+                                           gelu(a).to_vector(), mul(a, Tensor::scalar(3.f)).to_vector()};
+  };
+  std::vector<std::vector<float>> fast = run(), ref;
+  {
+    ReferenceKernelsScope use_ref;
+    ref = run();
+  }
+  for (size_t k = 0; k < fast.size(); ++k)
+    for (size_t i = 0; i < fast[k].size(); ++i)
+      ASSERT_NEAR(fast[k][i], ref[k][i], 1e-5f * (1 + std::fabs(ref[k][i]))) << "output " << k << " at " << i;
+}
+
+}  // namespace
+}  // namespace kinema

@@ -5,6 +5,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 // foreach_target re-includes this file once per target; the code below is per target.
 #include "hwy/contrib/math/math-inl.h"
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 
 #include <cmath>
@@ -16,13 +17,34 @@ namespace kinema {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Applies f(d, v) over n contiguous floats; the tail reuses f with a one-lane tag.
-template <class F>
-HWY_INLINE void MapUnary(const float* HWY_RESTRICT x, float* HWY_RESTRICT y, int64_t n, F f) {
+// Outputs larger than the caches are written with non-temporal stores: a normal store first
+// reads the line it overwrites (read-for-ownership), a third more memory traffic than the op
+// needs; memcpy avoids it the same way.
+constexpr int64_t kStreamMin = int64_t(1) << 20;  // floats (4 MiB)
+
+// Writes out[i] = g(i) for a contiguous run, streaming when the run is large; g(d, i) -> V.
+template <class G>
+HWY_INLINE void Produce(float* HWY_RESTRICT out, int64_t n, G g, int64_t* done) {
   const hn::ScalableTag<float> d;
   const int64_t N = int64_t(hn::Lanes(d));
   int64_t i = 0;
-  for (; i + N <= n; i += N) hn::StoreU(f(d, hn::LoadU(d, x + i)), d, y + i);
+  if (n >= kStreamMin) {
+    const hn::CappedTag<float, 1> d1;
+    for (; i < n && reinterpret_cast<uintptr_t>(out + i) % (N * 4) != 0; ++i)
+      hn::StoreU(g(d1, i), d1, out + i);
+    for (; i + N <= n; i += N) hn::Stream(g(d, i), d, out + i);
+    hwy::FlushStream();
+  } else {
+    for (; i + N <= n; i += N) hn::StoreU(g(d, i), d, out + i);
+  }
+  *done = i;
+}
+
+// Applies f(d, v) over n contiguous floats; the tail reuses f with a one-lane tag.
+template <class F>
+HWY_INLINE void MapUnary(const float* HWY_RESTRICT x, float* HWY_RESTRICT y, int64_t n, F f) {
+  int64_t i = 0;
+  Produce(y, n, [&](auto dd, int64_t j) { return f(dd, hn::LoadU(dd, x + j)); }, &i);
   const hn::CappedTag<float, 1> d1;
   for (; i < n; ++i) hn::StoreU(f(d1, hn::LoadU(d1, x + i)), d1, y + i);
 }
@@ -100,16 +122,15 @@ HWY_INLINE void MapBinary(const float* a, int64_t sa, const float* b, int64_t sb
   const hn::CappedTag<float, 1> d1;
   const int64_t N = int64_t(hn::Lanes(d));
   int64_t i = 0;
+  (void)N;
   if (sa == 1 && sb == 1) {
-    for (; i + N <= n; i += N) hn::StoreU(f(hn::LoadU(d, a + i), hn::LoadU(d, b + i)), d, out + i);
+    Produce(out, n, [&](auto dd, int64_t j) { return f(hn::LoadU(dd, a + j), hn::LoadU(dd, b + j)); }, &i);
     for (; i < n; ++i) hn::StoreU(f(hn::LoadU(d1, a + i), hn::LoadU(d1, b + i)), d1, out + i);
   } else if (sa == 0 && sb == 1) {
-    const auto va = hn::Set(d, a[0]);
-    for (; i + N <= n; i += N) hn::StoreU(f(va, hn::LoadU(d, b + i)), d, out + i);
+    Produce(out, n, [&](auto dd, int64_t j) { return f(hn::Set(dd, a[0]), hn::LoadU(dd, b + j)); }, &i);
     for (; i < n; ++i) hn::StoreU(f(hn::Set(d1, a[0]), hn::LoadU(d1, b + i)), d1, out + i);
   } else if (sa == 1 && sb == 0) {
-    const auto vb = hn::Set(d, b[0]);
-    for (; i + N <= n; i += N) hn::StoreU(f(hn::LoadU(d, a + i), vb), d, out + i);
+    Produce(out, n, [&](auto dd, int64_t j) { return f(hn::LoadU(dd, a + j), hn::Set(dd, b[0])); }, &i);
     for (; i < n; ++i) hn::StoreU(f(hn::LoadU(d1, a + i), hn::Set(d1, b[0])), d1, out + i);
   } else {
     for (; i < n; ++i)

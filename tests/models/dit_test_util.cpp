@@ -1,5 +1,8 @@
 #include "dit_test_util.hpp"
 
+#include <gtest/gtest.h>
+
+#include <cmath>
 #include <random>
 
 namespace kinema::test {
@@ -16,6 +19,23 @@ Tensor seeded(const Shape& shape, uint64_t seed) {
   std::vector<float> v(size_t(shape_numel(shape)));
   for (float& x : v) x = float(g() >> 40) / float(1 << 23) - 1.f;
   return Tensor::from_vector(v, shape);
+}
+
+void expect_gradients_everywhere(const std::vector<Tensor>& params,
+                                 const std::vector<std::pair<std::string, Shape>>& shapes) {
+  ASSERT_EQ(params.size(), shapes.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    const std::string& name = shapes[i].first;
+    Tensor g = params[i].grad();
+    ASSERT_TRUE(g.defined()) << name << " has no gradient";
+    EXPECT_EQ(g.shape(), shapes[i].second) << name;
+    double norm = 0;
+    for (float v : g.to_vector()) {
+      ASSERT_TRUE(std::isfinite(v)) << name;
+      norm += double(v) * v;
+    }
+    EXPECT_GT(norm, 0) << name << " has an all-zero gradient";
+  }
 }
 
 }  // namespace kinema::test

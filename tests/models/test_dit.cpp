@@ -46,21 +46,7 @@ TEST(DiT, EveryParameterGetsAFiniteNonZeroGradientOfItsShape) {
   Tensor y = model.forward(b.x, b.t, b.context);
   ASSERT_EQ(y.shape(), b.target.shape());
   backward(mse_loss(y, b.target));
-  auto shapes = dit_parameter_shapes(model.config());
-  std::vector<Tensor> params = model.parameters();
-  ASSERT_EQ(params.size(), shapes.size());
-  for (size_t i = 0; i < params.size(); ++i) {
-    const std::string& name = shapes[i].first;
-    Tensor g = params[i].grad();
-    ASSERT_TRUE(g.defined()) << name << " has no gradient";
-    EXPECT_EQ(g.shape(), shapes[i].second) << name;
-    double norm = 0;
-    for (float v : g.to_vector()) {
-      ASSERT_TRUE(std::isfinite(v)) << name;
-      norm += double(v) * v;
-    }
-    EXPECT_GT(norm, 0) << name << " has an all-zero gradient";
-  }
+  expect_gradients_everywhere(model.parameters(), dit_parameter_shapes(model.config()));
 }
 
 TEST(DiT, CheckpointedBlocksGiveTheSameGradients) {

@@ -129,21 +129,7 @@ TEST(Vae, EveryParameterGetsAFiniteNonZeroGradient) {
   ASSERT_EQ(recon.shape(), video.shape());
   Tensor loss = add(mean(relu(sub(recon, video)) + relu(sub(video, recon))), scale(vae_kl(lat), 1e-3f));
   backward(loss);
-  auto shapes = vae_parameter_shapes(model.config());
-  std::vector<Tensor> params = model.parameters();
-  ASSERT_EQ(params.size(), shapes.size());
-  for (size_t i = 0; i < params.size(); ++i) {
-    const std::string& name = shapes[i].first;
-    Tensor g = params[i].grad();
-    ASSERT_TRUE(g.defined()) << name << " has no gradient";
-    EXPECT_EQ(g.shape(), shapes[i].second) << name;
-    double norm = 0;
-    for (float v : g.to_vector()) {
-      ASSERT_TRUE(std::isfinite(v)) << name;
-      norm += double(v) * v;
-    }
-    EXPECT_GT(norm, 0) << name << " has an all-zero gradient";
-  }
+  expect_gradients_everywhere(model.parameters(), vae_parameter_shapes(model.config()));
 }
 
 TEST(Vae, OverfitsOneTinyClip) {

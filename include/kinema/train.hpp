@@ -17,6 +17,7 @@
 #include "kinema/dit.hpp"
 #include "kinema/optim.hpp"
 #include "kinema/tensor.hpp"
+#include "kinema/tensor_file.hpp"
 
 namespace kinema {
 
@@ -159,17 +160,15 @@ struct LrSchedule {
   float at(int64_t step) const;  // step counts from 0
 };
 
-// ---- trainer --------------------------------------------------------------------------------
-struct TrainerOptions {
+// ---- what every trainer shares --------------------------------------------------------------
+// Optimiser, schedule and bookkeeping options common to the DiT, VAE and text-encoder trainers.
+struct TrainLoopOptions {
   int64_t batch_size = 2;       // samples per micro-batch
   int64_t accumulation = 1;     // micro-batches per optimizer step
   LrSchedule lr;
   AdamWOptions adamw;           // adamw.lr is overwritten by the schedule each step
   float clip_norm = 1.0f;       // 0 = no clipping
   float ema_decay = 0.999f;     // 0 = no EMA; step n uses min(decay, (n + 1) / (n + 10))
-  DType compute = DType::f32;   // f32 or bf16 matmuls (master weights stay f32)
-  DiTCheckpointing checkpointing = DiTCheckpointing::none;
-  FlowMatchingOptions flow;
   uint64_t seed = 0;            // data order and the trainer's RNG
 };
 
@@ -181,33 +180,68 @@ struct StepStats {
   double seconds = 0;     // wall time of this step
 };
 
+// The state a trainer checkpoints besides its model's forward: f32 master parameters (named by
+// their checkpoint keys), AdamW, the EMA, the step count, the data order and the RNG. save()
+// writes dir/step-NNNNNNNN/{model,ema,optimizer,trainer}.safetensors through a temporary
+// directory and a rename, then points dir/latest at it; load() restores all of it in place
+// (the optimizer keeps references to the parameters) and refuses a checkpoint of another
+// format, data set size, key set or shape.
+class TrainState {
+ public:
+  TrainState(std::string format, std::vector<std::string> keys, std::vector<Tensor> params,
+             int64_t dataset_size, const TrainLoopOptions& options, uint64_t rng_stream);
+  // After the micro-batches' backward: clip, set the scheduled lr, AdamW step, zero the grads,
+  // update the EMA, count the step. Fills s.grad_norm, s.lr and s.step.
+  void finish_step(StepStats& s);
+
+  DataOrder& order() { return order_; }
+  TrainRng& rng() { return rng_; }
+  int64_t step() const { return step_; }
+  int64_t data_position() const { return order_.position(); }
+  const std::vector<Tensor>& params() const { return params_; }
+  // model with every parameter replaced by its EMA (model itself when there is no EMA).
+  TensorFile with_ema(TensorFile model) const;
+  std::string save(const std::string& dir, const TensorFile& model) const;
+  void load(const std::string& dir);
+
+ private:
+  std::string format_;
+  std::vector<std::string> keys_;
+  std::vector<Tensor> params_, ema_;
+  int64_t dataset_size_;
+  TrainLoopOptions options_;
+  std::unique_ptr<AdamW> adamw_;
+  DataOrder order_;
+  TrainRng rng_;
+  int64_t step_ = 0;
+};
+
+// ---- DiT trainer ----------------------------------------------------------------------------
+struct TrainerOptions : TrainLoopOptions {
+  DType compute = DType::f32;   // f32 or bf16 matmuls (master weights stay f32)
+  DiTCheckpointing checkpointing = DiTCheckpointing::none;
+  FlowMatchingOptions flow;
+};
+
 class DiTTrainer {
  public:
   // The model must outlive the trainer; its parameters are updated in place.
   DiTTrainer(DiT& model, const LatentDataset& data, const TrainerOptions& options);
   StepStats step();
-  int64_t steps_done() const { return step_; }
-  int64_t data_position() const { return order_.position(); }
+  int64_t steps_done() const { return state_.step(); }
+  int64_t data_position() const { return state_.data_position(); }
   // EMA weights in the model's checkpoint layout (DiT::from_tensors loads them).
   TensorFile ema_tensors() const;
 
-  // Writes dir/step-NNNNNNNN/ (model, ema, optimizer, trainer state) through a temporary
-  // directory and a rename, then points dir/latest at it (also written by rename).
-  // Returns the checkpoint directory.
+  // Checkpoints (TrainState::save / load) with format "kinema.train.dit/1".
   std::string save(const std::string& dir) const;
-  // Loads a checkpoint directory written by save() (or dir/latest's target when dir holds one)
-  // into this trainer and its model; throws Error naming what does not match.
   void load(const std::string& dir);
 
  private:
   DiT& model_;
   const LatentDataset& data_;
   TrainerOptions options_;
-  std::vector<Tensor> params_, ema_;
-  std::unique_ptr<AdamW> adamw_;
-  DataOrder order_;
-  TrainRng rng_;
-  int64_t step_ = 0;
+  TrainState state_;
 };
 
 // Resolves dir/latest (or dir itself if it is a checkpoint) to a checkpoint directory;

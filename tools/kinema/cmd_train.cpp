@@ -15,16 +15,13 @@
 #include "kinema/error.hpp"
 #include "kinema/tensor_file.hpp"
 #include "kinema/train.hpp"
+#include "option_table.hpp"
+#include "train_loop.hpp"
 
 namespace kinema::cli {
 namespace {
 
-struct TrainCli {
-  int64_t steps = 100;
-  std::string out;
-  bool resume = false;
-  int64_t save_every = 0;
-  int64_t stop_after = 0;  // 0: run to --steps
+struct TrainCli : TrainLoopCli {
   TrainerOptions trainer;
   DiTConfig model;
   SyntheticLatentOptions data;
@@ -38,43 +35,12 @@ struct TrainCli {
   }
 };
 
-struct Option {
-  const char* name;
-  const char* hint;  // "" for a flag
-  const char* help;
-  std::function<std::string(const TrainCli&)> show;  // the default, for --help
-  std::function<void(TrainCli&, const std::string&)> set;
-};
+#define KI KINEMA_OPT_INT
+#define KF KINEMA_OPT_FLOAT
 
-// Both throw std::invalid_argument; the option loop turns that into an Error naming the option.
-int64_t to_int(const std::string& v) {
-  char* end = nullptr;
-  long long x = std::strtoll(v.c_str(), &end, 10);
-  if (v.empty() || *end != 0) throw std::invalid_argument("not an integer");
-  return x;
-}
-float to_float(const std::string& v) {
-  char* end = nullptr;
-  float x = std::strtof(v.c_str(), &end);
-  if (v.empty() || *end != 0) throw std::invalid_argument("not a number");
-  return x;
-}
-
-#define KI(field) [](const TrainCli& c) { return std::to_string(c.field); }, \
-                  [](TrainCli& c, const std::string& v) { c.field = decltype(c.field)(to_int(v)); }
-#define KF(field) [](const TrainCli& c) { char b[32]; std::snprintf(b, 32, "%g", double(c.field)); return std::string(b); }, \
-                  [](TrainCli& c, const std::string& v) { c.field = to_float(v); }
-
-const std::vector<Option>& options() {
-  static const std::vector<Option> table = {
-      {"--steps", "N", "train until the optimizer has taken N steps in all (a resumed run goes on to N)", KI(steps)},
-      {"--out", "DIR", "checkpoints (DIR/step-NNNNNNNN, DIR/latest) and DIR/train_log.csv",
-       [](const TrainCli& c) { return c.out.empty() ? std::string("(required)") : c.out; },
-       [](TrainCli& c, const std::string& v) { c.out = v; }},
-      {"--resume", "", "continue from DIR/latest (model, EMA, optimizer, step, data position, RNG)",
-       [](const TrainCli&) { return std::string("off"); }, [](TrainCli& c, const std::string&) { c.resume = true; }},
-      {"--stop-after", "N", "stop (and save) once step N is done, as if interrupted there; the schedule still ends at --steps", KI(stop_after)},
-      {"--save-every", "N", "also save a checkpoint every N steps (0: only at the end)", KI(save_every)},
+const std::vector<Option<TrainCli>>& options() {
+  static const std::vector<Option<TrainCli>> table = {
+      KINEMA_TRAIN_LOOP_OPTIONS,
       {"--batch", "B", "samples per micro-batch", KI(trainer.batch_size)},
       {"--accum", "K", "micro-batches per optimizer step (gradient accumulation)", KI(trainer.accumulation)},
       {"--lr", "X", "peak learning rate (AdamW)", KF(trainer.lr.peak)},
@@ -115,10 +81,6 @@ const std::vector<Option>& options() {
 #undef KI
 #undef KF
 
-// Ctrl-C (SIGINT) or SIGTERM: finish the step in flight, save, exit 130.
-volatile std::sig_atomic_t g_stop = 0;
-extern "C" void on_stop_signal(int) { g_stop = 1; }
-
 void print_help() {
   std::printf(
       "usage: kinema train dit --steps N --out DIR [--resume] [options]\n\n"
@@ -126,34 +88,13 @@ void print_help() {
       "t logit-normal and shifted towards noise for larger latents, 10%% caption dropout. Data: synthetic\n"
       "latents for now (the world -> VAE -> latent path comes next). Interrupt at any time; the same command\n"
       "with --resume continues from the last checkpoint and gives the same losses as an uninterrupted run.\n"
-      "Progress goes to stderr; DIR/train_log.csv holds step,loss,lr,grad_norm,seconds. See docs/train.md.\n\n"
-      "options (default in brackets):\n");
-  for (const Option& o : options()) {
-    std::string left = std::string(o.name) + (o.hint[0] ? std::string(" ") + o.hint : "");
-    std::printf("  %-22s %s [%s]\n", left.c_str(), o.help, o.show(TrainCli()).c_str());
-  }
+      "Progress goes to stderr; DIR/train_log.csv holds step,loss,lr,grad_norm,seconds. See docs/train.md.\n\n");
+  print_options(options());
 }
 
 int train_dit(int argc, char** argv) {
   TrainCli c;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--help" || a == "-h") return print_help(), 0;
-    const Option* found = nullptr;
-    for (const Option& o : options())
-      if (a == o.name) found = &o;
-    check(found != nullptr, "train", "unknown option '", a, "'; `kinema train dit --help` lists them");
-    std::string value;
-    if (found->hint[0]) {
-      check(i + 1 < argc, "train", a, " needs a value (", found->hint, ")");
-      value = argv[++i];
-    }
-    try {
-      found->set(c, value);
-    } catch (const std::exception&) {
-      fail("train", a, " needs ", found->hint, "; got '", value, "'");
-    }
-  }
+  if (!parse_options(options(), argc, argv, c, "train dit")) return print_help(), 0;
   check(!c.out.empty(), "train", "--out DIR is required");
   check(c.steps > 0, "train", "--steps must be positive; got ", c.steps);
   c.trainer.lr.total_steps = c.steps;
@@ -173,42 +114,42 @@ int train_dit(int argc, char** argv) {
     std::fprintf(stderr, "resumed from %s at step %lld\n", ck.c_str(),
                  static_cast<long long>(trainer.steps_done()));
   }
-  std::filesystem::create_directories(c.out);
-  CsvLog log(c.out + "/train_log.csv", trainer.steps_done());
-  const int64_t last = c.stop_after > 0 ? std::min(c.stop_after, c.steps) : c.steps;
-  ProgressBar bar(trainer.steps_done(), c.steps);
-  g_stop = 0;
-  auto old_int = std::signal(SIGINT, on_stop_signal), old_term = std::signal(SIGTERM, on_stop_signal);
-  while (trainer.steps_done() < last && !g_stop) {
-    StepStats s = trainer.step();
-    log.write(s);
-    bar.update(s);
-    if (c.save_every > 0 && s.step % c.save_every == 0 && s.step < c.steps) trainer.save(c.out);
-  }
-  std::signal(SIGINT, old_int);
-  std::signal(SIGTERM, old_term);
-  bar.finish();
-  std::string saved = trainer.save(c.out);
-  std::printf("%s: step %lld, data position %lld\n", saved.c_str(),
-              static_cast<long long>(trainer.steps_done()), static_cast<long long>(trainer.data_position()));
-  if (g_stop) {
-    std::fprintf(stderr, "interrupted; continue with the same command plus --resume\n");
-    return 130;
-  }
-  return 0;
+  return run_train_loop(trainer, c);
 }
+
+// Ctrl-C (SIGINT) or SIGTERM: finish the step in flight, save, exit 130.
+volatile std::sig_atomic_t g_stop = 0;
+extern "C" void on_stop_signal(int) { g_stop = 1; }
+void (*g_old_int)(int) = nullptr;
+void (*g_old_term)(int) = nullptr;
 
 }  // namespace
 
+void install_stop_handlers() {
+  g_stop = 0;
+  g_old_int = std::signal(SIGINT, on_stop_signal);
+  g_old_term = std::signal(SIGTERM, on_stop_signal);
+}
+void restore_stop_handlers() {
+  std::signal(SIGINT, g_old_int);
+  std::signal(SIGTERM, g_old_term);
+}
+bool stop_requested() { return g_stop != 0; }
+
 int cmd_train(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
-    std::printf("usage: kinema train dit --steps N --out DIR [--resume] [options]\n"
-                "  `kinema train dit --help` lists the options (vae and text training: not yet)\n");
+    std::printf("usage: kinema train vae|text|dit --steps N --out DIR [--resume] [options]\n"
+                "  vae   the causal video VAE, on world clips (reconstruction + KL)\n"
+                "  text  the text encoder, masked-token prediction on world captions\n"
+                "  dit   the diffusion transformer, flow matching on VAE latents\n"
+                "  `kinema train <model> --help` lists each one's options\n");
     return argc < 2 ? 2 : 0;
   }
   const std::string what = argv[1];
   if (what == "dit") return train_dit(argc - 1, argv + 1);
-  fail("train", "unknown model '", what, "'; expected dit (vae and text: not yet)");
+  if (what == "vae") return train_vae(argc - 1, argv + 1);
+  if (what == "text") return train_text(argc - 1, argv + 1);
+  fail("train", "unknown model '", what, "'; expected vae, text or dit");
 }
 
 }  // namespace kinema::cli

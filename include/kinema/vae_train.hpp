@@ -1,0 +1,58 @@
+// Training the causal video VAE: reconstruction (L1 + L2 on pixels in [-1, 1]) plus a small KL
+// to N(0, 1), on clips of any shape (each sample runs alone, so images and clips of different
+// sizes mix in one optimizer step), with the shared TrainState (AdamW, EMA, checkpoints that
+// resume bit-identically). docs/train.md gives the recipe.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "kinema/tensor.hpp"
+#include "kinema/train.hpp"
+#include "kinema/vae.hpp"
+
+namespace kinema {
+
+// What the VAE trainer reads: clips [3, T, H, W] in [-1, 1] with T = 1 + k * the VAE's
+// temporal compression and H, W divisible by its spatial compression. get() must be a pure
+// function of index (resume relies on it).
+class VideoDataset {
+ public:
+  virtual ~VideoDataset() = default;
+  virtual int64_t size() const = 0;
+  virtual Tensor get(int64_t index) const = 0;
+};
+
+struct VaeTrainerOptions : TrainLoopOptions {
+  float l1_weight = 1.f;     // mean |x̂ - x|
+  float l2_weight = 1.f;     // mean (x̂ - x)²
+  float kl_weight = 1e-6f;   // KL(q(z|x) || N(0, 1)), mean per latent element (as SD's VAEs)
+};
+
+struct VaeStepStats : StepStats {};
+
+class VaeTrainer {
+ public:
+  // The model must outlive the trainer; its parameters are updated in place.
+  VaeTrainer(VAE& model, const VideoDataset& data, const VaeTrainerOptions& options);
+  StepStats step();
+  int64_t steps_done() const { return state_.step(); }
+  int64_t data_position() const { return state_.data_position(); }
+  TensorFile ema_tensors() const;
+  // Checkpoints with format "kinema.train.vae/1" (TrainState::save / load).
+  std::string save(const std::string& dir) const;
+  void load(const std::string& dir);
+
+ private:
+  VAE& model_;
+  const VideoDataset& data_;
+  VaeTrainerOptions options_;
+  TrainState state_;
+};
+
+// Reconstruction quality of a VAE on one clip [3, T, H, W] in [-1, 1]: encode to mu, decode,
+// PSNR in dB over pixels mapped to [0, 1] (peak 1). Inference only.
+double vae_psnr(const VAE& model, const Tensor& video, VaeChunking chunking = VaeChunking::whole);
+// The same for a decoded clip against the original (both [3, T, H, W] in [-1, 1]).
+double psnr(const Tensor& decoded, const Tensor& original);
+
+}  // namespace kinema

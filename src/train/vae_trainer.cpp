@@ -1,0 +1,88 @@
+// The VAE trainer: per-sample reconstruction + KL, accumulated over a batch of clips of any
+// shapes, then the shared TrainState's clip / AdamW / EMA step.
+#include <chrono>
+#include <cmath>
+
+#include "kinema/autograd.hpp"
+#include "kinema/error.hpp"
+#include "kinema/ops.hpp"
+#include "kinema/vae_train.hpp"
+
+namespace kinema {
+namespace {
+
+std::vector<std::string> vae_keys(const VaeConfig& config) {
+  std::vector<std::string> keys;
+  for (const auto& [key, shape] : vae_parameter_shapes(config)) keys.push_back(key);
+  return keys;
+}
+
+Tensor batch_of_one(const Tensor& clip) {
+  const Shape& s = clip.shape();
+  check(s.size() == 4 && s[0] == 3, "VaeTrainer", "a data set clip must be [3, T, H, W]; got ",
+        shape_str(s));
+  return reshape(clip, {1, s[0], s[1], s[2], s[3]});
+}
+
+}  // namespace
+
+VaeTrainer::VaeTrainer(VAE& model, const VideoDataset& data, const VaeTrainerOptions& options)
+    : model_(model),
+      data_(data),
+      options_(options),
+      state_("kinema.train.vae/1", vae_keys(model.config()), model.parameters(), data.size(), options,
+             0x7661652d6b6eULL) {}
+
+StepStats VaeTrainer::step() {
+  auto t0 = std::chrono::steady_clock::now();
+  VaeRunOptions whole;
+  whole.chunking = VaeChunking::whole;  // training clips are short: one pass, same result
+  const int64_t n = options_.batch_size * options_.accumulation;
+  double loss_sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t index = state_.order().next();
+    Tensor x = batch_of_one(data_.get(index));
+    VaeLatent lat = model_.encode(x, whole);
+    // The reparameterisation noise comes from the trainer's RNG, so resume replays it.
+    const uint64_t noise_seed = (uint64_t(state_.rng().next_u32()) << 32) | state_.rng().next_u32();
+    Tensor diff = sub(model_.decode(vae_sample(lat, noise_seed), whole), x);
+    Tensor loss = add(scale(mean(relu(diff) + relu(neg(diff))), options_.l1_weight),
+                      scale(mean(square(diff)), options_.l2_weight));
+    if (options_.kl_weight > 0) loss = add(loss, scale(vae_kl(lat), options_.kl_weight));
+    loss_sum += loss.item();
+    backward(scale(loss, 1.f / float(n)));  // the step's gradient is the mean over its clips
+  }
+  StepStats s;
+  s.loss = float(loss_sum / double(n));
+  state_.finish_step(s);
+  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return s;
+}
+
+TensorFile VaeTrainer::ema_tensors() const { return state_.with_ema(model_.to_tensors()); }
+std::string VaeTrainer::save(const std::string& dir) const { return state_.save(dir, model_.to_tensors()); }
+void VaeTrainer::load(const std::string& dir) { state_.load(dir); }
+
+double psnr(const Tensor& decoded, const Tensor& original) {
+  check(decoded.shape() == original.shape(), "psnr", "shapes differ: ", shape_str(decoded.shape()),
+        " vs ", shape_str(original.shape()));
+  std::vector<float> a = decoded.to_vector(), b = original.to_vector();
+  double se = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    // [-1, 1] -> [0, 1], clamped as a written video would be.
+    double u = std::clamp((double(a[i]) + 1) / 2, 0.0, 1.0), v = (double(b[i]) + 1) / 2;
+    se += (u - v) * (u - v);
+  }
+  const double mse = se / double(std::max<size_t>(1, a.size()));
+  return mse > 0 ? -10.0 * std::log10(mse) : 99.0;
+}
+
+double vae_psnr(const VAE& model, const Tensor& video, VaeChunking chunking) {
+  NoGradGuard no_grad;
+  VaeRunOptions run;
+  run.chunking = chunking;
+  Tensor x = batch_of_one(video);
+  return psnr(model.decode(model.encode(x, run).mu, run), x);
+}
+
+}  // namespace kinema

@@ -1,0 +1,86 @@
+// A subcommand's options as one table: each row parses its flag and prints its own help line
+// with the default, so `--help` can never drift from what the parser accepts.
+#pragma once
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kinema/error.hpp"
+
+namespace kinema::cli {
+
+template <class Cli>
+struct Option {
+  const char* name;
+  const char* hint;  // "" for a flag
+  const char* help;
+  std::function<std::string(const Cli&)> show;  // the default, for --help
+  std::function<void(Cli&, const std::string&)> set;
+};
+
+// Both throw std::invalid_argument; parse_options turns that into an Error naming the option.
+inline int64_t to_int(const std::string& v) {
+  char* end = nullptr;
+  long long x = std::strtoll(v.c_str(), &end, 10);
+  if (v.empty() || *end != 0) throw std::invalid_argument("not an integer");
+  return x;
+}
+inline float to_float(const std::string& v) {
+  char* end = nullptr;
+  float x = std::strtof(v.c_str(), &end);
+  if (v.empty() || *end != 0) throw std::invalid_argument("not a number");
+  return x;
+}
+
+// Parses argv[1..] into c. Returns false when --help/-h was given (the caller prints help).
+template <class Cli>
+bool parse_options(const std::vector<Option<Cli>>& table, int argc, char** argv, Cli& c,
+                   const char* command) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h") return false;
+    const Option<Cli>* found = nullptr;
+    for (const Option<Cli>& o : table)
+      if (a == o.name) found = &o;
+    check(found != nullptr, command, "unknown option '", a, "'; `kinema ", command, " --help` lists them");
+    std::string value;
+    if (found->hint[0]) {
+      check(i + 1 < argc, command, a, " needs a value (", found->hint, ")");
+      value = argv[++i];
+    }
+    try {
+      found->set(c, value);
+    } catch (const std::invalid_argument&) {
+      fail(command, a, " needs ", found->hint, "; got '", value, "'");
+    }
+  }
+  return true;
+}
+
+template <class Cli>
+void print_options(const std::vector<Option<Cli>>& table) {
+  std::printf("options (default in brackets):\n");
+  for (const Option<Cli>& o : table) {
+    std::string left = std::string(o.name) + (o.hint[0] ? std::string(" ") + o.hint : "");
+    std::printf("  %-22s %s [%s]\n", left.c_str(), o.help, o.show(Cli()).c_str());
+  }
+}
+
+}  // namespace kinema::cli
+
+// Row helpers: integer, float and string fields of the Cli struct.
+#define KINEMA_OPT_INT(field)                                                   \
+  [](const auto& c) { return std::to_string(c.field); },                         \
+  [](auto& c, const std::string& v) { c.field = decltype(c.field)(::kinema::cli::to_int(v)); }
+#define KINEMA_OPT_FLOAT(field)                                                 \
+  [](const auto& c) { char b[32]; std::snprintf(b, 32, "%g", double(c.field)); return std::string(b); }, \
+  [](auto& c, const std::string& v) { c.field = ::kinema::cli::to_float(v); }
+#define KINEMA_OPT_STRING(field)                                                \
+  [](const auto& c) { return c.field.empty() ? std::string("none") : c.field; }, \
+  [](auto& c, const std::string& v) { c.field = v; }
+#define KINEMA_OPT_FLAG(field)                                                  \
+  [](const auto& c) { return std::string(c.field ? "on" : "off"); },            \
+  [](auto& c, const std::string&) { c.field = true; }

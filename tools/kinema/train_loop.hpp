@@ -1,0 +1,74 @@
+// The loop every `kinema train <model>` shares: step until --steps (or --stop-after), write the
+// CSV log and the progress bar, save every N steps and at the end, and turn Ctrl-C / SIGTERM
+// into "finish the step in flight, save, exit 130" so no work is lost.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "kinema/train.hpp"
+
+namespace kinema::cli {
+
+struct TrainLoopCli {
+  int64_t steps = 100;
+  std::string out;
+  bool resume = false;
+  int64_t save_every = 0;
+  int64_t stop_after = 0;  // 0: run to --steps
+};
+
+// The rows of TrainLoopCli for a command's option table (Cli must derive from TrainLoopCli).
+#define KINEMA_TRAIN_LOOP_OPTIONS                                                                     \
+  {"--steps", "N", "train until the optimizer has taken N steps in all (a resumed run goes on to N)", \
+   KINEMA_OPT_INT(steps)},                                                                           \
+  {"--out", "DIR", "checkpoints (DIR/step-NNNNNNNN, DIR/latest) and DIR/train_log.csv",              \
+   KINEMA_OPT_STRING(out)},                                                                          \
+  {"--resume", "", "continue from DIR/latest (model, EMA, optimizer, step, data position, RNG)",     \
+   KINEMA_OPT_FLAG(resume)},                                                                         \
+  {"--stop-after", "N", "stop (and save) once step N is done, as if interrupted; the schedule still ends at --steps", \
+   KINEMA_OPT_INT(stop_after)},                                                                      \
+  {"--save-every", "N", "also save a checkpoint every N steps (0: only at the end)", KINEMA_OPT_INT(save_every)}
+
+// Runs trainer (step(), steps_done(), data_position(), save(dir)) to the end. on_step, when
+// set, runs after each step (samples, plots). Returns the exit status (0, or 130 if stopped).
+template <class Trainer>
+int run_train_loop(Trainer& trainer, const TrainLoopCli& c,
+                   const std::function<void(const StepStats&)>& on_step = {});
+
+// Non-template pieces (cmd_train.cpp).
+void install_stop_handlers();
+void restore_stop_handlers();
+bool stop_requested();
+
+template <class Trainer>
+int run_train_loop(Trainer& trainer, const TrainLoopCli& c,
+                   const std::function<void(const StepStats&)>& on_step) {
+  std::filesystem::create_directories(c.out);
+  CsvLog log(c.out + "/train_log.csv", trainer.steps_done());
+  const int64_t last = c.stop_after > 0 ? std::min(c.stop_after, c.steps) : c.steps;
+  ProgressBar bar(trainer.steps_done(), c.steps);
+  install_stop_handlers();
+  while (trainer.steps_done() < last && !stop_requested()) {
+    StepStats s = trainer.step();
+    log.write(s);
+    bar.update(s);
+    if (on_step) on_step(s);
+    if (c.save_every > 0 && s.step % c.save_every == 0 && s.step < c.steps) trainer.save(c.out);
+  }
+  restore_stop_handlers();
+  bar.finish();
+  std::string saved = trainer.save(c.out);
+  std::printf("%s: step %lld, data position %lld\n", saved.c_str(),
+              static_cast<long long>(trainer.steps_done()), static_cast<long long>(trainer.data_position()));
+  if (stop_requested()) {
+    std::fprintf(stderr, "interrupted; continue with the same command plus --resume\n");
+    return 130;
+  }
+  return 0;
+}
+
+}  // namespace kinema::cli

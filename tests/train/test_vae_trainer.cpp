@@ -1,0 +1,130 @@
+// The VAE trainer and its world clips: clips are a pure function of the index and never
+// held out; a tiny VAE learns; resume gives the same losses and weights bit for bit.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <unistd.h>
+
+#include "kinema/context.hpp"
+#include "kinema/ops.hpp"
+#include "kinema/vae_train.hpp"
+#include "kinema/world_video.hpp"
+
+namespace fs = std::filesystem;
+
+namespace kinema {
+namespace {
+
+VaeConfig tiny_vae() {
+  VaeConfig c;
+  c.dim = 8, c.z_dim = 4, c.dim_mult = {1, 2, 2}, c.num_res_blocks = 1, c.temporal_downsample = {false, true};
+  return c;  // x4 space, x2 time
+}
+
+world::WorldVideoOptions tiny_clips() {
+  world::WorldVideoOptions o;
+  o.count = 64, o.frames = 5, o.crop = 16, o.image_fraction = 0.25, o.seed = 7;
+  return o;
+}
+
+VaeTrainerOptions tiny_options(int64_t steps) {
+  VaeTrainerOptions o;
+  o.batch_size = 2, o.accumulation = 2, o.seed = 5, o.ema_decay = 0.9f;
+  o.lr = LrSchedule{3e-3f, 3, steps, 0.1f};
+  o.adamw.weight_decay = 0.f;
+  return o;
+}
+
+TEST(WorldVideo, ClipsArePureFunctionsOfTheIndexInMinusOneToOne) {
+  world::WorldVideoDataset data(tiny_clips());
+  bool saw_image = false, saw_clip = false;
+  for (int64_t i = 0; i < 16; ++i) {
+    Tensor a = data.get(i), b = data.get(i);
+    ASSERT_EQ(a.to_vector(), b.to_vector()) << "index " << i;
+    ASSERT_EQ(a.shape()[0], 3);
+    ASSERT_EQ(a.shape()[2], 16);
+    ASSERT_EQ(a.shape()[3], 16);
+    (a.shape()[1] == 1 ? saw_image : saw_clip) = true;
+    if (a.shape()[1] != 1) ASSERT_EQ(a.shape()[1], 5);
+    for (float v : a.to_vector()) ASSERT_TRUE(v >= -1.f && v <= 1.f);
+  }
+  EXPECT_TRUE(saw_image && saw_clip);
+  EXPECT_NE(data.get(0).to_vector(), data.get(1).to_vector());
+}
+
+TEST(WorldVideo, NeverYieldsAHeldOutScene) {
+  world::WorldVideoOptions o = tiny_clips();
+  o.count = 100000;
+  for (int64_t i = 0; i < 400; ++i) ASSERT_FALSE(world::is_held_out(world::pick_world_clip(o, i).scene));
+}
+
+TEST(WorldVideo, WholeFrameCropKeepsTheRenderSize) {
+  world::WorldVideoOptions o = tiny_clips();
+  o.crop = 0, o.image_fraction = 1;
+  world::WorldVideoDataset data(o);
+  Tensor x = data.get(3);
+  world::WorldClipPick p = world::pick_world_clip(o, 3);
+  EXPECT_EQ(x.shape(), (Shape{3, 1, p.scene.height, p.scene.width}));
+}
+
+TEST(VaeTrainer, TinyVaeLearnsWorldClips) {
+  Context ctx(ContextOptions{1});
+  ContextScope scope(ctx);
+  world::WorldVideoDataset data(tiny_clips());
+  VAE model = VAE::init_random(tiny_vae(), 1);
+  const Tensor probe = data.get(9);
+  const double before = vae_psnr(model, probe);
+  VaeTrainer trainer(model, data, tiny_options(40));
+  float first = 0, last = 0;
+  for (int i = 0; i < 40; ++i) {
+    StepStats s = trainer.step();
+    (i < 5 ? first : last) += s.loss / 5.f * (i < 5 || i >= 35);
+  }
+  const double after = vae_psnr(model, probe);
+  std::printf("  loss %.4f -> %.4f, PSNR %.2f -> %.2f dB\n", first, last, before, after);
+  EXPECT_LT(last, 0.7f * first);
+  EXPECT_GT(after, before + 3.0);
+}
+
+TEST(VaeTrainer, ResumeGivesTheSameLossesAndWeightsBitForBit) {
+  Context ctx(ContextOptions{1});
+  ContextScope scope(ctx);
+  world::WorldVideoDataset data(tiny_clips());
+  const fs::path dir = fs::temp_directory_path() / ("kinema_vae_resume_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  std::vector<float> straight, resumed;
+  VAE a = VAE::init_random(tiny_vae(), 1);
+  {
+    VaeTrainer t(a, data, tiny_options(6));
+    for (int i = 0; i < 6; ++i) straight.push_back(t.step().loss);
+  }
+  {
+    VAE b = VAE::init_random(tiny_vae(), 1);
+    VaeTrainer t(b, data, tiny_options(6));
+    for (int i = 0; i < 3; ++i) resumed.push_back(t.step().loss);
+    t.save(dir.string());
+  }
+  VAE c = VAE::init_random(tiny_vae(), 99);  // another init: everything must come from the file
+  VaeTrainer t(c, data, tiny_options(6));
+  t.load(dir.string());
+  EXPECT_EQ(t.steps_done(), 3);
+  for (int i = 0; i < 3; ++i) resumed.push_back(t.step().loss);
+  EXPECT_EQ(straight, resumed);
+  for (size_t i = 0; i < a.parameters().size(); ++i)
+    ASSERT_EQ(a.parameters()[i].to_vector(), c.parameters()[i].to_vector()) << "parameter " << i;
+  fs::remove_all(dir);
+}
+
+TEST(VaeTrainer, PsnrMatchesItsClosedForm) {
+  Tensor x = Tensor::from_vector({-1.f, 0.f, 1.f, 0.5f}, {1, 1, 2, 2});
+  Tensor y = Tensor::from_vector({-1.f, 0.2f, 1.f, 0.5f}, {1, 1, 2, 2});
+  // One pixel off by 0.2 in [-1, 1] = 0.1 in [0, 1]: mse = 0.01 / 4, PSNR = 10 log10(400).
+  EXPECT_NEAR(psnr(y, x), 10.0 * std::log10(400.0), 1e-5);  // 0.2f is not exact
+  // Values outside [-1, 1] are clamped as a written video would be.
+  Tensor z = Tensor::from_vector({-3.f, 0.f, 5.f, 0.5f}, {1, 1, 2, 2});
+  EXPECT_EQ(psnr(z, x), 99.0);
+}
+
+}  // namespace
+}  // namespace kinema

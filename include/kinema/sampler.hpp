@@ -1,0 +1,128 @@
+// Flow-matching samplers in three parts (docs/sampling.md): a schedule of noise levels, a
+// denoiser that turns a model into a guided velocity, and a stepper that integrates the ODE.
+//
+// Convention (rectified flow, as Wan2.1 and SD3 train, docs/train.md): a latent at noise level
+// σ ∈ [0, 1] is x_σ = (1 − σ)·x0 + σ·ε, the model predicts the velocity v = ε − x0, and the
+// sample follows dx/dσ = v from σ = σ_0 (noise) down to σ = 0. The data prediction a
+// multistep solver needs is x0 = x − σ·v.
+//
+// Schedule (Wan's FlowUniPCMultistepScheduler.set_timesteps, its default text-to-video path):
+//   σ'_k = σ_max·(1 − k/N), k = 0 … N−1   (numpy's linspace(σ_max, 0, N+1)[:-1], in float64)
+//   σ_k  = s·σ'_k / (1 + (s − 1)·σ'_k)     (the shift; s > 1 spends more steps near noise)
+//   σ_N  = 0                               (final_sigmas_type "zero")
+// with σ_max = float32(1 − 1/1000) = 0.99900001, the largest σ of Wan's 1000-step training
+// grid. Wan's dpm++ path (get_sampling_sigmas) uses σ_max = 1 instead: set sigma_max = 1.
+// The model sees timestep int64(1000·σ_k), truncated in float64 as Wan does (TimestepMode).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kinema/tensor.hpp"
+
+namespace kinema {
+
+// ---- schedule ---------------------------------------------------------------------------------
+inline constexpr double kWanSigmaMax = double(0.999f);  // float32(1 − 1/1000), widened
+
+enum class TimestepMode {
+  wan_truncated,  // int64(1000·σ) computed in float64, what Wan2.1's DiT receives
+  exact,          // 1000·σ, what kinema's trainer feeds (docs/train.md)
+};
+
+struct ScheduleOptions {
+  int steps = 50;                   // N model steps; N + 1 sigmas
+  double shift = 5.0;               // s in s·σ/(1 + (s − 1)·σ); Wan: 5 for 480p-720p t2v
+  double sigma_max = kWanSigmaMax;  // the unshifted first sigma, in (0, 1]
+  TimestepMode timesteps = TimestepMode::wan_truncated;
+};
+
+struct Schedule {
+  std::vector<float> sigmas;     // N + 1 values, strictly decreasing, sigmas[N] = 0
+  std::vector<float> timesteps;  // N values: what the DiT sees at sigmas[0 … N−1]
+  int steps() const { return int(timesteps.size()); }
+};
+
+// s·σ/(1 + (s − 1)·σ): SD3's resolution shift (§5.3.2), the same map the trainer applies.
+double shift_sigma(double sigma, double shift);
+Schedule flow_schedule(const ScheduleOptions& options);
+
+// ---- denoiser ---------------------------------------------------------------------------------
+struct ModelCall {
+  float sigma = 1;         // noise level of x
+  float timestep = 1000;   // the schedule's timestep for sigma (what the DiT embeds)
+  bool conditional = true; // false: the negative-prompt ("uncond") branch of guidance
+};
+// Returns the model's velocity for x, same shape as x.
+using ModelFn = std::function<Tensor(const Tensor& x, const ModelCall& call)>;
+
+struct GuidanceOptions {
+  float cfg = 5.0f;      // v = v_uncond + cfg·(v_cond − v_uncond); 1 = one conditional call
+  float rescale = 0.0f;  // φ of Lin et al. 2023 (arXiv 2305.08891 §3.4), on the velocity
+};
+
+// Classifier-free guidance around a model. With φ > 0 the guided velocity v_cfg is blended with
+// v_cfg·std(v_cond)/std(v_cfg) (unbiased std over every dim but the first, per batch item):
+// v = φ·v_rescaled + (1 − φ)·v_cfg.
+class Denoiser {
+ public:
+  explicit Denoiser(ModelFn model, GuidanceOptions options = {});
+  Tensor velocity(const Tensor& x, float sigma, float timestep);  // guided, f32
+  int64_t model_calls() const { return calls_; }
+
+ private:
+  ModelFn model_;
+  GuidanceOptions options_;
+  int64_t calls_ = 0;
+};
+
+// x0 = x − σ·v: the data prediction of a velocity.
+Tensor velocity_to_x0(const Tensor& x, float sigma, const Tensor& velocity);
+
+// ---- steppers ---------------------------------------------------------------------------------
+// Evaluates the guided velocity at σ_next (Heun's second evaluation); steppers that do not
+// need it never call it.
+using NextVelocityFn = std::function<Tensor(const Tensor& x_next)>;
+
+// One integrator of dx/dσ = v. step() moves x from sigma to sigma_next given the guided
+// velocity at (x, sigma) and keeps whatever history a multistep method needs; reset() forgets
+// it. A step with sigma_next = 0 is the final one (multistep methods drop to first order there,
+// Wan's lower_order_final).
+class Stepper {
+ public:
+  virtual ~Stepper() = default;
+  virtual std::string_view name() const = 0;
+  virtual Tensor step(const Tensor& x, float sigma, float sigma_next, const Tensor& velocity,
+                      const NextVelocityFn& next_velocity) = 0;
+  virtual void reset() = 0;
+};
+
+// "euler", "heun", "unipc" (UniPC bh2, order 2, Wan's default), "dpm++" (DPM-Solver++ 2M,
+// midpoint). Throws Error listing these for any other name.
+std::unique_ptr<Stepper> make_stepper(std::string_view name);
+const std::vector<std::string>& sampler_names();
+
+// ---- driver -----------------------------------------------------------------------------------
+struct SampleProgress {
+  int step = 0;              // steps done, 1 … steps
+  int steps = 0;
+  float sigma = 0, sigma_next = 0;
+  int64_t model_calls = 0;   // model evaluations so far (cond and uncond counted separately)
+  const Tensor* x = nullptr; // the latent after this step
+};
+
+struct SampleOptions {
+  std::string sampler = "unipc";
+  GuidanceOptions guidance = {};
+  std::function<void(const SampleProgress&)> progress = {};  // called after every step
+};
+
+// Integrates from `noise` (the latent at schedule.sigmas[0]) down to the schedule's last sigma
+// and returns the latent there (x0 when the schedule ends at 0). Runs without autograd.
+Tensor sample(const ModelFn& model, const Tensor& noise, const Schedule& schedule,
+              const SampleOptions& options = {});
+
+}  // namespace kinema

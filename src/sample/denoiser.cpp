@@ -1,0 +1,87 @@
+// Denoiser: a model callback turned into one guided velocity per (x, σ).
+//   classifier-free guidance (Ho & Salimans 2022): v = v_u + cfg·(v_c − v_u)
+//   guidance rescale (Lin et al. 2023, "Common Diffusion Noise Schedules and Sample Steps are
+//   Flawed", eq. 15-16, applied to the velocity instead of ε):
+//     v_r = v·std(v_c)/std(v),  v = φ·v_r + (1 − φ)·v
+// std is torch.std's unbiased estimate over every dim but the first, per batch item, as
+// diffusers' rescale_noise_cfg computes it; a 0-d or 1-d tensor counts as one item.
+#include <cmath>
+#include <utility>
+
+#include "kinema/error.hpp"
+#include "kinema/ops.hpp"
+#include "kinema/sampler.hpp"
+
+namespace kinema {
+namespace {
+
+Tensor checked_velocity(const Tensor& v, const Tensor& x, const char* branch) {
+  check(v.defined(), "Denoiser", "the model returned no tensor for the ", branch, " branch");
+  check(v.shape() == x.shape(), "Denoiser", "the model's ", branch,
+        " velocity must have the latent's shape; got ", shape_str(v.shape()), ", expected ",
+        shape_str(x.shape()));
+  return v.dtype() == DType::f32 ? v : cast(v, DType::f32);
+}
+
+// Unbiased standard deviation of each of `items` equal contiguous slices of data.
+std::vector<double> item_std(const float* data, int64_t items, int64_t per_item) {
+  std::vector<double> out(size_t(items), 0.0);
+  for (int64_t b = 0; b < items; ++b) {
+    const float* p = data + b * per_item;
+    double mean = 0;
+    for (int64_t i = 0; i < per_item; ++i) mean += p[i];
+    mean /= double(per_item);
+    double ss = 0;
+    for (int64_t i = 0; i < per_item; ++i) ss += (p[i] - mean) * (p[i] - mean);
+    out[size_t(b)] = per_item > 1 ? std::sqrt(ss / double(per_item - 1)) : 0.0;
+  }
+  return out;
+}
+
+Tensor rescale_guidance(const Tensor& guided, const Tensor& cond, float phi) {
+  Tensor g = contiguous(guided), c = contiguous(cond);
+  const int64_t items = g.ndim() >= 2 ? g.size(0) : 1;
+  const int64_t per_item = items > 0 ? g.numel() / items : 0;
+  if (per_item == 0) return g;
+  std::vector<double> std_g = item_std(g.data<float>(), items, per_item);
+  std::vector<double> std_c = item_std(c.data<float>(), items, per_item);
+  Tensor out = Tensor::empty(g.shape());
+  const float* src = g.data<float>();
+  float* dst = out.data<float>();
+  for (int64_t b = 0; b < items; ++b) {
+    // v·(φ·ratio + 1 − φ); a constant v (std 0) has nothing to rescale.
+    double ratio = std_g[size_t(b)] > 0 ? std_c[size_t(b)] / std_g[size_t(b)] : 1.0;
+    float factor = float(double(phi) * ratio + (1.0 - double(phi)));
+    for (int64_t i = 0; i < per_item; ++i) dst[b * per_item + i] = src[b * per_item + i] * factor;
+  }
+  return out;
+}
+
+}  // namespace
+
+Denoiser::Denoiser(ModelFn model, GuidanceOptions options)
+    : model_(std::move(model)), options_(options) {
+  check(bool(model_), "Denoiser", "no model callback given");
+  check(std::isfinite(options_.cfg), "Denoiser", "cfg must be finite; got ", options_.cfg);
+  check(options_.rescale >= 0 && options_.rescale <= 1, "Denoiser",
+        "guidance rescale must lie in [0, 1]; got ", options_.rescale);
+}
+
+Tensor Denoiser::velocity(const Tensor& x, float sigma, float timestep) {
+  ModelCall call{sigma, timestep, true};
+  ++calls_;
+  Tensor cond = checked_velocity(model_(x, call), x, "conditional");
+  if (options_.cfg == 1.0f) return cond;  // guidance is the identity: skip the uncond call
+  call.conditional = false;
+  ++calls_;
+  Tensor uncond = checked_velocity(model_(x, call), x, "unconditional");
+  Tensor guided = add(uncond, scale(sub(cond, uncond), options_.cfg));
+  if (options_.rescale > 0) guided = rescale_guidance(guided, cond, options_.rescale);
+  return guided;
+}
+
+Tensor velocity_to_x0(const Tensor& x, float sigma, const Tensor& velocity) {
+  return sub(x, scale(velocity, sigma));
+}
+
+}  // namespace kinema

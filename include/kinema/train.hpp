@@ -10,6 +10,7 @@
 // docs/train.md gives the recipe, the checkpoint layout and the resume command.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,6 +61,9 @@ class LatentDataset {
   // The text encoder's output for the empty caption [L0, text_dim]: what caption dropout
   // substitutes, and what classifier-free guidance samples against.
   virtual Tensor empty_context() const = 0;
+  // Samples of one bucket have one latent shape; a micro-batch never mixes buckets. Must be a
+  // pure (and cheap) function of index: resume recomputes it for every position drawn so far.
+  virtual std::string bucket(int64_t /*index*/) const { return ""; }
 };
 
 struct SyntheticLatentOptions {
@@ -223,6 +227,13 @@ struct TrainerOptions : TrainLoopOptions {
   FlowMatchingOptions flow;
 };
 
+// Micro-batches and buckets: the trainer draws indices from the shuffled DataOrder into one
+// queue per LatentDataset::bucket, in order of arrival, and a micro-batch is the first queue
+// to reach batch_size (emptied as it is taken). Indices left in other queues wait for later
+// micro-batches, across epochs. The queues are a function of the data position alone (replay
+// the order from 0, pushing each index and emptying a queue when it fills), so a checkpoint
+// stores only the position and load() rebuilds the queues. With one bucket this is exactly
+// "the next batch_size indices of the order".
 class DiTTrainer {
  public:
   // The model must outlive the trainer; its parameters are updated in place.
@@ -237,11 +248,15 @@ class DiTTrainer {
   std::string save(const std::string& dir) const;
   void load(const std::string& dir);
 
+  // The dataset indices of the next micro-batch (all of one bucket); advances the data order.
+  std::vector<int64_t> next_micro_batch();
+
  private:
   DiT& model_;
   const LatentDataset& data_;
   TrainerOptions options_;
   TrainState state_;
+  std::map<std::string, std::vector<int64_t>> pending_;  // per-bucket indices drawn, not yet used
 };
 
 // Resolves dir/latest (or dir itself if it is a checkpoint) to a checkpoint directory;

@@ -21,6 +21,9 @@ struct WorldVideoOptions {
   // Render sizes (width, height): 1:1, 5:3 and 3:5, the default model's aspect ratios.
   std::vector<std::pair<int, int>> sizes = {{128, 128}, {160, 96}, {96, 160}};
   int fps = 12;
+  // Frames the scene runs beyond the clip, so the window can start later. 0: the clip is the
+  // whole scene (what the scene's caption describes; the latent set uses this).
+  int extra_frames = 16;
 };
 
 // The scene and frame window a sample index uses (exposed for tests and for the latent set).
@@ -30,6 +33,14 @@ struct WorldClipPick {
   int crop_x = 0, crop_y = 0, crop_w = 0, crop_h = 0;
 };
 WorldClipPick pick_world_clip(const WorldVideoOptions& options, int64_t index);
+
+// The render size and clip length pick_world_clip gives an index (its first draws, without
+// sampling the scene): cheap enough to sort a whole epoch into shape buckets.
+struct WorldClipShape {
+  int width = 0, height = 0, frames = 1;
+  bool image = false;  // a one-frame image sample (frames == 1)
+};
+WorldClipShape world_clip_shape(const WorldVideoOptions& options, int64_t index);
 
 // Renders frames [first, first + count) of a scene (simulating from the start).
 std::vector<Image> render_window(const Scene& scene, int first, int count);

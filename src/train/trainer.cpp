@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <utility>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -55,7 +56,7 @@ StepStats DiTTrainer::step() {
   double loss_sum = 0;
   for (int64_t a = 0; a < options_.accumulation; ++a) {
     std::vector<LatentSample> samples;
-    for (int64_t i = 0; i < options_.batch_size; ++i) samples.push_back(data_.get(state_.order().next()));
+    for (int64_t index : next_micro_batch()) samples.push_back(data_.get(index));
     FlowBatch b = make_flow_batch(samples, empty, cond_channels, cfg, options_.flow, state_.rng());
     DiTForwardOptions fo;
     fo.compute = options_.compute;
@@ -74,8 +75,30 @@ StepStats DiTTrainer::step() {
   return s;
 }
 
+std::vector<int64_t> DiTTrainer::next_micro_batch() {
+  for (;;) {
+    const int64_t index = state_.order().next();
+    std::vector<int64_t>& q = pending_[data_.bucket(index)];
+    q.push_back(index);
+    if (int64_t(q.size()) == options_.batch_size) return std::exchange(q, {});
+  }
+}
+
 TensorFile DiTTrainer::ema_tensors() const { return state_.with_ema(model_.to_tensors()); }
 std::string DiTTrainer::save(const std::string& dir) const { return state_.save(dir, model_.to_tensors()); }
-void DiTTrainer::load(const std::string& dir) { state_.load(dir); }
+
+void DiTTrainer::load(const std::string& dir) {
+  state_.load(dir);
+  // Rebuild the bucket queues: replay the order up to the restored position (see train.hpp).
+  pending_.clear();
+  const int64_t position = state_.data_position();
+  DataOrder replay(data_.size(), options_.seed);
+  for (int64_t p = 0; p < position; ++p) {
+    const int64_t index = replay.next();
+    std::vector<int64_t>& q = pending_[data_.bucket(index)];
+    q.push_back(index);
+    if (int64_t(q.size()) == options_.batch_size) q.clear();
+  }
+}
 
 }  // namespace kinema

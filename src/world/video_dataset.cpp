@@ -7,15 +7,28 @@
 
 namespace kinema::world {
 
-WorldClipPick pick_world_clip(const WorldVideoOptions& o, int64_t index) {
-  check(o.frames >= 1 && !o.sizes.empty() && o.crop >= 0, "WorldVideoDataset",
-        "frames must be >= 1 and sizes non-empty");
-  Rng rng(mix_seed(o.seed, uint64_t(index)));
-  WorldClipPick p;
+namespace {
+// The first draws of an index's stream: render size and image-or-clip.
+WorldClipShape draw_shape(const WorldVideoOptions& o, Rng& rng) {
+  check(o.frames >= 1 && !o.sizes.empty() && o.crop >= 0 && o.extra_frames >= 0,
+        "WorldVideoDataset", "frames must be >= 1, extra_frames >= 0 and sizes non-empty");
   const auto [w, h] = o.sizes[size_t(rng.below(int(o.sizes.size())))];
   const bool image = rng.uniform(0, 1) < o.image_fraction;
-  p.frames = image ? 1 : o.frames;
-  SampleOptions so{w, h, o.fps, image ? 1 : o.frames + 16};  // room to start the window later
+  return {w, h, image ? 1 : o.frames, image};
+}
+}  // namespace
+
+WorldClipShape world_clip_shape(const WorldVideoOptions& o, int64_t index) {
+  Rng rng(mix_seed(o.seed, uint64_t(index)));
+  return draw_shape(o, rng);
+}
+
+WorldClipPick pick_world_clip(const WorldVideoOptions& o, int64_t index) {
+  Rng rng(mix_seed(o.seed, uint64_t(index)));
+  WorldClipPick p;
+  const auto [w, h, frames, image] = draw_shape(o, rng);
+  p.frames = frames;
+  SampleOptions so{w, h, o.fps, image ? 1 : o.frames + o.extra_frames};  // room to start the window later
   // Held-out combinations never reach training: draw again from the same stream.
   for (int tries = 0;; ++tries) {
     p.scene = sample_scene(rng.next(), so);

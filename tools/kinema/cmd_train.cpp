@@ -1,5 +1,5 @@
-// `kinema train dit ...`: train the DiT with flow matching on a latent data set (synthetic
-// latents for now; the world -> VAE -> latent path plugs in as another LatentDataset).
+// `kinema train dit ...`: train the DiT with flow matching on a latent data set: synthetic
+// latents (tests, smoke runs) or the world -> VAE -> latent set (--data world).
 // Options come from one table, which also prints the help and the defaults.
 #include <algorithm>
 #include <csignal>
@@ -8,26 +8,48 @@
 #include <stdexcept>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "commands.hpp"
 #include "kinema/error.hpp"
 #include "kinema/tensor_file.hpp"
+#include "kinema/text_encoder.hpp"
+#include "kinema/tokenizer.hpp"
 #include "kinema/train.hpp"
+#include "kinema/vae.hpp"
+#include "kinema/world_latents.hpp"
 #include "option_table.hpp"
 #include "train_loop.hpp"
 
 namespace kinema::cli {
 namespace {
 
+// Model-size flags whose default depends on --data: {synthetic, world}; set() pins a value.
+struct DataDefault {
+  int64_t synthetic, world;
+  bool set = false;
+  int64_t value = 0;
+  int64_t get(bool world_data) const { return set ? value : world_data ? world : synthetic; }
+};
+
 struct TrainCli : TrainLoopCli {
   TrainerOptions trainer;
   DiTConfig model;
   SyntheticLatentOptions data;
-  int64_t mask_channels = -1;  // -1: no frame conditioning
+  std::string source = "synthetic";
+  world::WorldLatentOptions world;
+  std::string vae = "models/default/vae.safetensors";
+  std::string text_encoder = "models/default/text_encoder.safetensors";
+  std::string tokenizer = "models/default/tokenizer.model";
+  int64_t precompute = 0;
+  // The default model (--data world): dim 256, 4 heads, 8 layers, ffn 1024, frame conditioning.
+  DataDefault dim{64, 256}, heads{4, 4}, layers{2, 8}, ffn{128, 1024};
+  DataDefault mask_channels{-1, 4};  // -1: no frame conditioning
   uint64_t init_seed = 1;
   TrainCli() {
+    world.count = 100000;
     trainer.batch_size = 4;
     trainer.lr = LrSchedule{1e-3f, 10, 100, 0.1f};
     model.dim = 64, model.num_heads = 4, model.num_layers = 2, model.ffn_dim = 128;
@@ -37,6 +59,13 @@ struct TrainCli : TrainLoopCli {
 
 #define KI KINEMA_OPT_INT
 #define KF KINEMA_OPT_FLOAT
+#define KS KINEMA_OPT_STRING
+// A DataDefault row: "64 (world: 256)" in --help.
+#define KD(field)                                                                              \
+  [](const TrainCli& c) {                                                                      \
+    return std::to_string(c.field.synthetic) + " (world: " + std::to_string(c.field.world) + ")"; \
+  },                                                                                           \
+  [](TrainCli& c, const std::string& v) { c.field.set = true, c.field.value = to_int(v); }
 
 const std::vector<Option<TrainCli>>& options() {
   static const std::vector<Option<TrainCli>> table = {
@@ -61,11 +90,11 @@ const std::vector<Option<TrainCli>>& options() {
       {"--logit-std", "X", "", KF(trainer.flow.logit_std)},
       {"--shift", "S", "timestep shift t' = S t / (1 + (S - 1) t); 0: sqrt(tokens / --base-tokens)", KF(trainer.flow.shift)},
       {"--base-tokens", "N", "token count at which the automatic shift is 1", KI(trainer.flow.base_tokens)},
-      {"--mask-channels", "K", "frame conditioning: in_dim = C + K mask + C known (Wan I2V: 4); -1: off", KI(mask_channels)},
-      {"--dim", "D", "new model: token width", KI(model.dim)},
-      {"--heads", "H", "new model: attention heads", KI(model.num_heads)},
-      {"--layers", "N", "new model: blocks", KI(model.num_layers)},
-      {"--ffn", "F", "new model: MLP width", KI(model.ffn_dim)},
+      {"--mask-channels", "K", "frame conditioning: in_dim = C + K mask + C known (Wan I2V: 4); -1: off", KD(mask_channels)},
+      {"--dim", "D", "new model: token width", KD(dim)},
+      {"--heads", "H", "new model: attention heads", KD(heads)},
+      {"--layers", "N", "new model: blocks", KD(layers)},
+      {"--ffn", "F", "new model: MLP width", KD(ffn)},
       {"--init-seed", "N", "new model: seed of the random init (Wan's init_weights)", KI(init_seed)},
       {"--latents", "N", "synthetic data: number of latents", KI(data.count)},
       {"--channels", "C", "synthetic data: latent channels", KI(data.channels)},
@@ -75,19 +104,37 @@ const std::vector<Option<TrainCli>>& options() {
       {"--text-len", "L", "synthetic data: caption tokens", KI(data.text_len)},
       {"--text-dim", "D", "synthetic data: text encoder width", KI(data.text_dim)},
       {"--data-seed", "N", "synthetic data: seed", KI(data.seed)},
+      {"--data", "synthetic|world", "training data: synthetic latents, or world clips -> VAE latents + text encoder",
+       [](const TrainCli& c) { return c.source; },
+       [](TrainCli& c, const std::string& v) {
+         check(v == "synthetic" || v == "world", "train dit", "--data must be synthetic or world; got '", v, "'");
+         c.source = v;
+       }},
+      {"--vae", "FILE", "world data: the frozen VAE (with latents_mean/std from `kinema vae stats`)", KS(vae)},
+      {"--text-encoder", "FILE", "world data: the frozen text encoder", KS(text_encoder)},
+      {"--tokenizer", "FILE", "world data: the tokenizer", KS(tokenizer)},
+      {"--cache", "DIR", "world data: latent cache (DIR/<key>/, key = VAE weights + data options)", KS(world.cache_dir)},
+      {"--clips", "N", "world data: data set size (indices; clips are rendered and encoded on first use)", KI(world.count)},
+      {"--images", "P", "world data: share of one-frame images (text-to-image)", KF(world.image_fraction)},
+      {"--world-seed", "N", "world data: world seed", KI(world.seed)},
+      {"--precompute", "N", "world data: fill the latent cache for indices [0, N) and exit", KI(precompute)},
   };
   return table;
 }
 #undef KI
 #undef KF
+#undef KS
+#undef KD
 
 void print_help() {
   std::printf(
       "usage: kinema train dit --steps N --out DIR [--resume] [options]\n\n"
       "Trains the DiT by flow matching: x_t = (1 - t) x0 + t eps, loss = |DiT(x_t, 1000 t, text) - (eps - x0)|^2,\n"
       "t logit-normal and shifted towards noise for larger latents, 10%% caption dropout. Data: synthetic\n"
-      "latents for now (the world -> VAE -> latent path comes next). Interrupt at any time; the same command\n"
-      "with --resume continues from the last checkpoint and gives the same losses as an uninterrupted run.\n"
+      "latents, or --data world: world clips (25 frames or images at 128x128, 160x96, 96x160) encoded by the\n"
+      "frozen --vae, captions by the frozen --text-encoder; micro-batches never mix latent shapes. Interrupt at\n"
+      "any time; the same command with --resume continues from the last checkpoint and gives the same losses\n"
+      "as an uninterrupted run.\n"
       "Progress goes to stderr; DIR/train_log.csv holds step,loss,lr,grad_norm,seconds. See docs/train.md.\n\n");
   print_options(options());
 }
@@ -95,20 +142,64 @@ void print_help() {
 int train_dit(int argc, char** argv) {
   TrainCli c;
   if (!parse_options(options(), argc, argv, c, "train dit")) return print_help(), 0;
-  check(!c.out.empty(), "train", "--out DIR is required");
+  // --precompute only fills the latent cache: no --out needed.
+  check(!c.out.empty() || c.precompute > 0, "train", "--out DIR is required");
   check(c.steps > 0, "train", "--steps must be positive; got ", c.steps);
   c.trainer.lr.total_steps = c.steps;
-  c.model.text_dim = c.data.text_dim;
-  c.model.out_dim = c.data.channels;
-  c.model.in_dim = c.mask_channels < 0 ? c.data.channels : 2 * c.data.channels + c.mask_channels;
-  SyntheticLatentDataset data(c.data);
+  const bool world_data = c.source == "world";
+  c.model.dim = c.dim.get(world_data), c.model.num_heads = c.heads.get(world_data);
+  c.model.num_layers = c.layers.get(world_data), c.model.ffn_dim = c.ffn.get(world_data);
+  if (world_data) c.model.freq_dim = 256;
+  const int64_t mask_channels = c.mask_channels.get(world_data);
+
+  std::unique_ptr<LatentDataset> data;
+  std::unique_ptr<VAE> vae;
+  std::unique_ptr<TextEncoder> encoder;
+  std::unique_ptr<Tokenizer> tokenizer;
+  if (world_data) {
+    auto need = [](const std::string& path, const char* flag, const char* hint) {
+      check(std::filesystem::is_regular_file(path), "train dit", flag, ": no such file: ", path, hint);
+    };
+    need(c.vae, "--vae", " (train one with `kinema train vae`, then add latent statistics with `kinema vae stats`)");
+    need(c.text_encoder, "--text-encoder", " (train one with `kinema train text`)");
+    need(c.tokenizer, "--tokenizer", " (train one with `kinema text train`)");
+    vae = std::make_unique<VAE>(VAE::from_tensors(load_tensors(c.vae)));
+    if (vae->config().latents_mean.empty())
+      std::fprintf(stderr, "warning: %s has no latents_mean/latents_std; latents are not normalised "
+                           "(run `kinema vae stats`)\n", c.vae.c_str());
+    encoder = std::make_unique<TextEncoder>(TextEncoder::from_tensors(load_tensors(c.text_encoder)));
+    tokenizer = std::make_unique<Tokenizer>(Tokenizer::load(c.tokenizer));
+    auto w = std::make_unique<world::WorldLatentDataset>(*vae, *encoder, *tokenizer, c.world);
+    if (c.precompute > 0) {
+      const int64_t n = std::min(c.precompute, w->size());
+      check(!c.world.cache_dir.empty(), "train dit", "--precompute needs --cache DIR");
+      const int64_t computed = w->precompute(0, n);
+      std::printf("latent cache %s/%s: %lld of %lld entries computed, the rest were cached\n",
+                  c.world.cache_dir.c_str(), w->cache_key().c_str(), static_cast<long long>(computed),
+                  static_cast<long long>(n));
+      return 0;
+    }
+    c.model.text_dim = encoder->config().dim;
+    c.model.out_dim = vae->config().z_dim;
+    data = std::move(w);
+  } else {
+    check(c.precompute == 0, "train dit", "--precompute needs --data world");
+    c.model.text_dim = c.data.text_dim;
+    c.model.out_dim = c.data.channels;
+    data = std::make_unique<SyntheticLatentDataset>(c.data);
+  }
+  c.model.in_dim = mask_channels < 0 ? c.model.out_dim : 2 * c.model.out_dim + mask_channels;
 
   std::string ck = c.resume ? find_checkpoint(c.out) : "";
   check(!c.resume || !ck.empty(), "train", "--resume: no checkpoint in ", c.out);
   // A resumed model takes its config from the checkpoint (shapes and metadata), not the flags.
   DiT model = ck.empty() ? DiT::init_random(c.model, c.init_seed)
                          : DiT::from_tensors(load_tensors(ck + "/model.safetensors"), DiTLoadOptions{true});
-  DiTTrainer trainer(model, data, c.trainer);
+  check(model.config().out_dim == c.model.out_dim && model.config().text_dim == c.model.text_dim,
+        "train dit", "the checkpoint's DiT (out_dim ", model.config().out_dim, ", text_dim ",
+        model.config().text_dim, ") does not fit the data (latent channels ", c.model.out_dim,
+        ", text width ", c.model.text_dim, ")");
+  DiTTrainer trainer(model, *data, c.trainer);
   if (!ck.empty()) {
     trainer.load(ck);
     std::fprintf(stderr, "resumed from %s at step %lld\n", ck.c_str(),

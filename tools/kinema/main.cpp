@@ -19,6 +19,7 @@ const Command kCommands[] = {
     {"sign", "add C2PA content credentials to media files (local identity or --sign-key/--sign-cert)", cmd_sign},
     {"text", "train the tokenizer on the world's captions; show how a prompt tokenizes", cmd_text},
     {"train", "train the DiT by flow matching (checkpoints, resume, CSV log)", cmd_train},
+    {"vae", "VAE latent statistics for normalisation; reconstruction benchmark on held-out clips", cmd_vae},
 };
 
 void print_help() {

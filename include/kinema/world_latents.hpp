@@ -1,0 +1,92 @@
+// The DiT's training set: world scenes -> frozen VAE -> normalised latents, with each scene's
+// detailed caption run through the frozen text encoder.
+//
+// index -> pick_world_clip (held-out scenes never appear; the clip is the whole scene, so the
+// caption describes exactly what is rendered) -> frames [3, T, H, W] in [-1, 1] ->
+// VAE::encode (no grad, mu) -> VAE::normalize -> latent [z_dim, T', H', W'];
+// detailed_caption(scene, seed) -> Tokenizer -> TextEncoder -> context [L, dim].
+// get() is a pure function of (options, models, index).
+//
+// VAE encoding costs about as much as a DiT step, so mu is cached on disk, one small
+// safetensors file per index under cache_dir/<key>/, where key hashes the VAE's weights and
+// every data option that changes a clip (a different VAE or option set never reads stale
+// latents). The cache holds raw mu, so new latents_mean/latents_std (kinema vae stats) keep it
+// valid. Files are written to a temporary name and renamed; a missing, unreadable or corrupt
+// entry (its checksum is stored beside it) is recomputed and rewritten, never an error.
+// Text contexts are computed on the fly (a caption costs a few ms; see docs/train.md).
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kinema/text_encoder.hpp"
+#include "kinema/tokenizer.hpp"
+#include "kinema/train.hpp"
+#include "kinema/vae.hpp"
+#include "kinema/world_video.hpp"
+
+namespace kinema::world {
+
+struct WorldLatentOptions {
+  int64_t count = 100000;          // indices (fixes the epoch length)
+  int frames = 25;                 // clip length: 1 + k * the VAE's temporal compression
+  double image_fraction = 0.25;    // share of one-frame images (text-to-image)
+  uint64_t seed = 1;               // world seed
+  std::vector<std::pair<int, int>> sizes = {{128, 128}, {160, 96}, {96, 160}};  // (w, h)
+  int fps = 12;
+  int64_t max_text_len = 256;      // caption tokens kept (eos included)
+  std::string cache_dir;           // "" = no cache
+  VaeChunking chunking = VaeChunking::whole;  // same latents either way; whole is faster
+
+  // The clip options pick_world_clip sees: whole frames, no extra frames.
+  WorldVideoOptions video() const;
+};
+
+// A 64-bit hash of a VAE's config and weights (names, shapes, dtypes, bytes), as 16 hex digits.
+// latents_mean / latents_std are not part of it (the cache holds raw mu).
+std::string vae_weights_hash(const VAE& vae);
+
+class WorldLatentDataset final : public LatentDataset {
+ public:
+  // vae, encoder and tokenizer must outlive the dataset. Throws Error when the VAE's
+  // compression does not divide the clip sizes or the encoder's vocabulary is smaller than
+  // the tokenizer's.
+  WorldLatentDataset(const VAE& vae, const TextEncoder& encoder, const Tokenizer& tokenizer,
+                     const WorldLatentOptions& options = {});
+
+  int64_t size() const override { return options_.count; }
+  LatentSample get(int64_t index) const override;
+  Tensor empty_context() const override;  // the encoder's output for "" ([1, dim]: eos only)
+  // "WxHxT" of the rendered clip, e.g. "160x96x25" or "128x128x1": one bucket per latent shape.
+  std::string bucket(int64_t index) const override;
+
+  WorldClipPick pick(int64_t index) const;
+  std::string caption(int64_t index) const;
+  Tensor clip(int64_t index) const;           // [3, T, H, W] in [-1, 1]
+  Tensor mu(int64_t index) const;             // raw VAE mu [z_dim, T', H', W'] (cached)
+  Tensor context(int64_t index, int64_t* length = nullptr) const;  // [L, dim]
+
+  // Fills the cache for indices [first, first + count); a progress line on stderr when
+  // progress is set. Returns how many entries were computed (the rest were already there).
+  int64_t precompute(int64_t first, int64_t count, bool progress = true) const;
+
+  const WorldLatentOptions& options() const { return options_; }
+  const std::string& cache_key() const { return key_; }
+  std::string cache_path(int64_t index) const;  // "" without a cache
+  // Cache traffic since construction (for tests and the progress line).
+  int64_t cache_hits() const { return hits_; }
+  int64_t cache_misses() const { return misses_; }
+
+ private:
+  const VAE& vae_;
+  const TextEncoder& encoder_;
+  const Tokenizer& tokenizer_;
+  WorldLatentOptions options_;
+  std::string key_;
+  Tensor empty_;
+  mutable std::atomic<int64_t> hits_{0}, misses_{0};
+};
+
+}  // namespace kinema::world

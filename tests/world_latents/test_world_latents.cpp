@@ -1,0 +1,372 @@
+// The world -> VAE -> latent set: a pure function of index, a disk cache that equals
+// recomputation and survives corruption, keys that change with the VAE and the options, no
+// held-out scene; `kinema vae stats|recon` and `kinema train dit --data world`.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "kinema/autograd.hpp"
+#include "kinema/error.hpp"
+#include "kinema/ops.hpp"
+#include "kinema/tensor_file.hpp"
+#include "kinema/world_latents.hpp"
+
+namespace kinema::cli {
+int cmd_vae(int argc, char** argv);
+int cmd_train(int argc, char** argv);
+}  // namespace kinema::cli
+
+namespace fs = std::filesystem;
+
+namespace kinema::world {
+namespace {
+
+// x4 in space and time, 3 latent channels: cheap on small clips.
+VaeConfig tiny_vae() {
+  VaeConfig c;
+  c.dim = 4, c.z_dim = 3, c.num_res_blocks = 1;
+  c.dim_mult = {1, 1, 1};
+  c.temporal_downsample = {true, true};
+  return c;
+}
+
+const Tokenizer& tokenizer() {
+  static const Tokenizer t = Tokenizer::load(std::string(KINEMA_SOURCE_DIR) + "/models/default/tokenizer.model");
+  return t;
+}
+
+TextEncoderConfig tiny_encoder() {
+  TextEncoderConfig c;
+  c.vocab_size = tokenizer().vocab_size();
+  c.dim = 16, c.dim_attn = 16, c.ffn_dim = 32, c.num_heads = 2, c.num_layers = 1;
+  return c;
+}
+
+struct Models {
+  VAE vae = VAE::init_random(tiny_vae(), 1, VaeInit::random);
+  TextEncoder encoder = TextEncoder::init_random(tiny_encoder(), 2);
+};
+Models& models() {
+  static Models m;
+  return m;
+}
+
+WorldLatentOptions small(const std::string& cache = "") {
+  WorldLatentOptions o;
+  o.count = 1000;
+  o.frames = 5;
+  o.sizes = {{32, 32}, {48, 32}};
+  o.cache_dir = cache;
+  return o;
+}
+
+fs::path temp_dir(const std::string& name) {
+  fs::path p = fs::temp_directory_path() / ("kinema_wl_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(p);
+  return p;
+}
+
+void expect_same(const LatentSample& a, const LatentSample& b) {
+  EXPECT_EQ(a.latent.shape(), b.latent.shape());
+  EXPECT_EQ(a.latent.to_vector(), b.latent.to_vector());
+  EXPECT_EQ(a.context.shape(), b.context.shape());
+  EXPECT_EQ(a.context.to_vector(), b.context.to_vector());
+  EXPECT_EQ(a.context_len, b.context_len);
+}
+
+TEST(WorldLatents, GetIsAPureFunctionOfIndexWithTheBucketsShape) {
+  Models& m = models();
+  WorldLatentDataset a(m.vae, m.encoder, tokenizer(), small()), b(m.vae, m.encoder, tokenizer(), small());
+  for (int64_t i : {0, 7, 3, 7}) {
+    LatentSample s = a.get(i);
+    expect_same(s, b.get(i));
+    expect_same(s, a.get(i));
+    const WorldClipPick p = a.pick(i);
+    EXPECT_EQ(a.bucket(i), std::to_string(p.scene.width) + "x" + std::to_string(p.scene.height) + "x" +
+                               std::to_string(p.frames));
+    EXPECT_EQ(s.latent.shape(), (kinema::Shape{3, 1 + (p.frames - 1) / 4, p.scene.height / 4, p.scene.width / 4}));
+    EXPECT_EQ(s.context.size(1), 16);
+    EXPECT_EQ(s.context_len, s.context.size(0));
+    EXPECT_EQ(p.first_frame, 0);  // the clip is the whole scene its caption describes
+    EXPECT_EQ(p.scene.frames, p.frames);
+  }
+  Tensor e = a.empty_context();
+  EXPECT_EQ(e.shape(), (kinema::Shape{1, 16}));
+}
+
+TEST(WorldLatents, BucketAgreesWithPickAndNoHeldOutSceneAppears) {
+  Models& m = models();
+  WorldLatentOptions o = small();
+  o.sizes = WorldLatentOptions{}.sizes;
+  o.frames = 25;
+  WorldLatentDataset d(m.vae, m.encoder, tokenizer(), o);
+  int images = 0;
+  for (int64_t i = 0; i < 500; ++i) {
+    const WorldClipPick p = d.pick(i);
+    ASSERT_FALSE(is_held_out(p.scene)) << "index " << i;
+    ASSERT_EQ(d.bucket(i), std::to_string(p.scene.width) + "x" + std::to_string(p.scene.height) + "x" +
+                               std::to_string(p.frames));
+    images += p.frames == 1;
+  }
+  EXPECT_NEAR(images / 500.0, 0.25, 0.06);
+}
+
+TEST(WorldLatents, CacheHitEqualsRecomputeAndCorruptEntriesAreRecomputed) {
+  Models& m = models();
+  const fs::path dir = temp_dir("cache");
+  WorldLatentDataset plain(m.vae, m.encoder, tokenizer(), small());
+  WorldLatentDataset writer(m.vae, m.encoder, tokenizer(), small(dir.string()));
+  const std::vector<int64_t> idx = {0, 1, 2};
+  EXPECT_EQ(writer.precompute(0, 3, false), 3);
+  EXPECT_EQ(writer.precompute(0, 3, false), 0);  // all cached now
+  for (int64_t i : idx) EXPECT_TRUE(fs::exists(writer.cache_path(i))) << writer.cache_path(i);
+  EXPECT_TRUE(fs::exists(dir / writer.cache_key() / "options.txt"));
+
+  WorldLatentDataset reader(m.vae, m.encoder, tokenizer(), small(dir.string()));
+  for (int64_t i : idx) expect_same(reader.get(i), plain.get(i));
+  EXPECT_EQ(reader.cache_hits(), 3);
+  EXPECT_EQ(reader.cache_misses(), 0);
+
+  // Truncated, garbage, and one flipped data byte (caught by the checksum).
+  const std::string p0 = reader.cache_path(0), p1 = reader.cache_path(1), p2 = reader.cache_path(2);
+  fs::resize_file(p0, fs::file_size(p0) / 2);
+  std::ofstream(p1, std::ios::binary | std::ios::trunc) << "not a tensor file";
+  {
+    std::fstream f(p2, std::ios::binary | std::ios::in | std::ios::out);
+    f.seekg(-3, std::ios::end);
+    char c = 0;
+    f.get(c);
+    f.seekp(-3, std::ios::end);
+    f.put(char(c ^ 0x40));
+  }
+  WorldLatentDataset again(m.vae, m.encoder, tokenizer(), small(dir.string()));
+  for (int64_t i : idx) expect_same(again.get(i), plain.get(i));
+  EXPECT_EQ(again.cache_misses(), 3);
+  WorldLatentDataset healed(m.vae, m.encoder, tokenizer(), small(dir.string()));
+  for (int64_t i : idx) healed.get(i);
+  EXPECT_EQ(healed.cache_hits(), 3);  // rewritten
+  // No temporary files left behind.
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    EXPECT_EQ(e.path().string().find(".tmp"), std::string::npos) << e.path();
+  fs::remove_all(dir);
+}
+
+TEST(WorldLatents, ADifferentVaeOrOptionSetNeverReadsTheCache) {
+  Models& m = models();
+  const fs::path dir = temp_dir("keys");
+  VAE other = VAE::init_random(tiny_vae(), 9, VaeInit::random);
+  WorldLatentDataset a(m.vae, m.encoder, tokenizer(), small(dir.string()));
+  WorldLatentDataset b(other, m.encoder, tokenizer(), small(dir.string()));
+  WorldLatentOptions o = small(dir.string());
+  o.image_fraction = 0.5;
+  WorldLatentDataset c(m.vae, m.encoder, tokenizer(), o);
+  EXPECT_NE(a.cache_key(), b.cache_key());
+  EXPECT_NE(a.cache_key(), c.cache_key());
+  EXPECT_NE(vae_weights_hash(m.vae), vae_weights_hash(other));
+  // New latent statistics keep the key (the cache holds raw mu).
+  TensorFile f = m.vae.to_tensors();
+  f.metadata["latents_mean"] = "0.5,0.5,0.5";
+  f.metadata["latents_std"] = "2,2,2";
+  VAE stats = VAE::from_tensors(f);
+  WorldLatentDataset d(stats, m.encoder, tokenizer(), small(dir.string()));
+  EXPECT_EQ(a.cache_key(), d.cache_key());
+  a.get(4);
+  b.get(4);
+  EXPECT_EQ(b.cache_misses(), 1);
+  LatentSample raw = a.get(4), normed = d.get(4);
+  EXPECT_EQ(d.cache_hits(), 1);
+  std::vector<float> r = raw.latent.to_vector(), n = normed.latent.to_vector();
+  for (size_t i = 0; i < r.size(); ++i) EXPECT_NEAR(n[i], (r[i] - 0.5f) / 2.f, 1e-6f);
+  fs::remove_all(dir);
+}
+
+TEST(WorldLatents, TrainsTheDiTWithBucketedMicroBatches) {
+  Models& m = models();
+  WorldLatentDataset data(m.vae, m.encoder, tokenizer(), small());
+  DiTConfig c;
+  c.dim = 32, c.num_heads = 2, c.num_layers = 1, c.ffn_dim = 64, c.freq_dim = 32;
+  c.in_dim = 2 * 3 + 4, c.out_dim = 3, c.text_dim = 16;
+  DiT model = DiT::init_random(c, 1);
+  TrainerOptions o;
+  o.batch_size = 2;
+  o.seed = 1;
+  DiTTrainer t(model, data, o);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(std::isfinite(t.step().loss));
+}
+
+int run(int (*fn)(int, char**), std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  return fn(int(argv.size()), argv.data());
+}
+
+std::string error_of(int (*fn)(int, char**), std::vector<std::string> args) {
+  try {
+    run(fn, std::move(args));
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(WorldLatentsCli, VaeStatsMakesNormalizedLatentsStandard) {
+  const fs::path dir = temp_dir("stats");
+  fs::create_directories(dir);
+  const std::string in = (dir / "vae.safetensors").string(), out = (dir / "vae_stats.safetensors").string();
+  save_tensors(in, models().vae.to_tensors());
+  ASSERT_EQ(run(cli::cmd_vae, {"vae", "stats", "--vae", in, "--out", out, "--clips", "6", "--frames", "5"}), 0);
+  VAE vae = VAE::from_tensors(load_tensors(out));
+  ASSERT_EQ(vae.config().latents_mean.size(), 3u);
+  // The same clips, normalised: per channel mean ~0, std ~1.
+  WorldLatentOptions lo;
+  lo.frames = 5;
+  const WorldVideoOptions vo = lo.video();
+  std::vector<double> sum(3), sq(3);
+  double n = 0;
+  NoGradGuard no_grad;
+  for (int64_t i = 0; i < 6; ++i) {
+    const WorldClipPick p = pick_world_clip(vo, i);
+    Tensor x = frames_to_tensor(render_window(p.scene, p.first_frame, p.frames), 0, 0, p.crop_w, p.crop_h);
+    kinema::Shape s = x.shape();
+    s.insert(s.begin(), 1);
+    std::vector<float> z = vae.normalize(vae.encode(reshape(x, s)).mu).to_vector();
+    const size_t per = z.size() / 3;
+    for (size_t ch = 0; ch < 3; ++ch)
+      for (size_t j = 0; j < per; ++j) sum[ch] += z[ch * per + j], sq[ch] += double(z[ch * per + j]) * z[ch * per + j];
+    n += double(per);
+  }
+  for (size_t ch = 0; ch < 3; ++ch) {
+    const double mean = sum[ch] / n, sd = std::sqrt(sq[ch] / n - mean * mean);
+    EXPECT_LT(std::abs(mean), 0.1) << "channel " << ch;
+    EXPECT_GT(sd, 0.8) << "channel " << ch;
+    EXPECT_LT(sd, 1.2) << "channel " << ch;
+  }
+  fs::remove_all(dir);
+}
+
+TEST(WorldLatentsCli, VaeReconWritesTheBenchmark) {
+  const fs::path dir = temp_dir("recon");
+  fs::create_directories(dir);
+  const std::string vae = (dir / "vae.safetensors").string();
+  save_tensors(vae, models().vae.to_tensors());
+  ASSERT_EQ(run(cli::cmd_vae, {"vae", "recon", "--vae", vae, "--out", (dir / "r").string(), "--clips", "1",
+                               "--frames", "5", "--strips", "1"}), 0);
+  EXPECT_TRUE(fs::exists(dir / "r" / "recon.json"));
+  EXPECT_TRUE(fs::exists(dir / "r" / "recon_00.png"));
+  fs::remove_all(dir);
+}
+
+TEST(WorldLatentsCli, ErrorsNameTheProblem) {
+  EXPECT_NE(error_of(cli::cmd_vae, {"vae", "stats", "--vae", "/nonexistent/v.safetensors", "--out", "/tmp/x"})
+                .find("no such file: /nonexistent/v.safetensors"), std::string::npos);
+  EXPECT_NE(error_of(cli::cmd_vae, {"vae", "stats", "--out", "/tmp/x"}).find("--vae FILE is required"),
+            std::string::npos);
+  EXPECT_NE(error_of(cli::cmd_vae, {"vae", "recon", "--vae", "/nonexistent/v"}).find("--out DIR is required"),
+            std::string::npos);
+  EXPECT_NE(error_of(cli::cmd_vae, {"vae", "bogus"}).find("unknown command 'bogus'"), std::string::npos);
+  EXPECT_NE(error_of(cli::cmd_train, {"train", "dit", "--steps", "1", "--out", "/tmp/kinema_wl_none", "--data",
+                                      "world", "--vae", "/nonexistent/vae.safetensors"})
+                .find("--vae: no such file: /nonexistent/vae.safetensors"), std::string::npos);
+  EXPECT_NE(error_of(cli::cmd_train, {"train", "dit", "--steps", "1", "--out", "/tmp/x", "--data", "video"})
+                .find("--data must be synthetic or world"), std::string::npos);
+}
+
+TEST(WorldLatentsCli, TrainDitOnWorldDataAndPrecompute) {
+  const fs::path dir = temp_dir("train");
+  fs::create_directories(dir);
+  const std::string vae = (dir / "vae.safetensors").string(), enc = (dir / "enc.safetensors").string();
+  // A x8 VAE, as the default model's, so the default clip sizes divide.
+  VaeConfig vc = tiny_vae();
+  vc.dim_mult = {1, 1, 1, 1};
+  vc.temporal_downsample = {false, true, true};
+  save_tensors(vae, VAE::init_random(vc, 3).to_tensors());
+  save_tensors(enc, models().encoder.to_tensors());
+  const std::vector<std::string> common = {
+      "train", "dit", "--data", "world", "--vae", vae, "--text-encoder", enc, "--out", (dir / "run").string(),
+      "--cache", (dir / "cache").string(), "--clips", "6", "--images", "1", "--dim", "32", "--heads", "2",
+      "--layers", "1", "--ffn", "64", "--batch", "2", "--steps", "2"};
+  std::vector<std::string> pre = common;
+  pre.insert(pre.end(), {"--precompute", "4"});
+  ASSERT_EQ(run(cli::cmd_train, pre), 0);
+  EXPECT_FALSE(fs::exists(dir / "run" / "latest"));
+  ASSERT_EQ(run(cli::cmd_train, common), 0);
+  DiT model = DiT::from_tensors(load_tensors(find_checkpoint((dir / "run").string()) + "/model.safetensors"));
+  EXPECT_EQ(model.config().out_dim, 3);
+  EXPECT_EQ(model.config().in_dim, 3 + 4 + 3);  // frame conditioning on by default
+  EXPECT_EQ(model.config().text_dim, 16);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace kinema::world
+
+namespace kinema::world {
+namespace {
+
+// Costs on the default model's shapes (not part of the suite): run with
+//   KINEMA_VAE=path/to/vae.safetensors test_world_latents --gtest_also_run_disabled_tests
+//   --gtest_filter='*MeasureCosts*' (one line)
+// A random-init text encoder of the default width stands in when KINEMA_TEXT_ENCODER is unset.
+TEST(WorldLatentsCost, DISABLED_MeasureCosts) {
+  const char* vae_path = std::getenv("KINEMA_VAE");
+  if (!vae_path) GTEST_SKIP() << "set KINEMA_VAE";
+  VAE vae = VAE::from_tensors(load_tensors(vae_path));
+  TextEncoderConfig tc = tiny_encoder();
+  tc.dim = 256, tc.dim_attn = 256, tc.ffn_dim = 1024, tc.num_heads = 4, tc.num_layers = 3;
+  const char* enc_path = std::getenv("KINEMA_TEXT_ENCODER");
+  TextEncoder encoder = enc_path ? TextEncoder::from_tensors(load_tensors(enc_path)) : TextEncoder::init_random(tc, 1);
+  int64_t params = 0;
+  for (const Tensor& p : encoder.parameters()) params += p.numel();
+  const fs::path dir = temp_dir("cost");
+  WorldLatentOptions o;
+  o.cache_dir = dir.string();
+  WorldLatentDataset d(vae, encoder, tokenizer(), o);
+  double enc_s = 0, text_s = 0, render_s = 0, hit_s = 0;
+  int clips = 0, images = 0, caps = 0;
+  int64_t tokens = 0;
+  uintmax_t bytes_clip = 0, bytes_image = 0;
+  for (int64_t i = 0; clips < 6 || images < 3; ++i) {
+    const bool image = d.pick(i).frames == 1;
+    if (image ? images >= 3 : clips >= 6) continue;
+    auto t0 = std::chrono::steady_clock::now();
+    d.clip(i);
+    auto t1 = std::chrono::steady_clock::now();
+    d.mu(i);
+    auto t2 = std::chrono::steady_clock::now();
+    d.mu(i);
+    auto t3 = std::chrono::steady_clock::now();
+    if (!image) {
+      render_s += std::chrono::duration<double>(t1 - t0).count();
+      enc_s += std::chrono::duration<double>(t2 - t1).count() - std::chrono::duration<double>(t1 - t0).count();
+      hit_s += std::chrono::duration<double>(t3 - t2).count();
+      bytes_clip = fs::file_size(d.cache_path(i));
+      ++clips;
+    } else {
+      bytes_image = fs::file_size(d.cache_path(i));
+      ++images;
+    }
+  }
+  for (int64_t i = 0; i < 20; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    int64_t len = 0;
+    d.context(i, &len);
+    text_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    tokens += len, ++caps;
+  }
+  std::printf("render 25 frames: %.3f s/clip; VAE encode (25 frames, mixed sizes): %.3f s/clip; cache read %.4f s/clip\n"
+              "text encoder (%lld params): %.4f s/caption (mean %.1f tokens)\n"
+              "cache entry: %ju bytes per 25-frame clip, %ju per image\n",
+              render_s / clips, enc_s / clips, hit_s / clips, static_cast<long long>(params), text_s / caps,
+              double(tokens) / caps, bytes_clip, bytes_image);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace kinema::world

@@ -1,0 +1,299 @@
+// `kinema vae stats|recon ...`: the latent normalisation statistics the DiT trains on, and the
+// VAE quality benchmark (PSNR and the world judge on held-out clips, with PNG strips).
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include "commands.hpp"
+#include "kinema/autograd.hpp"
+#include "kinema/error.hpp"
+#include "kinema/ops.hpp"
+#include "kinema/tensor_file.hpp"
+#include "kinema/vae.hpp"
+#include "kinema/vae_train.hpp"
+#include "kinema/world.hpp"
+#include "kinema/world_latents.hpp"
+#include "kinema/world_video.hpp"
+#include "option_table.hpp"
+
+namespace fs = std::filesystem;
+
+namespace kinema::cli {
+namespace {
+
+struct VaeCmdCli {
+  std::string vae, out;
+  int64_t clips = 200;
+  int64_t frames = 25;
+  float images = 0.25f;
+  int64_t seed = 1;
+  int64_t strips = 3;
+};
+
+#define KI KINEMA_OPT_INT
+#define KF KINEMA_OPT_FLOAT
+#define KS KINEMA_OPT_STRING
+const std::vector<Option<VaeCmdCli>>& stats_options() {
+  static const std::vector<Option<VaeCmdCli>> table = {
+      {"--vae", "FILE", "the VAE (safetensors) to measure", KS(vae)},
+      {"--out", "FILE", "where to write the VAE with latents_mean/latents_std metadata (may equal --vae)", KS(out)},
+      {"--clips", "N", "world clips to encode (the latent set's first N indices)", KI(clips)},
+      {"--frames", "T", "frames per clip (1 + k x temporal compression)", KI(frames)},
+      {"--images", "P", "share of one-frame images, as in the latent set", KF(images)},
+      {"--data-seed", "N", "world seed, as in the latent set", KI(seed)},
+  };
+  return table;
+}
+const std::vector<Option<VaeCmdCli>>& recon_options() {
+  static const std::vector<Option<VaeCmdCli>> table = {
+      {"--vae", "FILE", "the VAE (safetensors) to benchmark", KS(vae)},
+      {"--out", "DIR", "PNG strips (original | decoded) and recon.json", KS(out)},
+      {"--clips", "N", "held-out world clips at 128x128", KI(clips)},
+      {"--frames", "T", "frames per clip (1 + k x temporal compression)", KI(frames)},
+      {"--strips", "K", "write a side-by-side PNG strip for the first K clips", KI(strips)},
+      {"--data-seed", "N", "seed of the held-out scene draw", KI(seed)},
+  };
+  return table;
+}
+#undef KI
+#undef KF
+#undef KS
+
+TensorFile load_vae_file(const std::string& path, const char* who) {
+  check(!path.empty(), who, "--vae FILE is required");
+  check(fs::is_regular_file(path), who, "--vae: no such file: ", path);
+  TensorFile f = load_tensors(path);
+  check(is_vae_checkpoint(f.tensors), who, "--vae: ", path, " is not a VAE checkpoint");
+  return f;
+}
+
+Tensor batch_of_one(const Tensor& x) {
+  Shape s = x.shape();
+  s.insert(s.begin(), 1);
+  return reshape(x, s);
+}
+
+std::string join(const std::vector<float>& v) {
+  std::string out;
+  char buf[32];
+  for (size_t i = 0; i < v.size(); ++i) {
+    std::snprintf(buf, sizeof buf, "%s%.9g", i ? "," : "", double(v[i]));
+    out += buf;
+  }
+  return out;
+}
+
+// [3, T, H, W] in [-1, 1] -> T images (rounded, clamped as a written video would be).
+std::vector<world::Image> to_images(const Tensor& video) {
+  const int64_t T = video.size(1), H = video.size(2), W = video.size(3);
+  const std::vector<float> v = video.to_vector();
+  std::vector<world::Image> out(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) {
+    world::Image& im = out[size_t(t)];
+    im.width = int(W), im.height = int(H);
+    im.rgb.resize(size_t(W * H * 3));
+    for (int64_t ch = 0; ch < 3; ++ch)
+      for (int64_t y = 0; y < H; ++y)
+        for (int64_t x = 0; x < W; ++x) {
+          const float f = v[size_t(((ch * T + t) * H + y) * W + x)];
+          im.rgb[size_t((y * W + x) * 3 + ch)] =
+              uint8_t(std::clamp(std::lround((f + 1.f) * 127.5f), 0L, 255L));
+        }
+  }
+  return out;
+}
+
+int vae_stats(int argc, char** argv) {
+  VaeCmdCli c;
+  if (!parse_options(stats_options(), argc, argv, c, "vae stats")) {
+    std::printf(
+        "usage: kinema vae stats --vae IN --out OUT [--clips N]\n\n"
+        "Encodes N world clips of the latent set (whole frames, its sizes and image share) and writes the\n"
+        "per-channel mean and std of the VAE's mu into OUT's latents_mean / latents_std metadata, so\n"
+        "VAE::normalize maps latents to zero mean and unit variance per channel.\n\n");
+    print_options(stats_options());
+    return 0;
+  }
+  check(!c.out.empty(), "vae stats", "--out FILE is required");
+  check(c.clips > 0, "vae stats", "--clips must be positive; got ", c.clips);
+  TensorFile file = load_vae_file(c.vae, "vae stats");
+  VAE vae = VAE::from_tensors(file);
+  world::WorldLatentOptions lo;
+  lo.frames = int(c.frames), lo.image_fraction = c.images, lo.seed = uint64_t(c.seed);
+  const world::WorldVideoOptions vo = lo.video();
+  const int64_t Z = vae.config().z_dim, s = vae.config().spatial_compression(),
+                tc = vae.config().temporal_compression();
+  check(c.frames >= 1 && (c.frames - 1) % tc == 0, "vae stats", "--frames must be 1 + k x ", tc, "; got ", c.frames);
+  for (const auto& [w, h] : vo.sizes)
+    check(w % s == 0 && h % s == 0, "vae stats", "clip size ", w, "x", h, " is not a multiple of the VAE's ", s);
+
+  std::vector<double> sum(static_cast<size_t>(Z), 0.0), sq(static_cast<size_t>(Z), 0.0);
+  double count = 0;
+  NoGradGuard no_grad;
+  for (int64_t i = 0; i < c.clips; ++i) {
+    const world::WorldClipPick p = world::pick_world_clip(vo, i);
+    Tensor clip = world::frames_to_tensor(world::render_window(p.scene, p.first_frame, p.frames),
+                                          p.crop_x, p.crop_y, p.crop_w, p.crop_h);
+    Tensor mu = vae.encode(batch_of_one(clip)).mu;
+    const std::vector<float> v = mu.to_vector();
+    const size_t per = v.size() / size_t(Z);
+    for (size_t ch = 0; ch < size_t(Z); ++ch)
+      for (size_t j = 0; j < per; ++j) {
+        const double x = v[ch * per + j];
+        sum[ch] += x, sq[ch] += x * x;
+      }
+    count += double(per);
+    std::fprintf(stderr, "\rvae stats: %lld/%lld clips", static_cast<long long>(i + 1),
+                 static_cast<long long>(c.clips));
+  }
+  std::fprintf(stderr, "\n");
+  std::vector<float> mean(static_cast<size_t>(Z)), stdv(static_cast<size_t>(Z));
+  std::printf("channel      mean       std\n");
+  for (size_t ch = 0; ch < size_t(Z); ++ch) {
+    const double m = sum[ch] / count, var = std::max(0.0, sq[ch] / count - m * m);
+    mean[ch] = float(m), stdv[ch] = float(std::max(std::sqrt(var), 1e-6));
+    std::printf("%7zu %9.4f %9.4f\n", ch, double(mean[ch]), double(stdv[ch]));
+  }
+  file.metadata["latents_mean"] = join(mean);
+  file.metadata["latents_std"] = join(stdv);
+  VAE::from_tensors(file);  // the metadata must load back
+  const fs::path out(c.out);
+  if (out.has_parent_path()) fs::create_directories(out.parent_path());
+  const std::string tmp = c.out + ".tmp." + std::to_string(::getpid());
+  save_tensors(tmp, file);
+  fs::rename(tmp, out);
+  std::printf("wrote %s (latents_mean, latents_std over %lld clips)\n", c.out.c_str(),
+              static_cast<long long>(c.clips));
+  return 0;
+}
+
+int vae_recon(int argc, char** argv) {
+  VaeCmdCli c;
+  c.clips = 20;
+  if (!parse_options(recon_options(), argc, argv, c, "vae recon")) {
+    std::printf(
+        "usage: kinema vae recon --vae FILE --out DIR [--clips N]\n\n"
+        "The VAE quality benchmark: N held-out world clips (never in training) at 128x128 x --frames,\n"
+        "encoded and decoded with causal chunking. Reports PSNR (target >= 32 dB) and the share of the\n"
+        "world judge's claims that pass on the original frames and still pass on the decoded ones\n"
+        "(target >= 98%%); writes DIR/recon_NN.png (original | decoded, every 4th frame) and DIR/recon.json.\n\n");
+    print_options(recon_options());
+    return 0;
+  }
+  check(!c.out.empty(), "vae recon", "--out DIR is required");
+  check(c.clips > 0, "vae recon", "--clips must be positive; got ", c.clips);
+  VAE vae = VAE::from_tensors(load_vae_file(c.vae, "vae recon"));
+  const int64_t tc = vae.config().temporal_compression();
+  check(c.frames >= 1 && (c.frames - 1) % tc == 0, "vae recon", "--frames must be 1 + k x ", tc, "; got ", c.frames);
+  check(128 % vae.config().spatial_compression() == 0, "vae recon", "128 is not a multiple of the VAE's ",
+        vae.config().spatial_compression());
+  fs::create_directories(c.out);
+  VaeRunOptions run;
+  run.chunking = VaeChunking::causal;
+  NoGradGuard no_grad;
+  double psnr_sum = 0, psnr_min = 1e9, seconds = 0;
+  int64_t claims_orig = 0, claims_dec = 0, still = 0, claims_total = 0;
+  std::string rows;
+  uint64_t seed = uint64_t(c.seed) * 1000003ull;
+  for (int64_t i = 0; i < c.clips; ++i) {
+    world::Scene scene;
+    for (int tries = 0;; ++tries) {
+      check(tries < 100000, "vae recon", "no held-out scene found");
+      scene = world::sample_scene(seed++, world::SampleOptions{128, 128, 12, int(c.frames)});
+      if (world::is_held_out(scene)) break;
+    }
+    const std::vector<world::Image> frames = world::render(scene);
+    Tensor x = world::frames_to_tensor(frames, 0, 0, 128, 128);
+    const auto t0 = std::chrono::steady_clock::now();
+    Tensor y = vae.decode(vae.encode(batch_of_one(x), run).mu, run);
+    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    y = reshape(y, x.shape());
+    const double p = psnr(y, x);
+    psnr_sum += p, psnr_min = std::min(psnr_min, p);
+    const std::vector<world::Image> decoded = to_images(y);
+    const world::Scorecard a = world::judge(frames, scene), b = world::judge(decoded, scene);
+    // The judge may word or count claims differently on other frames: match them by kind
+    // and text; a claim the decoded frames lack does not pass.
+    int64_t pass_a = 0, pass_b = 0, both = 0;
+    std::map<std::string, int> passed_b;
+    for (const world::Claim& k : b.claims) pass_b += k.pass, passed_b[k.kind + "\n" + k.text] += k.pass;
+    for (const world::Claim& k : a.claims) {
+      if (!k.pass) continue;
+      ++pass_a;
+      int& n = passed_b[k.kind + "\n" + k.text];
+      if (n > 0) ++both, --n;
+    }
+    claims_total += int64_t(a.claims.size());
+    claims_orig += pass_a, claims_dec += pass_b, still += both;
+    std::printf("clip %3lld  psnr %6.2f dB  judge %lld/%zu original, %lld/%zu decoded\n",
+                static_cast<long long>(i), p, static_cast<long long>(pass_a), a.claims.size(),
+                static_cast<long long>(pass_b), b.claims.size());
+    char row[160];
+    std::snprintf(row, sizeof row, "%s{\"clip\": %lld, \"psnr\": %.3f, \"claims\": %zu, \"pass_original\": %lld, \"pass_decoded\": %lld}",
+                  i ? ",\n    " : "", static_cast<long long>(i), p, a.claims.size(),
+                  static_cast<long long>(pass_a), static_cast<long long>(pass_b));
+    rows += row;
+    if (i < c.strips) {
+      std::vector<world::Image> strip;
+      for (size_t t = 0; t < frames.size(); t += 4) {
+        world::Image im;
+        im.width = 2 * frames[t].width, im.height = frames[t].height;
+        im.rgb.resize(size_t(im.width) * size_t(im.height) * 3);
+        const size_t row_bytes = size_t(frames[t].width) * 3;
+        for (int r = 0; r < im.height; ++r) {
+          std::copy_n(frames[t].rgb.begin() + ptrdiff_t(r * row_bytes), row_bytes,
+                      im.rgb.begin() + ptrdiff_t(2 * r * row_bytes));
+          std::copy_n(decoded[t].rgb.begin() + ptrdiff_t(r * row_bytes), row_bytes,
+                      im.rgb.begin() + ptrdiff_t((2 * r + 1) * row_bytes));
+        }
+        strip.push_back(std::move(im));
+      }
+      char name[32];
+      std::snprintf(name, sizeof name, "recon_%02lld.png", static_cast<long long>(i));
+      world::write_png_strip((fs::path(c.out) / name).string(), strip);
+    }
+  }
+  const double mean_psnr = psnr_sum / double(c.clips);
+  const double still_share = claims_orig > 0 ? double(still) / double(claims_orig) : 1.0;
+  std::printf("\n%lld held-out clips 128x128x%lld (causal chunking): PSNR mean %.2f dB, min %.2f dB [target >= 32: %s]\n"
+              "judge: %lld/%lld claims pass on the originals, %lld on the decoded; %.1f%% still pass [target >= 98%%: %s]\n"
+              "encode + decode %.3f s/clip\n",
+              static_cast<long long>(c.clips), static_cast<long long>(c.frames), mean_psnr, psnr_min,
+              mean_psnr >= 32 ? "met" : "NOT met", static_cast<long long>(claims_orig),
+              static_cast<long long>(claims_total), static_cast<long long>(claims_dec), 100 * still_share,
+              still_share >= 0.98 ? "met" : "NOT met", seconds / double(c.clips));
+  std::ofstream json(fs::path(c.out) / "recon.json");
+  json << "{\n  \"vae\": \"" << c.vae << "\", \"clips\": " << c.clips << ", \"frames\": " << c.frames
+       << ",\n  \"psnr_mean\": " << mean_psnr << ", \"psnr_min\": " << psnr_min
+       << ",\n  \"claims\": " << claims_total << ", \"pass_original\": " << claims_orig
+       << ", \"pass_decoded\": " << claims_dec << ", \"still_pass_share\": " << still_share
+       << ",\n  \"seconds_per_clip\": " << seconds / double(c.clips) << ",\n  \"per_clip\": [\n    " << rows
+       << "\n  ]\n}\n";
+  return 0;
+}
+
+}  // namespace
+
+int cmd_vae(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    std::printf("usage: kinema vae stats|recon [options]\n"
+                "  stats  per-channel latent mean/std into the VAE file's metadata (for VAE::normalize)\n"
+                "  recon  reconstruction benchmark on held-out world clips: PSNR, world judge, PNG strips\n"
+                "  `kinema vae <command> --help` lists each one's options\n");
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string what = argv[1];
+  if (what == "stats") return vae_stats(argc - 1, argv + 1);
+  if (what == "recon") return vae_recon(argc - 1, argv + 1);
+  fail("vae", "unknown command '", what, "'; expected stats or recon");
+}
+
+}  // namespace kinema::cli

@@ -11,6 +11,7 @@ namespace {
 
 // Add new subcommands here, one line each, in the order --help shows them.
 const Command kCommands[] = {
+    {"generate", "text to video or image with the shipped default model (or --model DIR)", cmd_generate},
     {"info", "show the engine's build, CPU features and thread count", cmd_info},
     {"version", "print the version", cmd_version},
     {"world", "procedural world: render, captions, prompt expansion, data sets, judge selftest", cmd_world},
@@ -18,7 +19,7 @@ const Command kCommands[] = {
     {"verify", "check a file's C2PA content credentials (exit 0 valid, 3 invalid, 4 none)", cmd_verify},
     {"sign", "add C2PA content credentials to media files (local identity or --sign-key/--sign-cert)", cmd_sign},
     {"text", "train the tokenizer on the world's captions; show how a prompt tokenizes", cmd_text},
-    {"train", "train the DiT by flow matching (checkpoints, resume, CSV log)", cmd_train},
+    {"train", "train the VAE, text encoder or DiT (checkpoints, exact resume, CSV log)", cmd_train},
     {"vae", "VAE latent statistics for normalisation; reconstruction benchmark on held-out clips", cmd_vae},
 };
 

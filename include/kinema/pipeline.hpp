@@ -1,0 +1,116 @@
+// Text (and frames) to video: a model bundle (tokenizer, text encoder, VAE, DiT and the
+// settings they were trained with) and the generation path around it:
+//   prompt -> [world::expand into a detailed caption] -> tokens -> text encoder -> context
+//   noise (seeded) -> sampler (schedule + CFG denoiser + stepper) over the DiT -> latent
+//   latent -> VAE decode (causal chunks) -> RGB frames
+// Same request and seed -> bit-identical frames. Errors are kinema::Error with what to do.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kinema/dit.hpp"
+#include "kinema/media.hpp"
+#include "kinema/tensor_file.hpp"
+#include "kinema/text_encoder.hpp"
+#include "kinema/tokenizer.hpp"
+#include "kinema/vae.hpp"
+
+namespace kinema {
+
+// The bundle's manifest (DIR/model.json): files with their SHA-256 and the defaults.
+struct ModelManifest {
+  std::string name;
+  struct File { std::string path, sha256; };
+  File tokenizer, text_encoder, vae, dit;
+  std::vector<std::pair<int, int>> sizes;  // (width, height) the model was trained at
+  int fps = 12, frames = 25;               // default clip
+  int steps = 30;
+  float cfg = 5.f, shift = 0.f;            // shift 0: sqrt(tokens / base_tokens), as in training
+  int64_t base_tokens = 256;
+  std::string sampler = "unipc";
+  int64_t max_text_len = 256;
+};
+
+ModelManifest read_manifest(const std::string& path);
+std::string manifest_json(const ModelManifest& m);
+// SHA-256 of a file as 64 hex digits.
+std::string sha256_file(const std::string& path);
+
+// Writes a bundle: DIR/tokenizer.model, text_encoder.safetensors, vae.safetensors,
+// dit.safetensors and model.json with their SHA-256 (m's file entries are filled in here).
+void write_model_bundle(const std::string& dir, ModelManifest m, const std::string& tokenizer_bytes,
+                        const TensorFile& text_encoder, const TensorFile& vae, const TensorFile& dit);
+
+// Text -> per-token embeddings [L, dim] (and L): the one path training and generation share.
+Tensor encode_caption(const Tokenizer& tokenizer, const TextEncoder& encoder, const std::string& text,
+                      int64_t max_len);
+
+struct GenerateRequest {
+  std::string prompt;
+  std::string negative;        // the unconditional branch of CFG ("" = the empty caption)
+  int width = 0, height = 0;   // 0: the model's first trained size
+  int frames = 0;              // 0: the model's default; 1 = text-to-image; else 1 + 4k
+  int fps = 0;                 // 0: the model's
+  int steps = 0;               // 0: the model's
+  float cfg = -1, shift = -1;  // < 0: the model's
+  float rescale = 0;           // guidance rescale phi
+  std::string sampler;         // "": the model's
+  uint64_t seed = 0;
+  bool expand = true;          // expand the prompt into the world's detailed caption style
+  int threads = 0;             // 0: the current context's
+};
+
+struct GenerateTimings { double text = 0, sampling = 0, decode = 0; };
+
+struct GenerateResult {
+  std::vector<Frame> frames;
+  int fps = 12;
+  std::string caption;               // what the text encoder saw
+  std::vector<std::string> notes;    // expansion notes (mapped words, words not understood)
+  GenerateTimings seconds;
+  int steps = 0;
+  float cfg = 0, shift = 0;
+  std::string sampler;
+};
+
+struct GenerateProgress { int step = 0, steps = 0; double elapsed = 0; };
+
+class Pipeline {
+ public:
+  // Loads DIR/model.json and the files it names, checking each SHA-256; a missing or altered
+  // file is an Error naming it and what to do.
+  static Pipeline load(const std::string& dir);
+  const ModelManifest& manifest() const { return manifest_; }
+  const std::string& dir() const { return dir_; }
+  std::string model_digest() const { return manifest_.dit.sha256; }
+
+  // Fills the request's defaults and checks it (size a multiple of the patch grid, frames
+  // 1 + 4k, memory); throws Error saying the nearest valid value.
+  GenerateRequest resolve(const GenerateRequest& request) const;
+  // Bytes the request needs at peak (latents, DiT activations, VAE decode of one chunk).
+  int64_t estimate_bytes(const GenerateRequest& resolved) const;
+  GenerateResult generate(const GenerateRequest& request,
+                          const std::function<void(const GenerateProgress&)>& progress = {}) const;
+
+  const VAE& vae() const { return vae_; }
+  const DiT& dit() const { return dit_; }
+  const TextEncoder& text_encoder() const { return encoder_; }
+  const Tokenizer& tokenizer() const { return tokenizer_; }
+
+ private:
+  Pipeline(std::string dir, ModelManifest m, Tokenizer t, TextEncoder e, VAE v, DiT d);
+  std::string dir_;
+  ModelManifest manifest_;
+  Tokenizer tokenizer_;
+  TextEncoder encoder_;
+  VAE vae_;
+  DiT dit_;
+};
+
+// A contact sheet: up to `count` frames spread evenly over the clip, in one row.
+Frame contact_sheet(const std::vector<Frame>& frames, int count = 8);
+
+}  // namespace kinema

@@ -1,0 +1,202 @@
+// The text-to-video pipeline: bundle loading with checksums, request checks with actionable
+// errors, and prompt -> caption -> context -> sampled latent -> decoded frames.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "kinema/autograd.hpp"
+#include "kinema/context.hpp"
+#include "kinema/error.hpp"
+#include "kinema/ops.hpp"
+#include "kinema/pipeline.hpp"
+#include "kinema/sampler.hpp"
+#include "kinema/tensor_file.hpp"
+#include "kinema/train.hpp"
+#include "kinema/world.hpp"
+
+namespace fs = std::filesystem;
+
+namespace kinema {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::string checked_file(const std::string& dir, const ModelManifest::File& f, const char* what) {
+  const std::string path = (fs::path(dir) / f.path).string();
+  check(fs::exists(path), "model", "the ", what, " file ", path, " is missing; restore it (git checkout ",
+        f.path, ") or point --model at a complete model directory");
+  const std::string got = sha256_file(path);
+  check(got == f.sha256, "model", path, " is corrupted or was replaced: its SHA-256 is ", got,
+        " but model.json expects ", f.sha256, "; restore the file (git checkout) or retrain it");
+  return path;
+}
+
+int64_t available_bytes() {
+  std::ifstream f("/proc/meminfo");
+  std::string key;
+  int64_t kb = 0;
+  std::string unit;
+  while (f >> key >> kb >> unit)
+    if (key == "MemAvailable:") return kb * 1024;
+  return int64_t(8) << 30;
+}
+
+// Nearest multiple of m (at least m).
+int nearest_multiple(int v, int m) { return std::max(m, int(std::lround(double(v) / m)) * m); }
+
+}  // namespace
+
+Tensor encode_caption(const Tokenizer& tokenizer, const TextEncoder& encoder, const std::string& text,
+                      int64_t max_len) {
+  std::vector<int32_t> ids = tokenizer.encode(text);
+  if (int64_t(ids.size()) > max_len) {
+    ids.resize(size_t(max_len));
+    ids.back() = tokenizer.eos_id();  // a truncated caption keeps its eos
+  }
+  const int64_t L = int64_t(ids.size());
+  TokenBatch b{1, L, ids, std::vector<int32_t>(ids.size(), 1), {L}};
+  NoGradGuard no_grad;
+  return reshape(encoder.forward(b), {L, encoder.config().dim});
+}
+
+Pipeline::Pipeline(std::string dir, ModelManifest m, Tokenizer t, TextEncoder e, VAE v, DiT d)
+    : dir_(std::move(dir)), manifest_(std::move(m)), tokenizer_(std::move(t)), encoder_(std::move(e)),
+      vae_(std::move(v)), dit_(std::move(d)) {}
+
+Pipeline Pipeline::load(const std::string& dir) {
+  ModelManifest m = read_manifest((fs::path(dir) / "model.json").string());
+  Tokenizer tok = Tokenizer::load(checked_file(dir, m.tokenizer, "tokenizer"));
+  TextEncoder enc = TextEncoder::from_tensors(load_tensors(checked_file(dir, m.text_encoder, "text encoder")));
+  VAE vae = VAE::from_tensors(load_tensors(checked_file(dir, m.vae, "VAE")));
+  DiT dit = DiT::from_tensors(load_tensors(checked_file(dir, m.dit, "DiT")));
+  check(dit.config().text_dim == enc.config().dim, "model", "the DiT reads text of width ",
+        dit.config().text_dim, " but the text encoder writes ", enc.config().dim);
+  check(dit.config().out_dim == vae.config().z_dim, "model", "the DiT predicts ", dit.config().out_dim,
+        " channels but the VAE's latent has ", vae.config().z_dim);
+  return Pipeline(dir, std::move(m), std::move(tok), std::move(enc), std::move(vae), std::move(dit));
+}
+
+GenerateRequest Pipeline::resolve(const GenerateRequest& in) const {
+  GenerateRequest r = in;
+  const ModelManifest& m = manifest_;
+  if (r.width <= 0 || r.height <= 0) r.width = m.sizes[0].first, r.height = m.sizes[0].second;
+  const int grid = int(vae_.config().spatial_compression() * dit_.config().patch_size[1]);
+  check(r.width % grid == 0 && r.height % grid == 0, "generate", "size ", r.width, "x", r.height,
+        " is not a multiple of ", grid, " (VAE x", vae_.config().spatial_compression(), " times patch ",
+        dit_.config().patch_size[1], "); nearest valid: ", nearest_multiple(r.width, grid), "x",
+        nearest_multiple(r.height, grid));
+  check(r.width <= 4096 && r.height <= 4096, "generate", "size ", r.width, "x", r.height,
+        " is too large (at most 4096 per side)");
+  if (r.fps <= 0) r.fps = m.fps;
+  check(r.fps <= 60, "generate", "fps ", r.fps, " is out of range (1..60)");
+  if (r.frames <= 0) r.frames = m.frames;
+  const int tc = int(vae_.config().temporal_compression());
+  check((r.frames - 1) % tc == 0, "generate", r.frames, " frames cannot be made: clips have 1 + ", tc,
+        "k frames (the VAE compresses time by ", tc, "); nearest valid: ",
+        1 + tc * std::max(0, int(std::lround(double(r.frames - 1) / tc))));
+  if (r.steps <= 0) r.steps = m.steps;
+  check(r.steps <= 1000, "generate", "--steps ", r.steps, " is out of range (1..1000)");
+  if (r.cfg < 0) r.cfg = m.cfg;
+  if (r.shift < 0) r.shift = m.shift;
+  if (r.sampler.empty()) r.sampler = m.sampler;
+  make_stepper(r.sampler);  // an unknown name is an Error listing the samplers
+  const int64_t need = estimate_bytes(r), have = available_bytes();
+  if (need > have) {
+    const int64_t per_frame = std::max<int64_t>(1, need / r.frames);
+    const int64_t fit = std::max<int64_t>(1, have / per_frame);
+    fail("generate", r.frames, " frames at ", r.width, "x", r.height, " need about ", need >> 20,
+         " MiB but only ", have >> 20, " MiB is available; use at most about ", 1 + (fit - 1) / tc * tc,
+         " frames (--frames) or a smaller --size");
+  }
+  return r;
+}
+
+int64_t Pipeline::estimate_bytes(const GenerateRequest& r) const {
+  const DiTConfig& c = dit_.config();
+  const int64_t s = vae_.config().spatial_compression(), tc = vae_.config().temporal_compression();
+  const int64_t lt = 1 + (r.frames - 1) / tc, lh = r.height / s, lw = r.width / s;
+  const int64_t tokens = lt * (lh / c.patch_size[1]) * (lw / c.patch_size[2]);
+  // DiT: the widest live activations (MLP hidden + residual + q/k/v), two CFG branches in turn.
+  const int64_t dit = tokens * (c.ffn_dim + 6 * c.dim) * 4 * 2;
+  // VAE decode: one latent frame at a time at full resolution, its widest stage ~8 buffers.
+  const int64_t vae = int64_t(r.width) * r.height * tc * vae_.config().dim * 8 * 4;
+  const int64_t frames = int64_t(r.width) * r.height * 3 * (r.frames * 5);  // f32 clip + RGB frames
+  return dit + vae + frames + (int64_t(256) << 20);  // + weights and workspace
+}
+
+GenerateResult Pipeline::generate(const GenerateRequest& request,
+                                  const std::function<void(const GenerateProgress&)>& progress) const {
+  const GenerateRequest r = resolve(request);
+  Context ctx(ContextOptions{r.threads});
+  ContextScope scope(ctx);
+  NoGradGuard no_grad;
+  GenerateResult out;
+  out.fps = r.fps, out.steps = r.steps, out.cfg = r.cfg, out.sampler = r.sampler;
+
+  auto t0 = Clock::now();
+  out.caption = r.prompt;
+  if (r.expand) {
+    world::Expansion e = world::expand(r.prompt, r.seed, world::SampleOptions{r.width, r.height, r.fps, r.frames});
+    if (e.understood) out.caption = e.caption;
+    for (const auto& s : e.mapped) out.notes.push_back("read " + s);
+    for (const auto& s : e.not_understood) out.notes.push_back("not understood: " + s);
+    if (!e.understood) out.notes.push_back("no object recognised; the prompt is used as written");
+  }
+  const int64_t max_len = manifest_.max_text_len;
+  Tensor cond = encode_caption(tokenizer_, encoder_, out.caption, max_len);
+  Tensor uncond = encode_caption(tokenizer_, encoder_, r.negative, max_len);
+  const int64_t Lc = cond.shape()[0], Lu = uncond.shape()[0], D = cond.shape()[1];
+  cond = reshape(cond, {1, Lc, D}), uncond = reshape(uncond, {1, Lu, D});
+  out.seconds.text = since(t0);
+
+  const DiTConfig& c = dit_.config();
+  const int64_t s = vae_.config().spatial_compression(), tc = vae_.config().temporal_compression();
+  const Shape latent = {1, c.out_dim, 1 + (r.frames - 1) / tc, r.height / s, r.width / s};
+  const int64_t tokens = latent[2] * (latent[3] / c.patch_size[1]) * (latent[4] / c.patch_size[2]);
+  out.shift = r.shift > 0 ? r.shift : resolution_shift(tokens, manifest_.base_tokens);
+  // Noise from the trainer's PCG generator: the same bits on every platform and library.
+  TrainRng rng(r.seed, 0x6e6f697365ULL);
+  std::vector<float> noise(size_t(shape_numel(latent)));
+  for (float& v : noise) v = rng.normal();
+  DiTForwardOptions fo;
+  if (c.in_dim > c.out_dim)  // frame conditioning slot: nothing given (mask 0, known 0)
+    fo.condition = Tensor::zeros({1, c.in_dim - c.out_dim, latent[2], latent[3], latent[4]});
+  ModelFn model = [&](const Tensor& x, const ModelCall& call) {
+    Tensor t = Tensor::from_vector({call.timestep}, {1});
+    return dit_.forward(x, t, call.conditional ? cond : uncond, fo);
+  };
+  t0 = Clock::now();
+  SampleOptions so;
+  so.sampler = r.sampler;
+  so.guidance.cfg = r.cfg, so.guidance.rescale = r.rescale;
+  if (progress)
+    so.progress = [&](const SampleProgress& p) { progress({p.step, p.steps, since(t0)}); };
+  ScheduleOptions sched;
+  sched.steps = r.steps, sched.shift = out.shift, sched.sigma_max = 1.0;
+  sched.timesteps = TimestepMode::exact;  // the trainer feeds 1000 t
+  Tensor z = sample(model, Tensor::from_vector(noise, latent), flow_schedule(sched), so);
+  out.seconds.sampling = since(t0);
+
+  t0 = Clock::now();
+  Tensor video = vae_.decode(vae_.denormalize(z));  // [1, 3, T, H, W], causal chunks
+  out.seconds.decode = since(t0);
+  const std::vector<float> v = video.to_vector();
+  const int64_t T = video.shape()[2], H = video.shape()[3], W = video.shape()[4];
+  for (int64_t t = 0; t < T; ++t) {
+    Frame f;
+    f.width = int(W), f.height = int(H);
+    f.rgb.resize(size_t(W * H * 3));
+    for (int64_t ch = 0; ch < 3; ++ch)
+      for (int64_t i = 0; i < H * W; ++i) {
+        const float x = v[size_t((ch * T + t) * H * W + i)];
+        f.rgb[size_t(i * 3 + ch)] = uint8_t(std::clamp(std::lround((x + 1.f) * 127.5f), 0L, 255L));
+      }
+    out.frames.push_back(std::move(f));
+  }
+  return out;
+}
+
+}  // namespace kinema

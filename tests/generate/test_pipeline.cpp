@@ -20,6 +20,8 @@ std::string read_file(const std::string& p) {
   return std::string(std::istreambuf_iterator<char>(f), {});
 }
 
+}  // namespace
+
 // A bundle with the real tokenizer and tiny random models: x8 space, x4 time VAE with z 4;
 // text encoder width 32; DiT dim 32 with frame-conditioning channels (in 4 + 4 + 4, out 4).
 fs::path tiny_bundle() {
@@ -42,6 +44,8 @@ fs::path tiny_bundle() {
                      DiT::init_random(dc, 3, DiTInit::random).to_tensors());
   return dir;
 }
+
+namespace {
 
 TEST(Pipeline, SameSeedGivesBitIdenticalFramesAndAnotherSeedDiffers) {
   Pipeline p = Pipeline::load(tiny_bundle().string());

@@ -48,8 +48,6 @@ Tensor channel_vector(const std::vector<float>& v) {
 
 }  // namespace
 
-constexpr float kInitialLogVar = -6.f;
-
 VAE VAE::init_random(const VaeConfig& config, uint64_t seed, VaeInit init) {
   VAE m;
   m.config_ = config;
@@ -68,11 +66,6 @@ VAE VAE::init_random(const VaeConfig& config, uint64_t seed, VaeInit init) {
       std::uniform_real_distribution<float> u(-bound, bound);  // kaiming_uniform(a=√5) and bias init
       for (float& x : v) x = u(rng);
     }
-    // The posterior's log-variance (second half of conv1's outputs) starts at -6 (noise std
-    // 0.05): at 0 the decoder first sees latents drowned in unit noise and training stalls
-    // for hundreds of steps on the mean colour before the encoder learns to shrink it.
-    if (name == "conv1.bias" && !random)
-      for (int64_t i = config.z_dim; i < 2 * config.z_dim; ++i) v[size_t(i)] = kInitialLogVar;
     m.weights_[name] = Tensor::from_vector(v, shape).set_requires_grad();
   }
   return m;

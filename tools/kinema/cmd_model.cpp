@@ -1,0 +1,116 @@
+// `kinema model pack|check`: assemble a model directory (the four files + model.json with
+// their SHA-256 and the generation defaults) and verify one.
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "commands.hpp"
+#include "kinema/error.hpp"
+#include "kinema/ops.hpp"
+#include "kinema/pipeline.hpp"
+#include "kinema/tensor_file.hpp"
+#include "option_table.hpp"
+
+namespace kinema::cli {
+namespace {
+
+struct PackCli {
+  std::string out, dit, vae, text_encoder, tokenizer = "models/default/tokenizer.model";
+  std::string dtype = "f32", sizes = "128x128,160x96,96x160";
+  ModelManifest m;
+  PackCli() { m.name = "kinema-default"; }
+};
+
+#define KI KINEMA_OPT_INT
+#define KF KINEMA_OPT_FLOAT
+#define KS KINEMA_OPT_STRING
+const std::vector<Option<PackCli>>& pack_options() {
+  static const std::vector<Option<PackCli>> table = {
+      {"--out", "DIR", "the model directory to write", KS(out)},
+      {"--dit", "FILE", "DiT weights (e.g. a training run's latest/ema.safetensors)", KS(dit)},
+      {"--vae", "FILE", "VAE weights with latent statistics (kinema vae stats)", KS(vae)},
+      {"--text-encoder", "FILE", "text encoder weights", KS(text_encoder)},
+      {"--tokenizer", "FILE", "sentencepiece model", KS(tokenizer)},
+      {"--dtype", "f32|bf16", "storage type of the DiT's matrices (norms and biases stay f32)", KS(dtype)},
+      {"--name", "NAME", "model name (recorded in C2PA credentials)", KS(m.name)},
+      {"--sizes", "LIST", "trained sizes WxH,WxH,... (the first is the default)", KS(sizes)},
+      {"--fps", "N", "default frames per second", KI(m.fps)},
+      {"--frames", "N", "default clip length (1 + 4k)", KI(m.frames)},
+      {"--steps", "N", "default sampling steps", KI(m.steps)},
+      {"--cfg", "X", "default guidance scale", KF(m.cfg)},
+      {"--shift", "S", "default timestep shift (0: by resolution)", KF(m.shift)},
+      {"--sampler", "NAME", "default sampler", KS(m.sampler)},
+  };
+  return table;
+}
+#undef KI
+#undef KF
+#undef KS
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  check(f.good(), "model pack", "cannot read ", path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Matrices (2-D and up, i.e. linear and conv weights) to bf16; vectors stay f32.
+TensorFile to_storage(TensorFile f, const std::string& dtype) {
+  check(dtype == "f32" || dtype == "bf16", "model pack", "--dtype must be f32 or bf16; got '", dtype, "'");
+  if (dtype == "f32") return f;
+  for (auto& [name, t] : f.tensors)
+    if (t.ndim() >= 2) t = cast(t, DType::bf16);
+  return f;
+}
+
+int pack(int argc, char** argv) {
+  PackCli c;
+  if (!parse_options(pack_options(), argc, argv, c, "model pack")) {
+    std::printf("usage: kinema model pack --out DIR --dit FILE --vae FILE --text-encoder FILE [options]\n\n"
+                "Writes DIR/{tokenizer.model, text_encoder, vae, dit}.safetensors and DIR/model.json, which\n"
+                "records each file's SHA-256 and the generation defaults (`kinema generate --model DIR`).\n\n");
+    print_options(pack_options());
+    return 0;
+  }
+  check(!c.out.empty() && !c.dit.empty() && !c.vae.empty() && !c.text_encoder.empty(), "model pack",
+        "--out, --dit, --vae and --text-encoder are required (`kinema model pack --help`)");
+  c.m.sizes.clear();
+  std::stringstream ss(c.sizes);
+  for (std::string s; std::getline(ss, s, ',');) {
+    int w = 0, h = 0;
+    check(std::sscanf(s.c_str(), "%dx%d", &w, &h) == 2 && w > 0 && h > 0, "model pack",
+          "--sizes needs WxH,WxH,...; got '", s, "'");
+    c.m.sizes.emplace_back(w, h);
+  }
+  TensorFile dit = load_tensors(c.dit);
+  dit.metadata.erase("ema_decay");
+  write_model_bundle(c.out, c.m, read_bytes(c.tokenizer), load_tensors(c.text_encoder), load_tensors(c.vae),
+                     to_storage(dit, c.dtype));
+  Pipeline p = Pipeline::load(c.out);  // proves the bundle loads and its parts fit together
+  std::printf("%s: %s, DiT %s\n", c.out.c_str(), p.manifest().name.c_str(), p.model_digest().substr(0, 16).c_str());
+  return 0;
+}
+
+int check_model(int argc, char** argv) {
+  check(argc == 2, "model check", "usage: kinema model check DIR");
+  Pipeline p = Pipeline::load(argv[1]);
+  std::printf("%s: %s — every file matches its SHA-256\n%s", argv[1], p.manifest().name.c_str(),
+              manifest_json(p.manifest()).c_str());
+  return 0;
+}
+
+}  // namespace
+
+int cmd_model(int argc, char** argv) {
+  const std::string what = argc > 1 ? argv[1] : "";
+  if (what == "pack") return pack(argc - 1, argv + 1);
+  if (what == "check") return check_model(argc - 1, argv + 1);
+  std::printf("usage: kinema model pack|check ...\n"
+              "  pack   assemble a model directory from trained weights (`kinema model pack --help`)\n"
+              "  check  load a model directory and verify every file's SHA-256\n");
+  return what.empty() || what == "--help" || what == "-h" ? 0 : 2;
+}
+
+}  // namespace kinema::cli

@@ -4,7 +4,7 @@ BUILD_ASAN ?= build-asan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all deps build test test-asan bench demo clean
+.PHONY: all deps build test test-asan bench demo train-default clean
 
 all: build
 
@@ -29,8 +29,16 @@ test-asan: deps
 bench: build
 	bash bench/run
 
+# A sample video from the shipped default model (models/default), offline.
+DEMO_PROMPT ?= a red circle moves to the right on a blue sky
+DEMO_OUT ?= demo.mp4
 demo: build
-	@echo "make demo: the default model has not been trained yet (issue 7); nothing to generate." && exit 1
+	$(BUILD)/bin/kinema generate "$(DEMO_PROMPT)" -o $(DEMO_OUT) --seed 1
+	@echo "make demo: wrote $(abspath $(DEMO_OUT)) (preview: $(abspath $(DEMO_OUT)).preview.png)"
+
+# Reproduces models/default from scratch (resumable: run it again after an interruption).
+train-default: build
+	bash scripts/train-default
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)

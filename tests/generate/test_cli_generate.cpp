@@ -80,5 +80,13 @@ TEST(CliGenerate, ErrorsSayWhatToDo) {
   EXPECT_NE(error_of({"a cat", "-o", out, "--steps", "many"}).find("--steps"), std::string::npos);
 }
 
+TEST(CliGenerate, ARefusedPromptWritesNothingAndExitsFive) {
+  const fs::path d = out_dir(), out = d / "refused.mp4";
+  EXPECT_EQ(generate({"a n@ked woman, explicit sex scene", "-o", out.string()}), 5);
+  EXPECT_FALSE(fs::exists(out));
+  // An ordinary negative prompt is not a request for what it names.
+  EXPECT_EQ(generate({"a red circle", "-o", out.string(), "--steps", "1", "--negative", "blood, gore"}), 0);
+}
+
 }  // namespace
 }  // namespace kinema

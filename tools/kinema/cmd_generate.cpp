@@ -10,6 +10,7 @@
 #include "kinema/error.hpp"
 #include "kinema/media.hpp"
 #include "kinema/pipeline.hpp"
+#include "kinema/safety.hpp"
 #include "option_table.hpp"
 
 namespace kinema::cli {
@@ -17,7 +18,7 @@ namespace {
 
 struct GenerateCli {
   GenerateRequest req;
-  std::string out = "kinema.mp4", model, preview, size;
+  std::string out = "kinema.mp4", model, preview, size, policy;
   float seconds = 0;
   bool no_expand = false, record_prompt = false, quiet = false;
 };
@@ -46,6 +47,7 @@ const std::vector<Option<GenerateCli>>& options() {
        [](const GenerateCli&) { return std::string("on"); }, [](GenerateCli& c, const std::string&) { c.no_expand = false; }},
       {"--preview", "FILE", "contact sheet PNG of 8 frames (default: OUT.preview.png; 'none' to skip)", KS(preview)},
       {"--record-prompt", "", "write the prompt into the C2PA credentials (off: privacy)", KINEMA_OPT_FLAG(record_prompt)},
+      {"--policy", "FILE", "operator prompt policy (JSON, docs/safety.md); default: the built-in policy", KS(policy)},
       {"--quiet", "", "no progress bar", KINEMA_OPT_FLAG(quiet)},
   };
   return table;
@@ -59,12 +61,15 @@ void print_help() {
       "usage: kinema generate \"PROMPT\" [-o out.mp4] [options]\n\n"
       "Turns a prompt into a video with kinema's own default model (or --model DIR). The prompt is first\n"
       "expanded into the detailed caption style the model was trained on (shown; --no-expand skips it).\n"
-      "Output files carry C2PA content credentials (`kinema verify FILE`). Examples:\n"
+      "Prompts are checked against the usage policy first (`kinema check-prompt`); a refused prompt writes\n"
+      "nothing and exits 5. Output files carry C2PA content credentials (`kinema verify FILE`). Examples:\n"
       "  kinema generate \"a red circle moves right\" -o red.mp4\n"
       "  kinema generate \"a blue star on a night sky\" -o star.png          # an image\n"
       "  kinema generate \"two yellow squares fall\" --size 160x96 --seconds 2 --seed 7 -o fall.webm\n\n");
   print_options(options());
 }
+
+constexpr int kRefusedExit = 5;  // as `kinema check-prompt`
 
 std::string default_model_dir() {
   if (const char* e = std::getenv("KINEMA_MODEL")) return e;
@@ -100,6 +105,19 @@ int cmd_generate(int argc, char** argv) {
   }
   if (!parse_options(options(), int(rest.size()), rest.data(), c, "generate")) return print_help(), 0;
   check(!c.req.prompt.empty(), "generate", "give a prompt: kinema generate \"a red circle moves right\" -o out.mp4");
+  {  // Prompt policy (docs/safety.md): refuse before any work and write nothing. A negative
+     // prompt names what to avoid ("blood, gore" is a normal one), so only the rule no policy
+     // can lift applies to it.
+    const PromptPolicy policy = c.policy.empty() ? PromptPolicy::load_default() : PromptPolicy::from_file(c.policy);
+    for (const std::string* text : {&c.req.prompt, &c.req.negative}) {
+      if (text->empty()) continue;
+      const PolicyDecision d = policy.check(*text);
+      if (d.allowed || (text == &c.req.negative && d.category != "sexual_minors")) continue;
+      std::fprintf(stderr, "kinema generate: refused (%s) by rule '%s' on '%s': %s; no file written\n",
+                   d.category.c_str(), d.rule.c_str(), d.matched.c_str(), d.explanation.c_str());
+      return kRefusedExit;
+    }
+  }
   if (!c.size.empty()) {
     int w = 0, h = 0;
     char x = 0;

@@ -17,6 +17,7 @@
 #include "kinema/text_encoder.hpp"
 #include "kinema/tokenizer.hpp"
 #include "kinema/vae.hpp"
+#include "kinema/world.hpp"
 
 namespace kinema {
 
@@ -70,6 +71,8 @@ struct GenerateResult {
   int fps = 12;
   std::string caption;               // what the text encoder saw
   std::vector<std::string> notes;    // expansion notes (mapped words, words not understood)
+  bool expanded = false;             // the prompt was understood and expanded into scene
+  world::Scene scene;                // what the caption describes (the world judge's reference)
   GenerateTimings seconds;
   int steps = 0;
   float cfg = 0, shift = 0;

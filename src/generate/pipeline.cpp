@@ -140,7 +140,7 @@ GenerateResult Pipeline::generate(const GenerateRequest& request,
   out.caption = r.prompt;
   if (r.expand) {
     world::Expansion e = world::expand(r.prompt, r.seed, world::SampleOptions{r.width, r.height, r.fps, r.frames});
-    if (e.understood) out.caption = e.caption;
+    if (e.understood) out.caption = e.caption, out.scene = e.scene, out.expanded = true;
     for (const auto& s : e.mapped) out.notes.push_back("read " + s);
     for (const auto& s : e.not_understood) out.notes.push_back("not understood: " + s);
     if (!e.understood) out.notes.push_back("no object recognised; the prompt is used as written");

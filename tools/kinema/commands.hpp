@@ -23,6 +23,7 @@ int cmd_text(int argc, char** argv);
 int cmd_train(int argc, char** argv);
 int cmd_generate(int argc, char** argv);
 int cmd_model(int argc, char** argv);
+int cmd_scorecard(int argc, char** argv);
 int cmd_vae(int argc, char** argv);
 int cmd_check_prompt(int argc, char** argv);
 // `kinema train <model>` halves, each in its own cmd_train_<model>.cpp.

@@ -20,6 +20,7 @@ const Command kCommands[] = {
     {"sign", "add C2PA content credentials to media files (local identity or --sign-key/--sign-cert)", cmd_sign},
     {"text", "train the tokenizer on the world's captions; show how a prompt tokenizes", cmd_text},
     {"train", "train the VAE, text encoder or DiT (checkpoints, exact resume, CSV log)", cmd_train},
+    {"scorecard", "measure a model's prompt-following on held-out prompts with the world judge", cmd_scorecard},
     {"model", "assemble a model directory from trained weights (pack) or verify one (check)", cmd_model},
     {"check-prompt", "check a prompt against the safety policy and say why (exit 0 allowed, 5 refused)", cmd_check_prompt},
     {"vae", "VAE latent statistics for normalisation; reconstruction benchmark on held-out clips", cmd_vae},

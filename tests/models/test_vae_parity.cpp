@@ -97,5 +97,46 @@ TEST(VaeParity, OtherLayoutBatchOfTwoMatches) {
   run_parity({c, {2, 3, 5, 8, 12}, {2, 3, 3, 2, 3}}, "3-stage");
 }
 
+// Training's gradients: backward of sum(decode(z) * g) + sum(mu * g_mu) + sum(logvar * g_lv)
+// through kinema's whole-clip pass, against PyTorch autograd through the reference's chunked
+// schedule, for every weight.
+TEST(VaeParity, GradientsOfEveryWeightMatchTheReference) {
+  VAE model = VAE::init_random(tiny_vae_config(), 42, VaeInit::random);
+  const Shape video_shape{1, 3, 9, 16, 16}, latent{1, 4, 3, 2, 2};
+  Tensor video = seeded(video_shape, 1), z = seeded(latent, 2);
+  Tensor g_video = seeded(video_shape, 3), g_mu = seeded(latent, 4), g_lv = seeded(latent, 5);
+  TensorFile in = model.to_tensors();
+  in.tensors["input.video"] = video, in.tensors["input.z"] = z;
+  in.tensors["input.g_video"] = g_video, in.tensors["input.g_mu"] = g_mu, in.tensors["input.g_logvar"] = g_lv;
+  fs::path dir = fs::temp_directory_path() / ("kinema-vae-grad-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  save_tensors((dir / "in.safetensors").string(), in);
+  std::string cmd = std::string(KINEMA_PYTHON) + " " + KINEMA_SOURCE_DIR + "/tests/models/vae_reference.py " +
+                    (dir / "in.safetensors").string() + " " + (dir / "out.safetensors").string() + " > " +
+                    (dir / "log.txt").string() + " 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "vae_reference.py failed; see " << (dir / "log.txt").string();
+  TensorFile ref = load_tensors((dir / "out.safetensors").string());
+  fs::remove_all(dir);
+
+  VaeRunOptions whole;
+  whole.chunking = VaeChunking::whole;  // as the trainer runs it
+  VaeLatent lat = model.encode(video, whole);
+  Tensor loss = add(add(sum(mul(model.decode(z, whole), g_video)), sum(mul(lat.mu, g_mu))),
+                    sum(mul(lat.logvar, g_lv)));
+  backward(loss);
+  double worst = 0;
+  std::string worst_name;
+  for (const auto& [name, shape] : vae_parameter_shapes(model.config())) {
+    auto it = ref.tensors.find("grad." + name);
+    ASSERT_NE(it, ref.tensors.end()) << name;
+    Tensor g = model.weight(name).grad();
+    ASSERT_TRUE(g.defined()) << name << " got no gradient";
+    double rel = max_rel_error(g, it->second);
+    if (rel > worst) worst = rel, worst_name = name;
+    EXPECT_LE(rel, 1e-3) << name;
+  }
+  std::printf("  worst gradient: %s rel %.3e\n", worst_name.c_str(), worst);
+}
+
 }  // namespace
 }  // namespace kinema::test

@@ -181,20 +181,31 @@ def decoder(W, x, cache, acts):
     return x
 
 
+def gradients(W, outp):
+    """Backward of sum(decoded * g_video) + sum(mu * g_mu) + sum(logvar * g_logvar) through the
+    chunked schedule (autograd follows the cached frames across chunks, so this is the gradient
+    of the whole-clip function kinema trains); saves "grad.<key>" for every weight."""
+    weights = {k: v.requires_grad_() for k, v in W.items() if not k.startswith("input.")}
+    m = encode_chunked(W, W["input.video"], {})
+    z = m.shape[1] // 2
+    mu, logvar = m[:, :z], m[:, z:]
+    x = F.conv3d(W["input.z"], W["conv2.weight"], W["conv2.bias"])
+    cache, frames = Cache(), []
+    for i in range(x.shape[2]):
+        cache.start_chunk()
+        frames.append(decoder(W, x[:, :, i:i + 1], cache, {}))
+    decoded = torch.cat(frames, 2)
+    loss = (decoded * W["input.g_video"]).sum() + (mu * W["input.g_mu"]).sum() + (logvar * W["input.g_logvar"]).sum()
+    loss.backward()
+    save(outp, {"grad." + k: v.grad for k, v in weights.items()})
+
+
 def main(inp, outp):
     W, _ = load(inp)
+    if "input.g_video" in W:
+        return gradients(W, outp)
     acts = {}
-    video = W["input.video"]
-    tc = 2 ** sum(1 for k in W if k.startswith("encoder.downsamples.") and k.endswith("time_conv.weight"))
-    cache = Cache()
-    outs = []
-    start = 0
-    while start < video.shape[2]:  # frame 0, then chunks of tc frames
-        end = 1 if start == 0 else start + tc
-        cache.start_chunk()
-        outs.append(encoder(W, video[:, :, start:end], cache, acts))
-        start = end
-    m = F.conv3d(torch.cat(outs, 2), W["conv1.weight"], W["conv1.bias"])
+    m = encode_chunked(W, W["input.video"], acts)
     z = m.shape[1] // 2
     acts["mu"], acts["logvar"] = [m[:, :z]], [m[:, z:]]
     if "input.z" in W:
@@ -205,6 +216,20 @@ def main(inp, outp):
             cache.start_chunk()
             decoder(W, x[:, :, i:i + 1], cache, acts)
     save(outp, {k: torch.cat(v, 2) for k, v in acts.items()})
+
+
+def encode_chunked(W, video, acts):
+    """Frame 0, then chunks of the temporal compression; returns conv1's output (mu | logvar)."""
+    tc = 2 ** sum(1 for k in W if k.startswith("encoder.downsamples.") and k.endswith("time_conv.weight"))
+    cache = Cache()
+    outs = []
+    start = 0
+    while start < video.shape[2]:  # frame 0, then chunks of tc frames
+        end = 1 if start == 0 else start + tc
+        cache.start_chunk()
+        outs.append(encoder(W, video[:, :, start:end], cache, acts))
+        start = end
+    return F.conv3d(torch.cat(outs, 2), W["conv1.weight"], W["conv1.bias"])
 
 
 if __name__ == "__main__":

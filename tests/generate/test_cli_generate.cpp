@@ -11,6 +11,8 @@
 #include "kinema/c2pa.hpp"
 #include "kinema/error.hpp"
 #include "kinema/media.hpp"
+#include "kinema/pipeline.hpp"
+#include <cmath>
 
 namespace fs = std::filesystem;
 
@@ -18,6 +20,7 @@ namespace kinema {
 fs::path tiny_bundle();  // test_pipeline.cpp
 namespace cli {
 int cmd_generate(int argc, char** argv);
+int cmd_model(int argc, char** argv);
 }
 namespace {
 
@@ -78,6 +81,34 @@ TEST(CliGenerate, ErrorsSayWhatToDo) {
   EXPECT_NE(error_of({"a cat", "-o", (d / "x.png").string(), "--frames", "5"}).find("one frame"), std::string::npos);
   EXPECT_NE(error_of({"a cat", "-o", (d / "x.avi").string()}).find("avi"), std::string::npos);
   EXPECT_NE(error_of({"a cat", "-o", out, "--steps", "many"}).find("--steps"), std::string::npos);
+}
+
+int model_cli(std::vector<std::string> args) {
+  args.insert(args.begin(), "model");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  return cli::cmd_model(int(argv.size()), argv.data());
+}
+
+TEST(CliModel, PackedBf16BundleLoadsChecksAndGeneratesCloseToF32) {
+  const fs::path d = out_dir(), packed = d / "bf16", src = tiny_bundle();
+  ASSERT_EQ(model_cli({"pack", "--out", packed.string(), "--dit", (src / "dit.safetensors").string(), "--vae",
+                       (src / "vae.safetensors").string(), "--text-encoder", (src / "text_encoder.safetensors").string(),
+                       "--tokenizer", (src / "tokenizer.model").string(), "--dtype", "bf16", "--sizes", "32x32",
+                       "--frames", "5", "--steps", "3", "--cfg", "3"}),
+            0);
+  EXPECT_LT(fs::file_size(packed / "dit.safetensors"), fs::file_size(src / "dit.safetensors"));
+  EXPECT_EQ(model_cli({"check", packed.string()}), 0);
+  Pipeline f32 = Pipeline::load(src.string()), bf16 = Pipeline::load(packed.string());
+  GenerateRequest r;
+  r.prompt = "a red circle moves right", r.seed = 4;
+  GenerateResult a = f32.generate(r), b = bf16.generate(r);
+  double diff = 0;
+  for (size_t i = 0; i < a.frames[2].rgb.size(); ++i) diff += std::abs(a.frames[2].rgb[i] - b.frames[2].rgb[i]);
+  diff /= double(a.frames[2].rgb.size());
+  std::printf("  mean |f32 - bf16| pixel difference: %.3f of 255\n", diff);
+  EXPECT_LT(diff, 8.0);  // bf16 matrices: close to the f32 model, not equal
+  EXPECT_THROW(model_cli({"pack", "--out", packed.string()}), Error);
 }
 
 TEST(CliGenerate, ARefusedPromptWritesNothingAndExitsFive) {

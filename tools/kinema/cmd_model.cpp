@@ -32,7 +32,7 @@ const std::vector<Option<PackCli>>& pack_options() {
       {"--vae", "FILE", "VAE weights with latent statistics (kinema vae stats)", KS(vae)},
       {"--text-encoder", "FILE", "text encoder weights", KS(text_encoder)},
       {"--tokenizer", "FILE", "sentencepiece model", KS(tokenizer)},
-      {"--dtype", "f32|bf16", "storage type of the DiT's matrices (norms and biases stay f32)", KS(dtype)},
+      {"--dtype", "f32|bf16", "storage type of the DiT's and text encoder's matrices (vectors stay f32; the VAE stays f32)", KS(dtype)},
       {"--name", "NAME", "model name (recorded in C2PA credentials)", KS(m.name)},
       {"--sizes", "LIST", "trained sizes WxH,WxH,... (the first is the default)", KS(sizes)},
       {"--fps", "N", "default frames per second", KI(m.fps)},
@@ -86,7 +86,9 @@ int pack(int argc, char** argv) {
   }
   TensorFile dit = load_tensors(c.dit);
   dit.metadata.erase("ema_decay");
-  write_model_bundle(c.out, c.m, read_bytes(c.tokenizer), load_tensors(c.text_encoder), load_tensors(c.vae),
+  TensorFile text = load_tensors(c.text_encoder);
+  text.metadata.erase("ema_decay");
+  write_model_bundle(c.out, c.m, read_bytes(c.tokenizer), to_storage(text, c.dtype), load_tensors(c.vae),
                      to_storage(dit, c.dtype));
   Pipeline p = Pipeline::load(c.out);  // proves the bundle loads and its parts fit together
   std::printf("%s: %s, DiT %s\n", c.out.c_str(), p.manifest().name.c_str(), p.model_digest().substr(0, 16).c_str());

@@ -67,6 +67,7 @@ const std::vector<Option<VaeCli>>& options() {
       {"--crop", "S", "data: square crop side in pixels (0: whole frames)", KI(data.crop)},
       {"--images", "P", "data: share of one-frame images", KF(data.image_fraction)},
       {"--data-seed", "N", "data: world seed", KI(data.seed)},
+      {"--clips", "N", "data: data set size (indices; the epoch length)", KI(data.count)},
   };
   return table;
 }

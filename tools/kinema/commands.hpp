@@ -18,6 +18,7 @@ int cmd_info(int argc, char** argv);
 int cmd_world(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
 int cmd_verify(int argc, char** argv);
+int cmd_detect(int argc, char** argv);
 int cmd_sign(int argc, char** argv);
 int cmd_text(int argc, char** argv);
 int cmd_train(int argc, char** argv);

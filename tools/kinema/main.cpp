@@ -17,6 +17,7 @@ const Command kCommands[] = {
     {"world", "procedural world: render, captions, prompt expansion, data sets, judge selftest", cmd_world},
     {"eval", "score a video against a prompt or scene spec with the world judge", cmd_eval},
     {"verify", "check a file's C2PA content credentials (exit 0 valid, 3 invalid, 4 none)", cmd_verify},
+    {"detect", "was a file made by kinema? C2PA credentials, else the invisible watermark", cmd_detect},
     {"sign", "add C2PA content credentials to media files (local identity or --sign-key/--sign-cert)", cmd_sign},
     {"text", "train the tokenizer on the world's captions; show how a prompt tokenizes", cmd_text},
     {"train", "train the VAE, text encoder or DiT (checkpoints, exact resume, CSV log)", cmd_train},

@@ -79,7 +79,8 @@ void print_help() {
       "shape and spatial words --emphasis times as often), 80%% replaced by the mask id <0x00>, 10%%\n"
       "by a random piece, 10%% kept; loss = cross-entropy of (h / sqrt(dim)) . token_embedding^T at\n"
       "the chosen tokens. Interrupt at any time; the same command with --resume continues exactly.\n"
-      "DIR/latest/ema.safetensors is the encoder to use (TextEncoder::from_tensors).\n\n");
+      "ema.safetensors in the checkpoint that DIR/latest names is the encoder to use\n"
+      "(TextEncoder::from_tensors); the held-out accuracy printed is that of those EMA weights.\n\n");
   print_options(options());
 }
 

@@ -1,0 +1,56 @@
+// DiT training throughput at the default model's size as model FLOP utilisation (issue 6):
+// dim 256, 4 heads, 8 layers, MLP 1024, frame conditioning (in 36, out 16), a 2 s 128x128 clip
+// = latent [16, 7, 16, 16] = 448 tokens, 80 text tokens, batch 4; one optimizer step (forward,
+// backward, clipping, AdamW, EMA). FLOPs are counted analytically (matmuls and attention,
+// training = 3x forward); the fraction is of this machine's bf16 peak (the issue's yardstick)
+// and, since this CPU has no bf16 dot product, of its f32 FMA peak too. Also reports samples/s
+// and tokens/s, for f32 and bf16 compute.
+#include "bench_common.hpp"
+#include "kinema/train.hpp"
+
+using namespace kinema;
+using namespace kinema::bench;
+
+namespace {
+
+// Forward FLOPs of one sample (multiply-add = 2).
+double dit_forward_flops(const DiTConfig& c, int64_t tokens, int64_t text_len) {
+  const double d = double(c.dim), f = double(c.ffn_dim), n = double(tokens), l = double(text_len);
+  const double pv = double(c.patch_volume());
+  double per_layer = n * (4 * d * d + 2 * d * d + 2 * d * f)  // self q,k,v,o; cross q,o; MLP
+                     + l * 2 * d * d                           // cross k, v from the text
+                     + 2 * n * n * d                           // self QK^T and PV
+                     + 2 * n * l * d;                          // cross QK^T and PV
+  double outside = n * double(c.in_dim) * pv * d + n * d * double(c.out_dim) * pv  // patch in/out
+                   + l * (double(c.text_dim) * d + d * d);                          // text embedding
+  return 2.0 * (double(c.num_layers) * per_layer + outside);
+}
+
+}  // namespace
+
+int main() {
+  Peaks peaks = read_peaks();
+  DiTConfig c;
+  c.dim = 256, c.num_heads = 4, c.num_layers = 8, c.ffn_dim = 1024, c.freq_dim = 256;
+  c.in_dim = 36, c.out_dim = 16, c.text_dim = 256;
+  SyntheticLatentOptions data;
+  data.count = 8, data.channels = 16, data.frames = 7, data.height = 16, data.width = 16;
+  data.text_len = 80, data.text_dim = 256;
+  SyntheticLatentDataset set(data);
+  const int64_t tokens = 7 * 8 * 8, batch = 4;
+  const double flops = 3.0 * dit_forward_flops(c, tokens, data.text_len) * double(batch);
+  for (DType compute : {DType::f32, DType::bf16}) {
+    DiT model = DiT::init_random(c, 1);
+    TrainerOptions o;
+    o.batch_size = batch, o.compute = compute;
+    o.lr = LrSchedule{1e-4f, 0, 1000, 0.1f};
+    DiTTrainer trainer(model, set, o);
+    const double s = time_it([&] { trainer.step(); }, 4);
+    const std::string name = std::string("train step dim256 L8 448 tok x4 ") + std::string(dtype_name(compute));
+    report("dit_train", name + " vs bf16 peak", flops / s / 1e9, "GFLOP/s", peaks.bf16_gflops);
+    report("dit_train", name + " vs f32 peak", flops / s / 1e9, "GFLOP/s", peaks.f32_gflops);
+    report("dit_train", name + " samples/s", double(batch) / s, "samples/s", 0);
+    report("dit_train", name + " tokens/s", double(batch * tokens) / s, "tokens/s", 0);
+  }
+  return 0;
+}

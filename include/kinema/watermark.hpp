@@ -10,8 +10,9 @@
 //   detector can average frames.
 // - Because the pattern lives in normalized coordinates it survives rescaling; a crop is found
 //   by a search over a fixed set of scales and offsets (up to 15% of each side removed).
-// - detect_watermark() averages the frames' luma, high-passes and clips it, and for every
-//   searched geometry correlates it with the pattern. For content that does not carry the mark
+// - detect_watermark() averages the frames' luma in a few runs, removes the content with an
+//   edge-preserving local mean, clips and weights the residual, and for every searched geometry
+//   correlates it with the pattern (matched filter). For content that does not carry the mark
 //   the score z is a sum of independent random signs (the key's cells) weighted by the content,
 //   so P(z >= t) <= min(exp(-t^2/2), 3.18 P(N(0,1) >= t)) for any content (Hoeffding; Bentkus
 //   and Dzindzalieta 2015); the p-value is that bound times the number of geometries searched

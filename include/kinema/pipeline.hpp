@@ -4,6 +4,9 @@
 //   noise (seeded) -> sampler (schedule + CFG denoiser + stepper) over the DiT -> latent
 //   latent -> VAE decode (causal chunks) -> RGB frames
 // Same request and seed -> bit-identical frames. Errors are kinema::Error with what to do.
+// Frames can be given (image-to-video, extension, joins, loops: the frame-conditioning slot of
+// docs/conditioning.md) and a clip can start from an input video's latent (SDEdit editing);
+// kinema/modes.hpp builds extend, join, loop and long videos on these (docs/modes.md).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -49,6 +52,12 @@ void write_model_bundle(const std::string& dir, ModelManifest m, const std::stri
 Tensor encode_caption(const Tokenizer& tokenizer, const TextEncoder& encoder, const std::string& text,
                       int64_t max_len);
 
+// A video frame given to the model at a frame index of the clip to generate.
+struct KnownFrame {
+  int index = 0;  // 0 .. frames - 1
+  Frame frame;    // the request's width x height
+};
+
 struct GenerateRequest {
   std::string prompt;
   std::string negative;        // the unconditional branch of CFG ("" = the empty caption)
@@ -62,6 +71,17 @@ struct GenerateRequest {
   uint64_t seed = 0;
   bool expand = true;          // expand the prompt into the world's detailed caption style
   int threads = 0;             // 0: the current context's
+  // Frame conditioning (docs/modes.md): frames given at clip indices; empty = text-to-video.
+  std::vector<KnownFrame> known;
+  // After sampling, replace every latent frame whose 4 mask channels are all 1 by the known
+  // latent, so the given frames decode exactly as their encoding does.
+  bool paste_known = true;
+  // SDEdit: when non-empty (`frames` frames of the request's size), sampling starts from these
+  // frames' latent noised to sigma = strength instead of pure noise, with no conditioning.
+  std::vector<Frame> edit;
+  float strength = 0.6f;       // in [0, 1]: 0 returns the input's decode, 1 ignores the input
+  uint32_t noise_stream = 0;   // which noise of the seed (long videos: the chunk index)
+  bool keep_latent = false;    // return the sampled (normalized) latent in GenerateResult
 };
 
 struct GenerateTimings { double text = 0, sampling = 0, decode = 0; };
@@ -77,6 +97,10 @@ struct GenerateResult {
   int steps = 0;
   float cfg = 0, shift = 0;
   std::string sampler;
+  Tensor latent;                     // [1, C, T', h, w] when keep_latent
+  int64_t peak_latent_frames = 0;    // latent frames live at once (the sampled clip's T')
+  int chunks = 1;                    // clips sampled (long videos: > 1)
+  std::vector<int> seams;            // first frame of each chunk after the first
 };
 
 struct GenerateProgress { int step = 0, steps = 0; double elapsed = 0; };
@@ -98,6 +122,16 @@ class Pipeline {
   GenerateResult generate(const GenerateRequest& request,
                           const std::function<void(const GenerateProgress&)>& progress = {}) const;
 
+  // Frames (each the same size, 1 + 4k of them) -> normalized latent [1, C, T', h, w].
+  Tensor encode_frames(const std::vector<Frame>& frames) const;
+  // Normalized latent [1, C, T', h, w] -> RGB frames (VAE decode in causal chunks).
+  std::vector<Frame> decode_frames(const Tensor& latent) const;
+  // The frame-conditioning tensor [1, K + C, T', h, w] of a clip of `frames` frames of
+  // width x height given `known` (docs/conditioning.md): K = 4 mask channels from
+  // condition_mask(), then the normalized latent of the clip with the known frames in place and
+  // zeros (mid grey) elsewhere, zeroed at latent frames where no frame is given.
+  Tensor condition_tensor(const std::vector<KnownFrame>& known, int frames, int width, int height) const;
+
   const VAE& vae() const { return vae_; }
   const DiT& dit() const { return dit_; }
   const TextEncoder& text_encoder() const { return encoder_; }
@@ -112,6 +146,12 @@ class Pipeline {
   VAE vae_;
   DiT dit_;
 };
+
+// The mask channels [K, T'] (K = temporal_compression, row-major) for the given video frame
+// indices of a clip of `frames` = 1 + K(T' - 1) frames, Wan I2V's layout: latent frame 0 covers
+// video frame 0 alone, so all K of its channels are 1 when frame 0 is given; for latent frame
+// j > 0, channel i is 1 when video frame K(j - 1) + 1 + i is given.
+std::vector<float> condition_mask(const std::vector<int>& given, int frames, int temporal_compression);
 
 // A contact sheet: up to `count` frames spread evenly over the clip, in one row.
 Frame contact_sheet(const std::vector<Frame>& frames, int count = 8);

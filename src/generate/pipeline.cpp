@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "generate/internal.hpp"
 #include "kinema/autograd.hpp"
 #include "kinema/context.hpp"
 #include "kinema/error.hpp"
@@ -92,7 +93,7 @@ GenerateRequest Pipeline::resolve(const GenerateRequest& in) const {
         " is too large (at most 4096 per side)");
   if (r.fps <= 0) r.fps = m.fps;
   check(r.fps <= 60, "generate", "fps ", r.fps, " is out of range (1..60)");
-  if (r.frames <= 0) r.frames = m.frames;
+  if (r.frames <= 0) r.frames = r.edit.empty() ? m.frames : int(r.edit.size());
   const int tc = int(vae_.config().temporal_compression());
   check((r.frames - 1) % tc == 0, "generate", r.frames, " frames cannot be made: clips have 1 + ", tc,
         "k frames (the VAE compresses time by ", tc, "); nearest valid: ",
@@ -103,6 +104,26 @@ GenerateRequest Pipeline::resolve(const GenerateRequest& in) const {
   if (r.shift < 0) r.shift = m.shift;
   if (r.sampler.empty()) r.sampler = m.sampler;
   make_stepper(r.sampler);  // an unknown name is an Error listing the samplers
+  const int64_t C = vae_.config().z_dim;
+  check(r.known.empty() || dit_.config().in_dim == 2 * C + tc, "generate", "this model has no frame-conditioning ",
+        "channels (DiT in_dim ", dit_.config().in_dim, ", needs ", 2 * C + tc, "); image-to-video, extend, ",
+        "loop and join need a model trained with frame conditioning");
+  for (const KnownFrame& k : r.known) {
+    check(k.index >= 0 && k.index < r.frames, "generate", "given frame ", k.index, " is outside the clip (0..",
+          r.frames - 1, ")");
+    check(k.frame.width == r.width && k.frame.height == r.height, "generate", "given frame ", k.index, " is ",
+          k.frame.width, "x", k.frame.height, "; the clip is ", r.width, "x", r.height,
+          " (read it with ResizeMode::crop at the clip's size)");
+  }
+  if (!r.edit.empty()) {
+    check(r.strength >= 0 && r.strength <= 1, "edit", "--strength must lie in [0, 1]; got ", r.strength);
+    check(int(r.edit.size()) == r.frames, "edit", "the input has ", r.edit.size(), " frames; the clip has ",
+          r.frames);
+    check(r.known.empty(), "edit", "an edit takes no given frames (SDEdit needs no conditioning)");
+    for (const Frame& f : r.edit)
+      check(f.width == r.width && f.height == r.height, "edit", "the input is ", f.width, "x", f.height,
+            "; the clip is ", r.width, "x", r.height);
+  }
   const int64_t need = estimate_bytes(r), have = available_bytes();
   if (need > have) {
     const int64_t per_frame = std::max<int64_t>(1, need / r.frames);
@@ -157,13 +178,16 @@ GenerateResult Pipeline::generate(const GenerateRequest& request,
   const Shape latent = {1, c.out_dim, 1 + (r.frames - 1) / tc, r.height / s, r.width / s};
   const int64_t tokens = latent[2] * (latent[3] / c.patch_size[1]) * (latent[4] / c.patch_size[2]);
   out.shift = r.shift > 0 ? r.shift : resolution_shift(tokens, manifest_.base_tokens);
+  out.peak_latent_frames = latent[2];
   // Noise from the trainer's PCG generator: the same bits on every platform and library.
-  TrainRng rng(r.seed, 0x6e6f697365ULL);
+  TrainRng rng(r.seed, 0x6e6f697365ULL + r.noise_stream);
   std::vector<float> noise(size_t(shape_numel(latent)));
   for (float& v : noise) v = rng.normal();
   DiTForwardOptions fo;
-  if (c.in_dim > c.out_dim)  // frame conditioning slot: nothing given (mask 0, known 0)
-    fo.condition = Tensor::zeros({1, c.in_dim - c.out_dim, latent[2], latent[3], latent[4]});
+  if (c.in_dim > c.out_dim)  // frame conditioning slot: [mask | known], zeros when nothing is given
+    fo.condition = r.known.empty() ? Tensor::zeros({1, c.in_dim - c.out_dim, latent[2], latent[3], latent[4]})
+                                   : condition_tensor(r.known, r.frames, r.width, r.height);
+  // Both CFG branches see the same frames: guidance steers the text, not the given frames.
   ModelFn model = [&](const Tensor& x, const ModelCall& call) {
     Tensor t = Tensor::from_vector({call.timestep}, {1});
     return dit_.forward(x, t, call.conditional ? cond : uncond, fo);
@@ -174,28 +198,31 @@ GenerateResult Pipeline::generate(const GenerateRequest& request,
   so.guidance.cfg = r.cfg, so.guidance.rescale = r.rescale;
   if (progress)
     so.progress = [&](const SampleProgress& p) { progress({p.step, p.steps, since(t0)}); };
-  ScheduleOptions sched;
-  sched.steps = r.steps, sched.shift = out.shift, sched.sigma_max = 1.0;
-  sched.timesteps = TimestepMode::exact;  // the trainer feeds 1000 t
-  Tensor z = sample(model, Tensor::from_vector(noise, latent), flow_schedule(sched), so);
+  Tensor z;
+  if (!r.edit.empty()) {  // SDEdit: start from the input's latent at sigma = strength
+    const Tensor x0 = encode_frames(r.edit);
+    if (r.strength <= 0) {
+      z = x0;  // nothing to denoise: the input's own decode
+    } else {
+      const Schedule sched = detail::edit_schedule(r.steps, out.shift, r.strength);
+      const float s0 = sched.sigmas[0];
+      const std::vector<float> a = x0.to_vector();
+      for (size_t i = 0; i < noise.size(); ++i) noise[i] = (1.f - s0) * a[i] + s0 * noise[i];
+      z = sample(model, Tensor::from_vector(noise, latent), sched, so);
+    }
+  } else {
+    ScheduleOptions sched;
+    sched.steps = r.steps, sched.shift = out.shift, sched.sigma_max = 1.0;
+    sched.timesteps = TimestepMode::exact;  // the trainer feeds 1000 t
+    z = sample(model, Tensor::from_vector(noise, latent), flow_schedule(sched), so);
+    if (r.paste_known && !r.known.empty()) z = detail::paste_known(z, fo.condition, c.in_dim - 2 * c.out_dim);
+  }
   out.seconds.sampling = since(t0);
 
   t0 = Clock::now();
-  Tensor video = vae_.decode(vae_.denormalize(z));  // [1, 3, T, H, W], causal chunks
+  out.frames = decode_frames(z);  // causal chunks, one latent frame at a time
   out.seconds.decode = since(t0);
-  const std::vector<float> v = video.to_vector();
-  const int64_t T = video.shape()[2], H = video.shape()[3], W = video.shape()[4];
-  for (int64_t t = 0; t < T; ++t) {
-    Frame f;
-    f.width = int(W), f.height = int(H);
-    f.rgb.resize(size_t(W * H * 3));
-    for (int64_t ch = 0; ch < 3; ++ch)
-      for (int64_t i = 0; i < H * W; ++i) {
-        const float x = v[size_t((ch * T + t) * H * W + i)];
-        f.rgb[size_t(i * 3 + ch)] = uint8_t(std::clamp(std::lround((x + 1.f) * 127.5f), 0L, 255L));
-      }
-    out.frames.push_back(std::move(f));
-  }
+  if (r.keep_latent) out.latent = z;
   return out;
 }
 

@@ -1,14 +1,18 @@
 // `kinema generate "prompt" -o out.mp4`: text to video (or to an image) with the default model
 // or any model directory, signed with C2PA content credentials, with a progress bar and a
-// contact-sheet preview.
+// contact-sheet preview. Frames can be given (--image, --last-image); clips longer than one
+// chunk are made in chunks and streamed to the file (docs/modes.md).
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "commands.hpp"
 #include "kinema/c2pa.hpp"
 #include "kinema/error.hpp"
 #include "kinema/media.hpp"
+#include "kinema/modes.hpp"
 #include "kinema/pipeline.hpp"
 #include "kinema/safety.hpp"
 #include "option_table.hpp"
@@ -21,6 +25,9 @@ struct GenerateCli {
   std::string out = "kinema.mp4", model, preview, size, policy;
   float seconds = 0;
   bool no_expand = false, record_prompt = false, quiet = false;
+  std::string image, last_image;  // frames given at the start and the end
+  ModeOptions mode;               // long videos: chunks, context, anchor
+  bool no_anchor = false, no_paste = false;
 };
 
 #define KI KINEMA_OPT_INT
@@ -49,6 +56,12 @@ const std::vector<Option<GenerateCli>>& options() {
       {"--record-prompt", "", "write the prompt into the C2PA credentials (off: privacy)", KINEMA_OPT_FLAG(record_prompt)},
       {"--policy", "FILE", "operator prompt policy (JSON, docs/safety.md); default: the built-in policy", KS(policy)},
       {"--quiet", "", "no progress bar", KINEMA_OPT_FLAG(quiet)},
+      {"--image", "FILE", "animate this image: it becomes frame 0 (centre-cropped to --size)", KS(image)},
+      {"--last-image", "FILE", "end on this image: it becomes the last frame", KS(last_image)},
+      {"--no-paste", "", "do not paste the given frames' latents back after sampling", KINEMA_OPT_FLAG(no_paste)},
+      {"--chunk-frames", "N", "long videos: frames per chunk, 1 + 4k (0: the model's clip length)", KI(mode.chunk_frames)},
+      {"--context", "K", "long videos: latent frames of the previous chunk each chunk sees", KI(mode.context_latents)},
+      {"--no-anchor", "", "long videos: do not re-anchor each chunk on the first frame", KINEMA_OPT_FLAG(no_anchor)},
   };
   return table;
 }
@@ -65,7 +78,9 @@ void print_help() {
       "nothing and exits 5. Output files carry C2PA content credentials (`kinema verify FILE`). Examples:\n"
       "  kinema generate \"a red circle moves right\" -o red.mp4\n"
       "  kinema generate \"a blue star on a night sky\" -o star.png          # an image\n"
-      "  kinema generate \"two yellow squares fall\" --size 160x96 --seconds 2 --seed 7 -o fall.webm\n\n");
+      "  kinema generate \"two yellow squares fall\" --size 160x96 --seconds 2 --seed 7 -o fall.webm\n"
+      "  kinema generate \"a red ball rolls away\" --image ball.png -o rolls.mp4    # image-to-video\n"
+      "  kinema generate \"a star circles the sky\" --seconds 60 -o minute.mp4      # chunked, streamed\n\n");
   print_options(options());
 }
 
@@ -76,6 +91,15 @@ std::string default_model_dir() {
   return KINEMA_DEFAULT_MODEL_DIR;
 }
 
+Frame read_given_image(const std::string& path, int width, int height) {
+  check(std::filesystem::exists(path), "generate", "input file ", path, " does not exist");
+  VideoReadOptions ro;
+  ro.width = width, ro.height = height, ro.resize = ResizeMode::crop, ro.max_frames = 1;
+  std::vector<Frame> f = read_video(path, ro);
+  check(!f.empty(), "generate", path, " has no frames");
+  return std::move(f[0]);
+}
+
 void draw_bar(const GenerateProgress& p) {
   const int width = 24, filled = p.steps > 0 ? width * p.step / p.steps : 0;
   const double rate = p.elapsed > 0 ? p.step / p.elapsed : 0;
@@ -83,6 +107,42 @@ void draw_bar(const GenerateProgress& p) {
   std::fprintf(stderr, "\rsampling %d/%d [%s%s] %.2f it/s ETA %d:%02d   ", p.step, p.steps,
                std::string(size_t(filled), '#').c_str(), std::string(size_t(width - filled), ' ').c_str(),
                rate, eta / 60, eta % 60);
+}
+
+// A video longer than one chunk: chunks stream into the writer (only one chunk is held), with
+// 8 frames kept for the preview and the continuity scorecard beside the file.
+int write_chunked(const Pipeline& pipe, const GenerateCli& c, const GenerateRequest& r,
+                  const std::function<void(const GenerateProgress&)>& bar) {
+  Provenance prov;
+  prov.model_name = pipe.manifest().name, prov.model_hash = pipe.model_digest(), prov.seed = r.seed;
+  prov.sampler = {{"sampler", r.sampler}, {"steps", std::to_string(r.steps)}, {"cfg", std::to_string(r.cfg)},
+                  {"chunk_frames", std::to_string(chunk_frames(pipe, c.mode))},
+                  {"context", std::to_string(c.mode.context_latents)}, {"anchor", c.mode.anchor ? "1" : "0"}};
+  prov.prompt = r.prompt, prov.record_prompt = c.record_prompt;
+  VideoWriterOptions wo;
+  wo.width = r.width, wo.height = r.height, wo.fps = r.fps, wo.provenance = &prov;
+  VideoWriter w(c.out, wo);
+  std::vector<Frame> sheet;  // 8 frames spread over the clip for the preview
+  int index = 0;
+  ContinuityMeter meter;
+  ModeResult m = generate_long(pipe, r, c.mode, [&](const Frame& f) {
+    w.write(f);
+    meter.add(f);
+    if (sheet.size() < 8 && index * 7 >= int(sheet.size()) * (r.frames - 1)) sheet.push_back(f);
+    ++index;
+  }, bar);
+  w.close();
+  if (!c.quiet) std::fprintf(stderr, "\n");
+  const std::string preview = c.preview.empty() ? c.out + ".preview.png" : c.preview;
+  if (preview != "none") write_image(preview, contact_sheet(sheet), &prov);
+  const ContinuityScorecard card = meter.finish(m.seams, "long", false);
+  std::ofstream(c.out + ".continuity.json") << scorecard_json(card) << "\n";
+  std::fprintf(stderr, "%s\n", scorecard_summary(card).c_str());
+  std::printf("%s\n", c.out.c_str());
+  if (!c.quiet)
+    std::fprintf(stderr, "wrote %s (%d frames in %d chunks, at most %lld latent frames live)\n", c.out.c_str(),
+                 index, m.chunks, static_cast<long long>(m.peak_latent_frames));
+  return 0;
 }
 
 }  // namespace
@@ -129,19 +189,36 @@ int cmd_generate(int argc, char** argv) {
   c.req.expand = !c.no_expand;
   Pipeline pipe = Pipeline::load(c.model.empty() ? default_model_dir() : c.model);
   if (c.req.frames <= 0 && format == VideoFormat::png) c.req.frames = 1;
-  if (c.seconds > 0) {
+  if (c.seconds != 0) {
+    check(c.seconds > 0 && c.seconds <= kMaxSeconds, "generate", "--seconds must lie in (0, ", kMaxSeconds, "]; got ",
+          c.seconds);
     const int fps = c.req.fps > 0 ? c.req.fps : pipe.manifest().fps;
     const int k = std::max(0, int(std::lround(c.seconds * fps / 4.0)));
     c.req.frames = 1 + 4 * k;
   }
-  GenerateRequest r = pipe.resolve(c.req);
+  c.req.paste_known = !c.no_paste;
+  c.mode.anchor = !c.no_anchor;
+  const int wanted = c.req.frames > 0 ? c.req.frames : pipe.manifest().frames;
+  const bool chunked = format != VideoFormat::png && format != VideoFormat::jpeg &&
+                       wanted > chunk_frames(pipe, c.mode);
+  GenerateRequest r = c.req;
+  if (chunked) r.frames = chunk_frames(pipe, c.mode);  // checks and memory at one chunk
+  r = pipe.resolve(r);
+  if (chunked) r.frames = wanted;
   check(r.frames == 1 || format != VideoFormat::png, "generate",
         "a .png output holds one frame; use --frames 1, or write .mp4/.webm/.gif for ", r.frames, " frames");
+  if (!c.image.empty()) r.known.push_back({0, read_given_image(c.image, r.width, r.height)});
+  if (!c.last_image.empty()) {
+    check(r.frames > 1, "generate", "--last-image needs a video (more than one frame)");
+    r.known.push_back({r.frames - 1, read_given_image(c.last_image, r.width, r.height)});
+  }
   if (!c.quiet)
-    std::fprintf(stderr, "model %s: %dx%d, %d frames at %d fps, %d %s steps, cfg %g, seed %llu\n",
+    std::fprintf(stderr, "model %s: %dx%d, %d frames at %d fps, %d %s steps, cfg %g, seed %llu%s\n",
                  pipe.manifest().name.c_str(), r.width, r.height, r.frames, r.fps, r.steps, r.sampler.c_str(),
-                 double(r.cfg), static_cast<unsigned long long>(r.seed));
-  GenerateResult g = pipe.generate(r, c.quiet ? std::function<void(const GenerateProgress&)>{} : draw_bar);
+                 double(r.cfg), static_cast<unsigned long long>(r.seed), chunked ? " (in chunks)" : "");
+  const auto bar = c.quiet ? std::function<void(const GenerateProgress&)>{} : draw_bar;
+  if (chunked) return write_chunked(pipe, c, r, bar);
+  GenerateResult g = pipe.generate(r, bar);
   if (!c.quiet) {
     std::fprintf(stderr, "\n");
     if (r.expand) std::fprintf(stderr, "caption: %s\n", g.caption.c_str());

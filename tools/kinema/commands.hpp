@@ -23,6 +23,7 @@ int cmd_sign(int argc, char** argv);
 int cmd_text(int argc, char** argv);
 int cmd_train(int argc, char** argv);
 int cmd_generate(int argc, char** argv);
+int cmd_extend(int argc, char** argv); int cmd_loop(int argc, char** argv); int cmd_join(int argc, char** argv); int cmd_edit(int argc, char** argv);
 int cmd_model(int argc, char** argv);
 int cmd_scorecard(int argc, char** argv);
 int cmd_vae(int argc, char** argv);

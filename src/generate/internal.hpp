@@ -1,0 +1,21 @@
+// Helpers shared by the generate sources (not public API).
+#pragma once
+#include <vector>
+
+#include "kinema/media.hpp"
+#include "kinema/sampler.hpp"
+#include "kinema/tensor.hpp"
+
+namespace kinema::detail {
+
+Tensor frames_to_video(const std::vector<Frame>& frames);   // -> [1, 3, T, H, W] in [-1, 1]
+std::vector<Frame> video_to_frames(const Tensor& video);    // [1, 3, T, H, W] -> RGB frames
+// z [1, C, T', h, w] with every latent frame whose K mask channels are all 1 in `condition`
+// ([1, K + C, T', h, w]) replaced by the condition's known latent.
+Tensor paste_known(const Tensor& z, const Tensor& condition, int64_t mask_channels);
+
+// SDEdit's schedule: the flow schedule of `steps` steps cut to start at sigma = strength
+// (shift applied), with about steps·strength steps. strength in (0, 1].
+Schedule edit_schedule(int steps, double shift, double strength);
+
+}  // namespace kinema::detail

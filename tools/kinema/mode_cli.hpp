@@ -1,0 +1,45 @@
+// What the mode commands (generate, extend, loop, join, edit) share: the common options, the
+// prompt policy, reading input videos at a valid size, and writing a signed output with its
+// preview and continuity scorecard (docs/modes.md).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "kinema/modes.hpp"
+#include "kinema/pipeline.hpp"
+#include "option_table.hpp"
+
+namespace kinema::cli {
+
+struct ModeCli {
+  GenerateRequest req;
+  std::string out = "kinema.mp4", model, size, policy, preview;
+  float seconds = 0;
+  ModeOptions mode;
+  bool no_expand = false, record_prompt = false, quiet = false;
+  bool backward = false, no_paste = false, no_anchor = false;  // per-command extras
+  std::vector<std::string> inputs;  // positional arguments after the command (files, then the prompt)
+};
+
+// Rows every mode command accepts; a command appends its own.
+std::vector<Option<ModeCli>> common_mode_options();
+// Parses argv: positionals into c.inputs, options by the table. False when --help was asked.
+bool parse_mode_cli(const std::vector<Option<ModeCli>>& table, int argc, char** argv, ModeCli& c,
+                    const char* command);
+// Applies --size, --no-expand, the anchor/paste flags; loads the model.
+Pipeline load_mode_pipeline(ModeCli& c, const char* command);
+// The prompt policy on the prompt and negative prompt; returns 0 or the refusal exit status (5).
+int check_mode_policy(const ModeCli& c, const char* command);
+// Reads a video (or image) at the request's size or, when no --size was given, at its own size
+// rounded to the nearest multiple of 16 (centre crop) with a note on stderr. Sets c.req's size
+// from the first input read. Missing files are an Error naming them.
+std::vector<Frame> read_mode_input(const std::string& path, const Pipeline& pipe, ModeCli& c, const char* command);
+// Progress bar on stderr (nothing when quiet).
+ProgressFn mode_progress(const ModeCli& c);
+// Writes frames to c.out (signed), the preview sheet and, when `scorecard` is set, OUT.continuity.json
+// plus its summary on stderr.
+void write_mode_output(const Pipeline& pipe, const ModeCli& c, const std::vector<Frame>& frames,
+                       const GenerateResult& info, const ContinuityScorecard* scorecard);
+std::string default_model_dir();
+
+}  // namespace kinema::cli

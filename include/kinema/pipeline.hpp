@@ -99,8 +99,6 @@ struct GenerateResult {
   std::string sampler;
   Tensor latent;                     // [1, C, T', h, w] when keep_latent
   int64_t peak_latent_frames = 0;    // latent frames live at once (the sampled clip's T')
-  int chunks = 1;                    // clips sampled (long videos: > 1)
-  std::vector<int> seams;            // first frame of each chunk after the first
 };
 
 struct GenerateProgress { int step = 0, steps = 0; double elapsed = 0; };

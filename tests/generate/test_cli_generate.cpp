@@ -12,6 +12,7 @@
 #include "kinema/error.hpp"
 #include "kinema/media.hpp"
 #include "kinema/pipeline.hpp"
+#include "kinema/watermark.hpp"
 #include <cmath>
 
 namespace fs = std::filesystem;
@@ -59,6 +60,21 @@ TEST(CliGenerate, WritesASignedVideoAndAPreviewSheet) {
   EXPECT_EQ(verify_file(mp4.string()).status, CredentialStatus::valid);
   ASSERT_TRUE(fs::exists(mp4.string() + ".preview.png"));
   EXPECT_EQ(read_video(mp4.string() + ".preview.png")[0].width, 5 * 32 + 4 * 2);
+}
+
+TEST(CliGenerate, EveryGeneratedVideoCarriesTheInvisibleWatermark) {
+  const fs::path d = out_dir(), mp4 = d / "marked.mp4", keyed = d / "keyed.mp4";
+  ASSERT_EQ(generate({"a red circle moves right", "-o", mp4.string(), "--steps", "1", "--size", "128x128",
+                      "--frames", "9", "--preview", "none"}), 0);
+  // Pixels only: what is left after the credentials are stripped.
+  WatermarkResult r = detect_watermark(read_video(mp4.string()), WatermarkKey{});
+  EXPECT_TRUE(r.detected) << "p " << r.p_value;
+  ASSERT_EQ(generate({"a red circle moves right", "-o", keyed.string(), "--steps", "1", "--size", "128x128",
+                      "--frames", "9", "--preview", "none", "--watermark-key", "studio secret"}), 0);
+  WatermarkKey studio;
+  studio.operator_key = watermark_operator_key("studio secret");
+  EXPECT_TRUE(detect_watermark(read_video(keyed.string()), studio).detected);
+  EXPECT_FALSE(detect_watermark(read_video(keyed.string()), WatermarkKey{}).detected);
 }
 
 TEST(CliGenerate, APngOutputIsTextToImage) {

@@ -16,6 +16,7 @@
 #include "kinema/pipeline.hpp"
 #include "kinema/safety.hpp"
 #include "option_table.hpp"
+#include "signed_output.hpp"
 
 namespace kinema::cli {
 namespace {
@@ -25,6 +26,7 @@ struct GenerateCli {
   std::string out = "kinema.mp4", model, preview, size, policy;
   float seconds = 0;
   bool no_expand = false, record_prompt = false, quiet = false;
+  std::string watermark_key;
   std::string image, last_image;  // frames given at the start and the end
   ModeOptions mode;               // long videos: chunks, context, anchor
   bool no_anchor = false, no_paste = false;
@@ -54,6 +56,7 @@ const std::vector<Option<GenerateCli>>& options() {
        [](const GenerateCli&) { return std::string("on"); }, [](GenerateCli& c, const std::string&) { c.no_expand = false; }},
       {"--preview", "FILE", "contact sheet PNG of 8 frames (default: OUT.preview.png; 'none' to skip)", KS(preview)},
       {"--record-prompt", "", "write the prompt into the C2PA credentials (off: privacy)", KINEMA_OPT_FLAG(record_prompt)},
+      {"--watermark-key", "TEXT", "operator passphrase mixed into the invisible watermark (`kinema detect --key`)", KS(watermark_key)},
       {"--policy", "FILE", "operator prompt policy (JSON, docs/safety.md); default: the built-in policy", KS(policy)},
       {"--quiet", "", "no progress bar", KINEMA_OPT_FLAG(quiet)},
       {"--image", "FILE", "animate this image: it becomes frame 0 (centre-cropped to --size)", KS(image)},
@@ -119,29 +122,21 @@ int write_chunked(const Pipeline& pipe, const GenerateCli& c, const GenerateRequ
                   {"chunk_frames", std::to_string(chunk_frames(pipe, c.mode))},
                   {"context", std::to_string(c.mode.context_latents)}, {"anchor", c.mode.anchor ? "1" : "0"}};
   prov.prompt = r.prompt, prov.record_prompt = c.record_prompt;
-  VideoWriterOptions wo;
-  wo.width = r.width, wo.height = r.height, wo.fps = r.fps, wo.provenance = &prov;
-  VideoWriter w(c.out, wo);
-  std::vector<Frame> sheet;  // 8 frames spread over the clip for the preview
-  int index = 0;
+  SignedOutput out({c.out, c.preview, r.width, r.height, r.fps, r.frames, prov, c.watermark_key});
   ContinuityMeter meter;
   ModeResult m = generate_long(pipe, r, c.mode, [&](const Frame& f) {
-    w.write(f);
     meter.add(f);
-    if (sheet.size() < 8 && index * 7 >= int(sheet.size()) * (r.frames - 1)) sheet.push_back(f);
-    ++index;
+    out.write(f);
   }, bar);
-  w.close();
+  out.close();
   if (!c.quiet) std::fprintf(stderr, "\n");
-  const std::string preview = c.preview.empty() ? c.out + ".preview.png" : c.preview;
-  if (preview != "none") write_image(preview, contact_sheet(sheet), &prov);
   const ContinuityScorecard card = meter.finish(m.seams, "long", false);
   std::ofstream(c.out + ".continuity.json") << scorecard_json(card) << "\n";
   std::fprintf(stderr, "%s\n", scorecard_summary(card).c_str());
   std::printf("%s\n", c.out.c_str());
   if (!c.quiet)
     std::fprintf(stderr, "wrote %s (%d frames in %d chunks, at most %lld latent frames live)\n", c.out.c_str(),
-                 index, m.chunks, static_cast<long long>(m.peak_latent_frames));
+                 out.frames_written(), m.chunks, static_cast<long long>(m.peak_latent_frames));
   return 0;
 }
 
@@ -233,24 +228,15 @@ int cmd_generate(int argc, char** argv) {
                   {"shift", std::to_string(g.shift)}};
   prov.prompt = r.prompt;
   prov.record_prompt = c.record_prompt;
-  if (format == VideoFormat::png || format == VideoFormat::jpeg) {
-    write_image(c.out, g.frames[0], &prov);
-  } else {
-    VideoWriterOptions wo;
-    wo.width = g.frames[0].width, wo.height = g.frames[0].height, wo.fps = g.fps;
-    wo.provenance = &prov;
-    VideoWriter w(c.out, wo);
-    for (const Frame& f : g.frames) w.write(f);
-    w.close();
-  }
-  std::string preview = c.preview.empty() ? c.out + ".preview.png" : c.preview;
-  if (preview != "none" && g.frames.size() > 1) write_image(preview, contact_sheet(g.frames), &prov);
+  SignedOutput out({c.out, c.preview, g.frames[0].width, g.frames[0].height, g.fps, int(g.frames.size()), prov,
+                    c.watermark_key});
+  for (Frame& f : g.frames) out.write(std::move(f));
+  const std::string preview = out.close();
   std::printf("%s\n", c.out.c_str());
   if (!c.quiet)
     std::fprintf(stderr, "wrote %s (%zu frames; text %.2f s, sampling %.2f s, decode %.2f s)%s%s\n", c.out.c_str(),
                  g.frames.size(), g.seconds.text, g.seconds.sampling, g.seconds.decode,
-                 preview != "none" && g.frames.size() > 1 ? "; preview " : "",
-                 preview != "none" && g.frames.size() > 1 ? preview.c_str() : "");
+                 preview.empty() ? "" : "; preview ", preview.c_str());
   return 0;
 }
 

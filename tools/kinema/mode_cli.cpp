@@ -1,5 +1,6 @@
 // Shared pieces of the mode commands (see mode_cli.hpp).
 #include "mode_cli.hpp"
+#include "signed_output.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -39,6 +40,7 @@ std::vector<Option<ModeCli>> common_mode_options() {
       {"--no-expand", "", "use the prompt as written instead of expanding it", KINEMA_OPT_FLAG(no_expand)},
       {"--preview", "FILE", "contact sheet PNG of 8 frames (default: OUT.preview.png; 'none' to skip)", KS(preview)},
       {"--record-prompt", "", "write the prompt into the C2PA credentials (off: privacy)", KINEMA_OPT_FLAG(record_prompt)},
+      {"--watermark-key", "TEXT", "operator passphrase mixed into the invisible watermark (`kinema detect --key`)", KINEMA_OPT_STRING(watermark_key)},
       {"--policy", "FILE", "operator prompt policy (JSON, docs/safety.md)", KS(policy)},
       {"--quiet", "", "no progress bar", KINEMA_OPT_FLAG(quiet)},
   };
@@ -135,14 +137,10 @@ void write_mode_output(const Pipeline& pipe, const ModeCli& c, const std::vector
                   {"shift", std::to_string(info.shift)}};
   prov.prompt = c.req.prompt;
   prov.record_prompt = c.record_prompt;
-  VideoWriterOptions wo;
-  wo.width = frames[0].width, wo.height = frames[0].height, wo.fps = info.fps;
-  wo.provenance = &prov;
-  VideoWriter w(c.out, wo);
-  for (const Frame& f : frames) w.write(f);
-  w.close();
-  const std::string preview = c.preview.empty() ? c.out + ".preview.png" : c.preview;
-  if (preview != "none" && frames.size() > 1) write_image(preview, contact_sheet(frames), &prov);
+  SignedOutput out({c.out, c.preview, frames[0].width, frames[0].height, info.fps, int(frames.size()), prov,
+                    c.watermark_key});
+  for (const Frame& f : frames) out.write(f);
+  out.close();
   if (scorecard) {
     std::ofstream(c.out + ".continuity.json") << scorecard_json(*scorecard) << "\n";
     std::fprintf(stderr, "%s\n", scorecard_summary(*scorecard).c_str());

@@ -17,6 +17,7 @@ struct ModeCli {
   float seconds = 0;
   ModeOptions mode;
   bool no_expand = false, record_prompt = false, quiet = false;
+  std::string watermark_key;  // operator passphrase mixed into the watermark
   bool backward = false, no_paste = false, no_anchor = false;  // per-command extras
   std::vector<std::string> inputs;  // positional arguments after the command (files, then the prompt)
 };

@@ -1,0 +1,38 @@
+// Where every generating command's frames go: the invisible watermark (docs/safety-watermark.md)
+// on each frame, the streaming writer with C2PA credentials, and the contact-sheet preview
+// (8 frames spread over the clip, written beside the file, signed too).
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kinema/c2pa.hpp"
+#include "kinema/media.hpp"
+
+namespace kinema::cli {
+
+struct SignedOutputOptions {
+  std::string path;
+  std::string preview;            // "" = PATH.preview.png; "none" = no preview
+  int width = 0, height = 0, fps = 12;
+  int expected_frames = 1;        // to spread the preview's 8 frames over the clip
+  Provenance provenance;
+  std::string watermark_key;      // operator passphrase added to the project key ("" = none)
+};
+
+class SignedOutput {
+ public:
+  explicit SignedOutput(SignedOutputOptions options);
+  void write(Frame frame);  // watermarks, encodes and (maybe) keeps it for the preview
+  // Finishes and signs the file, then writes the preview. Returns the preview path ("" if none).
+  std::string close();
+  int frames_written() const { return written_; }
+
+ private:
+  SignedOutputOptions o_;
+  std::unique_ptr<VideoWriter> writer_;
+  std::vector<Frame> sheet_;
+  int written_ = 0;
+};
+
+}  // namespace kinema::cli

@@ -26,9 +26,18 @@ struct VaeTrainerOptions : TrainLoopOptions {
   float l1_weight = 1.f;     // mean |x̂ - x|
   float l2_weight = 1.f;     // mean (x̂ - x)²
   float kl_weight = 1e-6f;   // KL(q(z|x) || N(0, 1)), mean per latent element (as SD's VAEs)
+  // Weight of the two colour axes of the error against brightness. The world's pixels vary
+  // ~8x more along brightness (R=G=B) than along colour, so a plain loss learns brightness
+  // first and leaves colours grey for thousands of steps; != 1 measures both L1 and L2 in
+  // the orthonormal (luma, R-G, R+G-2B) basis with the colour axes scaled by this.
+  float chroma_weight = 1.f;
 };
 
 struct VaeStepStats : StepStats {};
+
+// The reconstruction part of the loss: l1 mean|d| + l2 mean d², d = decoded - x, measured in
+// the opponent-colour basis when chroma_weight != 1.
+Tensor vae_reconstruction_loss(const Tensor& decoded, const Tensor& x, const VaeTrainerOptions& options);
 
 class VaeTrainer {
  public:

@@ -24,7 +24,19 @@ Tensor batch_of_one(const Tensor& clip) {
   return reshape(clip, {1, s[0], s[1], s[2], s[3]});
 }
 
+// [3, 3, 1, 1, 1]: RGB error -> (luma, w (R - G), w (R + G - 2B)), orthonormal when w = 1.
+Tensor opponent_basis(float w) {
+  const float a = 1.f / std::sqrt(3.f), b = w / std::sqrt(2.f), c = w / std::sqrt(6.f);
+  return Tensor::from_vector({a, a, a, b, -b, 0.f, c, c, -2.f * c}, {3, 3, 1, 1, 1});
+}
+
 }  // namespace
+
+Tensor vae_reconstruction_loss(const Tensor& decoded, const Tensor& x, const VaeTrainerOptions& o) {
+  Tensor diff = sub(decoded, x);
+  if (o.chroma_weight != 1.f) diff = conv3d(diff, opponent_basis(o.chroma_weight));
+  return add(scale(mean(relu(diff) + relu(neg(diff))), o.l1_weight), scale(mean(square(diff)), o.l2_weight));
+}
 
 VaeTrainer::VaeTrainer(VAE& model, const VideoDataset& data, const VaeTrainerOptions& options)
     : model_(model),
@@ -45,9 +57,7 @@ StepStats VaeTrainer::step() {
     VaeLatent lat = model_.encode(x, whole);
     // The reparameterisation noise comes from the trainer's RNG, so resume replays it.
     const uint64_t noise_seed = (uint64_t(state_.rng().next_u32()) << 32) | state_.rng().next_u32();
-    Tensor diff = sub(model_.decode(vae_sample(lat, noise_seed), whole), x);
-    Tensor loss = add(scale(mean(relu(diff) + relu(neg(diff))), options_.l1_weight),
-                      scale(mean(square(diff)), options_.l2_weight));
+    Tensor loss = vae_reconstruction_loss(model_.decode(vae_sample(lat, noise_seed), whole), x, options_);
     if (options_.kl_weight > 0) loss = add(loss, scale(vae_kl(lat), options_.kl_weight));
     loss_sum += loss.item();
     backward(scale(loss, 1.f / float(n)));  // the step's gradient is the mean over its clips

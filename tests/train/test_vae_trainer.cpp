@@ -116,6 +116,22 @@ TEST(VaeTrainer, ResumeGivesTheSameLossesAndWeightsBitForBit) {
   fs::remove_all(dir);
 }
 
+TEST(VaeTrainer, ChromaWeightScalesColourErrorsAndLeavesBrightnessErrors) {
+  // Two pixels of one frame: a pure brightness error (+0.3 on R, G, B) and a pure colour
+  // error (+0.2 R, -0.2 G).
+  Tensor x = Tensor::zeros({1, 3, 1, 1, 2});
+  Tensor y = Tensor::from_vector({0.3f, 0.2f, 0.3f, -0.2f, 0.3f, 0.f}, {1, 3, 1, 1, 2});
+  VaeTrainerOptions o;
+  o.l1_weight = 0, o.l2_weight = 1;
+  const float plain = vae_reconstruction_loss(y, x, o).item();
+  EXPECT_NEAR(plain, (3 * 0.09f + 2 * 0.04f) / 6.f, 1e-6f);
+  o.chroma_weight = 3;
+  // In the opponent basis: brightness 0.3 sqrt(3) (unchanged), colour 3 * 0.2 sqrt(2) (x9 in L2).
+  EXPECT_NEAR(vae_reconstruction_loss(y, x, o).item(), (0.27f + 9 * 0.08f) / 6.f, 1e-6f);
+  o.chroma_weight = 1.0001f;  // the rotated basis is orthonormal: L2 is unchanged by it
+  EXPECT_NEAR(vae_reconstruction_loss(y, x, o).item(), plain, 1e-4f);
+}
+
 TEST(VaeTrainer, PsnrMatchesItsClosedForm) {
   Tensor x = Tensor::from_vector({-1.f, 0.f, 1.f, 0.5f}, {1, 1, 2, 2});
   Tensor y = Tensor::from_vector({-1.f, 0.2f, 1.f, 0.5f}, {1, 1, 2, 2});

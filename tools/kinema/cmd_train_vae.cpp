@@ -56,6 +56,7 @@ const std::vector<Option<VaeCli>>& options() {
       {"--l1", "W", "weight of mean |x̂ - x|", KF(trainer.l1_weight)},
       {"--l2", "W", "weight of mean (x̂ - x)^2", KF(trainer.l2_weight)},
       {"--kl", "W", "weight of the KL to N(0, 1)", KF(trainer.kl_weight)},
+      {"--chroma-weight", "W", "weight of colour errors against brightness errors (1: plain RGB loss)", KF(trainer.chroma_weight)},
       {"--dim", "D", "new model: width of the first stage", KI(model.dim)},
       {"--z-dim", "Z", "new model: latent channels", KI(model.z_dim)},
       {"--mults", "LIST", "new model: stage widths as multiples of --dim", KINEMA_OPT_STRING(mults)},

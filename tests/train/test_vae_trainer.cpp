@@ -8,13 +8,24 @@
 
 #include "kinema/context.hpp"
 #include "kinema/ops.hpp"
+#include "kinema/tensor_file.hpp"
 #include "kinema/vae_train.hpp"
 #include "kinema/world_video.hpp"
 
 namespace fs = std::filesystem;
 
 namespace kinema {
+namespace cli {
+int cmd_train(int argc, char** argv);
+}
 namespace {
+
+int train_vae_cli(std::vector<std::string> args) {
+  args.insert(args.begin(), {"train", "vae"});
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  return cli::cmd_train(int(argv.size()), argv.data());
+}
 
 VaeConfig tiny_vae() {
   VaeConfig c;
@@ -130,6 +141,26 @@ TEST(VaeTrainer, ChromaWeightScalesColourErrorsAndLeavesBrightnessErrors) {
   EXPECT_NEAR(vae_reconstruction_loss(y, x, o).item(), (0.27f + 9 * 0.08f) / 6.f, 1e-6f);
   o.chroma_weight = 1.0001f;  // the rotated basis is orthonormal: L2 is unchanged by it
   EXPECT_NEAR(vae_reconstruction_loss(y, x, o).item(), plain, 1e-4f);
+}
+
+TEST(CliTrainVae, WarmStartsFromCommittedWeights) {
+  Context ctx(ContextOptions{1});
+  ContextScope scope(ctx);
+  const fs::path dir = fs::temp_directory_path() / ("kinema_vae_init_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const std::vector<std::string> tiny = {"--dim", "4", "--z-dim", "4", "--mults", "1,2", "--temporal", "1",
+                                         "--crop", "16", "--frames", "3", "--batch", "1"};
+  std::vector<std::string> first = {"--steps", "2", "--out", (dir / "a").string()};
+  first.insert(first.end(), tiny.begin(), tiny.end());
+  ASSERT_EQ(train_vae_cli(first), 0);
+  const std::string weights = (dir / "a" / "step-00000002" / "ema.safetensors").string();
+  // lr 0 and no weight decay: the warm-started run must end exactly where it started.
+  ASSERT_EQ(train_vae_cli({"--steps", "1", "--out", (dir / "b").string(), "--init", weights, "--lr", "0",
+                           "--weight-decay", "0", "--crop", "16", "--frames", "3", "--batch", "1"}), 0);
+  TensorFile start = load_tensors(weights), end = load_tensors((dir / "b" / "step-00000001" / "model.safetensors").string());
+  ASSERT_EQ(start.tensors.size(), end.tensors.size());
+  for (const auto& [name, t] : start.tensors) ASSERT_EQ(t.to_vector(), end.tensors.at(name).to_vector()) << name;
+  fs::remove_all(dir);
 }
 
 TEST(VaeTrainer, PsnrMatchesItsClosedForm) {

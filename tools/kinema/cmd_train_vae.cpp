@@ -17,6 +17,7 @@ struct VaeCli : TrainLoopCli {
   VaeConfig model;
   world::WorldVideoOptions data;
   std::string mults = "1,2,4,4", temporal = "0,1,1";
+  std::string init;  // warm start: weights (e.g. a committed EMA), fresh optimizer and schedule
   uint64_t init_seed = 1;
   float init_logvar = 0;  // 0: Wan's init (the posterior log-variance starts near 0)
   VaeCli() {
@@ -63,6 +64,7 @@ const std::vector<Option<VaeCli>>& options() {
       {"--temporal", "LIST", "new model: which downsampling stages also halve time (0/1 each)", KINEMA_OPT_STRING(temporal)},
       {"--res-blocks", "N", "new model: residual blocks per encoder stage", KI(model.num_res_blocks)},
       {"--init-seed", "N", "new model: seed of the init", KI(init_seed)},
+      {"--init", "FILE", "warm start from these weights (a fresh optimizer; the architecture comes from the file)", KINEMA_OPT_STRING(init)},
       {"--init-logvar", "X", "new model: start the posterior log-variance at X (conv1's bias; 0: as initialised)", KF(init_logvar)},
       {"--frames", "T", "data: frames per clip (1 + k x temporal compression)", KI(data.frames)},
       {"--crop", "S", "data: square crop side in pixels (0: whole frames)", KI(data.crop)},
@@ -100,9 +102,10 @@ int train_vae(int argc, char** argv) {
 
   std::string ck = c.resume ? find_checkpoint(c.out) : "";
   check(!c.resume || !ck.empty(), "train vae", "--resume: no checkpoint in ", c.out);
-  VAE model = ck.empty() ? VAE::init_random(c.model, c.init_seed)
-                         : VAE::from_tensors(load_tensors(ck + "/model.safetensors"), VaeLoadOptions{true});
-  if (ck.empty() && c.init_logvar != 0) {
+  const std::string weights = !ck.empty() ? ck + "/model.safetensors" : c.init;
+  VAE model = weights.empty() ? VAE::init_random(c.model, c.init_seed)
+                              : VAE::from_tensors(load_tensors(weights), VaeLoadOptions{true});
+  if (weights.empty() && c.init_logvar != 0) {
     // The second half of conv1's outputs is the log-variance (Wan: mu, log_var = conv1(h).chunk(2)).
     float* bias = model.weight("conv1.bias").data<float>();
     for (int64_t i = c.model.z_dim; i < 2 * c.model.z_dim; ++i) bias[i] = c.init_logvar;

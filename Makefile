@@ -33,6 +33,7 @@ bench: build
 DEMO_PROMPT ?= a red circle moves to the right on a blue sky
 DEMO_OUT ?= demo.mp4
 demo: build
+	@test -f models/default/model.json || { echo "make demo: the default model is still being trained (docs/model-card.md): models/default has no model.json yet. Everything else works: see README.md."; exit 1; }
 	$(BUILD)/bin/kinema generate "$(DEMO_PROMPT)" -o $(DEMO_OUT) --seed 1
 	@echo "make demo: wrote $(abspath $(DEMO_OUT)) (preview: $(abspath $(DEMO_OUT)).preview.png)"
 

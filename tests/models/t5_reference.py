@@ -66,6 +66,11 @@ def block(W, p, x, bias):
 
 def main(inp, outp):
     W, meta = load(inp)
+    grad_mode = "input.g_out" in W
+    if grad_mode:  # backward of sum(norm output * g_out): "grad.<key>" for every weight
+        for k, v in W.items():
+            if not k.startswith("input."):
+                v.requires_grad_()
     max_distance = int(meta.get("max_distance", 128))
     ids = W["input.ids"].long()
     mask = W["input.mask"]
@@ -83,6 +88,10 @@ def main(inp, outp):
         x = block(W, p, x, position_bias(table, L, max_distance) + padding)
         acts[p] = x
     acts["norm"] = t5_norm(x, W["norm.weight"])
+    if grad_mode:
+        (acts["norm"] * W["input.g_out"]).sum().backward()
+        save(outp, {"grad." + k: v.grad for k, v in W.items() if not k.startswith("input.")})
+        return
     nb = (W["pos_embedding.embedding.weight"] if shared else W["blocks.0.pos_embedding.embedding.weight"]).shape[0]
     acts["buckets"] = bucket(torch.arange(-300, 301), nb, max_distance).double()
     save(outp, acts)

@@ -13,6 +13,7 @@
 #include "kinema/media.hpp"
 #include "kinema/pipeline.hpp"
 #include "kinema/watermark.hpp"
+#include "signed_output.hpp"
 #include <cmath>
 
 namespace fs = std::filesystem;
@@ -37,6 +38,9 @@ int generate(std::vector<std::string> args) {
   args.push_back("--model");
   args.push_back(tiny_bundle().string());
   args.push_back("--quiet");
+  // The tiny bundle's random weights make noise frames, which nsfwjs can score as explicit;
+  // SignedOutput's own tests cover frame review.
+  args.push_back("--no-frame-review");
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   return cli::cmd_generate(int(argv.size()), argv.data());
@@ -75,6 +79,34 @@ TEST(CliGenerate, EveryGeneratedVideoCarriesTheInvisibleWatermark) {
   studio.operator_key = watermark_operator_key("studio secret");
   EXPECT_TRUE(detect_watermark(read_video(keyed.string()), studio).detected);
   EXPECT_FALSE(detect_watermark(read_video(keyed.string()), WatermarkKey{}).detected);
+}
+
+TEST(SignedOutput, ARefusedFrameLeavesNoFileAndSaysWhy) {
+  const fs::path d = out_dir(), mp4 = d / "frame-refused.mp4";
+  cli::SignedOutputOptions o;
+  o.path = mp4.string(), o.width = 64, o.height = 64, o.fps = 12, o.expected_frames = 9;
+  o.explicit_threshold = 0.f;  // every frame counts as explicit: exercises the refusal path
+  cli::SignedOutput out(o);
+  Frame f{64, 64, std::vector<uint8_t>(64 * 64 * 3, 90)};
+  try {
+    out.write(f);
+    FAIL() << "the frame was not refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("refused by frame review"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(mp4));
+  EXPECT_THROW(out.close(), Error);
+  EXPECT_FALSE(fs::exists(mp4.string() + ".preview.png"));
+}
+
+TEST(SignedOutput, OrdinaryFramesPassFrameReview) {
+  const fs::path d = out_dir(), mp4 = d / "fine.mp4";
+  cli::SignedOutputOptions o;
+  o.path = mp4.string(), o.width = 64, o.height = 64, o.fps = 12, o.expected_frames = 5, o.review_stride = 1;
+  cli::SignedOutput out(o);
+  for (int i = 0; i < 5; ++i) out.write(Frame{64, 64, std::vector<uint8_t>(64 * 64 * 3, uint8_t(40 * i))});
+  out.close();
+  EXPECT_EQ(read_video(mp4.string()).size(), 5u);
 }
 
 TEST(CliGenerate, APngOutputIsTextToImage) {

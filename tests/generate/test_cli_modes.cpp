@@ -32,8 +32,8 @@ fs::path dir() {
 
 int run(int (*cmd)(int, char**), std::vector<std::string> args) {
   args.insert(args.begin(), "mode");
-  for (const char* a : {"--model", "", "--quiet", "--steps", "1", "--preview", "none"}) args.push_back(a);
-  args[args.size() - 6] = tiny_bundle().string();
+  for (const char* a : {"--model", "", "--quiet", "--no-frame-review", "--steps", "1", "--preview", "none"}) args.push_back(a);
+  args[args.size() - 7] = tiny_bundle().string();
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   return cmd(int(argv.size()), argv.data());

@@ -25,7 +25,7 @@ struct GenerateCli {
   GenerateRequest req;
   std::string out = "kinema.mp4", model, preview, size, policy;
   float seconds = 0;
-  bool no_expand = false, record_prompt = false, quiet = false;
+  bool no_expand = false, record_prompt = false, quiet = false, no_frame_review = false;
   std::string watermark_key;
   std::string image, last_image;  // frames given at the start and the end
   ModeOptions mode;               // long videos: chunks, context, anchor
@@ -56,6 +56,7 @@ const std::vector<Option<GenerateCli>>& options() {
        [](const GenerateCli&) { return std::string("on"); }, [](GenerateCli& c, const std::string&) { c.no_expand = false; }},
       {"--preview", "FILE", "contact sheet PNG of 8 frames (default: OUT.preview.png; 'none' to skip)", KS(preview)},
       {"--record-prompt", "", "write the prompt into the C2PA credentials (off: privacy)", KINEMA_OPT_FLAG(record_prompt)},
+      {"--no-frame-review", "", "skip the image classifier's review of the frames (operators only; docs/safety-frames.md)", KINEMA_OPT_FLAG(no_frame_review)},
       {"--watermark-key", "TEXT", "operator passphrase mixed into the invisible watermark (`kinema detect --key`)", KS(watermark_key)},
       {"--policy", "FILE", "operator prompt policy (JSON, docs/safety.md); default: the built-in policy", KS(policy)},
       {"--quiet", "", "no progress bar", KINEMA_OPT_FLAG(quiet)},
@@ -122,7 +123,7 @@ int write_chunked(const Pipeline& pipe, const GenerateCli& c, const GenerateRequ
                   {"chunk_frames", std::to_string(chunk_frames(pipe, c.mode))},
                   {"context", std::to_string(c.mode.context_latents)}, {"anchor", c.mode.anchor ? "1" : "0"}};
   prov.prompt = r.prompt, prov.record_prompt = c.record_prompt;
-  SignedOutput out({c.out, c.preview, r.width, r.height, r.fps, r.frames, prov, c.watermark_key});
+  SignedOutput out({c.out, c.preview, r.width, r.height, r.fps, r.frames, prov, c.watermark_key, !c.no_frame_review});
   ContinuityMeter meter;
   ModeResult m = generate_long(pipe, r, c.mode, [&](const Frame& f) {
     meter.add(f);
@@ -229,7 +230,7 @@ int cmd_generate(int argc, char** argv) {
   prov.prompt = r.prompt;
   prov.record_prompt = c.record_prompt;
   SignedOutput out({c.out, c.preview, g.frames[0].width, g.frames[0].height, g.fps, int(g.frames.size()), prov,
-                    c.watermark_key});
+                    c.watermark_key, !c.no_frame_review});
   for (Frame& f : g.frames) out.write(std::move(f));
   const std::string preview = out.close();
   std::printf("%s\n", c.out.c_str());

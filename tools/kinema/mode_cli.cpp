@@ -40,6 +40,7 @@ std::vector<Option<ModeCli>> common_mode_options() {
       {"--no-expand", "", "use the prompt as written instead of expanding it", KINEMA_OPT_FLAG(no_expand)},
       {"--preview", "FILE", "contact sheet PNG of 8 frames (default: OUT.preview.png; 'none' to skip)", KS(preview)},
       {"--record-prompt", "", "write the prompt into the C2PA credentials (off: privacy)", KINEMA_OPT_FLAG(record_prompt)},
+      {"--no-frame-review", "", "skip the image classifier's review of the frames (operators only; docs/safety-frames.md)", KINEMA_OPT_FLAG(no_frame_review)},
       {"--watermark-key", "TEXT", "operator passphrase mixed into the invisible watermark (`kinema detect --key`)", KINEMA_OPT_STRING(watermark_key)},
       {"--policy", "FILE", "operator prompt policy (JSON, docs/safety.md)", KS(policy)},
       {"--quiet", "", "no progress bar", KINEMA_OPT_FLAG(quiet)},
@@ -138,7 +139,7 @@ void write_mode_output(const Pipeline& pipe, const ModeCli& c, const std::vector
   prov.prompt = c.req.prompt;
   prov.record_prompt = c.record_prompt;
   SignedOutput out({c.out, c.preview, frames[0].width, frames[0].height, info.fps, int(frames.size()), prov,
-                    c.watermark_key});
+                    c.watermark_key, !c.no_frame_review});
   for (const Frame& f : frames) out.write(f);
   out.close();
   if (scorecard) {

@@ -16,7 +16,7 @@ struct ModeCli {
   std::string out = "kinema.mp4", model, size, policy, preview;
   float seconds = 0;
   ModeOptions mode;
-  bool no_expand = false, record_prompt = false, quiet = false;
+  bool no_expand = false, record_prompt = false, quiet = false, no_frame_review = false;
   std::string watermark_key;  // operator passphrase mixed into the watermark
   bool backward = false, no_paste = false, no_anchor = false;  // per-command extras
   std::vector<std::string> inputs;  // positional arguments after the command (files, then the prompt)

@@ -1,18 +1,41 @@
 #include "signed_output.hpp"
 
+#include <cstdio>
+#include <filesystem>
+
+#include "kinema/error.hpp"
 #include "kinema/pipeline.hpp"
 #include "kinema/watermark.hpp"
 
 namespace kinema::cli {
 
 SignedOutput::SignedOutput(SignedOutputOptions options) : o_(std::move(options)) {
+  if (o_.frame_review) classifier_ = std::make_unique<FrameClassifier>(FrameClassifier::load_default());
   VideoWriterOptions wo;
   wo.width = o_.width, wo.height = o_.height, wo.fps = o_.fps;
   wo.provenance = &o_.provenance;
   writer_ = std::make_unique<VideoWriter>(o_.path, wo);
 }
 
+void SignedOutput::review(const Frame& frame) {
+  if (!classifier_ || written_ % std::max(1, o_.review_stride) != 0) return;
+  const auto p = classifier_->classify(RgbImage{frame.width, frame.height, frame.rgb.data()});
+  const float explicit_p = p[int(NsfwClass::porn)] + p[int(NsfwClass::hentai)];
+  const float sexy = p[int(NsfwClass::sexy)];
+  if (explicit_p < o_.explicit_threshold && sexy < o_.suggestive_threshold) return;
+  writer_.reset();  // closes what was written so far; then it is removed
+  std::error_code ec;
+  std::filesystem::remove(o_.path, ec);
+  std::filesystem::remove(sidecar_path(o_.path), ec);
+  fail("refused by frame review", "frame ", written_, " was classified ",
+       explicit_p >= o_.explicit_threshold ? "sexually explicit" : "sexually suggestive", " (P(porn)+P(hentai) ",
+       explicit_p, ", P(sexy) ", sexy, "; limits ", o_.explicit_threshold, " and ", o_.suggestive_threshold,
+       "); nothing was written (docs/safety-frames.md)");
+}
+
 void SignedOutput::write(Frame frame) {
+  check(writer_ != nullptr, "write", "the output was refused or closed");
+  review(frame);
   std::vector<Frame> one{std::move(frame)};
   WatermarkKey key;
   key.operator_key = watermark_operator_key(o_.watermark_key);
@@ -25,6 +48,7 @@ void SignedOutput::write(Frame frame) {
 }
 
 std::string SignedOutput::close() {
+  check(writer_ != nullptr, "write", "the output was refused");
   writer_->close();
   const std::string preview = o_.preview.empty() ? o_.path + ".preview.png" : o_.preview;
   if (preview == "none" || written_ < 2) return "";

@@ -1,12 +1,16 @@
-// Where every generating command's frames go: the invisible watermark (docs/safety-watermark.md)
-// on each frame, the streaming writer with C2PA credentials, and the contact-sheet preview
-// (8 frames spread over the clip, written beside the file, signed too).
+// Where every generating command's frames go: frame review by the image classifier
+// (docs/safety-frames.md) before anything reaches the file, the invisible watermark
+// (docs/safety-watermark.md) on each frame, the streaming writer with C2PA credentials, and the
+// contact-sheet preview (8 frames spread over the clip, written beside the file, signed too).
+// A refused frame stops the output: the partial file is deleted and write() throws an Error
+// that starts with "refused by frame review", so blocked output is never left on disk.
 #pragma once
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "kinema/c2pa.hpp"
+#include "kinema/frame_review.hpp"
 #include "kinema/media.hpp"
 
 namespace kinema::cli {
@@ -18,6 +22,11 @@ struct SignedOutputOptions {
   int expected_frames = 1;        // to spread the preview's 8 frames over the clip
   Provenance provenance;
   std::string watermark_key;      // operator passphrase added to the project key ("" = none)
+  // Frame review: every review_stride-th frame (and the first) is classified; a frame whose
+  // P(porn) + P(hentai) >= explicit_threshold or P(sexy) >= suggestive_threshold is refused.
+  bool frame_review = true;
+  int review_stride = 4;
+  float explicit_threshold = 0.7f, suggestive_threshold = 0.9f;
 };
 
 class SignedOutput {
@@ -29,7 +38,9 @@ class SignedOutput {
   int frames_written() const { return written_; }
 
  private:
+  void review(const Frame& frame);
   SignedOutputOptions o_;
+  std::unique_ptr<FrameClassifier> classifier_;
   std::unique_ptr<VideoWriter> writer_;
   std::vector<Frame> sheet_;
   int written_ = 0;

@@ -157,6 +157,12 @@ TEST(CliModel, PackedBf16BundleLoadsChecksAndGeneratesCloseToF32) {
   std::printf("  mean |f32 - bf16| pixel difference: %.3f of 255\n", diff);
   EXPECT_LT(diff, 8.0);  // bf16 matrices: close to the f32 model, not equal
   EXPECT_THROW(model_cli({"pack", "--out", packed.string()}), Error);
+  // cast: a compact copy whose matrices are bf16 and which loads back as the same VAE.
+  const fs::path vae16 = d / "vae-bf16.safetensors";
+  ASSERT_EQ(model_cli({"cast", (src / "vae.safetensors").string(), vae16.string(), "--dtype", "bf16"}), 0);
+  EXPECT_LT(fs::file_size(vae16), fs::file_size(src / "vae.safetensors"));
+  EXPECT_EQ(VAE::from_tensors(load_tensors(vae16.string())).config().z_dim, 4);
+  EXPECT_THROW(model_cli({"cast", (src / "vae.safetensors").string(), vae16.string(), "--dtype", "q9"}), Error);
 }
 
 TEST(CliGenerate, ARefusedPromptWritesNothingAndExitsFive) {

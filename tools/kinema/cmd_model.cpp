@@ -95,6 +95,18 @@ int pack(int argc, char** argv) {
   return 0;
 }
 
+// A compact copy of a weights file (e.g. a training run's EMA committed as a milestone):
+// matrices in bf16, vectors f32, metadata kept. `--init` of the trainers reads it back.
+int cast_weights(int argc, char** argv) {
+  check(argc == 5 && std::string(argv[3]) == "--dtype", "model cast",
+        "usage: kinema model cast IN.safetensors OUT.safetensors --dtype bf16|f32");
+  TensorFile f = load_tensors(argv[1]);
+  f.metadata.erase("ema_decay");
+  save_tensors(argv[2], to_storage(f, argv[4]));
+  std::printf("%s: %zu tensors, matrices as %s\n", argv[2], f.tensors.size(), argv[4]);
+  return 0;
+}
+
 int check_model(int argc, char** argv) {
   check(argc == 2, "model check", "usage: kinema model check DIR");
   Pipeline p = Pipeline::load(argv[1]);
@@ -109,9 +121,11 @@ int cmd_model(int argc, char** argv) {
   const std::string what = argc > 1 ? argv[1] : "";
   if (what == "pack") return pack(argc - 1, argv + 1);
   if (what == "check") return check_model(argc - 1, argv + 1);
+  if (what == "cast") return cast_weights(argc - 1, argv + 1);
   std::printf("usage: kinema model pack|check ...\n"
               "  pack   assemble a model directory from trained weights (`kinema model pack --help`)\n"
-              "  check  load a model directory and verify every file's SHA-256\n");
+              "  check  load a model directory and verify every file's SHA-256\n"
+              "  cast   IN OUT --dtype bf16: a compact copy of a weights file (matrices bf16)\n");
   return what.empty() || what == "--help" || what == "-h" ? 0 : 2;
 }
 

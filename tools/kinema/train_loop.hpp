@@ -1,5 +1,5 @@
 // The loop every `kinema train <model>` shares: step until --steps (or --stop-after), write the
-// CSV log and the progress bar, save every N steps and at the end, and turn Ctrl-C / SIGTERM
+// CSV log, the progress bar and (at each save) DIR/loss.png, save every N steps and at the end, and turn Ctrl-C / SIGTERM
 // into "finish the step in flight, save, exit 130" so no work is lost.
 #pragma once
 #include <algorithm>
@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 
+#include "kinema/plot.hpp"
 #include "kinema/train.hpp"
 
 namespace kinema::cli {
@@ -44,6 +45,16 @@ void install_stop_handlers();
 void restore_stop_handlers();
 bool stop_requested();
 
+// DIR/loss.png from DIR/train_log.csv; a plot that cannot be drawn is a warning, never a
+// failed run.
+inline void plot_losses(const std::string& dir) {
+  try {
+    write_loss_plot(dir + "/train_log.csv", dir + "/loss.png");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "warning: no loss plot: %s\n", e.what());
+  }
+}
+
 template <class Trainer>
 int run_train_loop(Trainer& trainer, const TrainLoopCli& c,
                    const std::function<void(const StepStats&)>& on_step) {
@@ -57,11 +68,15 @@ int run_train_loop(Trainer& trainer, const TrainLoopCli& c,
     log.write(s);
     bar.update(s);
     if (on_step) on_step(s);
-    if (c.save_every > 0 && s.step % c.save_every == 0 && s.step < c.steps) trainer.save(c.out);
+    if (c.save_every > 0 && s.step % c.save_every == 0 && s.step < c.steps) {
+      trainer.save(c.out);
+      plot_losses(c.out);
+    }
   }
   restore_stop_handlers();
   bar.finish();
   std::string saved = trainer.save(c.out);
+  plot_losses(c.out);
   std::printf("%s: step %lld, data position %lld\n", saved.c_str(),
               static_cast<long long>(trainer.steps_done()), static_cast<long long>(trainer.data_position()));
   if (stop_requested()) {

@@ -15,44 +15,14 @@ Usage: sampler_reference.py IN.safetensors OUT.safetensors
 IN holds "noise", "a_cond", "c_cond", "a_uncond", "c_uncond" and metadata steps, shift, cfg,
 rescale, sigma_max. OUT receives "sigmas" and "x.<sampler>" for every sampler.
 """
-import json
 import math
-import struct
 import sys
 
 import numpy as np
 import torch
 
-
-def load(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    n = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8:8 + n])
-    tensors = {}
-    for key, v in header.items():
-        if key == "__metadata__":
-            continue
-        s, e = v["data_offsets"]
-        a = np.frombuffer(data[8 + n + s:8 + n + e], dtype="<f4").reshape(v["shape"])
-        tensors[key] = torch.from_numpy(a.astype(np.float64))
-    return tensors, header.get("__metadata__", {})
-
-
-def save(path, tensors):
-    header, blobs, off = {}, [], 0
-    for key, t in tensors.items():
-        b = t.detach().contiguous().numpy().astype("<f4").tobytes()
-        header[key] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
+sys.path.insert(0, __file__.rsplit("/", 2)[0] + "/models")
+from dit_reference import load, save  # noqa: E402  (the references' shared safetensors exchange)
 
 
 def schedule(steps, shift, sigma_max):

@@ -13,12 +13,15 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kinema/dit.hpp"
 #include "kinema/optim.hpp"
 #include "kinema/tensor.hpp"
 #include "kinema/tensor_file.hpp"
+#include "kinema/text_encoder.hpp"
+#include "kinema/tokenizer.hpp"
 
 namespace kinema {
 
@@ -45,6 +48,9 @@ struct LatentSample {
   Tensor latent;              // [C, T, H, W] (VAE-encoded, already scaled/normalised)
   Tensor context;             // [L, text_dim] text encoder output for the caption
   int64_t context_len = -1;   // valid tokens in context; -1 = all L
+  // The caption's token ids (eos included), for a trainer that trains the text encoder with
+  // the DiT: it encodes them itself, and context may then be left undefined.
+  std::vector<int32_t> caption_ids;
   // Optional fixed frame conditioning [in_dim - C, T, H, W] = [mask | known latents], e.g. a
   // subject's reference frames placed in front; when set it replaces the sampled pattern
   // (only used by models with in_dim > out_dim).
@@ -61,6 +67,9 @@ class LatentDataset {
   // The text encoder's output for the empty caption [L0, text_dim]: what caption dropout
   // substitutes, and what classifier-free guidance samples against.
   virtual Tensor empty_context() const = 0;
+  // The empty caption's token ids (eos only), for joint text-encoder training; {} when the
+  // data set has no tokens.
+  virtual std::vector<int32_t> empty_caption_ids() const { return {}; }
   // Samples of one bucket have one latent shape; a micro-batch never mixes buckets. Must be a
   // pure (and cheap) function of index: resume recomputes it for every position drawn so far.
   virtual std::string bucket(int64_t /*index*/) const { return ""; }
@@ -130,8 +139,11 @@ struct FlowMatchingOptions {
 struct FlowBatch {
   Tensor x_t;        // [B, C, T, H, W]
   Tensor timesteps;  // [B] in [0, 1000]
-  Tensor context;    // [B, L, text_dim] (padded to the longest)
+  Tensor context;    // [B, L, text_dim] (padded to the longest); undefined when captions is used
   std::vector<int64_t> context_lens;
+  // When the samples carry caption_ids and no context: the captions (dropped ones replaced by
+  // the empty caption) for the trainer's own text encoder; lengths are the valid tokens.
+  TokenBatch captions;
   Tensor condition;  // [B, in_dim - C, T, H, W] = [mask (in_dim - 2C) | known latents (C)]; or undefined
   Tensor velocity;   // [B, C, T, H, W] target eps - x0
   std::vector<float> t;  // the sampled (shifted) t per sample
@@ -141,9 +153,12 @@ struct FlowBatch {
 
 // Builds a batch from samples (all latents of one shape), drawing t, noise, dropout and the
 // conditioning pattern from rng. condition_channels = model in_dim - C (0 = no conditioning).
+// Samples without a context but with caption_ids give b.captions (empty_ids for dropped ones)
+// instead of b.context; the random draws are the same either way.
 FlowBatch make_flow_batch(const std::vector<LatentSample>& samples, const Tensor& empty_context,
                           int64_t condition_channels, const DiTConfig& model,
-                          const FlowMatchingOptions& options, TrainRng& rng);
+                          const FlowMatchingOptions& options, TrainRng& rng,
+                          const std::vector<int32_t>& empty_ids = {});
 
 // A loss curve without the sampling noise of training batches: the mean velocity MSE over every
 // sample x every t below, with noise from a fixed seed and the full captions (no dropout; no
@@ -234,17 +249,25 @@ struct TrainerOptions : TrainLoopOptions {
 // the order from 0, pushing each index and emptying a queue when it fills), so a checkpoint
 // stores only the position and load() rebuilds the queues. With one bucket this is exactly
 // "the next batch_size indices of the order".
+//
+// Joint text training: given a trainable text encoder, the trainer encodes each sample's
+// caption_ids itself and the flow loss's gradient trains the encoder with the DiT (one
+// optimizer, one EMA, one checkpoint). Checkpoint files then hold both models, the encoder's
+// tensors and metadata under "text_encoder." (join_text_encoder / split_text_encoder).
 class DiTTrainer {
  public:
-  // The model must outlive the trainer; its parameters are updated in place.
-  DiTTrainer(DiT& model, const LatentDataset& data, const TrainerOptions& options);
+  // The model (and text encoder) must outlive the trainer; parameters are updated in place.
+  DiTTrainer(DiT& model, const LatentDataset& data, const TrainerOptions& options,
+             TextEncoder* text_encoder = nullptr);
   StepStats step();
   int64_t steps_done() const { return state_.step(); }
   int64_t data_position() const { return state_.data_position(); }
-  // EMA weights in the model's checkpoint layout (DiT::from_tensors loads them).
+  // EMA weights in the model's checkpoint layout (DiT::from_tensors loads them; with a text
+  // encoder, split_text_encoder first).
   TensorFile ema_tensors() const;
 
-  // Checkpoints (TrainState::save / load) with format "kinema.train.dit/1".
+  // Checkpoints (TrainState::save / load) with format "kinema.train.dit/1" (with a text
+  // encoder: "kinema.train.dit+text/1").
   std::string save(const std::string& dir) const;
   void load(const std::string& dir);
 
@@ -252,12 +275,22 @@ class DiTTrainer {
   std::vector<int64_t> next_micro_batch();
 
  private:
+  TensorFile model_tensors() const;
+
   DiT& model_;
   const LatentDataset& data_;
   TrainerOptions options_;
+  TextEncoder* text_;
   TrainState state_;
   std::map<std::string, std::vector<int64_t>> pending_;  // per-bucket indices drawn, not yet used
 };
+
+// One file for a DiT and the text encoder trained with it: the encoder's tensors and metadata
+// keys get the prefix "text_encoder.". split_text_encoder undoes it (the second file is empty
+// when there is no encoder); a DiT key with the prefix is an error.
+inline constexpr const char* kTextEncoderPrefix = "text_encoder.";
+TensorFile join_text_encoder(TensorFile dit, const TensorFile& text_encoder);
+std::pair<TensorFile, TensorFile> split_text_encoder(const TensorFile& joint);
 
 // Resolves dir/latest (or dir itself if it is a checkpoint) to a checkpoint directory;
 // returns "" when dir holds none.

@@ -39,6 +39,9 @@ struct WorldLatentOptions {
   int64_t max_text_len = 256;      // caption tokens kept (eos included)
   std::string cache_dir;           // "" = no cache
   VaeChunking chunking = VaeChunking::whole;  // same latents either way; whole is faster
+  // false: get() leaves context undefined and gives only caption_ids (a trainer that trains
+  // the text encoder encodes them itself).
+  bool encode_captions = true;
 
   // The clip options pick_world_clip sees: whole frames, no extra frames.
   WorldVideoOptions video() const;
@@ -59,6 +62,7 @@ class WorldLatentDataset final : public LatentDataset {
   int64_t size() const override { return options_.count; }
   LatentSample get(int64_t index) const override;
   Tensor empty_context() const override;  // the encoder's output for "" ([1, dim]: eos only)
+  std::vector<int32_t> empty_caption_ids() const override;  // {eos}
   // "WxHxT" of the rendered clip, e.g. "160x96x25" or "128x128x1": one bucket per latent shape.
   std::string bucket(int64_t index) const override;
 
@@ -66,6 +70,7 @@ class WorldLatentDataset final : public LatentDataset {
   std::string caption(int64_t index) const;
   Tensor clip(int64_t index) const;           // [3, T, H, W] in [-1, 1]
   Tensor mu(int64_t index) const;             // raw VAE mu [z_dim, T', H', W'] (cached)
+  std::vector<int32_t> caption_ids(int64_t index) const;  // at most max_text_len, eos last
   Tensor context(int64_t index, int64_t* length = nullptr) const;  // [L, dim]
 
   // Fills the cache for indices [first, first + count); a progress line on stderr when

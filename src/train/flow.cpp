@@ -77,7 +77,8 @@ std::vector<char> given_frames(ConditionPattern p, int64_t T, TrainRng& rng) {
 
 FlowBatch make_flow_batch(const std::vector<LatentSample>& samples, const Tensor& empty_context,
                           int64_t condition_channels, const DiTConfig& model,
-                          const FlowMatchingOptions& options, TrainRng& rng) {
+                          const FlowMatchingOptions& options, TrainRng& rng,
+                          const std::vector<int32_t>& empty_ids) {
   check(!samples.empty(), "make_flow_batch", "no samples");
   const Shape lat = samples[0].latent.shape();  // [C, T, H, W]
   check(lat.size() == 4, "make_flow_batch", "latents must be [C, T, H, W]; got ", shape_str(lat));
@@ -101,27 +102,51 @@ FlowBatch make_flow_batch(const std::vector<LatentSample>& samples, const Tensor
     uint64_t hi = rng.next_u32(), lo = rng.next_u32();
     srng.emplace_back((hi << 32) | lo, 0x73616d706c65ULL);
   }
+  // Captions as token ids (joint text training): samples bring ids and no context.
+  const bool as_tokens = !samples[0].context.defined() && !samples[0].caption_ids.empty();
+  check(!as_tokens || !empty_ids.empty(), "make_flow_batch",
+        "samples carry caption ids but no empty caption's ids were given (for caption dropout)");
+  std::vector<const std::vector<int32_t>*> ids;
   for (int64_t i = 0; i < B; ++i) {
     const LatentSample& s = samples[size_t(i)];
     check(s.latent.shape() == lat, "make_flow_batch", "latent ", i, " is ", shape_str(s.latent.shape()),
           "; a batch needs one shape, expected ", shape_str(lat), " (bucket by size)");
     bool drop = srng[size_t(i)].uniform() < options.caption_dropout;
     b.dropped_captions += drop;
+    if (as_tokens) {
+      check(!s.context.defined() && !s.caption_ids.empty(), "make_flow_batch", "sample ", i,
+            " mixes contexts and caption ids with sample 0");
+      ids.push_back(drop ? &empty_ids : &s.caption_ids);
+      L = std::max(L, int64_t(ids.back()->size()));
+      continue;
+    }
     ctx[size_t(i)] = drop ? empty_context : s.context;
     check(ctx[size_t(i)].ndim() == 2 && ctx[size_t(i)].size(1) == D, "make_flow_batch", "context ", i,
           " is ", shape_str(ctx[size_t(i)].shape()), "; expected [L, ", D, "]");
     lens[size_t(i)] = drop || s.context_len < 0 ? ctx[size_t(i)].size(0) : s.context_len;
     L = std::max(L, ctx[size_t(i)].size(0));
   }
-  std::vector<float> context(size_t(B * L * D), 0.f);
-  bool padded = false;
-  for (int64_t i = 0; i < B; ++i) {
-    std::vector<float> v = ctx[size_t(i)].to_vector();
-    std::copy(v.begin(), v.end(), context.begin() + i * L * D);
-    padded |= lens[size_t(i)] != L;
+  if (as_tokens) {
+    TokenBatch& t = b.captions;
+    t.batch = B, t.length = L;
+    t.ids.assign(size_t(B * L), 0), t.mask.assign(size_t(B * L), 0);
+    for (int64_t i = 0; i < B; ++i) {
+      const std::vector<int32_t>& row = *ids[size_t(i)];
+      std::copy(row.begin(), row.end(), t.ids.begin() + i * L);
+      std::fill_n(t.mask.begin() + i * L, row.size(), 1);
+      t.lengths.push_back(int64_t(row.size()));
+    }
+  } else {
+    std::vector<float> context(size_t(B * L * D), 0.f);
+    bool padded = false;
+    for (int64_t i = 0; i < B; ++i) {
+      std::vector<float> v = ctx[size_t(i)].to_vector();
+      std::copy(v.begin(), v.end(), context.begin() + i * L * D);
+      padded |= lens[size_t(i)] != L;
+    }
+    b.context = Tensor::from_vector(context, {B, L, D});
+    if (padded) b.context_lens = lens;
   }
-  b.context = Tensor::from_vector(context, {B, L, D});
-  if (padded) b.context_lens = lens;
 
   // Timesteps, noise, x_t and the velocity target.
   std::vector<float> xt(static_cast<size_t>(B * per)), vel(xt.size()), ts(static_cast<size_t>(B));

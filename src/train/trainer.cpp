@@ -30,22 +30,66 @@ float LrSchedule::at(int64_t step) const {
   return float(peak * (min_ratio + (1.0 - min_ratio) * cosine));
 }
 
+TensorFile join_text_encoder(TensorFile dit, const TensorFile& text_encoder) {
+  for (const auto& [key, t] : dit.tensors)
+    check(key.rfind(kTextEncoderPrefix, 0) != 0, "join_text_encoder", "DiT key ", key,
+          " already has the text encoder's prefix");
+  for (const auto& [key, t] : text_encoder.tensors) dit.tensors[kTextEncoderPrefix + key] = t;
+  for (const auto& [key, v] : text_encoder.metadata) dit.metadata[kTextEncoderPrefix + key] = v;
+  return dit;
+}
+
+std::pair<TensorFile, TensorFile> split_text_encoder(const TensorFile& joint) {
+  const std::string prefix = kTextEncoderPrefix;
+  std::pair<TensorFile, TensorFile> out;
+  for (const auto& [key, t] : joint.tensors)
+    if (key.rfind(prefix, 0) == 0) out.second.tensors[key.substr(prefix.size())] = t;
+    else out.first.tensors[key] = t;
+  for (const auto& [key, v] : joint.metadata)
+    if (key.rfind(prefix, 0) == 0) out.second.metadata[key.substr(prefix.size())] = v;
+    else out.first.metadata[key] = v;
+  return out;
+}
+
 namespace {
-std::vector<std::string> dit_keys(const DiTConfig& config) {
+// Checkpoint keys and parameters: the DiT's, then the text encoder's under its prefix.
+std::vector<std::string> trained_keys(const DiT& dit, const TextEncoder* text) {
   std::vector<std::string> keys;
-  for (const auto& [key, shape] : dit_parameter_shapes(config)) keys.push_back(key);
+  for (const auto& [key, shape] : dit_parameter_shapes(dit.config())) keys.push_back(key);
+  if (text)
+    for (const auto& [key, shape] : text_encoder_parameter_shapes(text->config()))
+      keys.push_back(kTextEncoderPrefix + key);
   return keys;
+}
+
+std::vector<Tensor> trained_parameters(const DiT& dit, const TextEncoder* text) {
+  std::vector<Tensor> params = dit.parameters();
+  if (text)
+    for (const Tensor& p : text->parameters()) params.push_back(p);
+  return params;
 }
 }  // namespace
 
-DiTTrainer::DiTTrainer(DiT& model, const LatentDataset& data, const TrainerOptions& options)
+DiTTrainer::DiTTrainer(DiT& model, const LatentDataset& data, const TrainerOptions& options,
+                       TextEncoder* text_encoder)
     : model_(model),
       data_(data),
       options_(options),
-      state_("kinema.train.dit/1", dit_keys(model.config()), model.parameters(), data.size(), options,
-             0x6b696e656d61ULL) {
+      text_(text_encoder),
+      state_(text_encoder ? "kinema.train.dit+text/1" : "kinema.train.dit/1",
+             trained_keys(model, text_encoder), trained_parameters(model, text_encoder), data.size(),
+             options, 0x6b696e656d61ULL) {
   check(options.compute == DType::f32 || options.compute == DType::bf16, "DiTTrainer",
         "compute must be f32 or bf16; got ", dtype_name(options.compute));
+  if (text_) {
+    check(text_->config().dim == model.config().text_dim, "DiTTrainer", "the text encoder's width ",
+          text_->config().dim, " differs from the DiT's text_dim ", model.config().text_dim);
+    check(!data.empty_caption_ids().empty(), "DiTTrainer",
+          "training the text encoder needs a data set with caption token ids");
+    for (const Tensor& p : text_->parameters())
+      check(p.dtype() == DType::f32 && p.requires_grad(), "DiTTrainer",
+            "the text encoder must be trainable (f32 leaves with requires_grad)");
+  }
 }
 
 StepStats DiTTrainer::step() {
@@ -53,16 +97,31 @@ StepStats DiTTrainer::step() {
   const DiTConfig& cfg = model_.config();
   const int64_t cond_channels = cfg.in_dim > cfg.out_dim ? cfg.in_dim - cfg.out_dim : 0;
   const Tensor empty = data_.empty_context();
+  const std::vector<int32_t> empty_ids = text_ ? data_.empty_caption_ids() : std::vector<int32_t>{};
   double loss_sum = 0;
   for (int64_t a = 0; a < options_.accumulation; ++a) {
     std::vector<LatentSample> samples;
-    for (int64_t index : next_micro_batch()) samples.push_back(data_.get(index));
-    FlowBatch b = make_flow_batch(samples, empty, cond_channels, cfg, options_.flow, state_.rng());
+    for (int64_t index : next_micro_batch()) {
+      samples.push_back(data_.get(index));
+      if (text_) samples.back().context = Tensor();  // encoded below, with gradients
+    }
+    FlowBatch b = make_flow_batch(samples, empty, cond_channels, cfg, options_.flow, state_.rng(),
+                                  empty_ids);
     DiTForwardOptions fo;
     fo.compute = options_.compute;
     fo.condition = b.condition;
     fo.context_lens = b.context_lens;
     fo.checkpointing = options_.checkpointing;
+    if (text_) {
+      check(b.captions.batch > 0, "DiTTrainer", "the data set gave no caption ids");
+      TextEncoderForwardOptions to;
+      to.compute = options_.compute;
+      if (options_.checkpointing == DiTCheckpointing::blocks)
+        to.checkpointing = TextEncoderCheckpointing::blocks;
+      b.context = text_->forward(b.captions, to);
+      for (int64_t len : b.captions.lengths)
+        if (len != b.captions.length) fo.context_lens = b.captions.lengths;
+    }
     Tensor loss = mse_loss(model_.forward(b.x_t, b.timesteps, b.context, fo), b.velocity);
     loss_sum += loss.item();
     // Accumulated gradients are the mean over micro-batches, as one large batch would give.
@@ -84,8 +143,11 @@ std::vector<int64_t> DiTTrainer::next_micro_batch() {
   }
 }
 
-TensorFile DiTTrainer::ema_tensors() const { return state_.with_ema(model_.to_tensors()); }
-std::string DiTTrainer::save(const std::string& dir) const { return state_.save(dir, model_.to_tensors()); }
+TensorFile DiTTrainer::model_tensors() const {
+  return text_ ? join_text_encoder(model_.to_tensors(), text_->to_tensors()) : model_.to_tensors();
+}
+TensorFile DiTTrainer::ema_tensors() const { return state_.with_ema(model_tensors()); }
+std::string DiTTrainer::save(const std::string& dir) const { return state_.save(dir, model_tensors()); }
 
 void DiTTrainer::load(const std::string& dir) {
   state_.load(dir);

@@ -228,12 +228,19 @@ Tensor WorldLatentDataset::mu(int64_t index) const {
   return out;
 }
 
-Tensor WorldLatentDataset::context(int64_t index, int64_t* length) const {
+std::vector<int32_t> WorldLatentDataset::caption_ids(int64_t index) const {
   std::vector<int32_t> ids = tokenizer_.encode(caption(index));
   if (int64_t(ids.size()) > options_.max_text_len) {
     ids.resize(size_t(options_.max_text_len));
     ids.back() = tokenizer_.eos_id();  // a truncated caption keeps its eos
   }
+  return ids;
+}
+
+std::vector<int32_t> WorldLatentDataset::empty_caption_ids() const { return tokenizer_.encode(""); }
+
+Tensor WorldLatentDataset::context(int64_t index, int64_t* length) const {
+  const std::vector<int32_t> ids = caption_ids(index);
   const int64_t L = int64_t(ids.size());
   TokenBatch b{1, L, ids, std::vector<int32_t>(ids.size(), 1), {L}};
   NoGradGuard no_grad;
@@ -251,7 +258,8 @@ LatentSample WorldLatentDataset::get(int64_t index) const {
     NoGradGuard no_grad;
     s.latent = Tensor::from_vector(vae_.normalize(reshape(m, s5)).to_vector(), m.shape());
   }
-  s.context = context(index, &s.context_len);
+  if (options_.encode_captions) s.context = context(index, &s.context_len);
+  else s.caption_ids = caption_ids(index);
   return s;
 }
 

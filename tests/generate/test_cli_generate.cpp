@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -12,6 +14,8 @@
 #include "kinema/error.hpp"
 #include "kinema/media.hpp"
 #include "kinema/pipeline.hpp"
+#include "kinema/tensor_file.hpp"
+#include "kinema/train.hpp"
 #include "kinema/watermark.hpp"
 #include "signed_output.hpp"
 #include <cmath>
@@ -163,6 +167,33 @@ TEST(CliModel, PackedBf16BundleLoadsChecksAndGeneratesCloseToF32) {
   EXPECT_LT(fs::file_size(vae16), fs::file_size(src / "vae.safetensors"));
   EXPECT_EQ(VAE::from_tensors(load_tensors(vae16.string())).config().z_dim, 4);
   EXPECT_THROW(model_cli({"cast", (src / "vae.safetensors").string(), vae16.string(), "--dtype", "q9"}), Error);
+}
+
+// A DiT checkpoint trained with its text encoder (kinema train dit) packs without --text-encoder
+// and gives the same bundle as packing the two files apart.
+std::string file_bytes(const fs::path& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+TEST(CliModel, PacksADiTThatCarriesItsTextEncoder) {
+  const fs::path d = out_dir(), src = tiny_bundle(), joint = d / "joint.safetensors";
+  const TensorFile text = load_tensors((src / "text_encoder.safetensors").string());
+  save_tensors(joint.string(), join_text_encoder(load_tensors((src / "dit.safetensors").string()), text));
+  const std::vector<std::string> common = {"--vae", (src / "vae.safetensors").string(), "--tokenizer",
+                                           (src / "tokenizer.model").string(), "--sizes", "32x32"};
+  auto pack = [&](const fs::path& out, const fs::path& dit, bool with_text) {
+    std::vector<std::string> a = {"pack", "--out", out.string(), "--dit", dit.string()};
+    if (with_text) a.insert(a.end(), {"--text-encoder", (src / "text_encoder.safetensors").string()});
+    a.insert(a.end(), common.begin(), common.end());
+    return model_cli(a);
+  };
+  ASSERT_EQ(pack(d / "a", joint, false), 0);
+  ASSERT_EQ(pack(d / "b", src / "dit.safetensors", true), 0);
+  for (const char* f : {"dit.safetensors", "text_encoder.safetensors"})
+    EXPECT_EQ(file_bytes(d / "a" / f), file_bytes(d / "b" / f)) << f;
+  EXPECT_THROW(pack(d / "c", joint, true), Error);                    // two text encoders
+  EXPECT_THROW(pack(d / "c", src / "dit.safetensors", false), Error);  // none
 }
 
 TEST(CliGenerate, ARefusedPromptWritesNothingAndExitsFive) {

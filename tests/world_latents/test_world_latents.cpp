@@ -187,6 +187,20 @@ TEST(WorldLatents, ADifferentVaeOrOptionSetNeverReadsTheCache) {
   fs::remove_all(dir);
 }
 
+TEST(WorldLatents, WithoutCaptionEncodingGetGivesTheCaptionsTokenIds) {
+  Models& m = models();
+  WorldLatentOptions o = small();
+  WorldLatentDataset encoded(m.vae, m.encoder, tokenizer(), o);
+  o.encode_captions = false;
+  WorldLatentDataset ids(m.vae, m.encoder, tokenizer(), o);
+  LatentSample a = encoded.get(3), b = ids.get(3);
+  EXPECT_FALSE(b.context.defined());
+  EXPECT_EQ(b.caption_ids, tokenizer().encode(ids.caption(3)));
+  EXPECT_EQ(int64_t(b.caption_ids.size()), a.context_len);
+  EXPECT_EQ(b.latent.to_vector(), a.latent.to_vector());
+  EXPECT_EQ(ids.empty_caption_ids(), std::vector<int32_t>{tokenizer().eos_id()});
+}
+
 TEST(WorldLatents, TrainsTheDiTWithBucketedMicroBatches) {
   Models& m = models();
   WorldLatentDataset data(m.vae, m.encoder, tokenizer(), small());
@@ -297,10 +311,32 @@ TEST(WorldLatentsCli, TrainDitOnWorldDataAndPrecompute) {
   ASSERT_EQ(run(cli::cmd_train, pre), 0);
   EXPECT_FALSE(fs::exists(dir / "run" / "latest"));
   ASSERT_EQ(run(cli::cmd_train, common), 0);
-  DiT model = DiT::from_tensors(load_tensors(find_checkpoint((dir / "run").string()) + "/model.safetensors"));
+  // The text encoder trains with the DiT by default: the checkpoint carries both.
+  auto [dit_file, text_file] =
+      split_text_encoder(load_tensors(find_checkpoint((dir / "run").string()) + "/model.safetensors"));
+  DiT model = DiT::from_tensors(dit_file);
   EXPECT_EQ(model.config().out_dim, 3);
   EXPECT_EQ(model.config().in_dim, 3 + 4 + 3);  // frame conditioning on by default
   EXPECT_EQ(model.config().text_dim, 16);
+  TextEncoder trained = TextEncoder::from_tensors(text_file);
+  EXPECT_NE(trained.weight("token_embedding.weight").to_vector(),
+            models().encoder.weight("token_embedding.weight").to_vector());
+
+  std::vector<std::string> more = common;
+  more[more.size() - 1] = "3";  // --steps 3
+  more.push_back("--resume");
+  std::vector<std::string> frozen = more;
+  frozen.insert(frozen.end(), {"--train-text-encoder", "0"});
+  EXPECT_NE(error_of(cli::cmd_train, frozen).find("holds a text encoder"), std::string::npos);
+  ASSERT_EQ(run(cli::cmd_train, more), 0);
+  EXPECT_EQ(fs::path(find_checkpoint((dir / "run").string())).filename(), "step-00000003");
+
+  // --train-text-encoder 0: the encoder stays frozen and the checkpoint is the DiT alone.
+  std::vector<std::string> plain = common;
+  plain[9] = (dir / "plain").string();  // --out
+  plain.insert(plain.end(), {"--train-text-encoder", "0"});
+  ASSERT_EQ(run(cli::cmd_train, plain), 0);
+  EXPECT_NO_THROW(DiT::from_tensors(load_tensors(find_checkpoint((dir / "plain").string()) + "/model.safetensors")));
   fs::remove_all(dir);
 }
 

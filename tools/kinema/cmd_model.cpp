@@ -10,6 +10,7 @@
 #include "kinema/ops.hpp"
 #include "kinema/pipeline.hpp"
 #include "kinema/tensor_file.hpp"
+#include "kinema/train.hpp"
 #include "option_table.hpp"
 
 namespace kinema::cli {
@@ -30,7 +31,7 @@ const std::vector<Option<PackCli>>& pack_options() {
       {"--out", "DIR", "the model directory to write", KS(out)},
       {"--dit", "FILE", "DiT weights (e.g. a training run's latest/ema.safetensors)", KS(dit)},
       {"--vae", "FILE", "VAE weights with latent statistics (kinema vae stats)", KS(vae)},
-      {"--text-encoder", "FILE", "text encoder weights", KS(text_encoder)},
+      {"--text-encoder", "FILE", "text encoder weights (not with a DiT that carries its own)", KS(text_encoder)},
       {"--tokenizer", "FILE", "sentencepiece model", KS(tokenizer)},
       {"--dtype", "f32|bf16", "storage type of the DiT's and text encoder's matrices (vectors stay f32; the VAE stays f32)", KS(dtype)},
       {"--name", "NAME", "model name (recorded in C2PA credentials)", KS(m.name)},
@@ -68,14 +69,15 @@ TensorFile to_storage(TensorFile f, const std::string& dtype) {
 int pack(int argc, char** argv) {
   PackCli c;
   if (!parse_options(pack_options(), argc, argv, c, "model pack")) {
-    std::printf("usage: kinema model pack --out DIR --dit FILE --vae FILE --text-encoder FILE [options]\n\n"
+    std::printf("usage: kinema model pack --out DIR --dit FILE --vae FILE [--text-encoder FILE] [options]\n\n"
                 "Writes DIR/{tokenizer.model, text_encoder, vae, dit}.safetensors and DIR/model.json, which\n"
-                "records each file's SHA-256 and the generation defaults (`kinema generate --model DIR`).\n\n");
+                "records each file's SHA-256 and the generation defaults (`kinema generate --model DIR`).\n"
+                "A DiT checkpoint trained with its text encoder carries it: then leave out --text-encoder.\n\n");
     print_options(pack_options());
     return 0;
   }
-  check(!c.out.empty() && !c.dit.empty() && !c.vae.empty() && !c.text_encoder.empty(), "model pack",
-        "--out, --dit, --vae and --text-encoder are required (`kinema model pack --help`)");
+  check(!c.out.empty() && !c.dit.empty() && !c.vae.empty(), "model pack",
+        "--out, --dit and --vae are required (`kinema model pack --help`)");
   c.m.sizes.clear();
   std::stringstream ss(c.sizes);
   for (std::string s; std::getline(ss, s, ',');) {
@@ -84,9 +86,13 @@ int pack(int argc, char** argv) {
           "--sizes needs WxH,WxH,...; got '", s, "'");
     c.m.sizes.emplace_back(w, h);
   }
-  TensorFile dit = load_tensors(c.dit);
+  // A DiT trained with its text encoder (kinema train dit) carries it under "text_encoder.".
+  auto [dit, text] = split_text_encoder(load_tensors(c.dit));
+  check(text.tensors.empty() != c.text_encoder.empty(), "model pack",
+        text.tensors.empty() ? "--text-encoder FILE is required: " + c.dit + " holds no text encoder"
+                             : c.dit + " holds the text encoder trained with it; drop --text-encoder");
+  if (text.tensors.empty()) text = load_tensors(c.text_encoder);
   dit.metadata.erase("ema_decay");
-  TensorFile text = load_tensors(c.text_encoder);
   text.metadata.erase("ema_decay");
   write_model_bundle(c.out, c.m, read_bytes(c.tokenizer), to_storage(text, c.dtype), load_tensors(c.vae),
                      to_storage(dit, c.dtype));

@@ -47,6 +47,7 @@ struct TrainCli : TrainLoopCli {
   // The default model (--data world): dim 256, 4 heads, 8 layers, ffn 1024, frame conditioning.
   DataDefault dim{64, 256}, heads{4, 4}, layers{2, 8}, ffn{128, 1024};
   DataDefault mask_channels{-1, 4};  // -1: no frame conditioning
+  DataDefault joint_text{0, 1};      // train the text encoder with the DiT (world data)
   uint64_t init_seed = 1;
   TrainCli() {
     world.count = 100000;
@@ -111,8 +112,9 @@ const std::vector<Option<TrainCli>>& options() {
          c.source = v;
        }},
       {"--vae", "FILE", "world data: the frozen VAE (with latents_mean/std from `kinema vae stats`)", KS(vae)},
-      {"--text-encoder", "FILE", "world data: the frozen text encoder", KS(text_encoder)},
+      {"--text-encoder", "FILE", "world data: the text encoder (frozen, or the start of joint training)", KS(text_encoder)},
       {"--tokenizer", "FILE", "world data: the tokenizer", KS(tokenizer)},
+      {"--train-text-encoder", "0|1", "world data: train the text encoder (from --text-encoder) with the DiT; 0: frozen", KD(joint_text)},
       {"--cache", "DIR", "world data: latent cache (DIR/<key>/, key = VAE weights + data options)", KS(world.cache_dir)},
       {"--clips", "N", "world data: data set size (indices; clips are rendered and encoded on first use)", KI(world.count)},
       {"--images", "P", "world data: share of one-frame images (text-to-image)", KF(world.image_fraction)},
@@ -132,7 +134,8 @@ void print_help() {
       "Trains the DiT by flow matching: x_t = (1 - t) x0 + t eps, loss = |DiT(x_t, 1000 t, text) - (eps - x0)|^2,\n"
       "t logit-normal and shifted towards noise for larger latents, 10%% caption dropout. Data: synthetic\n"
       "latents, or --data world: world clips (25 frames or images at 128x128, 160x96, 96x160) encoded by the\n"
-      "frozen --vae, captions by the frozen --text-encoder; micro-batches never mix latent shapes. Interrupt at\n"
+      "frozen --vae, captions by the --text-encoder, trained with the DiT (--train-text-encoder 0: frozen);\n"
+      "micro-batches never mix latent shapes. Interrupt at\n"
       "any time; the same command with --resume continues from the last checkpoint and gives the same losses\n"
       "as an uninterrupted run.\n"
       "Progress goes to stderr; DIR/train_log.csv holds step,loss,lr,grad_norm,seconds. See docs/train.md.\n\n");
@@ -153,6 +156,7 @@ int train_dit(int argc, char** argv) {
   const int64_t mask_channels = c.mask_channels.get(world_data);
 
   std::unique_ptr<LatentDataset> data;
+  bool joint = false;
   std::unique_ptr<VAE> vae;
   std::unique_ptr<TextEncoder> encoder;
   std::unique_ptr<Tokenizer> tokenizer;
@@ -167,7 +171,10 @@ int train_dit(int argc, char** argv) {
     if (vae->config().latents_mean.empty())
       std::fprintf(stderr, "warning: %s has no latents_mean/latents_std; latents are not normalised "
                            "(run `kinema vae stats`)\n", c.vae.c_str());
-    encoder = std::make_unique<TextEncoder>(TextEncoder::from_tensors(load_tensors(c.text_encoder)));
+    joint = c.joint_text.get(true) != 0;
+    c.world.encode_captions = !joint;
+    encoder = std::make_unique<TextEncoder>(
+        TextEncoder::from_tensors(load_tensors(c.text_encoder), TextEncoderLoadOptions{joint}));
     tokenizer = std::make_unique<Tokenizer>(Tokenizer::load(c.tokenizer));
     auto w = std::make_unique<world::WorldLatentDataset>(*vae, *encoder, *tokenizer, c.world);
     if (c.precompute > 0) {
@@ -184,6 +191,7 @@ int train_dit(int argc, char** argv) {
     data = std::move(w);
   } else {
     check(c.precompute == 0, "train dit", "--precompute needs --data world");
+    check(c.joint_text.get(false) == 0, "train dit", "--train-text-encoder needs --data world");
     c.model.text_dim = c.data.text_dim;
     c.model.out_dim = c.data.channels;
     data = std::make_unique<SyntheticLatentDataset>(c.data);
@@ -193,13 +201,20 @@ int train_dit(int argc, char** argv) {
   std::string ck = c.resume ? find_checkpoint(c.out) : "";
   check(!c.resume || !ck.empty(), "train", "--resume: no checkpoint in ", c.out);
   // A resumed model takes its config from the checkpoint (shapes and metadata), not the flags.
+  // A joint checkpoint carries the text encoder too; trainer.load restores its weights in place
+  // (the data set holds a reference to the encoder).
+  auto [dit_file, text_file] = ck.empty() ? std::pair<TensorFile, TensorFile>{}
+                                          : split_text_encoder(load_tensors(ck + "/model.safetensors"));
+  check(ck.empty() || text_file.tensors.empty() != joint, "train dit", ck,
+        joint ? " holds no text encoder; resume it with --train-text-encoder 0"
+              : " holds a text encoder trained with the DiT; resume it with --train-text-encoder 1");
   DiT model = ck.empty() ? DiT::init_random(c.model, c.init_seed)
-                         : DiT::from_tensors(load_tensors(ck + "/model.safetensors"), DiTLoadOptions{true});
+                         : DiT::from_tensors(dit_file, DiTLoadOptions{true});
   check(model.config().out_dim == c.model.out_dim && model.config().text_dim == c.model.text_dim,
         "train dit", "the checkpoint's DiT (out_dim ", model.config().out_dim, ", text_dim ",
         model.config().text_dim, ") does not fit the data (latent channels ", c.model.out_dim,
         ", text width ", c.model.text_dim, ")");
-  DiTTrainer trainer(model, *data, c.trainer);
+  DiTTrainer trainer(model, *data, c.trainer, joint ? encoder.get() : nullptr);
   if (!ck.empty()) {
     trainer.load(ck);
     std::fprintf(stderr, "resumed from %s at step %lld\n", ck.c_str(),

@@ -12,7 +12,7 @@
 namespace fs = std::filesystem;
 
 namespace kinema {
-fs::path tiny_bundle();  // test_pipeline.cpp
+fs::path tiny_bundle();  // tests/common/tiny_bundle.cpp
 namespace {
 
 constexpr int kW = 32, kH = 32, kFrames = 9, kT = 3, kC = 4, kK = 4, kPlane = (kW / 8) * (kH / 8);

@@ -10,7 +10,7 @@
 namespace fs = std::filesystem;
 
 namespace kinema {
-fs::path tiny_bundle();  // test_pipeline.cpp
+fs::path tiny_bundle();  // tests/common/tiny_bundle.cpp
 namespace {
 
 std::vector<Frame> clip(int n, uint32_t seed) {

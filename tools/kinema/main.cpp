@@ -25,6 +25,8 @@ const Command kCommands[] = {
     {"scorecard", "measure a model's prompt-following on held-out prompts with the world judge", cmd_scorecard},
     {"model", "assemble a model directory from trained weights (pack) or verify one (check)", cmd_model},
     {"check-prompt", "check a prompt against the safety policy and say why (exit 0 allowed, 5 refused)", cmd_check_prompt},
+    {"serve", "a local Videos API (OpenAI's Sora API shape) with a durable job queue (docs/serve.md)", cmd_serve},
+    {"keys", "API keys of `kinema serve`: create, list, revoke", cmd_keys},
     {"vae", "VAE latent statistics for normalisation; reconstruction benchmark on held-out clips", cmd_vae},
 };
 

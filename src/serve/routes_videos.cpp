@@ -1,0 +1,230 @@
+// The Videos API: create, retrieve, list, delete, download content, remix.
+#include <filesystem>
+#include <fstream>
+
+#include "kinema/error.hpp"
+#include "serve/random_id.hpp"
+#include "serve/request_fields.hpp"
+#include "serve/request_map.hpp"
+#include "serve/service.hpp"
+
+namespace kinema::serve {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr size_t kMaxPrompt = 10000;
+const char* const kId = R"(([A-Za-z0-9_-]{1,80}))";
+
+std::string route(const std::string& pattern) {
+  std::string r = pattern;
+  r.replace(r.find("{id}"), 4, kId);
+  return r;
+}
+
+// kinema's own options, after the API's fields: seed, steps, sampler, cfg, negative.
+void read_extras(const Fields& f, json& p) {
+  auto integer = [&](const char* key, int64_t lo, int64_t hi) -> std::optional<int64_t> {
+    if (!f.has(key)) return std::nullopt;
+    try {
+      size_t used = 0;
+      const long long v = std::stoll(f.get(key), &used);
+      if (used == f.get(key).size() && v >= lo && v <= hi) return v;
+    } catch (const std::exception&) {
+    }
+    throw bad_request(key, std::string(key) + " must be an integer in [" + std::to_string(lo) + ", " +
+                               std::to_string(hi) + "]; got '" + f.get(key) + "'");
+  };
+  if (auto s = integer("seed", 0, INT64_MAX)) p["seed"] = uint64_t(*s);
+  else p["seed"] = std::stoull(random_hex(6), nullptr, 16);
+  if (auto s = integer("steps", 1, 200)) p["steps"] = int(*s);
+  if (f.has("cfg")) {
+    char* end = nullptr;
+    const std::string t = f.get("cfg");
+    const double c = std::strtod(t.c_str(), &end);
+    if (t.empty() || *end || !(c >= 0 && c <= 30)) throw bad_request("cfg", "cfg must be a number in [0, 30]");
+    p["cfg"] = c;
+  }
+  if (f.has("sampler")) {
+    const std::string s = f.get("sampler");
+    if (s != "euler" && s != "heun" && s != "unipc" && s != "dpm++")
+      throw bad_request("sampler", "sampler must be euler, heun, unipc or dpm++; got '" + s + "'");
+    p["sampler"] = s;
+  }
+  if (f.has("negative")) p["negative"] = f.get("negative").substr(0, kMaxPrompt);
+}
+
+std::string checked_prompt(const Fields& f) {
+  if (!f.has("prompt")) throw bad_request("prompt", "Missing required parameter: 'prompt'.");
+  const std::string p = f.get("prompt");
+  if (p.find_first_not_of(" \t\r\n") == std::string::npos) throw bad_request("prompt", "prompt must not be empty");
+  if (p.size() > kMaxPrompt) throw bad_request("prompt", "prompt is longer than 10000 characters");
+  return p;
+}
+
+std::string checked_model(const Service& s, const Fields& f) {
+  const std::string m = f.get("model", "sora-2");
+  if (m == s.options.model.name || m.rfind("sora-2", 0) == 0 || m == "kinema") return m;
+  throw ApiError(400, "invalid_request_error", "model_not_found", "model",
+                 "The model '" + m + "' does not exist; GET /v1/models lists them.");
+}
+
+// Inserts the job unless the queue is full (429 with Retry-After: about one render per worker).
+void submit(Service& s, Job& job) {
+  std::lock_guard lock(s.submit_mu);
+  if (s.store.count_queued() >= s.options.queue_limit) {
+    ApiError e(429, "rate_limit_exceeded", "queue_full", "",
+               "The render queue is full (" + std::to_string(s.options.queue_limit) + " jobs); retry later.");
+    e.retry_after = 30;
+    throw e;
+  }
+  job.created_at = unix_now();
+  s.store.insert(job);
+  s.runner.wake();
+  s.runner.notify();
+}
+
+void create(Service& s, const httplib::Request& req, httplib::Response& res) {
+  const std::string owner = s.authenticate(req);
+  const Fields f = parse_fields(req);
+  Job job;
+  job.id = "video_" + random_hex(16), job.owner = owner, job.prompt = checked_prompt(f);
+  const std::string requested_model = checked_model(s, f);
+  const ModelInfo& m = s.options.model;
+  const std::string size = f.get("size", "720x1280"), seconds = f.get("seconds", "4");
+  const auto [w, h] = map_size(m, size);
+  const int frames = map_frames(m, seconds);
+  json p = {{"width", w}, {"height", h}, {"frames", frames}, {"fps", m.fps},
+            {"requested", {{"model", requested_model}, {"size", size}, {"seconds", seconds}}}};
+  read_extras(f, p);
+  if (f.file) {
+    const std::string kind = image_kind(f.file->bytes);
+    if (kind.empty()) throw bad_request("input_reference", "input_reference must be a PNG, JPEG or WebP image");
+    const std::string name = random_hex(16) + "." + kind;
+    std::ofstream(s.uploads_dir() + "/" + name, std::ios::binary) << f.file->bytes;
+    p["input_reference"] = name;
+  }
+  job.model = m.name, job.size = std::to_string(w) + "x" + std::to_string(h);
+  job.seconds = seconds_string(frames, m.fps), job.params = p.dump();
+  try {
+    submit(s, job);
+  } catch (...) {
+    if (p.contains("input_reference")) fs::remove(s.uploads_dir() + "/" + p["input_reference"].get<std::string>());
+    throw;
+  }
+  send_json(res, video_json(job));
+}
+
+void remix(Service& s, const httplib::Request& req, httplib::Response& res) {
+  const std::string owner = s.authenticate(req);
+  const Job src = s.owned_job(req.matches[1], owner);
+  if (src.status != "completed")
+    throw bad_request("", "Video '" + src.id + "' is " + src.status + "; only a completed video can be remixed.");
+  const Fields f = parse_fields(req);
+  Job job;
+  job.id = "video_" + random_hex(16), job.owner = owner, job.prompt = checked_prompt(f);
+  json p = json::parse(src.params);
+  p.erase("input_reference");
+  p["remix_source"] = json::parse(src.files).at("video");
+  p["requested"] = {{"remix_of", src.id}};
+  read_extras(f, p);
+  job.model = src.model, job.size = src.size, job.seconds = src.seconds, job.remixed_from = src.id;
+  job.params = p.dump();
+  submit(s, job);
+  send_json(res, video_json(job));
+}
+
+void retrieve(Service& s, const httplib::Request& req, httplib::Response& res) {
+  send_json(res, video_json(s.owned_job(req.matches[1], s.authenticate(req))));
+}
+
+void list(Service& s, const httplib::Request& req, httplib::Response& res) {
+  ListQuery q;
+  q.owner = s.authenticate(req);
+  if (req.has_param("limit")) {
+    const std::string l = req.get_param_value("limit");
+    if (l.empty() || l.size() > 3 || l.find_first_not_of("0123456789") != std::string::npos || std::stoi(l) < 1 ||
+        std::stoi(l) > 100)
+      throw bad_request("limit", "limit must be an integer from 1 to 100; got '" + l + "'");
+    q.limit = std::stoi(l);
+  }
+  const std::string order = req.has_param("order") ? req.get_param_value("order") : "desc";
+  if (order != "asc" && order != "desc") throw bad_request("order", "order must be 'asc' or 'desc'");
+  q.ascending = order == "asc";
+  if (req.has_param("after")) {
+    q.after = req.get_param_value("after");
+    const auto cursor = s.store.get(q.after);
+    if (!cursor || cursor->owner != q.owner) throw bad_request("after", "No video found with id '" + q.after + "'.");
+  }
+  const ListResult r = s.store.list(q);
+  json data = json::array();
+  for (const Job& j : r.jobs) data.push_back(video_json(j));
+  json body = {{"object", "list"}, {"data", data}, {"has_more", r.has_more}, {"first_id", nullptr}, {"last_id", nullptr}};
+  if (!r.jobs.empty()) body["first_id"] = r.jobs.front().id, body["last_id"] = r.jobs.back().id;
+  send_json(res, body);
+}
+
+void remove_job_files(const Service& s, const Job& j) {
+  std::error_code ec;
+  const json files = json::parse(j.files.empty() ? "{}" : j.files, nullptr, false);
+  if (files.is_object())
+    for (const auto& [k, v] : files.items())
+      if (v.is_string()) fs::remove(s.videos_dir() + "/" + v.get<std::string>(), ec);
+  const json p = json::parse(j.params, nullptr, false);
+  if (p.is_object() && p.contains("input_reference"))
+    fs::remove(s.uploads_dir() + "/" + p["input_reference"].get<std::string>(), ec);
+}
+
+void remove(Service& s, const httplib::Request& req, httplib::Response& res) {
+  const Job j = s.owned_job(req.matches[1], s.authenticate(req));
+  if (j.status == "in_progress") s.runner.cancel(j.id);  // the worker removes what it wrote
+  s.store.remove(j.id);
+  remove_job_files(s, j);
+  s.runner.notify();
+  send_json(res, {{"id", j.id}, {"object", "video.deleted"}, {"deleted", true}});
+}
+
+void content(Service& s, const httplib::Request& req, httplib::Response& res) {
+  const Job j = s.owned_job(req.matches[1], s.authenticate(req));
+  const std::string variant = req.has_param("variant") ? req.get_param_value("variant") : "video";
+  if (variant != "video" && variant != "thumbnail" && variant != "spritesheet")
+    throw bad_request("variant", "variant must be video, thumbnail or spritesheet; got '" + variant + "'");
+  if (j.status != "completed")
+    throw ApiError(400, "invalid_request_error", "video_not_ready", "",
+                   "Video '" + j.id + "' is " + j.status + "; its content is available once it is completed.");
+  const std::string path = s.videos_dir() + "/" + json::parse(j.files).at(variant).get<std::string>();
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (ec) throw not_found("The " + variant + " of video '" + j.id + "' is no longer stored.");
+  res.set_header("Content-Disposition", "attachment; filename=\"" + j.id + (variant == "video" ? ".mp4\"" : "." + variant + ".png\""));
+  res.set_content_provider(size_t(size), variant == "video" ? "video/mp4" : "image/png",
+                           [path](size_t offset, size_t length, httplib::DataSink& sink) {
+                             std::ifstream in(path, std::ios::binary);
+                             in.seekg(std::streamoff(offset));
+                             std::string buf(std::min<size_t>(length, 1 << 16), '\0');
+                             in.read(buf.data(), std::streamsize(buf.size()));
+                             return in.gcount() > 0 && sink.write(buf.data(), size_t(in.gcount()));
+                           });
+}
+
+}  // namespace
+
+void add_video_routes(httplib::Server& server, Service& s) {
+  using Req = const httplib::Request&;
+  using Res = httplib::Response&;
+  server.Post("/v1/videos", guarded([&s](Req q, Res r) { create(s, q, r); }));
+  server.Get("/v1/videos", guarded([&s](Req q, Res r) { list(s, q, r); }));
+  server.Get(route("/v1/videos/{id}"), guarded([&s](Req q, Res r) { retrieve(s, q, r); }));
+  server.Delete(route("/v1/videos/{id}"), guarded([&s](Req q, Res r) { remove(s, q, r); }));
+  server.Get(route("/v1/videos/{id}/content"), guarded([&s](Req q, Res r) { content(s, q, r); }));
+  server.Post(route("/v1/videos/{id}/remix"), guarded([&s](Req q, Res r) { remix(s, q, r); }));
+  for (const char* p : {"/v1/videos/edits", "/v1/videos/extensions", "/v1/videos/characters"})
+    server.Post(p, guarded([&s, p](Req q, Res) {
+      s.authenticate(q);
+      throw ApiError(501, "invalid_request_error", "not_implemented", "",
+                     std::string(p) + " is not implemented by kinema serve yet (docs/serve.md)");
+    }));
+}
+
+}  // namespace kinema::serve

@@ -1,0 +1,174 @@
+#include "serve/runner.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "kinema/error.hpp"
+#include "serve/random_id.hpp"
+
+namespace kinema::serve {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct Cancelled {};
+
+RenderTask task_of(const Job& job, const std::string& videos, const std::string& uploads) {
+  const json p = json::parse(job.params);
+  RenderTask t;
+  t.id = job.id, t.prompt = job.prompt;
+  t.negative = p.value("negative", "");
+  t.width = p.at("width"), t.height = p.at("height"), t.frames = p.at("frames"), t.fps = p.at("fps");
+  t.seed = p.value("seed", uint64_t(0)), t.steps = p.value("steps", 0), t.sampler = p.value("sampler", "");
+  t.cfg = p.value("cfg", -1.f);
+  if (const std::string in = p.value("input_reference", ""); !in.empty()) t.input_reference = uploads + "/" + in;
+  if (const std::string src = p.value("remix_source", ""); !src.empty()) t.remix_source = videos + "/" + src;
+  return t;
+}
+
+void remove_files(const std::vector<std::string>& paths) {
+  std::error_code ec;
+  for (const auto& p : paths) fs::remove(p, ec);
+}
+
+}  // namespace
+
+Runner::Runner(JobStore& store, std::string data_dir, int workers, RendererFactory factory)
+    : store_(store), data_dir_(std::move(data_dir)), workers_(std::max(1, workers)), factory_(std::move(factory)) {}
+
+Runner::~Runner() { stop(); }
+
+void Runner::start() {
+  for (int i = 0; i < workers_; ++i) threads_.emplace_back([this] { loop(); });
+}
+
+void Runner::stop() {
+  stop_ = true;
+  {
+    std::lock_guard lock(mu_);
+    queue_cv_.notify_all();
+  }
+  notify();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+}
+
+void Runner::wake() {
+  std::lock_guard lock(mu_);
+  queue_cv_.notify_one();
+}
+
+void Runner::cancel(const std::string& id) {
+  std::lock_guard lock(mu_);
+  cancelled_.insert(id);
+}
+
+bool Runner::is_cancelled(const std::string& id) {
+  std::lock_guard lock(mu_);
+  return cancelled_.count(id) > 0 || stop_;
+}
+
+void Runner::notify() {
+  {
+    std::lock_guard lock(event_mu_);
+    ++events_;
+  }
+  event_cv_.notify_all();
+}
+
+uint64_t Runner::wait_event(uint64_t seen, int timeout_ms) {
+  std::unique_lock lock(event_mu_);
+  event_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return events_ > seen || stop_; });
+  return events_;
+}
+
+RunnerMetrics Runner::metrics() const {
+  std::lock_guard lock(const_cast<std::mutex&>(mu_));
+  return metrics_;
+}
+
+std::string Runner::path_of(const std::string& file) const { return data_dir_ + "/videos/" + file; }
+
+void Runner::loop() {
+  std::unique_ptr<Renderer> renderer;
+  while (!stop_) {
+    std::optional<Job> job;
+    try {
+      job = store_.claim_next();
+    } catch (const Error&) {
+      job.reset();  // a busy database: try again shortly
+    }
+    if (!job) {
+      std::unique_lock lock(mu_);
+      queue_cv_.wait_for(lock, std::chrono::milliseconds(500));
+      continue;
+    }
+    ++busy_;
+    notify();
+    run(*job, renderer);
+    --busy_;
+    notify();
+  }
+}
+
+void Runner::run(const Job& job, std::unique_ptr<Renderer>& renderer) {
+  const std::string videos = data_dir_ + "/videos", uploads = data_dir_ + "/uploads";
+  const std::string name = random_hex(16);
+  const json files = {{"video", name + ".mp4"}, {"thumbnail", name + ".thumb.png"},
+                      {"spritesheet", name + ".sprites.png"}};
+  std::vector<std::string> paths;  // video, thumbnail, spritesheet
+  for (const char* v : {"video", "thumbnail", "spritesheet"}) paths.push_back(videos + "/" + files[v].get<std::string>());
+  const auto started = std::chrono::steady_clock::now();
+  int last = -1;
+  std::string code, message;
+  bool refused = false, cancelled = false;
+  try {
+    RenderTask task = task_of(job, videos, uploads);
+    task.video_path = paths[0], task.thumbnail_path = paths[1], task.spritesheet_path = paths[2];
+    if (!renderer) renderer = factory_();
+    renderer->render(task, [&](double fraction) {
+      if (is_cancelled(job.id)) throw Cancelled{};
+      const int pct = std::clamp(int(std::floor(fraction * 100)), 0, 99);
+      if (pct == last) return;
+      last = pct;
+      store_.set_progress(job.id, pct);
+      notify();
+    });
+  } catch (const Cancelled&) {
+    cancelled = true;
+  } catch (const Error& e) {
+    refused = e.kind() == ErrorKind::refused;
+    code = refused ? "moderation_blocked" : "render_failed", message = e.what();
+  } catch (const std::exception& e) {
+    code = "internal_error", message = std::string("internal error: ") + e.what();
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  {
+    std::lock_guard lock(mu_);
+    metrics_.render_seconds += seconds;
+    ++metrics_.renders;
+    metrics_.failures += !code.empty() && !refused;
+    metrics_.refusals += refused;
+    metrics_.cancelled += cancelled;
+    cancelled_.erase(job.id);
+  }
+  if (cancelled) {
+    remove_files(paths);
+    if (stop_ && store_.get(job.id)) store_.set_progress(job.id, 0);  // shutting down: requeued at next open
+    return;
+  }
+  if (!code.empty()) {
+    remove_files(paths);
+    store_.fail(job.id, code, message, unix_now());
+    return;
+  }
+  store_.complete(job.id, files.dump(), unix_now());
+  if (!store_.get(job.id)) remove_files(paths);  // deleted while it rendered
+}
+
+}  // namespace kinema::serve

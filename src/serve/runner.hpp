@@ -1,0 +1,62 @@
+// The workers behind the queue: each claims the oldest queued job from the store, renders it with
+// its own Renderer (made on the worker's thread, so a slow model load never blocks HTTP), and
+// records progress, the stored files or the error. DELETE of a running job cancels it at the
+// next progress report. Every change bumps an event counter that SSE streams wait on.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kinema/serve.hpp"
+#include "serve/job_store.hpp"
+
+namespace kinema::serve {
+
+struct RunnerMetrics {
+  double render_seconds = 0;   // total wall time spent rendering
+  int64_t renders = 0, failures = 0, refusals = 0, cancelled = 0;
+};
+
+class Runner {
+ public:
+  Runner(JobStore& store, std::string data_dir, int workers, RendererFactory factory);
+  ~Runner();  // stops and joins
+  void start();
+  void stop();
+  void wake();                            // a job was queued
+  void cancel(const std::string& id);     // stop this job if it is running
+  void notify();                          // something changed: wake SSE streams
+  // Waits until the event counter passes `seen` or `timeout_ms` ends; returns the counter.
+  uint64_t wait_event(uint64_t seen, int timeout_ms);
+  uint64_t events() const { return events_.load(); }
+  RunnerMetrics metrics() const;
+  int busy() const { return busy_.load(); }
+  std::string path_of(const std::string& file) const;  // data_dir/videos/<file>
+
+ private:
+  void loop();
+  void run(const Job& job, std::unique_ptr<Renderer>& renderer);
+  bool is_cancelled(const std::string& id);
+
+  JobStore& store_;
+  std::string data_dir_;
+  int workers_;
+  RendererFactory factory_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> busy_{0};
+  std::mutex mu_;  // queue wake-up, cancel set and metrics
+  std::condition_variable queue_cv_;
+  std::set<std::string> cancelled_;
+  RunnerMetrics metrics_;
+  std::mutex event_mu_;
+  std::condition_variable event_cv_;
+  std::atomic<uint64_t> events_{0};
+};
+
+}  // namespace kinema::serve

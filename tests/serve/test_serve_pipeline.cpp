@@ -1,0 +1,65 @@
+// The real model path behind the queue (tiny random bundle): a job ends as a C2PA-signed MP4 of
+// the mapped size and length with a signed thumbnail and sprite sheet, exactly as `kinema
+// generate` writes files; a prompt the policy refuses fails the job naming the rule.
+#include <cstdlib>
+#include <fstream>
+
+#include "kinema/c2pa.hpp"
+#include "kinema/media.hpp"
+#include "serve_renderer.hpp"
+#include "serve_test_util.hpp"
+#include "tiny_bundle.hpp"
+
+namespace kinema::serve::test {
+namespace {
+
+std::unique_ptr<Running> start_tiny(const fs::path& dir) {
+  ::setenv("KINEMA_CONFIG_DIR", (dir / "config").c_str(), 1);  // the local signing identity
+  cli::ServeRenderOptions r;
+  r.model_dir = tiny_bundle().string();
+  // Random weights make noise frames, which nsfwjs can score as explicit; SignedOutput's own
+  // tests cover frame review.
+  r.no_frame_review = true;
+  ServeOptions o;
+  o.data_dir = (dir / "data").string();
+  o.model = cli::serve_model_info(r.model_dir);
+  return std::make_unique<Running>(o, cli::pipeline_renderer_factory(r));
+}
+
+TEST(ServePipeline, AJobBecomesASignedVideoWithThumbnailAndSpriteSheet) {
+  const fs::path dir = fresh_dir("pipeline");
+  auto s = start_tiny(dir);
+  auto r = s->post("/v1/videos", {{"prompt", "a red circle moves right"}, {"seconds", "1"}, {"size", "1920x1080"},
+                                  {"steps", 2}, {"seed", 3}});
+  ASSERT_EQ(r->status, 200) << r->body;
+  const std::string id = json::parse(r->body)["id"];
+  const json v = s->wait_for(id, "completed", 60);
+  EXPECT_EQ(v["size"], "48x32");
+  EXPECT_EQ(v["seconds"], "1.08");
+  for (const std::string variant : {"video", "thumbnail", "spritesheet"}) {
+    auto c = s->get("/v1/videos/" + id + "/content?variant=" + variant);
+    ASSERT_EQ(c->status, 200) << variant;
+    const fs::path f = dir / (variant + (variant == "video" ? ".mp4" : ".png"));
+    std::ofstream(f, std::ios::binary) << c->body;
+    EXPECT_EQ(verify_file(f.string()).status, CredentialStatus::valid) << variant;
+  }
+  const std::vector<Frame> frames = read_video((dir / "video.mp4").string());
+  EXPECT_EQ(frames.size(), 13u);
+  EXPECT_EQ(frames[0].width, 48);
+  EXPECT_EQ(read_video((dir / "thumbnail.png").string())[0].height, 32);
+}
+
+TEST(ServePipeline, ARefusedPromptFailsTheJobWithThePolicyRule) {
+  const fs::path dir = fresh_dir("pipeline_refused");
+  auto s = start_tiny(dir);
+  const std::string id = json::parse(s->post("/v1/videos", {{"prompt", "a man decapitated in the street"}})->body)["id"];
+  const json v = s->wait_for(id, "failed", 60);
+  EXPECT_EQ(v["error"]["code"], "moderation_blocked");
+  const std::string msg = v["error"]["message"];
+  EXPECT_NE(msg.find("violence"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("by rule '"), std::string::npos) << msg;
+  EXPECT_TRUE(fs::is_empty(dir / "data" / "videos"));
+}
+
+}  // namespace
+}  // namespace kinema::serve::test

@@ -1,0 +1,122 @@
+#include "serve_renderer.hpp"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "kinema/c2pa.hpp"
+#include "kinema/error.hpp"
+#include "kinema/media.hpp"
+#include "kinema/modes.hpp"
+#include "kinema/pipeline.hpp"
+#include "kinema/safety.hpp"
+#include "signed_output.hpp"
+
+namespace kinema::cli {
+namespace {
+
+class PipelineRenderer : public serve::Renderer {
+ public:
+  explicit PipelineRenderer(const ServeRenderOptions& o)
+      : o_(o),
+        policy_(o.policy_file.empty() ? PromptPolicy::load_default() : PromptPolicy::from_file(o.policy_file)),
+        pipe_(Pipeline::load(o.model_dir)) {}
+
+  void render(const serve::RenderTask& t, const serve::RenderProgress& progress) override {
+    check_policy(t);
+    GenerateRequest r = request_of(t);
+    Provenance prov;
+    prov.model_name = pipe_.manifest().name, prov.model_hash = pipe_.model_digest(), prov.seed = r.seed;
+    prov.sampler = {{"sampler", r.sampler}, {"steps", std::to_string(r.steps)}, {"cfg", std::to_string(r.cfg)}};
+    prov.prompt = t.prompt, prov.record_prompt = o_.record_prompt;
+    SignedOutput out({t.video_path, t.spritesheet_path, r.width, r.height, r.fps, r.frames, prov, o_.watermark_key,
+                      frame_policy(o_.policy_file, o_.no_frame_review)});
+    double done = 0;
+    int written = 0;
+    auto report = [&](double f) {
+      done = std::max(done, std::min(f, 0.97));
+      progress(done);
+    };
+    const int chunk = chunk_frames(pipe_, {});
+    if (r.frames > chunk && r.edit.empty()) {
+      generate_long(pipe_, r, {}, [&](const Frame& f) { out.write(f), ++written; },
+                    [&](const GenerateProgress& p) {
+                      report((written + double(p.step) / std::max(1, p.steps) * chunk) / r.frames);
+                    });
+    } else {
+      GenerateResult g = pipe_.generate(r, [&](const GenerateProgress& p) {
+        report(0.9 * p.step / std::max(1, p.steps));
+      });
+      for (Frame& f : g.frames) out.write(std::move(f));
+    }
+    progress(0.98);
+    out.close();
+    write_thumbnail(t.video_path, t.thumbnail_path, prov);
+    progress(0.99);
+  }
+
+ private:
+  // As `kinema generate`: the prompt under the whole policy, the negative prompt only under the
+  // rule no policy lifts (it names what to avoid).
+  void check_policy(const serve::RenderTask& t) const {
+    for (const std::string* text : {&t.prompt, &t.negative}) {
+      if (text->empty()) continue;
+      const PolicyDecision d = policy_.check(*text);
+      if (d.allowed || (text == &t.negative && d.category != "sexual_minors")) continue;
+      refuse("prompt policy", "refused (", d.category, ") by rule '", d.rule, "' on '", d.matched, "': ",
+             d.explanation);
+    }
+  }
+
+  GenerateRequest request_of(const serve::RenderTask& t) const {
+    GenerateRequest r;
+    r.prompt = t.prompt, r.negative = t.negative, r.width = t.width, r.height = t.height;
+    r.frames = std::min(t.frames, chunk_frames(pipe_, {})), r.fps = t.fps, r.seed = t.seed;
+    r.steps = t.steps, r.sampler = t.sampler, r.cfg = t.cfg, r.threads = 0;
+    r = pipe_.resolve(r);  // checks and memory at one chunk
+    r.frames = t.frames;
+    if (!t.input_reference.empty()) r.known.push_back({0, read_frames(t.input_reference, r.width, r.height, 1)[0]});
+    if (!t.remix_source.empty()) {
+      check(std::filesystem::exists(t.remix_source), "remix", "the source video is no longer stored");
+      std::vector<Frame> src = read_frames(t.remix_source, r.width, r.height, chunk_frames(pipe_, {}));
+      src.resize(1 + 4 * ((src.size() - 1) / 4));  // 1 + 4k frames
+      r.frames = int(src.size()), r.edit = std::move(src), r.strength = o_.remix_strength;
+    }
+    return r;
+  }
+
+  static std::vector<Frame> read_frames(const std::string& path, int width, int height, int max_frames) {
+    VideoReadOptions ro;
+    ro.width = width, ro.height = height, ro.resize = ResizeMode::crop;
+    std::vector<Frame> f = read_video(path, ro);
+    check(!f.empty(), "serve", "the input has no frames");
+    if (int(f.size()) > max_frames) f.resize(size_t(max_frames));
+    return f;
+  }
+
+  // The first frame of the finished (watermarked) video, as a signed PNG.
+  static void write_thumbnail(const std::string& video, const std::string& path, Provenance prov) {
+    std::vector<Frame> first = read_video(video);
+    check(!first.empty(), "serve", "the rendered video has no frames");
+    write_image(path, first[0], &prov);
+  }
+
+  ServeRenderOptions o_;
+  PromptPolicy policy_;
+  Pipeline pipe_;
+};
+
+}  // namespace
+
+serve::ModelInfo serve_model_info(const std::string& model_dir) {
+  const ModelManifest m = read_manifest(model_dir + "/model.json");
+  serve::ModelInfo info;
+  info.name = m.name, info.sizes = m.sizes, info.fps = m.fps, info.frames = m.frames;
+  info.max_frames = 1 + 4 * int(kMaxSeconds * m.fps / 4);
+  return info;
+}
+
+serve::RendererFactory pipeline_renderer_factory(const ServeRenderOptions& options) {
+  return [options]() -> std::unique_ptr<serve::Renderer> { return std::make_unique<PipelineRenderer>(options); };
+}
+
+}  // namespace kinema::cli

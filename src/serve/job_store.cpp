@@ -201,6 +201,13 @@ int64_t JobStore::count_queued() const {
   return s.integer(0);
 }
 
+int64_t JobStore::count_owned(const std::string& owner) const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "SELECT COUNT(*) FROM jobs WHERE owner=?");
+  s.bind(owner).step();
+  return s.integer(0);
+}
+
 void JobStore::add_key(const std::string& hash, const std::string& owner, const std::string& prefix, int64_t now) {
   std::lock_guard lock(mu_);
   Stmt s(db_, "INSERT INTO api_keys (hash, owner, prefix, created_at) VALUES (?,?,?,?)");

@@ -64,6 +64,7 @@ class JobStore {
   bool remove(const std::string& id);
   std::map<std::string, int64_t> count_by_status() const;
   int64_t count_queued() const;
+  int64_t count_owned(const std::string& owner) const;
   int requeued_at_open() const { return requeued_; }
 
   // API keys: hash (hex) -> owner.

@@ -1,4 +1,5 @@
 // The Videos API: create, retrieve, list, delete, download content, remix.
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -70,7 +71,32 @@ std::string checked_model(const Service& s, const Fields& f) {
                  "The model '" + m + "' does not exist; GET /v1/models lists them.");
 }
 
-// Inserts the job unless the queue is full (429 with Retry-After: about one render per worker).
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// The owner's rate (creations in the last minute) and quota (stored videos); under submit_mu.
+void check_limits(Service& s, const std::string& owner) {
+  if (s.options.quota > 0 && s.store.count_owned(owner) >= s.options.quota)
+    throw ApiError(429, "insufficient_quota", "insufficient_quota", "",
+                   "You have " + std::to_string(s.options.quota) + " stored videos, the most this server keeps per "
+                   "key owner; delete some first.");
+  if (s.options.rate_per_minute <= 0) return;
+  auto& times = s.recent_creates[owner];
+  const int64_t now = now_ms();
+  std::erase_if(times, [&](int64_t t) { return now - t >= 60000; });
+  if (int(times.size()) >= s.options.rate_per_minute) {
+    ApiError e(429, "requests", "rate_limit_exceeded", "",
+               "Rate limit reached: " + std::to_string(s.options.rate_per_minute) + " videos per minute.");
+    e.retry_after = int((60000 - (now - times.front()) + 999) / 1000);
+    throw e;
+  }
+  times.push_back(now);
+}
+
+// Inserts the job unless a limit says no: the owner's rate or quota, or a full queue (429 with
+// Retry-After: about one render per worker).
 void submit(Service& s, Job& job) {
   std::lock_guard lock(s.submit_mu);
   if (s.store.count_queued() >= s.options.queue_limit) {
@@ -79,6 +105,7 @@ void submit(Service& s, Job& job) {
     e.retry_after = 30;
     throw e;
   }
+  check_limits(s, job.owner);  // last: a refused request does not count against the rate
   job.created_at = unix_now();
   s.store.insert(job);
   s.runner.wake();

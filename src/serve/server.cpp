@@ -53,6 +53,7 @@ Server::Server(ServeOptions options, RendererFactory factory) {
   install_error_handling(impl_->http, s);
   add_video_routes(impl_->http, s);
   add_service_routes(impl_->http, s);
+  add_page_routes(impl_->http, s);
 }
 
 Server::~Server() { stop(); }

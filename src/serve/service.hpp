@@ -1,7 +1,7 @@
 // What the HTTP handlers share: the options, the job store, the workers and the request
 // counters, plus the helpers every handler uses (authentication, JSON answers, the guard that
 // turns exceptions into OpenAI error objects). Routes are added by routes_videos.cpp (the Videos
-// API) and routes_service.cpp (models, events, health, metrics, the web page).
+// API) and routes_service.cpp (models, events, health, metrics) and routes_page.cpp (the web page).
 #pragma once
 #include <httplib.h>
 
@@ -26,7 +26,8 @@ struct Service {
   Runner runner;
   int64_t started_at = 0;
   std::atomic<bool> stopping{false};
-  std::mutex submit_mu;  // queue-limit check and insert happen together
+  std::mutex submit_mu;  // limit checks and insert happen together
+  std::map<std::string, std::vector<int64_t>> recent_creates;  // owner -> creation times (ms), under submit_mu
   std::mutex http_mu;
   std::map<int, int64_t> http_by_status;
 
@@ -48,6 +49,7 @@ httplib::Server::Handler guarded(std::function<void(const httplib::Request&, htt
 
 void add_video_routes(httplib::Server& server, Service& service);
 void add_service_routes(httplib::Server& server, Service& service);
+void add_page_routes(httplib::Server& server, Service& service);  // routes_page.cpp
 
 // API key hashing (api_keys.cpp): keyed BLAKE2b with the data directory's secret, hex.
 std::string hash_api_key(const std::string& data_dir, const std::string& key);

@@ -343,5 +343,49 @@ TEST_F(Api, QueuedAndRunningJobsSurviveARestart) {
   s->wait_for(queued, "completed");
 }
 
+TEST_F(Api, EachOwnerHasARateLimitAndAQuota) {
+  ServeOptions o = options(dir);
+  o.rate_per_minute = 2, o.quota = 3;
+  const std::string alice = create_api_key(dir.string(), "alice"), bob = create_api_key(dir.string(), "bob");
+  auto s = start(o);
+  s->key = alice;
+  std::string first;
+  for (int i = 0; i < 2; ++i) {
+    auto r = s->post("/v1/videos", {{"prompt", "x"}});
+    ASSERT_EQ(r->status, 200);
+    first = json::parse(r->body)["id"];
+  }
+  auto r = s->post("/v1/videos", {{"prompt", "x"}});
+  EXPECT_EQ(error_of(r, 429)["code"], "rate_limit_exceeded");
+  const int wait = std::stoi(r->get_header_value("Retry-After"));
+  EXPECT_GE(wait, 1);
+  EXPECT_LE(wait, 60);
+  s->key = bob;  // another owner has its own budget
+  EXPECT_EQ(s->post("/v1/videos", {{"prompt", "x"}})->status, 200);
+  s->key = alice;
+  s->wait_for(first, "completed");
+  o.rate_per_minute = 0;  // a fresh server: only the quota (3 stored) applies
+  s = start(o);
+  s->key = alice;
+  EXPECT_EQ(s->post("/v1/videos", {{"prompt", "x"}})->status, 200);
+  EXPECT_EQ(error_of(s->post("/v1/videos", {{"prompt", "x"}}), 429)["code"], "insufficient_quota");
+  EXPECT_EQ(s->del("/v1/videos/" + first)->status, 200);
+  EXPECT_EQ(s->post("/v1/videos", {{"prompt", "x"}})->status, 200);
+}
+
+TEST_F(Api, ThePageIsServedFromTheBinaryWithAStrictContentPolicy) {
+  auto s = start();
+  auto page = s->get("/");
+  ASSERT_EQ(page->status, 200);
+  EXPECT_EQ(page->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_NE(page->body.find("<script src=\"/app.js\">"), std::string::npos);
+  EXPECT_EQ(page->body.find("http"), std::string::npos);  // nothing from elsewhere (no CDN)
+  EXPECT_NE(page->get_header_value("Content-Security-Policy").find("default-src 'self'"), std::string::npos);
+  EXPECT_EQ(s->get("/app.js")->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
+  EXPECT_EQ(s->get("/style.css")->status, 200);
+  EXPECT_EQ(s->get("/../jobs.sqlite3")->status, 404);
+  EXPECT_EQ(s->get("/jobs.sqlite3")->status, 404);
+}
+
 }  // namespace
 }  // namespace kinema::serve::test

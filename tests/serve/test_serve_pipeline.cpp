@@ -43,6 +43,10 @@ TEST(ServePipeline, AJobBecomesASignedVideoWithThumbnailAndSpriteSheet) {
     std::ofstream(f, std::ios::binary) << c->body;
     EXPECT_EQ(verify_file(f.string()).status, CredentialStatus::valid) << variant;
   }
+  // The page's badge: the same verdict as `kinema verify`.
+  const json c = json::parse(s->get("/v1/videos/" + id + "/credentials")->body);
+  EXPECT_EQ(c["status"], "valid") << c.dump();
+  EXPECT_NE(c["claim_generator"].get<std::string>().find("kinema"), std::string::npos);
   const std::vector<Frame> frames = read_video((dir / "video.mp4").string());
   EXPECT_EQ(frames.size(), 13u);
   EXPECT_EQ(frames[0].width, 48);

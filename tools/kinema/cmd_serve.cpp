@@ -31,6 +31,8 @@ const std::vector<Option<ServeCli>>& options() {
       {"--model", "DIR", "model directory (model.json + weights); default: the shipped model", KS(render.model_dir)},
       {"--workers", "N", "render workers (each loads its own copy of the model)", KI(serve.workers)},
       {"--queue-limit", "N", "queued jobs at most; more are answered 429 with Retry-After", KI(serve.queue_limit)},
+      {"--rate-limit", "N", "video creations per minute per key owner (0: no limit)", KI(serve.rate_per_minute)},
+      {"--quota", "N", "stored videos per key owner (0: no limit)", KI(serve.quota)},
       {"--max-body-mb", "N", "largest request body or upload, in MiB", KI(max_body_mb)},
       {"--policy", "FILE", "operator prompt/frame policy (JSON, docs/safety.md); default: the built-in one", KS(render.policy_file)},
       {"--watermark-key", "TEXT", "operator passphrase mixed into the invisible watermark", KS(render.watermark_key)},

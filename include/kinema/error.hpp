@@ -10,9 +10,18 @@
 
 namespace kinema {
 
+// refused: the request was understood and declined by the safety policy (a prompt or a frame):
+// the CLI exits 5 and the server answers with a policy error, instead of a failure.
+enum class ErrorKind { failure, refused };
+
 class Error : public std::runtime_error {
  public:
-  explicit Error(const std::string& message) : std::runtime_error(message) {}
+  explicit Error(const std::string& message, ErrorKind kind = ErrorKind::failure)
+      : std::runtime_error(message), kind_(kind) {}
+  ErrorKind kind() const { return kind_; }
+
+ private:
+  ErrorKind kind_;
 };
 
 namespace detail {
@@ -40,6 +49,12 @@ inline void check(bool cond, const char* where, Args&&... parts) {
 template <typename... Args>
 [[noreturn]] inline void fail(const char* where, Args&&... parts) {
   throw Error(detail::concat("[", where, "] ", std::forward<Args>(parts)...));
+}
+
+// Throws a refusal Error("[where] " + parts...): a safety decision, not a failure.
+template <typename... Args>
+[[noreturn]] inline void refuse(const char* where, Args&&... parts) {
+  throw Error(detail::concat("[", where, "] ", std::forward<Args>(parts)...), ErrorKind::refused);
 }
 
 }  // namespace kinema

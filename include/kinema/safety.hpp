@@ -49,12 +49,22 @@ struct CategoryPolicy {
   double threshold = 0.5;  // the classifier refuses when P(category) >= threshold
 };
 
+// Frame review (docs/safety-frames.md): every review_stride-th frame (and the first) is
+// classified; P(porn) + P(hentai) >= explicit_threshold or P(sexy) >= suggestive_threshold
+// refuses the output.
+struct FramePolicy {
+  bool enabled = true;
+  double explicit_threshold = 0.7, suggestive_threshold = 0.9;
+  int review_stride = 4;
+};
+
 struct PolicyConfig {
   // Indexed by SafetyCategory; benign's and sexual_minors' entries are ignored (minors always refuse).
   std::array<CategoryPolicy, kSafetyCategories> categories{};
   std::vector<std::pair<std::string, SafetyCategory>> block_terms;  // operator's extra terms
   std::vector<std::string> allow_terms;                             // masked before both layers
   bool classifier = true;                                           // layer 2 on or off
+  FramePolicy frames;                                               // the image classifier's limits
 };
 
 class PromptClassifier;
@@ -84,6 +94,7 @@ class PromptPolicy {
 
  private:
   PromptPolicy();
+  static PromptPolicy from_config(PolicyConfig config);
   PolicyConfig config_;
   std::vector<PromptClassifier> classifier_;  // zero or one
 };
@@ -91,6 +102,8 @@ class PromptPolicy {
 // Parses an operator policy (JSON); throws Error "[where] field: what is wrong" on any unknown
 // key, bad type or out-of-range value.
 PolicyConfig parse_policy_json(std::string_view json, const std::string& source);
+// The same from a file (at most 1 MiB); "" gives the default config.
+PolicyConfig read_policy_file(const std::string& path);
 
 // Labelled prompts for training and measuring the classifier, generated from data/safety/prompts.txt.
 struct LabelledPrompt {

@@ -67,21 +67,27 @@ PromptPolicy PromptPolicy::load_default() {
   return p;
 }
 
-PromptPolicy PromptPolicy::from_json(std::string_view json, const std::string& source) {
-  PolicyConfig config = parse_policy_json(json, source);
+PromptPolicy PromptPolicy::from_config(PolicyConfig config) {
   PromptPolicy p = config.classifier ? load_default() : PromptPolicy();
   p.config_ = std::move(config);
   return p;
 }
 
-PromptPolicy PromptPolicy::from_file(const std::string& path) {
+PromptPolicy PromptPolicy::from_json(std::string_view json, const std::string& source) {
+  return from_config(parse_policy_json(json, source));
+}
+
+PromptPolicy PromptPolicy::from_file(const std::string& path) { return from_config(read_policy_file(path)); }
+
+PolicyConfig read_policy_file(const std::string& path) {
+  if (path.empty()) return {};
   std::ifstream in(path, std::ios::binary);
   kinema::check(bool(in), "policy", "cannot open policy file '", path, "'");
   std::string text(1 << 20, '\0');
   in.read(text.data(), std::streamsize(text.size()));
   text.resize(size_t(in.gcount()));
   kinema::check(in.eof(), "policy", "'", path, "' is larger than 1 MiB; a policy file is a few lines of JSON");
-  return from_json(text, path);
+  return parse_policy_json(text, path);
 }
 
 std::array<double, kSafetyClasses> PromptPolicy::scores(const NormalizedPrompt& p) const {

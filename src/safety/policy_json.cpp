@@ -6,7 +6,8 @@
 //   "classifier": true,
 //   "categories": {"violence": {"enabled": false}, "copyright": {"threshold": 0.8}},
 //   "block_terms": {"violence": ["crossbow"], "copyright": ["acme corp"]},
-//   "allow_terms": ["zombie walk"]
+//   "allow_terms": ["zombie walk"],
+//   "frames": {"enabled": true, "explicit_threshold": 0.7, "suggestive_threshold": 0.9, "review_stride": 4}
 // }
 // sexual_minors cannot be configured: that rule holds under every policy.
 #include <nlohmann/json.hpp>
@@ -55,6 +56,34 @@ std::vector<std::string> term_list(const json& j, const std::string& src, const 
   return out;
 }
 
+double unit_number(const json& x, const std::string& src, const std::string& field) {
+  expect(x.is_number() && x.get<double>() > 0 && x.get<double>() <= 1, src, field, "a number in (0, 1]", x);
+  return x.get<double>();
+}
+
+FramePolicy frame_policy(const json& v, const std::string& src) {
+  expect(v.is_object(), src, "frames", "an object like {\"explicit_threshold\": 0.7}", v);
+  FramePolicy f;
+  for (const auto& [k, x] : v.items()) {
+    const std::string field = "frames." + k;
+    if (k == "enabled") {
+      expect(x.is_boolean(), src, field, "true or false", x);
+      f.enabled = x.get<bool>();
+    } else if (k == "explicit_threshold") {
+      f.explicit_threshold = unit_number(x, src, field);
+    } else if (k == "suggestive_threshold") {
+      f.suggestive_threshold = unit_number(x, src, field);
+    } else if (k == "review_stride") {
+      expect(x.is_number_integer() && x.get<int64_t>() >= 1 && x.get<int64_t>() <= 64, src, field,
+             "an integer in [1, 64]", x);
+      f.review_stride = int(x.get<int64_t>());
+    } else {
+      unknown_key(src, "frames", k, "enabled, explicit_threshold, suggestive_threshold, review_stride");
+    }
+  }
+  return f;
+}
+
 }  // namespace
 
 PolicyConfig parse_policy_json(std::string_view text, const std::string& src) {
@@ -83,9 +112,7 @@ PolicyConfig parse_policy_json(std::string_view text, const std::string& src) {
             expect(x.is_boolean(), src, field + ".enabled", "true or false", x);
             cp.enabled = x.get<bool>();
           } else if (k == "threshold") {
-            expect(x.is_number() && x.get<double>() > 0 && x.get<double>() <= 1, src, field + ".threshold",
-                   "a number in (0, 1]", x);
-            cp.threshold = x.get<double>();
+            cp.threshold = unit_number(x, src, field + ".threshold");
           } else {
             unknown_key(src, field, k, "enabled, threshold");
           }
@@ -100,8 +127,10 @@ PolicyConfig parse_policy_json(std::string_view text, const std::string& src) {
       }
     } else if (key == "allow_terms") {
       c.allow_terms = term_list(v, src, "allow_terms");
+    } else if (key == "frames") {
+      c.frames = frame_policy(v, src);
     } else {
-      unknown_key(src, "", key, "version, classifier, categories, block_terms, allow_terms");
+      unknown_key(src, "", key, "version, classifier, categories, block_terms, allow_terms, frames");
     }
   }
   return c;

@@ -17,6 +17,7 @@
 #include "kinema/tensor_file.hpp"
 #include "kinema/train.hpp"
 #include "kinema/watermark.hpp"
+#include "commands.hpp"
 #include "signed_output.hpp"
 #include <cmath>
 
@@ -89,7 +90,7 @@ TEST(SignedOutput, ARefusedFrameLeavesNoFileAndSaysWhy) {
   const fs::path d = out_dir(), mp4 = d / "frame-refused.mp4";
   cli::SignedOutputOptions o;
   o.path = mp4.string(), o.width = 64, o.height = 64, o.fps = 12, o.expected_frames = 9;
-  o.explicit_threshold = 0.f;  // every frame counts as explicit: exercises the refusal path
+  o.frames.explicit_threshold = 0.f;  // every frame counts as explicit: exercises the refusal path
   cli::SignedOutput out(o);
   Frame f{64, 64, std::vector<uint8_t>(64 * 64 * 3, 90)};
   try {
@@ -97,16 +98,43 @@ TEST(SignedOutput, ARefusedFrameLeavesNoFileAndSaysWhy) {
     FAIL() << "the frame was not refused";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("refused by frame review"), std::string::npos) << e.what();
+    EXPECT_EQ(e.kind(), ErrorKind::refused);
   }
   EXPECT_FALSE(fs::exists(mp4));
   EXPECT_THROW(out.close(), Error);
   EXPECT_FALSE(fs::exists(mp4.string() + ".preview.png"));
 }
 
+// The operator's policy file sets frame review's limits; a refused frame exits 5 like a refused
+// prompt and leaves no file.
+TEST(CliGenerate, PolicyFileSetsFrameReviewAndARefusedFrameExitsFive) {
+  const fs::path d = out_dir(), strict = d / "strict.json", off = d / "off.json", out = d / "frames.mp4";
+  std::ofstream(strict) << R"({"frames": {"explicit_threshold": 0.001, "suggestive_threshold": 0.001, "review_stride": 1}})";
+  std::ofstream(off) << R"({"frames": {"enabled": false}})";
+  auto run = [&](const fs::path& policy) {
+    std::vector<std::string> args = {"generate", "a red circle moves right", "-o", out.string(), "--model",
+                                     tiny_bundle().string(), "--quiet", "--steps", "1", "--frames", "5",
+                                     "--preview", "none", "--policy", policy.string()};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    return cli::run_command(cli::Command{"generate", "", cli::cmd_generate}, int(argv.size()), argv.data());
+  };
+  EXPECT_EQ(run(strict), cli::kRefusedExit);
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_EQ(run(off), 0);
+  EXPECT_TRUE(fs::exists(out));
+  const FramePolicy f = cli::frame_policy(strict.string(), false);
+  EXPECT_TRUE(f.enabled);
+  EXPECT_DOUBLE_EQ(f.explicit_threshold, 0.001);
+  EXPECT_EQ(f.review_stride, 1);
+  EXPECT_FALSE(cli::frame_policy(strict.string(), true).enabled);  // --no-frame-review
+  EXPECT_TRUE(cli::frame_policy("", false).enabled);               // defaults
+}
+
 TEST(SignedOutput, OrdinaryFramesPassFrameReview) {
   const fs::path d = out_dir(), mp4 = d / "fine.mp4";
   cli::SignedOutputOptions o;
-  o.path = mp4.string(), o.width = 64, o.height = 64, o.fps = 12, o.expected_frames = 5, o.review_stride = 1;
+  o.path = mp4.string(), o.width = 64, o.height = 64, o.fps = 12, o.expected_frames = 5, o.frames.review_stride = 1;
   cli::SignedOutput out(o);
   for (int i = 0; i < 5; ++i) out.write(Frame{64, 64, std::vector<uint8_t>(64 * 64 * 3, uint8_t(40 * i))});
   out.close();

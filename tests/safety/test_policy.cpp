@@ -114,6 +114,21 @@ TEST(SafetyPolicy, OperatorTermsAndThresholds) {
   EXPECT_DOUBLE_EQ(p.config().categories[size_t(SafetyCategory::violence)].threshold, 0.9);
 }
 
+TEST(SafetyPolicy, PolicyFileSetsFrameReview) {
+  const PolicyConfig c = parse_policy_json(
+      R"({"frames": {"enabled": true, "explicit_threshold": 0.5, "suggestive_threshold": 0.8, "review_stride": 2}})",
+      "ops.json");
+  EXPECT_TRUE(c.frames.enabled);
+  EXPECT_DOUBLE_EQ(c.frames.explicit_threshold, 0.5);
+  EXPECT_DOUBLE_EQ(c.frames.suggestive_threshold, 0.8);
+  EXPECT_EQ(c.frames.review_stride, 2);
+  EXPECT_FALSE(parse_policy_json(R"({"frames": {"enabled": false}})", "ops.json").frames.enabled);
+  const PolicyConfig d = parse_policy_json("{}", "ops.json");  // defaults
+  EXPECT_DOUBLE_EQ(d.frames.explicit_threshold, 0.7);
+  EXPECT_DOUBLE_EQ(d.frames.suggestive_threshold, 0.9);
+  EXPECT_EQ(d.frames.review_stride, 4);
+}
+
 TEST(SafetyPolicy, PolicyErrorsNameTheField) {
   const auto message = [](const char* json) {
     try {
@@ -135,6 +150,10 @@ TEST(SafetyPolicy, PolicyErrorsNameTheField) {
   EXPECT_NE(message("{").find("not valid JSON"), std::string::npos);
   EXPECT_NE(message("[1]").find("the top level must be an object"), std::string::npos);
   EXPECT_NE(message(R"({"x": 1})").find("ops.json"), std::string::npos);
+  EXPECT_NE(message(R"({"frames": {"explicit_threshold": 0}})").find("frames.explicit_threshold"), std::string::npos);
+  EXPECT_NE(message(R"({"frames": {"review_stride": 0}})").find("frames.review_stride"), std::string::npos);
+  EXPECT_NE(message(R"({"frames": {"stride": 2}})").find("unknown key 'frames.stride'"), std::string::npos);
+  EXPECT_NE(message(R"({"frames": true})").find("frames must be an object"), std::string::npos);
   EXPECT_THROW(PromptPolicy::from_file(kRoot + "/no/such/policy.json"), Error);
 }
 

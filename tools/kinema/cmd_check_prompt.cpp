@@ -63,7 +63,7 @@ int cmd_check_prompt(int argc, char** argv) {
     }
     std::printf("normalised: %s\n", normalize_prompt(prompt).text().c_str());
   }
-  return d.allowed ? 0 : 5;
+  return d.allowed ? 0 : kRefusedExit;
 }
 
 }  // namespace kinema::cli

@@ -88,7 +88,6 @@ void print_help() {
   print_options(options());
 }
 
-constexpr int kRefusedExit = 5;  // as `kinema check-prompt`
 
 std::string default_model_dir() {
   if (const char* e = std::getenv("KINEMA_MODEL")) return e;
@@ -123,7 +122,7 @@ int write_chunked(const Pipeline& pipe, const GenerateCli& c, const GenerateRequ
                   {"chunk_frames", std::to_string(chunk_frames(pipe, c.mode))},
                   {"context", std::to_string(c.mode.context_latents)}, {"anchor", c.mode.anchor ? "1" : "0"}};
   prov.prompt = r.prompt, prov.record_prompt = c.record_prompt;
-  SignedOutput out({c.out, c.preview, r.width, r.height, r.fps, r.frames, prov, c.watermark_key, !c.no_frame_review});
+  SignedOutput out({c.out, c.preview, r.width, r.height, r.fps, r.frames, prov, c.watermark_key, frame_policy(c.policy, c.no_frame_review)});
   ContinuityMeter meter;
   ModeResult m = generate_long(pipe, r, c.mode, [&](const Frame& f) {
     meter.add(f);
@@ -230,7 +229,7 @@ int cmd_generate(int argc, char** argv) {
   prov.prompt = r.prompt;
   prov.record_prompt = c.record_prompt;
   SignedOutput out({c.out, c.preview, g.frames[0].width, g.frames[0].height, g.fps, int(g.frames.size()), prov,
-                    c.watermark_key, !c.no_frame_review});
+                    c.watermark_key, frame_policy(c.policy, c.no_frame_review)});
   for (Frame& f : g.frames) out.write(std::move(f));
   const std::string preview = out.close();
   std::printf("%s\n", c.out.c_str());

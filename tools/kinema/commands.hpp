@@ -7,6 +7,15 @@ namespace kinema::cli {
 
 using CommandFn = int (*)(int argc, char** argv);  // argv[0] is the subcommand name
 
+// Exit status of a request the safety policy declined (a prompt, or a generated frame); errors
+// exit 1. `kinema check-prompt` uses it for "refused" too.
+constexpr int kRefusedExit = 5;
+
+// Runs c and maps what it throws to the exit status: a refusal (ErrorKind::refused) 5, an
+// Error 1, anything else 70; the message goes to stderr.
+struct Command;
+int run_command(const Command& c, int argc, char** argv);
+
 struct Command {
   const char* name;
   const char* summary;

@@ -50,15 +50,7 @@ int main(int argc, char** argv) {
   }
   for (const Command& c : kCommands) {
     if (std::strcmp(argv[1], c.name) != 0) continue;
-    try {
-      return c.run(argc - 1, argv + 1);
-    } catch (const kinema::Error& e) {
-      std::fprintf(stderr, "kinema %s: error: %s\n", c.name, e.what());
-      return 1;
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "kinema %s: internal error: %s\n", c.name, e.what());
-      return 70;
-    }
+    return run_command(c, argc - 1, argv + 1);
   }
   std::fprintf(stderr, "kinema: unknown command '%s'; run `kinema --help` for the list\n", argv[1]);
   return 2;

@@ -1,5 +1,7 @@
 // Shared pieces of the mode commands (see mode_cli.hpp).
 #include "mode_cli.hpp"
+
+#include "commands.hpp"
 #include "signed_output.hpp"
 
 #include <cmath>
@@ -90,7 +92,7 @@ int check_mode_policy(const ModeCli& c, const char* command) {
     if (d.allowed || (text == &c.req.negative && d.category != "sexual_minors")) continue;
     std::fprintf(stderr, "kinema %s: refused (%s) by rule '%s' on '%s': %s; no file written\n", command,
                  d.category.c_str(), d.rule.c_str(), d.matched.c_str(), d.explanation.c_str());
-    return 5;
+    return kRefusedExit;
   }
   return 0;
 }
@@ -139,7 +141,7 @@ void write_mode_output(const Pipeline& pipe, const ModeCli& c, const std::vector
   prov.prompt = c.req.prompt;
   prov.record_prompt = c.record_prompt;
   SignedOutput out({c.out, c.preview, frames[0].width, frames[0].height, info.fps, int(frames.size()), prov,
-                    c.watermark_key, !c.no_frame_review});
+                    c.watermark_key, frame_policy(c.policy, c.no_frame_review)});
   for (const Frame& f : frames) out.write(f);
   out.close();
   if (scorecard) {

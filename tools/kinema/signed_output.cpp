@@ -10,7 +10,7 @@
 namespace kinema::cli {
 
 SignedOutput::SignedOutput(SignedOutputOptions options) : o_(std::move(options)) {
-  if (o_.frame_review) classifier_ = std::make_unique<FrameClassifier>(FrameClassifier::load_default());
+  if (o_.frames.enabled) classifier_ = std::make_unique<FrameClassifier>(FrameClassifier::load_default());
   VideoWriterOptions wo;
   wo.width = o_.width, wo.height = o_.height, wo.fps = o_.fps;
   wo.provenance = &o_.provenance;
@@ -18,19 +18,26 @@ SignedOutput::SignedOutput(SignedOutputOptions options) : o_(std::move(options))
 }
 
 void SignedOutput::review(const Frame& frame) {
-  if (!classifier_ || written_ % std::max(1, o_.review_stride) != 0) return;
+  const FramePolicy& f = o_.frames;
+  if (!classifier_ || written_ % std::max(1, f.review_stride) != 0) return;
   const auto p = classifier_->classify(RgbImage{frame.width, frame.height, frame.rgb.data()});
   const float explicit_p = p[int(NsfwClass::porn)] + p[int(NsfwClass::hentai)];
   const float sexy = p[int(NsfwClass::sexy)];
-  if (explicit_p < o_.explicit_threshold && sexy < o_.suggestive_threshold) return;
+  if (explicit_p < f.explicit_threshold && sexy < f.suggestive_threshold) return;
   writer_.reset();  // closes what was written so far; then it is removed
   std::error_code ec;
   std::filesystem::remove(o_.path, ec);
   std::filesystem::remove(sidecar_path(o_.path), ec);
-  fail("refused by frame review", "frame ", written_, " was classified ",
-       explicit_p >= o_.explicit_threshold ? "sexually explicit" : "sexually suggestive", " (P(porn)+P(hentai) ",
-       explicit_p, ", P(sexy) ", sexy, "; limits ", o_.explicit_threshold, " and ", o_.suggestive_threshold,
-       "); nothing was written (docs/safety-frames.md)");
+  refuse("refused by frame review", "frame ", written_, " was classified ",
+         explicit_p >= f.explicit_threshold ? "sexually explicit" : "sexually suggestive", " (P(porn)+P(hentai) ",
+         explicit_p, ", P(sexy) ", sexy, "; limits ", f.explicit_threshold, " and ", f.suggestive_threshold,
+         "); nothing was written (docs/safety-frames.md)");
+}
+
+FramePolicy frame_policy(const std::string& policy_file, bool no_frame_review) {
+  FramePolicy f = read_policy_file(policy_file).frames;
+  if (no_frame_review) f.enabled = false;
+  return f;
 }
 
 void SignedOutput::write(Frame frame) {

@@ -2,8 +2,8 @@
 // (docs/safety-frames.md) before anything reaches the file, the invisible watermark
 // (docs/safety-watermark.md) on each frame, the streaming writer with C2PA credentials, and the
 // contact-sheet preview (8 frames spread over the clip, written beside the file, signed too).
-// A refused frame stops the output: the partial file is deleted and write() throws an Error
-// that starts with "refused by frame review", so blocked output is never left on disk.
+// A refused frame stops the output: the partial file is deleted and write() throws a refusal
+// (ErrorKind::refused, "[refused by frame review] ..."), so blocked output never stays on disk.
 #pragma once
 #include <memory>
 #include <string>
@@ -12,6 +12,7 @@
 #include "kinema/c2pa.hpp"
 #include "kinema/frame_review.hpp"
 #include "kinema/media.hpp"
+#include "kinema/safety.hpp"
 
 namespace kinema::cli {
 
@@ -22,12 +23,12 @@ struct SignedOutputOptions {
   int expected_frames = 1;        // to spread the preview's 8 frames over the clip
   Provenance provenance;
   std::string watermark_key;      // operator passphrase added to the project key ("" = none)
-  // Frame review: every review_stride-th frame (and the first) is classified; a frame whose
-  // P(porn) + P(hentai) >= explicit_threshold or P(sexy) >= suggestive_threshold is refused.
-  bool frame_review = true;
-  int review_stride = 4;
-  float explicit_threshold = 0.7f, suggestive_threshold = 0.9f;
+  FramePolicy frames;             // frame review: on/off, stride, thresholds (kinema/safety.hpp)
 };
+
+// The frame review of a command: the operator policy file's "frames" section ("" = defaults),
+// switched off by --no-frame-review.
+FramePolicy frame_policy(const std::string& policy_file, bool no_frame_review);
 
 class SignedOutput {
  public:

@@ -57,7 +57,8 @@ struct ServeOptions {
   int workers = 1;
   int queue_limit = 32;            // queued jobs at most; more are answered 429 + Retry-After
   int64_t max_body_bytes = 16 << 20;  // request bodies and uploads
-  int http_threads = 32;
+  // Connections served at once: a keep-alive connection or an events stream holds one thread.
+  int http_threads = 64;
   // Per owner (API key owner): video creations per minute (0 = no limit), and stored videos at
   // most (0 = no limit); over either, 429 (rate_limit_exceeded / insufficient_quota).
   int rate_per_minute = 0;

@@ -1,3 +1,5 @@
+#include <sys/socket.h>
+
 #include <thread>
 
 #include "kinema/error.hpp"
@@ -11,6 +13,7 @@ struct Server::Impl {
   httplib::Server http;
   std::thread listener;
   int port = 0;
+  int listen_fd = -1;
 };
 
 namespace {
@@ -50,6 +53,14 @@ Server::Server(ServeOptions options, RendererFactory factory) {
   impl_->http.new_task_queue = [threads] { return new httplib::ThreadPool(size_t(threads)); };
   impl_->http.set_payload_max_length(size_t(s.options.max_body_bytes));
   impl_->http.set_keep_alive_timeout(5);
+  impl_->http.set_keep_alive_max_count(1000);  // clients that poll keep their connection
+  // Debian's cpp-httplib listens with a backlog of 5: fifty clients connecting at once overflow
+  // it and wait a SYN retransmit (one second). Keep the socket to listen again with a deep queue.
+  impl_->http.set_socket_options([impl = impl_.get()](int fd) {
+    int yes = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    impl->listen_fd = fd;
+  });
   install_error_handling(impl_->http, s);
   add_video_routes(impl_->http, s);
   add_service_routes(impl_->http, s);
@@ -67,6 +78,7 @@ void Server::start() {
     i.port = i.http.bind_to_port(o.host, o.port) ? o.port : -1;
   }
   check(i.port > 0, "serve", "cannot listen on ", o.host, ":", o.port, " (in use, or not an address of this machine)");
+  if (i.listen_fd >= 0) ::listen(i.listen_fd, SOMAXCONN);  // Linux: a second listen() sets the backlog
   i.service.runner.start();
   i.listener = std::thread([&i] { i.http.listen_after_bind(); });
 }

@@ -33,6 +33,7 @@ const std::vector<Option<ServeCli>>& options() {
       {"--queue-limit", "N", "queued jobs at most; more are answered 429 with Retry-After", KI(serve.queue_limit)},
       {"--rate-limit", "N", "video creations per minute per key owner (0: no limit)", KI(serve.rate_per_minute)},
       {"--quota", "N", "stored videos per key owner (0: no limit)", KI(serve.quota)},
+      {"--http-threads", "N", "connections served at once (keep-alive connections and event streams hold one)", KI(serve.http_threads)},
       {"--max-body-mb", "N", "largest request body or upload, in MiB", KI(max_body_mb)},
       {"--policy", "FILE", "operator prompt/frame policy (JSON, docs/safety.md); default: the built-in one", KS(render.policy_file)},
       {"--watermark-key", "TEXT", "operator passphrase mixed into the invisible watermark", KS(render.watermark_key)},

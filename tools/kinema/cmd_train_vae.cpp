@@ -45,15 +45,7 @@ std::vector<int64_t> int_list(const std::string& v) {
 const std::vector<Option<VaeCli>>& options() {
   static const std::vector<Option<VaeCli>> table = {
       KINEMA_TRAIN_LOOP_OPTIONS,
-      {"--batch", "B", "clips per micro-batch", KI(trainer.batch_size)},
-      {"--accum", "K", "micro-batches per optimizer step", KI(trainer.accumulation)},
-      {"--lr", "X", "peak learning rate (AdamW)", KF(trainer.lr.peak)},
-      {"--warmup", "N", "linear warm-up steps, then cosine decay to --min-lr-ratio x peak at --steps", KI(trainer.lr.warmup_steps)},
-      {"--min-lr-ratio", "X", "final learning rate as a fraction of the peak", KF(trainer.lr.min_ratio)},
-      {"--weight-decay", "X", "AdamW decoupled weight decay", KF(trainer.adamw.weight_decay)},
-      {"--clip", "X", "clip the global gradient norm to X (0: off)", KF(trainer.clip_norm)},
-      {"--ema", "X", "EMA decay of the weights (0: off)", KF(trainer.ema_decay)},
-      {"--seed", "N", "data order and the trainer's RNG", KI(trainer.seed)},
+      KINEMA_OPTIMIZER_OPTIONS("clips"),
       {"--l1", "W", "weight of mean |x̂ - x|", KF(trainer.l1_weight)},
       {"--l2", "W", "weight of mean (x̂ - x)^2", KF(trainer.l2_weight)},
       {"--kl", "W", "weight of the KL to N(0, 1)", KF(trainer.kl_weight)},

@@ -34,6 +34,22 @@ struct TrainLoopCli {
    KINEMA_OPT_INT(stop_after)},                                                                      \
   {"--save-every", "N", "also save a checkpoint every N steps (0: only at the end)", KINEMA_OPT_INT(save_every)}
 
+// The optimiser and schedule rows (TrainLoopOptions) for a command whose Cli has a member
+// `trainer` deriving from TrainLoopOptions; `unit` names what a micro-batch holds ("clips").
+#define KINEMA_OPTIMIZER_OPTIONS(unit)                                                                \
+  {"--batch", "B", unit " per micro-batch", KINEMA_OPT_INT(trainer.batch_size)},                    \
+  {"--accum", "K", "micro-batches per optimizer step (gradient accumulation)",                      \
+   KINEMA_OPT_INT(trainer.accumulation)},                                                           \
+  {"--lr", "X", "peak learning rate (AdamW)", KINEMA_OPT_FLOAT(trainer.lr.peak)},                   \
+  {"--warmup", "N", "linear warm-up steps, then cosine decay to --min-lr-ratio x peak at --steps",  \
+   KINEMA_OPT_INT(trainer.lr.warmup_steps)},                                                        \
+  {"--min-lr-ratio", "X", "final learning rate as a fraction of the peak",                          \
+   KINEMA_OPT_FLOAT(trainer.lr.min_ratio)},                                                         \
+  {"--weight-decay", "X", "AdamW decoupled weight decay", KINEMA_OPT_FLOAT(trainer.adamw.weight_decay)}, \
+  {"--clip", "X", "clip the global gradient norm to X (0: off)", KINEMA_OPT_FLOAT(trainer.clip_norm)}, \
+  {"--ema", "X", "EMA decay of the weights, kept in f32 (0: off)", KINEMA_OPT_FLOAT(trainer.ema_decay)}, \
+  {"--seed", "N", "data order and the trainer's RNG (noise, dropout, masks)", KINEMA_OPT_INT(trainer.seed)}
+
 // Runs trainer (step(), steps_done(), data_position(), save(dir)) to the end. on_step, when
 // set, runs after each step (samples, plots). Returns the exit status (0, or 130 if stopped).
 template <class Trainer>

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "kinema/dit.hpp"
+
 namespace kinema::bench {
 
 inline double now_s() {
@@ -60,6 +62,19 @@ inline void report(const std::string& bench, const std::string& name, double val
   if (!peer.empty()) std::printf(",\"peer\":\"%s\",\"peer_value\":%.4g", peer.c_str(), peer_value);
   std::printf("}\n");
   std::fflush(stdout);
+}
+
+// Forward FLOPs of one DiT sample (multiply-add = 2): matmuls and attention, analytically.
+inline double dit_forward_flops(const kinema::DiTConfig& c, int64_t tokens, int64_t text_len) {
+  const double d = double(c.dim), f = double(c.ffn_dim), n = double(tokens), l = double(text_len);
+  const double pv = double(c.patch_volume());
+  double per_layer = n * (4 * d * d + 2 * d * d + 2 * d * f)  // self q,k,v,o; cross q,o; MLP
+                     + l * 2 * d * d                           // cross k, v from the text
+                     + 2 * n * n * d                           // self QK^T and PV
+                     + 2 * n * l * d;                          // cross QK^T and PV
+  double outside = n * double(c.in_dim) * pv * d + n * d * double(c.out_dim) * pv  // patch in/out
+                   + l * (double(c.text_dim) * d + d * d);                          // text embedding
+  return 2.0 * (double(c.num_layers) * per_layer + outside);
 }
 
 }  // namespace kinema::bench

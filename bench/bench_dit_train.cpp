@@ -11,23 +11,6 @@
 using namespace kinema;
 using namespace kinema::bench;
 
-namespace {
-
-// Forward FLOPs of one sample (multiply-add = 2).
-double dit_forward_flops(const DiTConfig& c, int64_t tokens, int64_t text_len) {
-  const double d = double(c.dim), f = double(c.ffn_dim), n = double(tokens), l = double(text_len);
-  const double pv = double(c.patch_volume());
-  double per_layer = n * (4 * d * d + 2 * d * d + 2 * d * f)  // self q,k,v,o; cross q,o; MLP
-                     + l * 2 * d * d                           // cross k, v from the text
-                     + 2 * n * n * d                           // self QK^T and PV
-                     + 2 * n * l * d;                          // cross QK^T and PV
-  double outside = n * double(c.in_dim) * pv * d + n * d * double(c.out_dim) * pv  // patch in/out
-                   + l * (double(c.text_dim) * d + d * d);                          // text embedding
-  return 2.0 * (double(c.num_layers) * per_layer + outside);
-}
-
-}  // namespace
-
 int main() {
   Peaks peaks = read_peaks();
   DiTConfig c;

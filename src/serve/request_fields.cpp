@@ -39,6 +39,11 @@ Fields from_json(const std::string& body) {
   for (const auto& [key, v] : j.items()) {
     if (key == "input_reference") {
       f.file = upload_from_json(v);
+    } else if (key == "video" && v.is_object()) {  // {"id": "video_..."}, as multipart's video[id]
+      for (const auto& [name, inner] : v.items()) {
+        if (!inner.is_string()) throw bad_request("video", "video." + name + " must be a string");
+        f.text["video[" + name + "]"] = inner.get<std::string>();
+      }
     } else if (v.is_string()) {
       f.text[key] = v.get<std::string>();
     } else if (key == "prompt" || key == "model" || key == "size" || key == "negative" || key == "sampler") {
@@ -54,13 +59,21 @@ Fields from_json(const std::string& body) {
   return f;
 }
 
-}  // namespace
-
-Fields parse_fields(const httplib::Request& req) {
-  if (!req.is_multipart_form_data()) {
-    if (req.body.empty()) return {};
-    return from_json(req.body);
+// Text fields are stored and echoed: they must be UTF-8 (JSON strings are; multipart parts and
+// field names need not be).
+bool is_utf8(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (n == 0 || i + n > s.size() || (n == 2 && c < 0xC2)) return false;
+    for (size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return false;
+    i += n;
   }
+  return true;
+}
+
+Fields parse_multipart(const httplib::Request& req) {
   Fields f;
   for (const auto& [name, part] : req.files) {
     if (!part.filename.empty()) {
@@ -71,6 +84,15 @@ Fields parse_fields(const httplib::Request& req) {
       f.text[name] = part.content;
     }
   }
+  return f;
+}
+
+}  // namespace
+
+Fields parse_fields(const httplib::Request& req) {
+  Fields f = req.is_multipart_form_data() ? parse_multipart(req) : req.body.empty() ? Fields{} : from_json(req.body);
+  for (const auto& [key, value] : f.text)
+    if (!is_utf8(key) || !is_utf8(value)) throw bad_request(is_utf8(key) ? key : "", "text fields must be UTF-8");
   return f;
 }
 

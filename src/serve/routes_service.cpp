@@ -21,6 +21,34 @@ bool write_event(httplib::DataSink& sink, const std::string& event, const std::s
   return sink.write(msg.data(), msg.size());
 }
 
+// Writes the next event of a stream (or a keep-alive comment after 15 s of nothing); false ends
+// the connection.
+bool next_event(Service& s, const std::string& id, std::string& last, httplib::DataSink& sink) {
+  if (s.stopping) return false;
+  const uint64_t seen = s.runner.events();
+  const auto job = s.store.get(id);
+  if (!job) {
+    write_event(sink, "deleted", json_text(json{{"id", id}, {"object", "video.deleted"}, {"deleted", true}}));
+    sink.done();
+    return true;
+  }
+  const std::string body = json_text(video_json(*job));
+  const bool final = job->status == "completed" || job->status == "failed";
+  if (body != last) {
+    last = body;
+    if (!write_event(sink, final ? job->status : "progress", body)) return false;
+  }
+  if (final) {
+    sink.done();
+    return true;
+  }
+  if (s.runner.wait_event(seen, 15000) == seen) {
+    const char ping[] = ": keep-alive\n\n";
+    return sink.write(ping, sizeof ping - 1);
+  }
+  return true;
+}
+
 // One SSE stream: the video object whenever it changes ("progress"), then "completed",
 // "failed" or "deleted", and the stream ends. A comment line keeps idle connections open.
 void events(Service& s, const httplib::Request& req, httplib::Response& res) {
@@ -30,29 +58,11 @@ void events(Service& s, const httplib::Request& req, httplib::Response& res) {
   res.set_header("X-Accel-Buffering", "no");  // nginx: do not buffer the stream
   auto last = std::make_shared<std::string>();
   res.set_chunked_content_provider("text/event-stream", [&s, id, last](size_t, httplib::DataSink& sink) {
-    if (s.stopping) return false;
-    const uint64_t seen = s.runner.events();
-    const auto job = s.store.get(id);
-    if (!job) {
-      write_event(sink, "deleted", json{{"id", id}, {"object", "video.deleted"}, {"deleted", true}}.dump());
-      sink.done();
-      return true;
+    try {
+      return next_event(s, id, *last, sink);
+    } catch (const std::exception&) {
+      return false;  // outside the handler's guard: end the stream rather than the server
     }
-    const std::string body = video_json(*job).dump();
-    const bool final = job->status == "completed" || job->status == "failed";
-    if (body != *last) {
-      *last = body;
-      if (!write_event(sink, final ? job->status : "progress", body)) return false;
-    }
-    if (final) {
-      sink.done();
-      return true;
-    }
-    if (s.runner.wait_event(seen, 15000) == seen) {
-      const char ping[] = ": keep-alive\n\n";
-      return sink.write(ping, sizeof ping - 1);
-    }
-    return true;
   });
 }
 

@@ -133,7 +133,7 @@ void create(Service& s, const httplib::Request& req, httplib::Response& res) {
     p["input_reference"] = name;
   }
   job.model = m.name, job.size = std::to_string(w) + "x" + std::to_string(h);
-  job.seconds = seconds_string(frames, m.fps), job.params = p.dump();
+  job.seconds = seconds_string(frames, m.fps), job.params = json_text(p);
   try {
     submit(s, job);
   } catch (...) {
@@ -157,7 +157,37 @@ void remix(Service& s, const httplib::Request& req, httplib::Response& res) {
   p["requested"] = {{"remix_of", src.id}};
   read_extras(f, p);
   job.model = src.model, job.size = src.size, job.seconds = src.seconds, job.remixed_from = src.id;
-  job.params = p.dump();
+  job.params = json_text(p);
+  submit(s, job);
+  send_json(res, video_json(job));
+}
+
+// An extension continues a completed video by `seconds` (rounded to whole latent frames); the
+// new video holds the source and its continuation, and its `seconds` is the stitched total.
+void extend(Service& s, const httplib::Request& req, httplib::Response& res) {
+  const std::string owner = s.authenticate(req);
+  const Fields f = parse_fields(req);
+  if (f.file) throw bad_request("video", "uploaded videos cannot be extended yet; pass video: {\"id\": \"video_...\"}");
+  if (!f.has("video[id]")) throw bad_request("video", "Missing required parameter: 'video' ({\"id\": \"video_...\"}).");
+  const Job src = s.owned_job(f.get("video[id]"), owner);
+  if (src.status != "completed")
+    throw bad_request("video", "Video '" + src.id + "' is " + src.status + "; only a completed video can be extended.");
+  Job job;
+  job.id = "video_" + random_hex(16), job.owner = owner, job.prompt = checked_prompt(f);
+  json p = json::parse(src.params);
+  const int fps = p.value("fps", s.options.model.fps), before = p.value("frames", 0);
+  const int added = map_frames(s.options.model, f.get("seconds", "4")) - 1;  // a multiple of 4
+  if (before + added > s.options.model.max_frames)
+    throw bad_request("seconds", "the extended video would be longer than this server makes (" +
+                                     seconds_string(s.options.model.max_frames, fps) + " s)");
+  p.erase("input_reference");
+  p.erase("remix_source");
+  p["extend_source"] = json::parse(src.files).at("video");
+  p["extend_frames"] = added, p["frames"] = before + added;
+  p["requested"] = {{"extend_of", src.id}, {"seconds", f.get("seconds", "4")}};
+  read_extras(f, p);
+  job.model = src.model, job.size = src.size, job.seconds = seconds_string(before + added, fps);
+  job.params = json_text(p);
   submit(s, job);
   send_json(res, video_json(job));
 }
@@ -246,7 +276,8 @@ void add_video_routes(httplib::Server& server, Service& s) {
   server.Delete(route("/v1/videos/{id}"), guarded([&s](Req q, Res r) { remove(s, q, r); }));
   server.Get(route("/v1/videos/{id}/content"), guarded([&s](Req q, Res r) { content(s, q, r); }));
   server.Post(route("/v1/videos/{id}/remix"), guarded([&s](Req q, Res r) { remix(s, q, r); }));
-  for (const char* p : {"/v1/videos/edits", "/v1/videos/extensions", "/v1/videos/characters"})
+  server.Post("/v1/videos/extensions", guarded([&s](Req q, Res r) { extend(s, q, r); }));
+  for (const char* p : {"/v1/videos/edits", "/v1/videos/characters"})
     server.Post(p, guarded([&s, p](Req q, Res) {
       s.authenticate(q);
       throw ApiError(501, "invalid_request_error", "not_implemented", "",

@@ -27,6 +27,10 @@ RenderTask task_of(const Job& job, const std::string& videos, const std::string&
   t.cfg = p.value("cfg", -1.f);
   if (const std::string in = p.value("input_reference", ""); !in.empty()) t.input_reference = uploads + "/" + in;
   if (const std::string src = p.value("remix_source", ""); !src.empty()) t.remix_source = videos + "/" + src;
+  if (const std::string src = p.value("extend_source", ""); !src.empty()) {
+    t.extend_source = videos + "/" + src;
+    t.extend_frames = p.value("extend_frames", 0);
+  }
   return t;
 }
 

@@ -39,6 +39,10 @@ struct Service {
   std::string uploads_dir() const { return options.data_dir + "/uploads"; }
 };
 
+// JSON text that never throws: bytes that are not UTF-8 (in an echoed path or value) become
+// U+FFFD instead of an exception in the middle of an answer.
+std::string json_text(const nlohmann::json& j);
+
 // The Videos API's video object for a job (with kinema's own "kinema" field).
 nlohmann::json video_json(const Job& job);
 void send_json(httplib::Response& res, const nlohmann::json& body, int status = 200);

@@ -179,7 +179,12 @@ TEST_F(Api, BadRequestsGetOpenAIErrorObjectsWithTheRightStatus) {
   EXPECT_EQ(error_of(s->get("/v1/videos/video_nope"), 404)["code"], "not_found");
   EXPECT_EQ(error_of(s->get("/v1/videos/..%2F..%2Fetc"), 404)["code"], "unknown_url");
   EXPECT_EQ(error_of(s->get("/v1/nothing"), 404)["code"], "unknown_url");
+  // Bytes that are not UTF-8, echoed in the error (found by fuzz_serve: it used to abort).
+  EXPECT_EQ(error_of(s->get("/v1/v\xff\xfe"), 404)["code"], "unknown_url");
+  httplib::MultipartFormDataItems bad_text = {{"prompt", "a \xff\xfe circle", "", ""}};
+  EXPECT_EQ(error_of(s->client->Post("/v1/videos", bad_text), 400)["param"], "prompt");
   EXPECT_EQ(error_of(s->post("/v1/videos/edits", {{"prompt", "x"}}), 501)["code"], "not_implemented");
+  EXPECT_EQ(error_of(s->post("/v1/videos", {{"prompt", "x"}, {"video", {{"id", 5}}}}), 400)["param"], "video");
   stage.set_open(false);
   const std::string id = json::parse(s->post("/v1/videos", {{"prompt", "block"}})->body)["id"];
   EXPECT_EQ(error_of(s->get("/v1/videos/" + id + "/content"), 400)["code"], "video_not_ready");
@@ -257,6 +262,28 @@ TEST_F(Api, RemixStartsFromTheSourceVideoAndNamesIt) {
   ASSERT_EQ(stage.seen.size(), 2u);
   EXPECT_EQ(fs::path(stage.seen[1].remix_source).parent_path(), dir / "videos");
   EXPECT_EQ(s->post("/v1/videos/video_nope/remix", {{"prompt", "b"}})->status, 404);
+}
+
+TEST_F(Api, AnExtensionContinuesACompletedVideoAndReportsTheStitchedLength) {
+  auto s = start();
+  const std::string src = json::parse(s->post("/v1/videos", {{"prompt", "a"}, {"seconds", "1"}})->body)["id"];
+  s->wait_for(src, "completed");
+  auto r = s->post("/v1/videos/extensions", {{"prompt", "then it turns"}, {"seconds", "2"}, {"video", {{"id", src}}}});
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json v = s->wait_for(json::parse(r->body)["id"], "completed");
+  EXPECT_EQ(v["seconds"], "3.08");  // 13 + 24 frames at 12 fps
+  EXPECT_EQ(v["kinema"]["frames"], 37);
+  EXPECT_EQ(v["kinema"]["requested"]["extend_of"], src);
+  ASSERT_EQ(stage.seen.size(), 2u);
+  EXPECT_EQ(stage.seen[1].extend_frames, 24);
+  EXPECT_EQ(fs::path(stage.seen[1].extend_source).parent_path(), dir / "videos");
+  // Multipart, as the openai client sends it: video[id].
+  httplib::MultipartFormDataItems items = {{"prompt", "more", "", ""}, {"seconds", "1", "", ""}, {"video[id]", src, "", ""}};
+  EXPECT_EQ(s->client->Post("/v1/videos/extensions", items)->status, 200);
+  EXPECT_EQ(error_of(s->post("/v1/videos/extensions", {{"prompt", "x"}}), 400)["param"], "video");
+  EXPECT_EQ(s->post("/v1/videos/extensions", {{"prompt", "x"}, {"video", {{"id", "video_nope"}}}})->status, 404);
+  EXPECT_EQ(error_of(s->post("/v1/videos/extensions", {{"prompt", "x"}, {"seconds", "60"}, {"video", {{"id", src}}}}), 400)["param"],
+            "seconds");
 }
 
 TEST_F(Api, WithKeysEachOwnerSeesOnlyItsOwnVideos) {

@@ -1,7 +1,8 @@
 // The official `openai` npm client (pinned in openai_client/package-lock.json, installed by
 // scripts/install-deps) against `kinema serve` on a free loopback port, with nothing changed in
 // the client but baseURL and apiKey: create (multipart, with an input_reference image), poll,
-// download video and thumbnail, list (auto-paging), remix, delete, and a 404 as NotFoundError.
+// download video and thumbnail, list (auto-paging), remix, extend, delete, and a 404 as
+// NotFoundError.
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -50,6 +51,9 @@ TEST(OpenAIClient, TheOfficialClientRunsItsVideoCallsAgainstKinemaServe) {
   const std::vector<Frame> frames = read_video((dir / "client_video.mp4").string());
   EXPECT_EQ(frames.size(), 49u);
   EXPECT_EQ(frames[0].width, 48);
+  // The extension holds the source's 49 frames and 48 new ones, signed.
+  EXPECT_EQ(verify_file((dir / "client_extended.mp4").string()).status, CredentialStatus::valid);
+  EXPECT_EQ(read_video((dir / "client_extended.mp4").string()).size(), 97u);
 }
 
 }  // namespace

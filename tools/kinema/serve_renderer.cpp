@@ -37,7 +37,16 @@ class PipelineRenderer : public serve::Renderer {
       progress(done);
     };
     const int chunk = chunk_frames(pipe_, {});
-    if (r.frames > chunk && r.edit.empty()) {
+    if (!t.extend_source.empty()) {
+      check(std::filesystem::exists(t.extend_source), "extend", "the source video is no longer stored");
+      const std::vector<Frame> before = read_frames(t.extend_source, r.width, r.height, t.frames);
+      GenerateRequest base = r;
+      base.frames = chunk;
+      ModeResult m = extend_video(pipe_, before, base, t.extend_frames, false, {}, [&](const GenerateProgress& p) {
+        report(0.9 * p.step / std::max(1, p.steps));
+      });
+      for (const Frame& f : m.frames) out.write(f);
+    } else if (r.frames > chunk && r.edit.empty()) {
       generate_long(pipe_, r, {}, [&](const Frame& f) { out.write(f), ++written; },
                     [&](const GenerateProgress& p) {
                       report((written + double(p.step) / std::max(1, p.steps) * chunk) / r.frames);

@@ -1,6 +1,7 @@
-// Drives `kinema serve` with the official openai client, as code written for the Sora API
-// would: only baseURL and apiKey differ. Run by tests/serve/test_openai_client.cpp, which sets
-// KINEMA_BASE_URL, KINEMA_API_KEY, KINEMA_REF_IMAGE and KINEMA_OUT_DIR. Prints one JSON line.
+// Drives `kinema serve` with the official openai client (create, poll, download, list, remix,
+// extend, delete) as code written for the Sora API would: only baseURL and apiKey differ. Run
+// by tests/serve/test_openai_client.cpp, which sets KINEMA_BASE_URL, KINEMA_API_KEY,
+// KINEMA_REF_IMAGE and KINEMA_OUT_DIR. Prints one JSON line.
 import fs from 'node:fs';
 import path from 'node:path';
 import OpenAI, { NotFoundError } from 'openai';
@@ -56,6 +57,13 @@ const listedAfter = [];
 for await (const v of client.videos.list({ limit: 1, order: 'asc' })) listedAfter.push(v.id);
 check(listedAfter.length === 2 && listedAfter[0] === video.id, `list asc: ${listedAfter}`);
 
+
+let extended = await client.videos.extend({ prompt: 'then it turns blue', seconds: '4', video: { id: video.id } });
+extended = await poll(extended.id);
+check(extended.status === 'completed' && extended.seconds === '8.08', `extend: ${JSON.stringify(extended)}`);
+const extendedMp4 = Buffer.from(await (await client.videos.downloadContent(extended.id)).arrayBuffer());
+fs.writeFileSync(path.join(process.env.KINEMA_OUT_DIR, 'client_extended.mp4'), extendedMp4);
+
 const deleted = await client.videos.delete(remix.id);
 check(deleted.deleted === true && deleted.object === 'video.deleted' && deleted.id === remix.id, 'delete');
 let notFound = false;
@@ -67,6 +75,7 @@ try {
 check(notFound, 'a deleted video is not a NotFoundError');
 
 console.log(JSON.stringify({
-  ok: true, id: video.id, size: video.size, seconds: video.seconds, remix: remix.id,
+  ok: true, id: video.id, size: video.size, seconds: video.seconds, remix: remix.id, extended: extended.id,
+  extended_seconds: extended.seconds,
   mp4_bytes: mp4.length, thumbnail_bytes: thumb.length, listed: listed.length, ms: Date.now() - started,
 }));

@@ -87,6 +87,14 @@ Tensor velocity_to_x0(const Tensor& x, float sigma, const Tensor& velocity);
 // need it never call it.
 using NextVelocityFn = std::function<Tensor(const Tensor& x_next)>;
 
+// What a stepper carries from one step to the next (a multistep method's earlier outputs), so
+// sampling can stop after any step and later go on bit for bit: scalars (sigmas, orders; all
+// exact in float32 since they come from the float schedule) and tensors.
+struct StepperState {
+  std::vector<double> scalars;
+  std::vector<Tensor> tensors;
+};
+
 // One integrator of dx/dσ = v. step() moves x from sigma to sigma_next given the guided
 // velocity at (x, sigma) and keeps whatever history a multistep method needs; reset() forgets
 // it. A step with sigma_next = 0 is the final one (multistep methods drop to first order there,
@@ -98,6 +106,10 @@ class Stepper {
   virtual Tensor step(const Tensor& x, float sigma, float sigma_next, const Tensor& velocity,
                       const NextVelocityFn& next_velocity) = 0;
   virtual void reset() = 0;
+  // The state after the last step, and putting it back (a state from another stepper kind, or
+  // malformed, is an Error). One-step methods have none.
+  virtual StepperState save() const { return {}; }
+  virtual void load(const StepperState& state);
 };
 
 // "euler", "heun", "unipc" (UniPC bh2, order 2, Wan's default), "dpm++" (DPM-Solver++ 2M,
@@ -114,10 +126,20 @@ struct SampleProgress {
   const Tensor* x = nullptr; // the latent after this step
 };
 
+// The sampler after `step` steps: enough to go on exactly as if it had never stopped (kinema
+// serve writes one per step, so a killed render resumes from its last step).
+struct SampleCheckpoint {
+  int step = 0;       // steps done, 1 … steps
+  Tensor x;           // the latent after them
+  StepperState stepper;
+};
+
 struct SampleOptions {
   std::string sampler = "unipc";
   GuidanceOptions guidance = {};
   std::function<void(const SampleProgress&)> progress = {};  // called after every step
+  std::function<void(const SampleCheckpoint&)> checkpoint = {};  // after every step but the last
+  const SampleCheckpoint* resume = nullptr;  // start after resume->step steps from its state
 };
 
 // Integrates from `noise` (the latent at schedule.sigmas[0]) down to the schedule's last sigma

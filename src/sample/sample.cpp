@@ -37,7 +37,16 @@ Tensor sample(const ModelFn& model, const Tensor& noise, const Schedule& schedul
 
   Tensor x = noise.dtype() == DType::f32 ? noise : cast(noise, DType::f32);
   const int n = schedule.steps();
-  for (int i = 0; i < n; ++i) {
+  int first = 0;
+  if (const SampleCheckpoint* r = options.resume) {
+    check(r->step >= 1 && r->step < n, "sample", "a checkpoint must lie after step 1 … ", n - 1, "; got step ",
+          r->step);
+    check(r->x.defined() && r->x.shape() == x.shape() && r->x.dtype() == DType::f32, "sample",
+          "the checkpoint's latent must be f32 of the noise's shape");
+    x = r->x, first = r->step;
+    stepper->load(r->stepper);
+  }
+  for (int i = first; i < n; ++i) {
     const float sigma = schedule.sigmas[size_t(i)], sigma_next = schedule.sigmas[size_t(i) + 1];
     Tensor v = denoiser.velocity(x, sigma, schedule.timesteps[size_t(i)]);
     NextVelocityFn next;
@@ -62,6 +71,7 @@ Tensor sample(const ModelFn& model, const Tensor& noise, const Schedule& schedul
       p.x = &x;
       options.progress(p);
     }
+    if (options.checkpoint && i + 1 < n) options.checkpoint(SampleCheckpoint{i + 1, x, stepper->save()});
   }
   return x;
 }

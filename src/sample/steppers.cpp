@@ -34,6 +34,10 @@ struct Output {
   Tensor x0;
 };
 
+void check_state(bool ok, std::string_view stepper) {
+  check(ok, "sampler", "the checkpoint does not hold a ", stepper, " state; resume with the sampler that wrote it");
+}
+
 // ---- Euler: x_next = x + (σ_next − σ)·v ----------------------------------------------------------
 class Euler final : public Stepper {
  public:
@@ -89,6 +93,15 @@ class DpmSolverPP2M final : public Stepper {
     return out;
   }
   void reset() override { prev_.reset(); }
+  StepperState save() const override {
+    if (!prev_) return {};
+    return {{prev_->sigma}, {prev_->x0}};
+  }
+  void load(const StepperState& st) override {
+    check_state(st.scalars.size() == st.tensors.size() && st.scalars.size() <= 1, name());
+    prev_.reset();
+    if (!st.scalars.empty()) prev_ = Output{st.scalars[0], st.tensors[0]};
+  }
 
  private:
   std::optional<Output> prev_;
@@ -125,6 +138,22 @@ class UniPC final : public Stepper {
     history_.clear();
     last_x_ = Tensor();
     order_ = 0;
+  }
+  // scalars: order, then each history sigma; tensors: each history output, then last_x_.
+  StepperState save() const override {
+    StepperState st;
+    st.scalars.push_back(order_);
+    for (const Output& o : history_) st.scalars.push_back(o.sigma), st.tensors.push_back(o.x0);
+    if (last_x_.defined()) st.tensors.push_back(last_x_);
+    return st;
+  }
+  void load(const StepperState& st) override {
+    const size_t h = st.scalars.empty() ? 0 : st.scalars.size() - 1;
+    check_state(!st.scalars.empty() && h <= 2 && (st.tensors.size() == h || st.tensors.size() == h + 1), name());
+    reset();
+    order_ = int(st.scalars[0]);
+    for (size_t i = 0; i < h; ++i) history_.push_back(Output{st.scalars[i + 1], st.tensors[i]});
+    if (st.tensors.size() == h + 1) last_x_ = st.tensors[h];
   }
 
  private:
@@ -168,6 +197,11 @@ class UniPC final : public Stepper {
 };
 
 }  // namespace
+
+void Stepper::load(const StepperState& state) {
+  check(state.scalars.empty() && state.tensors.empty(), "sampler", "the ", name(),
+        " stepper keeps no state, but the checkpoint holds some; resume with the sampler that wrote it");
+}
 
 const std::vector<std::string>& sampler_names() {
   static const std::vector<std::string> names = {"euler", "heun", "unipc", "dpm++"};

@@ -10,12 +10,14 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "kinema/dit.hpp"
 #include "kinema/media.hpp"
+#include "kinema/sampler.hpp"
 #include "kinema/tensor_file.hpp"
 #include "kinema/text_encoder.hpp"
 #include "kinema/tokenizer.hpp"
@@ -82,6 +84,12 @@ struct GenerateRequest {
   float strength = 0.6f;       // in [0, 1]: 0 returns the input's decode, 1 ignores the input
   uint32_t noise_stream = 0;   // which noise of the seed (long videos: the chunk index)
   bool keep_latent = false;    // return the sampled (normalized) latent in GenerateResult
+  // Resumable sampling (kinema serve): called after every sampling step but the last with the
+  // sampler's state; with `resume` set, sampling goes on from that state instead of from noise,
+  // and the result is the bits an uninterrupted run of the same request gives. One clip only:
+  // the modes (kinema/modes.hpp) sample several clips from one base request and take neither.
+  std::function<void(const SampleCheckpoint&)> checkpoint;
+  std::shared_ptr<const SampleCheckpoint> resume;
 };
 
 struct GenerateTimings { double text = 0, sampling = 0, decode = 0; };

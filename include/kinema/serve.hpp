@@ -36,6 +36,10 @@ struct RenderTask {
   std::string extend_source;     // the video an extension continues, or ""; then `frames` is the
   int extend_frames = 0;         // total and extend_frames (a multiple of 4) of them are new
   std::string video_path, thumbnail_path, spritesheet_path;  // to write
+  // Where the sampler's state is kept after every step. When the file exists at the start, the
+  // render goes on from it (the server was killed mid-render) and makes the frames it would have
+  // made uninterrupted. The server removes it when the job ends.
+  std::string checkpoint_path;
 };
 
 // Called with the fraction done (0..1); throws (any exception) to stop a cancelled render.

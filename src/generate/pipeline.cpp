@@ -198,6 +198,7 @@ GenerateResult Pipeline::generate(const GenerateRequest& request,
   so.guidance.cfg = r.cfg, so.guidance.rescale = r.rescale;
   if (progress)
     so.progress = [&](const SampleProgress& p) { progress({p.step, p.steps, since(t0)}); };
+  so.checkpoint = r.checkpoint, so.resume = r.resume.get();
   Tensor z;
   if (!r.edit.empty()) {  // SDEdit: start from the input's latent at sigma = strength
     const Tensor x0 = encode_frames(r.edit);

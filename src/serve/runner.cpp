@@ -127,6 +127,8 @@ void Runner::run(const Job& job, std::unique_ptr<Renderer>& renderer) {
                       {"spritesheet", name + ".sprites.png"}};
   std::vector<std::string> paths;  // video, thumbnail, spritesheet
   for (const char* v : {"video", "thumbnail", "spritesheet"}) paths.push_back(videos + "/" + files[v].get<std::string>());
+  const std::string checkpoint = data_dir_ + "/checkpoints/" + job.id + ".ckpt";
+  fs::create_directories(data_dir_ + "/checkpoints");
   const auto started = std::chrono::steady_clock::now();
   int last = -1;
   std::string code, message;
@@ -134,6 +136,7 @@ void Runner::run(const Job& job, std::unique_ptr<Renderer>& renderer) {
   try {
     RenderTask task = task_of(job, videos, uploads);
     task.video_path = paths[0], task.thumbnail_path = paths[1], task.spritesheet_path = paths[2];
+    task.checkpoint_path = checkpoint;
     if (!renderer) renderer = factory_();
     renderer->render(task, [&](double fraction) {
       if (is_cancelled(job.id)) throw Cancelled{};
@@ -163,9 +166,11 @@ void Runner::run(const Job& job, std::unique_ptr<Renderer>& renderer) {
   }
   if (cancelled) {
     remove_files(paths);
-    if (stop_ && store_.get(job.id)) store_.set_progress(job.id, 0);  // shutting down: requeued at next open
+    // Shutting down: the job is queued again at the next open and resumes from its checkpoint.
+    if (!stop_ || !store_.get(job.id)) remove_files({checkpoint});
     return;
   }
+  remove_files({checkpoint});
   if (!code.empty()) {
     remove_files(paths);
     store_.fail(job.id, code, message, unix_now());

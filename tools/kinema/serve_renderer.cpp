@@ -1,6 +1,8 @@
 #include "serve_renderer.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "kinema/c2pa.hpp"
@@ -9,10 +11,52 @@
 #include "kinema/modes.hpp"
 #include "kinema/pipeline.hpp"
 #include "kinema/safety.hpp"
+#include "kinema/tensor_file.hpp"
 #include "signed_output.hpp"
 
 namespace kinema::cli {
 namespace {
+
+// A checkpoint file: tensors "x" and "stepper.K", and the step and the stepper's scalars (as
+// hexadecimal floats, exact) in the metadata. Written to a temporary name and renamed, so a kill
+// leaves the previous checkpoint or the new one, never half of one.
+void write_checkpoint(const std::string& path, const SampleCheckpoint& c) {
+  TensorFile f;
+  f.tensors["x"] = c.x;
+  for (size_t i = 0; i < c.stepper.tensors.size(); ++i) f.tensors["stepper." + std::to_string(i)] = c.stepper.tensors[i];
+  f.metadata["step"] = std::to_string(c.step);
+  std::string scalars;
+  for (double v : c.stepper.scalars) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%a,", v);
+    scalars += buf;
+  }
+  f.metadata["stepper_scalars"] = scalars;
+  f.metadata["stepper_tensors"] = std::to_string(c.stepper.tensors.size());
+  save_tensors(path + ".tmp", f);
+  std::filesystem::rename(path + ".tmp", path);
+}
+
+// The checkpoint at path, or null when there is none or it cannot be read (then the render
+// starts over, which is slower but gives the same frames).
+std::shared_ptr<const SampleCheckpoint> read_checkpoint(const std::string& path) {
+  if (!std::filesystem::exists(path)) return nullptr;
+  try {
+    TensorFile f = load_tensors(path);
+    auto c = std::make_shared<SampleCheckpoint>();
+    c->step = std::stoi(f.metadata.at("step"));
+    c->x = f.tensors.at("x");
+    const int n = std::stoi(f.metadata.at("stepper_tensors"));
+    for (int i = 0; i < n; ++i) c->stepper.tensors.push_back(f.tensors.at("stepper." + std::to_string(i)));
+    const std::string& s = f.metadata.at("stepper_scalars");
+    for (size_t at = 0, comma; (comma = s.find(',', at)) != std::string::npos; at = comma + 1)
+      c->stepper.scalars.push_back(std::strtod(s.substr(at, comma - at).c_str(), nullptr));
+    return c;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "kinema serve: ignoring unreadable checkpoint %s: %s\n", path.c_str(), e.what());
+    return nullptr;
+  }
+}
 
 class PipelineRenderer : public serve::Renderer {
  public:
@@ -52,6 +96,11 @@ class PipelineRenderer : public serve::Renderer {
                       report((written + double(p.step) / std::max(1, p.steps) * chunk) / r.frames);
                     });
     } else {
+      if (!t.checkpoint_path.empty()) {  // one clip: the sampler's state survives a kill
+        r.resume = read_checkpoint(t.checkpoint_path);
+        if (r.resume) std::fprintf(stderr, "kinema serve: %s resumes after sampling step %d\n", t.id.c_str(), r.resume->step);
+        r.checkpoint = [path = t.checkpoint_path](const SampleCheckpoint& c) { write_checkpoint(path, c); };
+      }
       GenerateResult g = pipe_.generate(r, [&](const GenerateProgress& p) {
         report(0.9 * p.step / std::max(1, p.steps));
       });

@@ -36,6 +36,7 @@ function card(video) {
     el = $('#card').content.firstElementChild.cloneNode(true);
     el.dataset.id = video.id;
     $('.remix', el).addEventListener('click', () => remix(video.id));
+    $('.extend', el).addEventListener('click', () => extend(video.id));
     $('.delete', el).addEventListener('click', () => remove(video.id));
     cards.set(video.id, el);
     $('#gallery').prepend(el);
@@ -53,11 +54,13 @@ function show(video) {
   const k = video.kinema || {};
   let meta = `${video.size}, ${video.seconds} s` + (k.seed !== undefined ? `, seed ${k.seed}` : '');
   if (video.remixed_from_video_id) meta += `, remix of ${video.remixed_from_video_id}`;
+  if (k.requested && k.requested.extend_of) meta += `, extends ${k.requested.extend_of}`;
   if (video.error) meta = `${video.error.code}: ${video.error.message}`;
   $('.meta', el).textContent = meta;
   $('.placeholder', el) && ($('.placeholder', el).textContent = video.status.replace('_', ' ') +
     (video.status === 'in_progress' ? ` ${video.progress}%` : ''));
   $('.remix', el).disabled = video.status !== 'completed';
+  $('.extend', el).disabled = video.status !== 'completed';
   $('.download', el).hidden = video.status !== 'completed';
   if (video.status === 'completed' && before !== 'completed') play(video, el);
   if (video.status === 'queued' || video.status === 'in_progress') watch(video.id);
@@ -161,6 +164,21 @@ async function remix(id) {
   try {
     show(await (await api(`/v1/videos/${id}/remix`, {
       method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ prompt }),
+    })).json());
+  } catch (e) {
+    say(e.message, true);
+  }
+}
+
+async function extend(id) {
+  const prompt = window.prompt('Continue it with a prompt:');
+  if (!prompt) return;
+  const seconds = window.prompt('For how many more seconds?', '4');
+  if (!seconds) return;
+  try {
+    show(await (await api('/v1/videos/extensions', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ prompt, seconds, video: { id } }),
     })).json());
   } catch (e) {
     say(e.message, true);

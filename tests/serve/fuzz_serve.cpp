@@ -42,7 +42,7 @@ long exchange(const uint8_t* data, size_t size) {
     ::close(fd);
     return -1;
   }
-  timeval tv{20, 0};
+  timeval tv{60, 0};  // generous: a loaded machine is not a hang
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   for (size_t sent = 0; sent < size;) {
@@ -85,7 +85,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (exchange(data, size) < 0) {
-    std::fprintf(stderr, "kinema serve stopped answering (no reply within 20 s)\n");
+    std::fprintf(stderr, "kinema serve stopped answering (no reply within 60 s)\n");
     std::abort();
   }
   return 0;

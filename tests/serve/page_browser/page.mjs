@@ -1,6 +1,6 @@
 // Drives kinema serve's page in Debian's headless chromium: submit a prompt, watch the card's
 // progress reach 100%, check the <video> loads with the expected duration and the credentials
-// badge says valid, and save a screenshot. Run by tests/serve/test_page_browser.cpp with
+// badge says valid, extend it from its button, and save a screenshot. Run by tests/serve/test_page_browser.cpp with
 // KINEMA_PAGE_URL, KINEMA_EXPECT_SECONDS and KINEMA_OUT_DIR. Prints one JSON line.
 import path from 'node:path';
 import puppeteer from 'puppeteer-core';
@@ -45,9 +45,25 @@ try {
   if (Math.abs(Number(state.duration) - expected) > 0.15) fail(`duration ${state.duration}, expected ${expected}`);
   if (!state.badge.split(' ').includes('valid')) fail(`badge ${state.badge}`);
   if (errors.length) fail(`page errors: ${errors.join('; ')}`);
+  // Extend it by one second from the card's button (its two prompts answered).
+  const answers = ['then it turns blue', '1'];
+  page.on('dialog', (d) => d.accept(answers.shift()));
+  await page.click('.card .extend');
+  let extended;
+  while (Date.now() < deadline) {
+    extended = await page.evaluate(() => {
+      const c = document.querySelectorAll('.card');
+      return c.length === 2 && { status: c[0].dataset.status, duration: c[0].dataset.duration };
+    });
+    if (extended && extended.status === 'completed' && extended.duration) break;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  const longer = expected + 12 / 12;  // 12 more frames at 12 fps
+  if (!extended || Math.abs(Number(extended.duration) - longer) > 0.15) fail(`extension: ${JSON.stringify(extended)}`);
   const shot = path.join(process.env.KINEMA_OUT_DIR, 'page.png');
-  await page.screenshot({ path: shot });
-  console.log(JSON.stringify({ ok: true, duration: Number(state.duration), progress_seen: [...new Set(seen)],
+  await page.screenshot({ path: shot, fullPage: true });
+  console.log(JSON.stringify({ ok: true, duration: Number(state.duration), extended: Number(extended.duration),
+    progress_seen: [...new Set(seen)],
     screenshot: shot, ms: Date.now() - started }));
 } finally {
   await browser.close();

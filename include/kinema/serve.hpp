@@ -32,6 +32,7 @@ struct RenderTask {
   std::string sampler;           // "": the model's
   float cfg = -1;                // < 0: the model's
   std::string input_reference;   // an uploaded image to animate (frame 0), or ""
+  bool loop = false;             // a seamless loop: the last frame leads into the first
   std::string remix_source;      // the source video of a remix (SDEdit from its frames), or ""
   std::string extend_source;     // the video an extension continues, or ""; then `frames` is the
   int extend_frames = 0;         // total and extend_frames (a multiple of 4) of them are new

@@ -24,7 +24,7 @@ std::string route(const std::string& pattern) {
   return r;
 }
 
-// kinema's own options, after the API's fields: seed, steps, sampler, cfg, negative.
+// kinema's own options, after the API's fields: seed, steps, sampler, cfg, negative, loop.
 void read_extras(const Fields& f, json& p) {
   auto integer = [&](const char* key, int64_t lo, int64_t hi) -> std::optional<int64_t> {
     if (!f.has(key)) return std::nullopt;
@@ -54,6 +54,13 @@ void read_extras(const Fields& f, json& p) {
     p["sampler"] = s;
   }
   if (f.has("negative")) p["negative"] = f.get("negative").substr(0, kMaxPrompt);
+  if (f.has("loop")) {
+    const std::string l = f.get("loop");
+    if (l != "true" && l != "false") throw bad_request("loop", "loop must be true or false; got '" + l + "'");
+    p["loop"] = l == "true";
+    if (p["loop"] && p.value("frames", 0) < 9)
+      throw bad_request("seconds", "a loop needs at least 9 frames (two passes); ask for more seconds");
+  }
 }
 
 std::string checked_prompt(const Fields& f) {

@@ -286,6 +286,27 @@ TEST_F(Api, AnExtensionContinuesACompletedVideoAndReportsTheStitchedLength) {
             "seconds");
 }
 
+TEST_F(Api, KinemasOwnFieldsReachTheRenderer) {
+  auto s = start();
+  auto r = s->post("/v1/videos", {{"prompt", "a"}, {"seconds", 1}, {"seed", 42}, {"steps", 7}, {"sampler", "euler"},
+                                  {"cfg", 2.5}, {"negative", "blur"}, {"loop", true}});
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json::parse(r->body)["kinema"]["seed"], 42);
+  s->wait_for(json::parse(r->body)["id"], "completed");
+  ASSERT_EQ(stage.seen.size(), 1u);
+  const RenderTask& t = stage.seen[0];
+  EXPECT_EQ(t.seed, 42u);
+  EXPECT_EQ(t.steps, 7);
+  EXPECT_EQ(t.sampler, "euler");
+  EXPECT_FLOAT_EQ(t.cfg, 2.5f);
+  EXPECT_EQ(t.negative, "blur");
+  EXPECT_TRUE(t.loop);
+  EXPECT_EQ(error_of(s->post("/v1/videos", {{"prompt", "a"}, {"loop", "maybe"}}), 400)["param"], "loop");
+  EXPECT_EQ(error_of(s->post("/v1/videos", {{"prompt", "a"}, {"seconds", "0.3"}, {"loop", true}}), 400)["param"], "seconds");
+  EXPECT_EQ(error_of(s->post("/v1/videos", {{"prompt", "a"}, {"sampler", "ddim"}}), 400)["param"], "sampler");
+  EXPECT_EQ(error_of(s->post("/v1/videos", {{"prompt", "a"}, {"cfg", "lots"}}), 400)["param"], "cfg");
+}
+
 TEST_F(Api, WithKeysEachOwnerSeesOnlyItsOwnVideos) {
   const std::string alice = create_api_key(dir.string(), "alice"), bob = create_api_key(dir.string(), "bob");
   EXPECT_EQ(alice.rfind("sk-kinema-", 0), 0u);

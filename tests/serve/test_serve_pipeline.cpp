@@ -53,6 +53,17 @@ TEST(ServePipeline, AJobBecomesASignedVideoWithThumbnailAndSpriteSheet) {
   EXPECT_EQ(read_video((dir / "thumbnail.png").string())[0].height, 32);
 }
 
+TEST(ServePipeline, ALoopIsMadeByTheLoopMode) {
+  const fs::path dir = fresh_dir("pipeline_loop");
+  auto s = start_tiny(dir);
+  const std::string id = json::parse(s->post("/v1/videos", {{"prompt", "a red circle moves right"}, {"seconds", "1"},
+                                                             {"steps", 2}, {"loop", true}})->body)["id"];
+  s->wait_for(id, "completed", 60);
+  auto c = s->get("/v1/videos/" + id + "/content");
+  std::ofstream(dir / "loop.mp4", std::ios::binary) << c->body;
+  EXPECT_EQ(read_video((dir / "loop.mp4").string()).size(), 13u);
+}
+
 TEST(ServePipeline, ARefusedPromptFailsTheJobWithThePolicyRule) {
   const fs::path dir = fresh_dir("pipeline_refused");
   auto s = start_tiny(dir);

@@ -81,7 +81,14 @@ class PipelineRenderer : public serve::Renderer {
       progress(done);
     };
     const int chunk = chunk_frames(pipe_, {});
-    if (!t.extend_source.empty()) {
+    if (t.loop) {
+      GenerateRequest base = r;
+      base.frames = t.frames;
+      ModeResult m = loop_video(pipe_, base, {}, [&](const GenerateProgress& p) {
+        report(0.9 * p.step / std::max(1, p.steps));
+      });
+      for (const Frame& f : m.frames) out.write(f);
+    } else if (!t.extend_source.empty()) {
       check(std::filesystem::exists(t.extend_source), "extend", "the source video is no longer stored");
       const std::vector<Frame> before = read_frames(t.extend_source, r.width, r.height, t.frames);
       GenerateRequest base = r;

@@ -33,7 +33,8 @@ struct RenderTask {
   float cfg = -1;                // < 0: the model's
   std::string input_reference;   // an uploaded image to animate (frame 0), or ""
   bool loop = false;             // a seamless loop: the last frame leads into the first
-  std::string remix_source;      // the source video of a remix (SDEdit from its frames), or ""
+  std::string remix_source;      // the source video of a remix or edit (SDEdit from its frames), or ""
+  float strength = -1;           // SDEdit strength in [0, 1] (< 0: the renderer's default)
   std::string extend_source;     // the video an extension continues, or ""; then `frames` is the
   int extend_frames = 0;         // total and extend_frames (a multiple of 4) of them are new
   std::string video_path, thumbnail_path, spritesheet_path;  // to write

@@ -150,23 +150,46 @@ void create(Service& s, const httplib::Request& req, httplib::Response& res) {
   send_json(res, video_json(job));
 }
 
-void remix(Service& s, const httplib::Request& req, httplib::Response& res) {
-  const std::string owner = s.authenticate(req);
-  const Job src = s.owned_job(req.matches[1], owner);
+// A new job from a completed video's frames (SDEdit at `strength`, default 0.6) and a new prompt:
+// a remix (POST /v1/videos/{id}/remix) or an edit (POST /v1/videos/edits with video: {"id"}).
+// A source longer than one model chunk is remade from its first chunk.
+void derive(Service& s, const std::string& owner, const std::string& source, const Fields& f, const char* kind,
+            httplib::Response& res) {
+  const Job src = s.owned_job(source, owner);
   if (src.status != "completed")
-    throw bad_request("", "Video '" + src.id + "' is " + src.status + "; only a completed video can be remixed.");
-  const Fields f = parse_fields(req);
+    throw bad_request(kind == std::string("edit") ? "video" : "",
+                      "Video '" + src.id + "' is " + src.status + "; only a completed video can be used.");
   Job job;
   job.id = "video_" + random_hex(16), job.owner = owner, job.prompt = checked_prompt(f);
   json p = json::parse(src.params);
-  p.erase("input_reference");
+  for (const char* k : {"input_reference", "extend_source", "extend_frames", "loop", "seed", "strength"}) p.erase(k);
   p["remix_source"] = json::parse(src.files).at("video");
-  p["requested"] = {{"remix_of", src.id}};
+  p["requested"] = {{std::string(kind) + "_of", src.id}};
   read_extras(f, p);
+  if (f.has("strength")) {
+    char* end = nullptr;
+    const std::string t = f.get("strength");
+    const double v = std::strtod(t.c_str(), &end);
+    if (t.empty() || *end || !(v >= 0 && v <= 1)) throw bad_request("strength", "strength must be a number in [0, 1]");
+    p["strength"] = v;
+  }
   job.model = src.model, job.size = src.size, job.seconds = src.seconds, job.remixed_from = src.id;
   job.params = json_text(p);
   submit(s, job);
   send_json(res, video_json(job));
+}
+
+void remix(Service& s, const httplib::Request& req, httplib::Response& res) {
+  const std::string owner = s.authenticate(req);
+  s.owned_job(req.matches[1], owner);  // 404 before looking at the body
+  derive(s, owner, req.matches[1], parse_fields(req), "remix", res);
+}
+
+void edit(Service& s, const httplib::Request& req, httplib::Response& res) {
+  const std::string owner = s.authenticate(req);
+  const Fields f = parse_fields(req);
+  if (!f.has("video[id]")) throw bad_request("video", "Missing required parameter: 'video' ({\"id\": \"video_...\"}).");
+  derive(s, owner, f.get("video[id]"), f, "edit", res);
 }
 
 // An extension continues a completed video by `seconds` (rounded to whole latent frames); the
@@ -187,8 +210,7 @@ void extend(Service& s, const httplib::Request& req, httplib::Response& res) {
   if (before + added > s.options.model.max_frames)
     throw bad_request("seconds", "the extended video would be longer than this server makes (" +
                                      seconds_string(s.options.model.max_frames, fps) + " s)");
-  p.erase("input_reference");
-  p.erase("remix_source");
+  for (const char* k : {"input_reference", "remix_source", "loop", "seed", "strength"}) p.erase(k);
   p["extend_source"] = json::parse(src.files).at("video");
   p["extend_frames"] = added, p["frames"] = before + added;
   p["requested"] = {{"extend_of", src.id}, {"seconds", f.get("seconds", "4")}};
@@ -284,7 +306,8 @@ void add_video_routes(httplib::Server& server, Service& s) {
   server.Get(route("/v1/videos/{id}/content"), guarded([&s](Req q, Res r) { content(s, q, r); }));
   server.Post(route("/v1/videos/{id}/remix"), guarded([&s](Req q, Res r) { remix(s, q, r); }));
   server.Post("/v1/videos/extensions", guarded([&s](Req q, Res r) { extend(s, q, r); }));
-  for (const char* p : {"/v1/videos/edits", "/v1/videos/characters"})
+  server.Post("/v1/videos/edits", guarded([&s](Req q, Res r) { edit(s, q, r); }));
+  for (const char* p : {"/v1/videos/characters"})
     server.Post(p, guarded([&s, p](Req q, Res) {
       s.authenticate(q);
       throw ApiError(501, "invalid_request_error", "not_implemented", "",

@@ -26,6 +26,7 @@ RenderTask task_of(const Job& job, const std::string& videos, const std::string&
   t.seed = p.value("seed", uint64_t(0)), t.steps = p.value("steps", 0), t.sampler = p.value("sampler", "");
   t.cfg = p.value("cfg", -1.f);
   t.loop = p.value("loop", false);
+  t.strength = p.value("strength", -1.f);
   if (const std::string in = p.value("input_reference", ""); !in.empty()) t.input_reference = uploads + "/" + in;
   if (const std::string src = p.value("remix_source", ""); !src.empty()) t.remix_source = videos + "/" + src;
   if (const std::string src = p.value("extend_source", ""); !src.empty()) {

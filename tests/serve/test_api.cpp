@@ -183,7 +183,7 @@ TEST_F(Api, BadRequestsGetOpenAIErrorObjectsWithTheRightStatus) {
   EXPECT_EQ(error_of(s->get("/v1/v\xff\xfe"), 404)["code"], "unknown_url");
   httplib::MultipartFormDataItems bad_text = {{"prompt", "a \xff\xfe circle", "", ""}};
   EXPECT_EQ(error_of(s->client->Post("/v1/videos", bad_text), 400)["param"], "prompt");
-  EXPECT_EQ(error_of(s->post("/v1/videos/edits", {{"prompt", "x"}}), 501)["code"], "not_implemented");
+  EXPECT_EQ(error_of(s->post("/v1/videos/characters", {{"name", "x"}}), 501)["code"], "not_implemented");
   EXPECT_EQ(error_of(s->post("/v1/videos", {{"prompt", "x"}, {"video", {{"id", 5}}}}), 400)["param"], "video");
   stage.set_open(false);
   const std::string id = json::parse(s->post("/v1/videos", {{"prompt", "block"}})->body)["id"];
@@ -262,6 +262,18 @@ TEST_F(Api, RemixStartsFromTheSourceVideoAndNamesIt) {
   ASSERT_EQ(stage.seen.size(), 2u);
   EXPECT_EQ(fs::path(stage.seen[1].remix_source).parent_path(), dir / "videos");
   EXPECT_EQ(s->post("/v1/videos/video_nope/remix", {{"prompt", "b"}})->status, 404);
+  // An edit is the same from video: {"id"}, with kinema's strength.
+  r = s->post("/v1/videos/edits", {{"prompt", "c"}, {"video", {{"id", src}}}, {"strength", 0.3}});
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(s->wait_for(json::parse(r->body)["id"], "completed")["remixed_from_video_id"], src);
+  ASSERT_EQ(stage.seen.size(), 3u);
+  EXPECT_FLOAT_EQ(stage.seen[2].strength, 0.3f);
+  EXPECT_EQ(stage.seen[2].remix_source, stage.seen[1].remix_source);
+  EXPECT_EQ(error_of(s->post("/v1/videos/edits", {{"prompt", "c"}}), 400)["param"], "video");
+  EXPECT_EQ(error_of(s->post("/v1/videos/edits", {{"prompt", "c"}, {"video", {{"id", src}}}, {"strength", 2}}), 400)["param"],
+            "strength");
+  httplib::MultipartFormDataItems upload = {{"prompt", "c", "", ""}, {"video", "....ftypisom", "a.mp4", "video/mp4"}};
+  EXPECT_EQ(error_of(s->client->Post("/v1/videos/edits", upload), 400)["param"], "video");
 }
 
 TEST_F(Api, AnExtensionContinuesACompletedVideoAndReportsTheStitchedLength) {

@@ -1,7 +1,7 @@
 // The official `openai` npm client (pinned in openai_client/package-lock.json, installed by
 // scripts/install-deps) against `kinema serve` on a free loopback port, with nothing changed in
 // the client but baseURL and apiKey: create (multipart, with an input_reference image), poll,
-// download video and thumbnail, list (auto-paging), remix, extend, delete, and a 404 as
+// download video and thumbnail, list (auto-paging), remix, edit, extend, delete, and a 404 as
 // NotFoundError.
 #include <array>
 #include <cstdio>

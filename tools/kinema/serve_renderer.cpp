@@ -144,7 +144,8 @@ class PipelineRenderer : public serve::Renderer {
       check(std::filesystem::exists(t.remix_source), "remix", "the source video is no longer stored");
       std::vector<Frame> src = read_frames(t.remix_source, r.width, r.height, chunk_frames(pipe_, {}));
       src.resize(1 + 4 * ((src.size() - 1) / 4));  // 1 + 4k frames
-      r.frames = int(src.size()), r.edit = std::move(src), r.strength = o_.remix_strength;
+      r.frames = int(src.size()), r.edit = std::move(src);
+      r.strength = t.strength >= 0 ? t.strength : o_.remix_strength;
     }
     return r;
   }

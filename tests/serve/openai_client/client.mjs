@@ -1,5 +1,5 @@
 // Drives `kinema serve` with the official openai client (create, poll, download, list, remix,
-// extend, delete) as code written for the Sora API would: only baseURL and apiKey differ. Run
+// edit, extend, delete) as code written for the Sora API would: only baseURL and apiKey differ. Run
 // by tests/serve/test_openai_client.cpp, which sets KINEMA_BASE_URL, KINEMA_API_KEY,
 // KINEMA_REF_IMAGE and KINEMA_OUT_DIR. Prints one JSON line.
 import fs from 'node:fs';
@@ -58,6 +58,10 @@ for await (const v of client.videos.list({ limit: 1, order: 'asc' })) listedAfte
 check(listedAfter.length === 2 && listedAfter[0] === video.id, `list asc: ${listedAfter}`);
 
 
+let edited = await client.videos.edit({ prompt: 'the circle is green', video: { id: video.id } });
+edited = await poll(edited.id);
+check(edited.status === 'completed' && edited.remixed_from_video_id === video.id, `edit: ${JSON.stringify(edited)}`);
+
 let extended = await client.videos.extend({ prompt: 'then it turns blue', seconds: '4', video: { id: video.id } });
 extended = await poll(extended.id);
 check(extended.status === 'completed' && extended.seconds === '8.08', `extend: ${JSON.stringify(extended)}`);
@@ -75,7 +79,8 @@ try {
 check(notFound, 'a deleted video is not a NotFoundError');
 
 console.log(JSON.stringify({
-  ok: true, id: video.id, size: video.size, seconds: video.seconds, remix: remix.id, extended: extended.id,
+  ok: true, id: video.id, size: video.size, seconds: video.seconds, remix: remix.id, edit: edited.id,
+  extended: extended.id,
   extended_seconds: extended.seconds,
   mp4_bytes: mp4.length, thumbnail_bytes: thumb.length, listed: listed.length, ms: Date.now() - started,
 }));

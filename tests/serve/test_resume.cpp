@@ -94,7 +94,7 @@ TEST(Resume, AKilledServerFinishesEveryJobAndTheInterruptedOneFromItsLastStep) {
   ::setenv("OMP_NUM_THREADS", "1", 1);
   tiny_bundle();  // written before the server starts
   const json slow = {{"prompt", "a red circle moves right"}, {"seconds", "1.3"}, {"size", "48x32"},
-                     {"steps", 150}, {"seed", 11}};
+                     {"steps", 200}, {"seed", 11}};
   std::string interrupted, reference, queued;
   {
     Process server(data, log);

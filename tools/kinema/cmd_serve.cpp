@@ -82,6 +82,10 @@ int cmd_serve(int argc, char** argv) {
               server.port(), c.serve.model.name.c_str(), c.serve.workers, c.serve.workers == 1 ? "" : "s",
               c.serve.data_dir.c_str());
   std::fflush(stdout);
+  const std::string& host = c.serve.host;
+  if (serve::list_api_keys(c.serve.data_dir).empty() && host != "127.0.0.1" && host != "::1" && host != "localhost")
+    std::fprintf(stderr, "kinema serve: warning: no API keys exist, so anyone who can reach %s may use this server; "
+                 "create one with `kinema keys create --data %s`\n", host.c_str(), c.serve.data_dir.c_str());
   int sig = 0;
   sigwait(&stop_signals, &sig);
   std::fprintf(stderr, "kinema serve: stopping (signal %d)\n", sig);

@@ -337,6 +337,25 @@ TEST(WorldLatentsCli, TrainDitOnWorldDataAndPrecompute) {
   plain.insert(plain.end(), {"--train-text-encoder", "0"});
   ASSERT_EQ(run(cli::cmd_train, plain), 0);
   EXPECT_NO_THROW(DiT::from_tensors(load_tensors(find_checkpoint((dir / "plain").string()) + "/model.safetensors")));
+
+  // --init: a new run that starts from the first run's weights, its text encoder included
+  // (lr 0, so the weights after one step are the ones it started from).
+  const std::string from = find_checkpoint((dir / "run").string()) + "/model.safetensors";
+  std::vector<std::string> warm = common;
+  warm[9] = (dir / "warm").string();  // --out
+  warm[warm.size() - 1] = "1";        // --steps
+  warm.insert(warm.end(), {"--init", from, "--lr", "0"});
+  ASSERT_EQ(run(cli::cmd_train, warm), 0);
+  auto [started_dit, started_text] =
+      split_text_encoder(load_tensors(find_checkpoint((dir / "warm").string()) + "/model.safetensors"));
+  auto [from_dit, from_text] = split_text_encoder(load_tensors(from));
+  for (const char* key : {"head.head.weight", "blocks.0.self_attn.q.weight"})
+    EXPECT_EQ(started_dit.tensors.at(key).to_vector(), from_dit.tensors.at(key).to_vector()) << key;
+  EXPECT_EQ(started_text.tensors.at("token_embedding.weight").to_vector(),
+            from_text.tensors.at("token_embedding.weight").to_vector());
+  std::vector<std::string> both = warm;
+  both.push_back("--resume");
+  EXPECT_NE(error_of(cli::cmd_train, both).find("--init starts a new run"), std::string::npos);
   fs::remove_all(dir);
 }
 

@@ -43,6 +43,7 @@ struct TrainCli : TrainLoopCli {
   std::string vae = "models/default/vae.safetensors";
   std::string text_encoder = "models/default/text_encoder.safetensors";
   std::string tokenizer = "models/default/tokenizer.model";
+  std::string init;  // warm start: DiT weights (a joint file brings its text encoder)
   int64_t precompute = 0;
   // The default model (--data world): dim 256, 4 heads, 8 layers, ffn 1024, frame conditioning.
   DataDefault dim{64, 256}, heads{4, 4}, layers{2, 8}, ffn{128, 1024};
@@ -89,6 +90,8 @@ const std::vector<Option<TrainCli>>& options() {
       {"--layers", "N", "new model: blocks", KD(layers)},
       {"--ffn", "F", "new model: MLP width", KD(ffn)},
       {"--init-seed", "N", "new model: seed of the random init (Wan's init_weights)", KI(init_seed)},
+      {"--init", "FILE", "warm start from these DiT weights (e.g. models/default/dit.safetensors, or a run's "
+                         "ema.safetensors, whose text encoder then replaces --text-encoder); fresh optimizer and schedule", KS(init)},
       {"--latents", "N", "synthetic data: number of latents", KI(data.count)},
       {"--channels", "C", "synthetic data: latent channels", KI(data.channels)},
       {"--frames", "T", "synthetic data: latent frames", KI(data.frames)},
@@ -147,6 +150,9 @@ int train_dit(int argc, char** argv) {
   if (world_data) c.model.freq_dim = 256;
   const int64_t mask_channels = c.mask_channels.get(world_data);
 
+  // --init: the DiT's weights, and the text encoder trained with it when the file carries one.
+  auto [init_dit, init_text] = c.init.empty() ? std::pair<TensorFile, TensorFile>{}
+                                              : split_text_encoder(load_tensors(c.init));
   std::unique_ptr<LatentDataset> data;
   bool joint = false;
   std::unique_ptr<VAE> vae;
@@ -157,7 +163,7 @@ int train_dit(int argc, char** argv) {
       check(std::filesystem::is_regular_file(path), "train dit", flag, ": no such file: ", path, hint);
     };
     need(c.vae, "--vae", " (train one with `kinema train vae`, then add latent statistics with `kinema vae stats`)");
-    need(c.text_encoder, "--text-encoder", " (train one with `kinema train text`)");
+    if (init_text.tensors.empty()) need(c.text_encoder, "--text-encoder", " (train one with `kinema train text`)");
     need(c.tokenizer, "--tokenizer", " (train one with `kinema text train`)");
     vae = std::make_unique<VAE>(VAE::from_tensors(load_tensors(c.vae)));
     if (vae->config().latents_mean.empty())
@@ -165,8 +171,8 @@ int train_dit(int argc, char** argv) {
                            "(run `kinema vae stats`)\n", c.vae.c_str());
     joint = c.joint_text.get(true) != 0;
     c.world.encode_captions = !joint;
-    encoder = std::make_unique<TextEncoder>(
-        TextEncoder::from_tensors(load_tensors(c.text_encoder), TextEncoderLoadOptions{joint}));
+    encoder = std::make_unique<TextEncoder>(TextEncoder::from_tensors(
+        init_text.tensors.empty() ? load_tensors(c.text_encoder) : init_text, TextEncoderLoadOptions{joint}));
     tokenizer = std::make_unique<Tokenizer>(Tokenizer::load(c.tokenizer));
     auto w = std::make_unique<world::WorldLatentDataset>(*vae, *encoder, *tokenizer, c.world);
     if (c.precompute > 0) {
@@ -200,8 +206,11 @@ int train_dit(int argc, char** argv) {
   check(ck.empty() || text_file.tensors.empty() != joint, "train dit", ck,
         joint ? " holds no text encoder; resume it with --train-text-encoder 0"
               : " holds a text encoder trained with the DiT; resume it with --train-text-encoder 1");
-  DiT model = ck.empty() ? DiT::init_random(c.model, c.init_seed)
-                         : DiT::from_tensors(dit_file, DiTLoadOptions{true});
+  check(ck.empty() || c.init.empty(), "train dit", "--init starts a new run; --resume continues ", ck,
+        ": give one of them");
+  DiT model = !ck.empty()       ? DiT::from_tensors(dit_file, DiTLoadOptions{true})
+              : !c.init.empty() ? DiT::from_tensors(init_dit, DiTLoadOptions{true})
+                                : DiT::init_random(c.model, c.init_seed);
   check(model.config().out_dim == c.model.out_dim && model.config().text_dim == c.model.text_dim,
         "train dit", "the checkpoint's DiT (out_dim ", model.config().out_dim, ", text_dim ",
         model.config().text_dim, ") does not fit the data (latent channels ", c.model.out_dim,

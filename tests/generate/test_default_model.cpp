@@ -1,0 +1,52 @@
+// The shipped default model (models/default): the bundle loads with every SHA-256 right, meets
+// the shape requirements and size budget, and generates deterministically. Quality is
+// measured by `kinema scorecard` (docs/model-card.md), not here.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <numeric>
+#include <set>
+
+#include "kinema/pipeline.hpp"
+
+namespace fs = std::filesystem;
+
+namespace kinema {
+namespace {
+
+const std::string kDir = KINEMA_DEFAULT_MODEL_DIR;
+
+TEST(DefaultModel, LoadsWithEveryChecksumAndFitsTheBudget) {
+  Pipeline p = Pipeline::load(kDir);
+  const ModelManifest& m = p.manifest();
+  EXPECT_EQ(m.name, "kinema-default");
+  ASSERT_GE(m.sizes.size(), 3u);  // at least three aspect ratios
+  std::set<std::pair<int, int>> ratios;  // w:h in lowest terms
+  for (const auto& [w, h] : m.sizes) {
+    EXPECT_GE(std::min(w, h), 96);
+    EXPECT_GE(std::max(w, h), 128);
+    ratios.insert({w / std::gcd(w, h), h / std::gcd(w, h)});
+  }
+  EXPECT_GE(ratios.size(), 3u);
+  EXPECT_GE(double(m.frames) / double(m.fps), 2.0);  // >= 2 s
+  EXPECT_GE(m.fps, 12);
+  uintmax_t bytes = 0;
+  for (const auto& e : fs::recursive_directory_iterator(kDir))
+    if (e.is_regular_file()) bytes += e.file_size();
+  EXPECT_LE(bytes, 100u << 20) << "models/default must stay within 100 MB";
+}
+
+TEST(DefaultModel, GeneratesTheSameImageFromTheSameSeed) {
+  Pipeline p = Pipeline::load(kDir);
+  GenerateRequest r;
+  r.prompt = "a red circle on a blue background", r.frames = 1, r.steps = 2, r.seed = 3, r.threads = 1;
+  GenerateResult a = p.generate(r), b = p.generate(r);
+  ASSERT_EQ(a.frames.size(), 1u);
+  EXPECT_EQ(a.frames[0].width, p.manifest().sizes[0].first);
+  EXPECT_EQ(a.frames[0].rgb, b.frames[0].rgb);
+  EXPECT_TRUE(a.expanded);
+}
+
+}  // namespace
+}  // namespace kinema

@@ -10,6 +10,7 @@
 
 #include "serve_renderer.hpp"
 #include "serve_test_util.hpp"
+#include "tiny_model_server.hpp"
 #include "tiny_bundle.hpp"
 
 namespace kinema::serve::test {
@@ -24,13 +25,9 @@ TEST(Load, FiftyClientsSubmitAndPollWithoutErrorsOrLostJobs) {
   const double seconds = env_or("KINEMA_LOAD_SECONDS", 5), p99_bound = env_or("KINEMA_LOAD_P99_MS", 50);
   const int clients = 50;
   const fs::path dir = fresh_dir("load");
-  ::setenv("KINEMA_CONFIG_DIR", (dir / "config").c_str(), 1);
-  cli::ServeRenderOptions ro;
-  ro.model_dir = tiny_bundle().string();
-  ro.no_frame_review = true;  // random weights: see test_serve_pipeline.cpp
-  ServeOptions o;
-  o.data_dir = (dir / "data").string();
-  o.model = cli::serve_model_info(ro.model_dir);
+  TinyModelServer tiny = tiny_model_server(dir);
+  cli::ServeRenderOptions& ro = tiny.render;
+  ServeOptions& o = tiny.options;
   o.queue_limit = clients;
   o.workers = 2;  // two models rendering at once, each on its own thread
   Running s(o, cli::pipeline_renderer_factory(ro));

@@ -11,6 +11,7 @@
 #include "kinema/media.hpp"
 #include "serve_renderer.hpp"
 #include "serve_test_util.hpp"
+#include "tiny_model_server.hpp"
 #include "tiny_bundle.hpp"
 
 namespace kinema::serve::test {
@@ -22,13 +23,9 @@ TEST(OpenAIClient, TheOfficialClientRunsItsVideoCallsAgainstKinemaServe) {
   ASSERT_TRUE(fs::exists(kClientDir + "/node_modules/openai/package.json"))
       << "the openai npm package is missing: run scripts/install-deps";
   const fs::path dir = fresh_dir("openai");
-  ::setenv("KINEMA_CONFIG_DIR", (dir / "config").c_str(), 1);
-  cli::ServeRenderOptions ro;
-  ro.model_dir = tiny_bundle().string();
-  ro.no_frame_review = true;  // random weights: see test_serve_pipeline.cpp
-  ServeOptions o;
-  o.data_dir = (dir / "data").string();
-  o.model = cli::serve_model_info(ro.model_dir);
+  TinyModelServer tiny = tiny_model_server(dir);
+  cli::ServeRenderOptions& ro = tiny.render;
+  ServeOptions& o = tiny.options;
   const std::string key = create_api_key(o.data_dir, "client-test");
   Running s(o, cli::pipeline_renderer_factory(ro));
 

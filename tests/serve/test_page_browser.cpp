@@ -8,6 +8,7 @@
 
 #include "serve_renderer.hpp"
 #include "serve_test_util.hpp"
+#include "tiny_model_server.hpp"
 #include "tiny_bundle.hpp"
 
 namespace kinema::serve::test {
@@ -20,13 +21,9 @@ TEST(PageBrowser, APromptBecomesAPlayingVideoWithCredentialsInChromium) {
       << "puppeteer-core is missing: run scripts/install-deps";
   ASSERT_TRUE(fs::exists("/usr/bin/chromium")) << "chromium is missing: run scripts/install-deps";
   const fs::path dir = fresh_dir("page");
-  ::setenv("KINEMA_CONFIG_DIR", (dir / "config").c_str(), 1);
-  cli::ServeRenderOptions ro;
-  ro.model_dir = tiny_bundle().string();
-  ro.no_frame_review = true;  // random weights: see test_serve_pipeline.cpp
-  ServeOptions o;
-  o.data_dir = (dir / "data").string();
-  o.model = cli::serve_model_info(ro.model_dir);
+  TinyModelServer tiny = tiny_model_server(dir);
+  cli::ServeRenderOptions& ro = tiny.render;
+  ServeOptions& o = tiny.options;
   Running s(o, cli::pipeline_renderer_factory(ro));
   // 2 s at the tiny model's 12 fps: 25 frames, which play for 25 / 12 s.
   const std::string cmd = "cd '" + kPageDir + "' && HOME='" + dir.string() + "' KINEMA_PAGE_URL=http://127.0.0.1:" +

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "kinema/dist.hpp"
 #include "kinema/dit.hpp"
 #include "kinema/optim.hpp"
 #include "kinema/tensor.hpp"
@@ -155,6 +156,9 @@ struct FlowBatch {
 // conditioning pattern from rng. condition_channels = model in_dim - C (0 = no conditioning).
 // Samples without a context but with caption_ids give b.captions (empty_ids for dropped ones)
 // instead of b.context; the random draws are the same either way.
+// The per-sample generators make_flow_batch seeds from rng (two draws each): a rank that skips
+// another rank's micro-batch draws them too, to stay in step.
+std::vector<TrainRng> sample_generators(TrainRng& rng, int64_t count);
 FlowBatch make_flow_batch(const std::vector<LatentSample>& samples, const Tensor& empty_context,
                           int64_t condition_channels, const DiTConfig& model,
                           const FlowMatchingOptions& options, TrainRng& rng,
@@ -189,6 +193,12 @@ struct TrainLoopOptions {
   float clip_norm = 1.0f;       // 0 = no clipping
   float ema_decay = 0.999f;     // 0 = no EMA; step n uses min(decay, (n + 1) / (n + 10))
   uint64_t seed = 0;            // data order and the trainer's RNG
+  // Data parallelism (docs/train.md, "Many machines"): ranks split each step's micro-batches
+  // (accumulation of them per rank) and sum their gradients; every rank walks the same data
+  // order and RNG, so N ranks x accumulation K take the step 1 rank takes with N x K. nullptr:
+  // one rank. shard_optimizer: ZeRO-1/2 (ShardedAdamW) instead of an all-reduce + AdamW.
+  Communicator* comm = nullptr;
+  bool shard_optimizer = false;
 };
 
 struct StepStats {
@@ -212,6 +222,17 @@ class TrainState {
   // After the micro-batches' backward: clip, set the scheduled lr, AdamW step, zero the grads,
   // update the EMA, count the step. Fills s.grad_norm, s.lr and s.step.
   void finish_step(StepStats& s);
+  // A step's micro-batches over all ranks, and whether this rank computes micro-batch m (the
+  // others only advance the data order and RNG past it).
+  int64_t micro_batches() const { return options_.accumulation * ranks(); }
+  bool owns_micro_batch(int64_t m) const { return m % ranks() == rank(); }
+  // Scale of one micro-batch's loss so that the ranks' summed gradients are the step's mean.
+  float loss_scale() const { return 1.f / float(micro_batches()); }
+  // The step's mean loss from this rank's sum over its micro-batches (collective).
+  float mean_loss(double local_sum) const;
+  int ranks() const { return comm_ ? comm_->size() : 1; }
+  int rank() const { return comm_ ? comm_->rank() : 0; }
+  int64_t optimizer_state_bytes() const;
 
   DataOrder& order() { return order_; }
   TrainRng& rng() { return rng_; }
@@ -229,7 +250,9 @@ class TrainState {
   std::vector<Tensor> params_, ema_;
   int64_t dataset_size_;
   TrainLoopOptions options_;
+  Communicator* comm_ = nullptr;
   std::unique_ptr<AdamW> adamw_;
+  std::unique_ptr<ShardedAdamW> sharded_;
   DataOrder order_;
   TrainRng rng_;
   int64_t step_ = 0;
@@ -262,6 +285,7 @@ class DiTTrainer {
   StepStats step();
   int64_t steps_done() const { return state_.step(); }
   int64_t data_position() const { return state_.data_position(); }
+  int64_t optimizer_state_bytes() const { return state_.optimizer_state_bytes(); }
   // EMA weights in the model's checkpoint layout (DiT::from_tensors loads them; with a text
   // encoder, split_text_encoder first).
   TensorFile ema_tensors() const;

@@ -1,5 +1,6 @@
 #include <cmath>
 
+#include "autograd/adamw_update.hpp"
 #include "backend/cpu/exec.hpp"
 #include "kinema/error.hpp"
 #include "kinema/ops.hpp"
@@ -30,9 +31,7 @@ void AdamW::step() {
             " holds NaN or Inf; the step was not applied");
   }
   ++steps_;
-  const float b1 = options_.beta1, b2 = options_.beta2, lr = options_.lr;
-  const float c1 = 1.f - std::pow(b1, float(steps_)), c2 = 1.f - std::pow(b2, float(steps_));
-  const float decay = 1.f - lr * options_.weight_decay;
+  const AdamWCoefficients k = AdamWCoefficients::at(options_, steps_);
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor g = params_[i].grad();
     if (!g.defined()) continue;
@@ -41,14 +40,8 @@ void AdamW::step() {
     Tensor gf = contiguous(g.dtype() == DType::f32 ? g : cast(g, DType::f32));
     float *p = params_[i].data<float>(), *m = m_[i].data<float>(), *v = v_[i].data<float>();
     const float* gp = gf.data<float>();
-    parallel_for(params_[i].numel(), 1 << 14, [&](int64_t b, int64_t e) {
-#pragma omp simd
-      for (int64_t j = b; j < e; ++j) {
-        m[j] = b1 * m[j] + (1.f - b1) * gp[j];
-        v[j] = b2 * v[j] + (1.f - b2) * gp[j] * gp[j];
-        p[j] = p[j] * decay - lr * (m[j] / c1) / (std::sqrt(v[j] / c2) + options_.eps);
-      }
-    });
+    parallel_for(params_[i].numel(), 1 << 14,
+                 [&](int64_t b, int64_t e) { adamw_update(p, gp, m, v, b, e, k); });
   }
 }
 

@@ -75,6 +75,15 @@ std::vector<char> given_frames(ConditionPattern p, int64_t T, TrainRng& rng) {
 
 }  // namespace
 
+std::vector<TrainRng> sample_generators(TrainRng& rng, int64_t count) {
+  std::vector<TrainRng> out;
+  for (int64_t i = 0; i < count; ++i) {
+    uint64_t hi = rng.next_u32(), lo = rng.next_u32();
+    out.emplace_back((hi << 32) | lo, 0x73616d706c65ULL);
+  }
+  return out;
+}
+
 FlowBatch make_flow_batch(const std::vector<LatentSample>& samples, const Tensor& empty_context,
                           int64_t condition_channels, const DiTConfig& model,
                           const FlowMatchingOptions& options, TrainRng& rng,
@@ -97,11 +106,7 @@ FlowBatch make_flow_batch(const std::vector<LatentSample>& samples, const Tensor
   int64_t L = 0;
   // One generator per sample, seeded from rng in order: a batch of 4 draws exactly what two
   // micro-batches of 2 draw, so gradient accumulation reproduces the large batch.
-  std::vector<TrainRng> srng;
-  for (int64_t i = 0; i < B; ++i) {
-    uint64_t hi = rng.next_u32(), lo = rng.next_u32();
-    srng.emplace_back((hi << 32) | lo, 0x73616d706c65ULL);
-  }
+  std::vector<TrainRng> srng = sample_generators(rng, B);
   // Captions as token ids (joint text training): samples bring ids and no context.
   const bool as_tokens = !samples[0].context.defined() && !samples[0].caption_ids.empty();
   check(!as_tokens || !empty_ids.empty(), "make_flow_batch",

@@ -263,17 +263,19 @@ TextTrainer::TextTrainer(TextEncoder& model, const CaptionSource& data, const Te
 StepStats TextTrainer::step() {
   auto t0 = std::chrono::steady_clock::now();
   double loss_sum = 0;
-  for (int64_t m = 0; m < options_.accumulation; ++m) {
+  for (int64_t m = 0; m < state_.micro_batches(); ++m) {
     std::vector<CaptionSample> samples;
     for (int64_t i = 0; i < options_.batch_size; ++i) samples.push_back(data_.get(state_.order().next()));
+    // Another rank's micro-batch is still drawn (its masks use the RNG), not computed.
     MaskedBatch b = make_masked_batch(samples, options_.masking, model_.config().vocab_size,
                                       state_.rng(), options_.max_length);
+    if (!state_.owns_micro_batch(m)) continue;
     Tensor loss = masked_token_loss(model_, b, options_.compute);
     loss_sum += loss.item();
-    backward(scale(loss, 1.f / float(options_.accumulation)));
+    backward(scale(loss, state_.loss_scale()));
   }
   StepStats s;
-  s.loss = float(loss_sum / double(options_.accumulation));
+  s.loss = state_.mean_loss(loss_sum);
   state_.finish_step(s);
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return s;

@@ -26,6 +26,7 @@ TrainState::TrainState(std::string format, std::vector<std::string> keys, std::v
       params_(std::move(params)),
       dataset_size_(dataset_size),
       options_(options),
+      comm_(options.comm ? options.comm : options.shard_optimizer ? &world_comm() : nullptr),
       order_(dataset_size, options.seed),
       rng_(options.seed, rng_stream) {
   check(options.batch_size > 0 && options.accumulation > 0, "train",
@@ -36,18 +37,29 @@ TrainState::TrainState(std::string format, std::vector<std::string> keys, std::v
   for (const Tensor& p : params_)
     check(p.dtype() == DType::f32 && p.requires_grad(), "train",
           "the model must hold trainable f32 weights (init_random, or from_tensors with trainable)");
-  adamw_ = std::make_unique<AdamW>(params_, options.adamw);
+  if (options.shard_optimizer)
+    sharded_ = std::make_unique<ShardedAdamW>(params_, options.adamw, *comm_);
+  else
+    adamw_ = std::make_unique<AdamW>(params_, options.adamw);
   if (options.ema_decay > 0)
     for (const Tensor& p : params_) ema_.push_back(Tensor::from_vector(p.to_vector(), p.shape()));
 }
 
 void TrainState::finish_step(StepStats& s) {
-  s.grad_norm = clip_grad_norm(params_, options_.clip_norm > 0 ? options_.clip_norm
-                                                               : std::numeric_limits<float>::infinity());
+  const float max_norm =
+      options_.clip_norm > 0 ? options_.clip_norm : std::numeric_limits<float>::infinity();
   s.lr = options_.lr.at(step_);
-  adamw_->set_lr(s.lr);
-  adamw_->step();
-  adamw_->zero_grad();
+  if (sharded_) {
+    sharded_->set_lr(s.lr);
+    s.grad_norm = sharded_->step(max_norm);
+    sharded_->zero_grad();
+  } else {
+    if (comm_) allreduce_gradients(params_, *comm_);
+    s.grad_norm = clip_grad_norm(params_, max_norm);
+    adamw_->set_lr(s.lr);
+    adamw_->step();
+    adamw_->zero_grad();
+  }
   if (!ema_.empty()) {
     // Warm-up of the decay (as in timm's and diffusers' EMA): early weights are far from the
     // final ones, so a 0.999 average from step 1 would mostly remember the initialisation.
@@ -59,6 +71,18 @@ void TrainState::finish_step(StepStats& s) {
     }
   }
   s.step = ++step_;
+}
+
+float TrainState::mean_loss(double local_sum) const {
+  if (comm_) comm_->allreduce_sum(&local_sum, 1);
+  return float(local_sum / double(micro_batches()));
+}
+
+int64_t TrainState::optimizer_state_bytes() const {
+  if (sharded_) return sharded_->state_bytes();
+  int64_t n = 0;
+  for (const Tensor& p : params_) n += 2 * p.numel() * int64_t(sizeof(float));
+  return n;
 }
 
 TensorFile TrainState::with_ema(TensorFile model) const {
@@ -117,12 +141,20 @@ std::string TrainState::save(const std::string& dir, const TensorFile& model) co
   char name[32];
   std::snprintf(name, sizeof name, "step-%08lld", static_cast<long long>(step_));
   fs::path root(dir), final_dir = root / name, tmp = root / (std::string(".tmp-") + name);
+  if (rank() != 0) {  // rank 0 writes; the others only lend their optimizer shards
+    if (sharded_) sharded_->save("");
+    comm_->barrier();
+    return final_dir.string();
+  }
   fs::create_directories(root);
   fs::remove_all(tmp);
   fs::create_directories(tmp);
   save_tensors((tmp / "model.safetensors").string(), model);
   if (!ema_.empty()) save_tensors((tmp / "ema.safetensors").string(), with_ema(model));
-  adamw_->save((tmp / "optimizer.safetensors").string());
+  if (sharded_)
+    sharded_->save((tmp / "optimizer.safetensors").string());
+  else
+    adamw_->save((tmp / "optimizer.safetensors").string());
   TensorFile state;
   state.metadata = {{"format", format_},
                     {"step", std::to_string(step_)},
@@ -140,6 +172,7 @@ std::string TrainState::save(const std::string& dir, const TensorFile& model) co
   fs::remove_all(final_dir);
   fs::rename(tmp, final_dir);  // the checkpoint appears whole or not at all
   write_text_atomically(root / "latest", std::string(name) + "\n");
+  if (comm_) comm_->barrier();
   return final_dir.string();
 }
 
@@ -180,7 +213,10 @@ void TrainState::load(const std::string& dir) {
       copy_into(is_ema ? ema_[i] : params_[i], it->second, keys_[i], path);
     }
   }
-  adamw_->load((p / "optimizer.safetensors").string());
+  if (sharded_)
+    sharded_->load((p / "optimizer.safetensors").string());
+  else
+    adamw_->load((p / "optimizer.safetensors").string());
   step_ = std::stoll(meta(state, "step", state_path));
   order_.seek(std::stoll(meta(state, "data_position", state_path)));
   rng_.restore(std::stoull(meta(state, "rng_state", state_path)),

@@ -99,9 +99,14 @@ StepStats DiTTrainer::step() {
   const Tensor empty = data_.empty_context();
   const std::vector<int32_t> empty_ids = text_ ? data_.empty_caption_ids() : std::vector<int32_t>{};
   double loss_sum = 0;
-  for (int64_t a = 0; a < options_.accumulation; ++a) {
+  for (int64_t a = 0; a < state_.micro_batches(); ++a) {
+    std::vector<int64_t> indices = next_micro_batch();
+    if (!state_.owns_micro_batch(a)) {  // another rank's: only keep the RNG in step
+      sample_generators(state_.rng(), int64_t(indices.size()));
+      continue;
+    }
     std::vector<LatentSample> samples;
-    for (int64_t index : next_micro_batch()) {
+    for (int64_t index : indices) {
       samples.push_back(data_.get(index));
       if (text_) samples.back().context = Tensor();  // encoded below, with gradients
     }
@@ -124,11 +129,12 @@ StepStats DiTTrainer::step() {
     }
     Tensor loss = mse_loss(model_.forward(b.x_t, b.timesteps, b.context, fo), b.velocity);
     loss_sum += loss.item();
-    // Accumulated gradients are the mean over micro-batches, as one large batch would give.
-    backward(options_.accumulation > 1 ? scale(loss, 1.f / float(options_.accumulation)) : loss);
+    // Accumulated (and summed over ranks) gradients are the mean over micro-batches, as one
+    // large batch would give.
+    backward(state_.micro_batches() > 1 ? scale(loss, state_.loss_scale()) : loss);
   }
   StepStats s;
-  s.loss = float(loss_sum / double(options_.accumulation));
+  s.loss = state_.mean_loss(loss_sum);
   state_.finish_step(s);
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return s;

@@ -49,21 +49,23 @@ StepStats VaeTrainer::step() {
   auto t0 = std::chrono::steady_clock::now();
   VaeRunOptions whole;
   whole.chunking = VaeChunking::whole;  // training clips are short: one pass, same result
-  const int64_t n = options_.batch_size * options_.accumulation;
+  // A micro-batch is batch_size clips, one at a time; ranks take turns by micro-batch.
+  const int64_t n = options_.batch_size * state_.micro_batches();
   double loss_sum = 0;
   for (int64_t i = 0; i < n; ++i) {
     const int64_t index = state_.order().next();
-    Tensor x = batch_of_one(data_.get(index));
-    VaeLatent lat = model_.encode(x, whole);
     // The reparameterisation noise comes from the trainer's RNG, so resume replays it.
     const uint64_t noise_seed = (uint64_t(state_.rng().next_u32()) << 32) | state_.rng().next_u32();
+    if (!state_.owns_micro_batch(i / options_.batch_size)) continue;
+    Tensor x = batch_of_one(data_.get(index));
+    VaeLatent lat = model_.encode(x, whole);
     Tensor loss = vae_reconstruction_loss(model_.decode(vae_sample(lat, noise_seed), whole), x, options_);
     if (options_.kl_weight > 0) loss = add(loss, scale(vae_kl(lat), options_.kl_weight));
     loss_sum += loss.item();
     backward(scale(loss, 1.f / float(n)));  // the step's gradient is the mean over its clips
   }
   StepStats s;
-  s.loss = float(loss_sum / double(n));
+  s.loss = state_.mean_loss(loss_sum / double(options_.batch_size));
   state_.finish_step(s);
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return s;

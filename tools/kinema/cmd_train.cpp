@@ -144,6 +144,7 @@ int train_dit(int argc, char** argv) {
   check(!c.out.empty() || c.precompute > 0, "train", "--out DIR is required");
   check(c.steps > 0, "train", "--steps must be positive; got ", c.steps);
   c.trainer.lr.total_steps = c.steps;
+  use_mpi_ranks(c.trainer);
   const bool world_data = c.source == "world";
   c.model.dim = c.dim.get(world_data), c.model.num_heads = c.heads.get(world_data);
   c.model.num_layers = c.layers.get(world_data), c.model.ffn_dim = c.ffn.get(world_data);
@@ -242,6 +243,12 @@ void restore_stop_handlers() {
   std::signal(SIGTERM, g_old_term);
 }
 bool stop_requested() { return g_stop != 0; }
+
+bool all_ranks_stop(Communicator& comm) {
+  double stop = stop_requested() ? 1 : 0;
+  comm.allreduce_sum(&stop, 1);
+  return stop > 0;
+}
 
 int cmd_train(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {

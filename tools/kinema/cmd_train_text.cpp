@@ -101,6 +101,7 @@ int train_text(int argc, char** argv) {
         "--images must be in [0, 1]; got ", c.data.image_fraction);
   c.trainer.compute = parse_compute(c.compute);
   c.trainer.lr.total_steps = c.steps;
+  use_mpi_ranks(c.trainer);
 
   const Tokenizer tokenizer = Tokenizer::load(c.tokenizer);
   const float mask = c.trainer.masking.mask_fraction, emphasis = c.trainer.masking.emphasis;

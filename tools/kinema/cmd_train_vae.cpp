@@ -87,6 +87,7 @@ int train_vae(int argc, char** argv) {
   check(!c.out.empty(), "train vae", "--out DIR is required");
   check(c.steps > 0, "train vae", "--steps must be positive; got ", c.steps);
   c.trainer.lr.total_steps = c.steps;
+  use_mpi_ranks(c.trainer);
   c.model.dim_mult = int_list(c.mults);
   c.model.temporal_downsample.clear();
   for (int64_t b : int_list(c.temporal)) c.model.temporal_downsample.push_back(b != 0);

@@ -3,11 +3,13 @@
 #include <exception>
 
 #include "commands.hpp"
+#include "kinema/dist.hpp"
 #include "kinema/error.hpp"
 
 namespace kinema::cli {
+namespace {
 
-int run_command(const Command& c, int argc, char** argv) {
+int run_command_once(const Command& c, int argc, char** argv) {
   try {
     return c.run(argc, argv);
   } catch (const kinema::Error& e) {
@@ -21,6 +23,19 @@ int run_command(const Command& c, int argc, char** argv) {
     std::fprintf(stderr, "kinema %s: internal error: %s\n", c.name, e.what());
     return 70;
   }
+}
+
+}  // namespace
+
+int run_command(const Command& c, int argc, char** argv) {
+  const int status = run_command_once(c, argc, argv);
+  // Under mpirun, a rank that fails ends the job: the others would wait in a collective forever.
+  if (status != 0 && status != 130 && launched_by_mpi() && world_comm().size() > 1) {
+    std::fprintf(stderr, "kinema %s: rank %d failed; ending all ranks\n", c.name, world_comm().rank());
+    std::fflush(stderr);
+    world_comm().abort(status);
+  }
+  return status;
 }
 
 }  // namespace kinema::cli

@@ -7,8 +7,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 
+#include "kinema/dist.hpp"
 #include "kinema/plot.hpp"
 #include "kinema/train.hpp"
 
@@ -48,7 +50,14 @@ struct TrainLoopCli {
   {"--weight-decay", "X", "AdamW decoupled weight decay", KINEMA_OPT_FLOAT(trainer.adamw.weight_decay)}, \
   {"--clip", "X", "clip the global gradient norm to X (0: off)", KINEMA_OPT_FLOAT(trainer.clip_norm)}, \
   {"--ema", "X", "EMA decay of the weights, kept in f32 (0: off)", KINEMA_OPT_FLOAT(trainer.ema_decay)}, \
-  {"--seed", "N", "data order and the trainer's RNG (noise, dropout, masks)", KINEMA_OPT_INT(trainer.seed)}
+  {"--seed", "N", "data order and the trainer's RNG (noise, dropout, masks)", KINEMA_OPT_INT(trainer.seed)}, \
+  {"--zero", "", "under mpirun: shard the optimizer state across ranks (ZeRO-1/2) instead of all-reducing", \
+   KINEMA_OPT_FLAG(trainer.shard_optimizer)}
+
+// Under mpirun the ranks train one model together (docs/train.md, "Many machines").
+inline void use_mpi_ranks(TrainLoopOptions& o) {
+  if (launched_by_mpi()) o.comm = &world_comm();
+}
 
 // Runs trainer (step(), steps_done(), data_position(), save(dir)) to the end. on_step, when
 // set, runs after each step (samples, plots). Returns the exit status (0, or 130 if stopped).
@@ -71,27 +80,37 @@ inline void plot_losses(const std::string& dir) {
   }
 }
 
+// Whether to stop before the next step: every rank must agree, or one would wait forever in a
+// collective the others left.
+bool all_ranks_stop(Communicator& comm);
+
 template <class Trainer>
 int run_train_loop(Trainer& trainer, const TrainLoopCli& c,
                    const std::function<void(const StepStats&)>& on_step) {
+  std::unique_ptr<Communicator> alone = launched_by_mpi() ? nullptr : single_rank();
+  Communicator& comm = alone ? *alone : world_comm();
+  const bool root = comm.is_root();  // rank 0 logs, plots and prints; every rank saves (collective)
   std::filesystem::create_directories(c.out);
-  CsvLog log(c.out + "/train_log.csv", trainer.steps_done());
+  std::unique_ptr<CsvLog> log = root ? std::make_unique<CsvLog>(c.out + "/train_log.csv", trainer.steps_done()) : nullptr;
   const int64_t last = c.stop_after > 0 ? std::min(c.stop_after, c.steps) : c.steps;
   ProgressBar bar(trainer.steps_done(), c.steps);
   install_stop_handlers();
-  while (trainer.steps_done() < last && !stop_requested()) {
+  while (trainer.steps_done() < last && !all_ranks_stop(comm)) {
     StepStats s = trainer.step();
-    log.write(s);
-    bar.update(s);
-    if (on_step) on_step(s);
+    if (root) {
+      log->write(s);
+      bar.update(s);
+      if (on_step) on_step(s);
+    }
     if (c.save_every > 0 && s.step % c.save_every == 0 && s.step < c.steps) {
       trainer.save(c.out);
-      plot_losses(c.out);
+      if (root) plot_losses(c.out);
     }
   }
   restore_stop_handlers();
-  bar.finish();
+  if (root) bar.finish();
   std::string saved = trainer.save(c.out);
+  if (!root) return stop_requested() ? 130 : 0;
   plot_losses(c.out);
   std::printf("%s: step %lld, data position %lld\n", saved.c_str(),
               static_cast<long long>(trainer.steps_done()), static_cast<long long>(trainer.data_position()));

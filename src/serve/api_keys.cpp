@@ -1,7 +1,8 @@
 // API keys: random, shown once, stored only as a keyed BLAKE2b hash. A key is 256 random bits,
 // so a fast keyed hash is as good as a password hash here (nothing to brute-force) and costs
 // microseconds per request; the hash key (DIR/api_keys.secret, mode 0600) keeps a stolen
-// database from being checked against guessed keys offline.
+// database from being checked against guessed keys offline. The keys live in the server's store:
+// SQLite under the data directory, or the PostgreSQL queue that $KINEMA_QUEUE names.
 #include <sodium.h>
 #include <sys/stat.h>
 
@@ -60,21 +61,20 @@ std::string create_api_key(const std::string& data_dir, const std::string& owner
         "the owner must be a name of 1 to 64 characters without spaces or quotes; got '", owner, "'");
   const std::string key = "sk-kinema-" + random_base64url(32);
   std::filesystem::create_directories(data_dir);
-  JobStore store(data_dir + "/jobs.sqlite3", Recovery::none);
-  store.add_key(hash_api_key(data_dir, key), owner, key.substr(0, 16), unix_now());
+  const auto store = open_job_store(queue_url_from_env(), data_dir, Recovery::none);
+  store->add_key(hash_api_key(data_dir, key), owner, key.substr(0, 16), unix_now());
   return key;
 }
 
 std::vector<ApiKeyInfo> list_api_keys(const std::string& data_dir) {
-  JobStore store(data_dir + "/jobs.sqlite3", Recovery::none);
+  const auto store = open_job_store(queue_url_from_env(), data_dir, Recovery::none);
   std::vector<ApiKeyInfo> out;
-  for (const auto& k : store.keys()) out.push_back({k.owner, k.prefix, k.created_at});
+  for (const auto& k : store->keys()) out.push_back({k.owner, k.prefix, k.created_at});
   return out;
 }
 
 int revoke_api_keys(const std::string& data_dir, const std::string& owner) {
-  JobStore store(data_dir + "/jobs.sqlite3", Recovery::none);
-  return store.remove_keys(owner);
+  return open_job_store(queue_url_from_env(), data_dir, Recovery::none)->remove_keys(owner);
 }
 
 }  // namespace kinema::serve

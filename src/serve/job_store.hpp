@@ -1,16 +1,18 @@
-// The server's durable state: jobs and API key hashes in one SQLite database (WAL journal) under
-// the data directory. Every method is one short transaction behind a mutex, so the HTTP threads
-// and the workers share one connection. Queued jobs are claimed oldest first; a job that was
-// in progress when the server died goes back to the queue on open.
+// The server's durable state: jobs and API key hashes. One interface, two stores: SQLite under the
+// data directory for one machine (job_store_sqlite.hpp), PostgreSQL for a fleet of servers on one
+// queue (job_store_pg.hpp); open_job_store() picks by the queue URL.
+//
+// A worker claims a job under a lease: a fresh token and a deadline that the worker renews while
+// it renders. A job whose lease ran out (its worker died) can be claimed again, and every write a
+// worker makes names its token, so a worker that lost its lease can no longer change the job:
+// each job is completed exactly once.
 #pragma once
 #include <cstdint>
 #include <map>
-#include <mutex>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-struct sqlite3;
 
 namespace kinema::serve {
 
@@ -26,6 +28,11 @@ struct Job {
   std::string error_code, error_message;  // "" = no error
   std::string params;         // JSON: the resolved render (frames, fps, seed, ...) and what was asked
   std::string files;          // JSON: stored file names by variant, input reference
+  // Set by the store, ignored by insert():
+  std::string worker;         // who claimed it last (and so, once completed, who completed it)
+  std::string lease;          // the token of the current claim ("" = never claimed)
+  int attempts = 0;           // claims so far: above 1, the job was taken over or requeued
+  int completions = 0;        // times it was completed: 0 or 1, never more
 };
 
 struct ListQuery {
@@ -40,47 +47,66 @@ struct ListResult {
   bool has_more = false;
 };
 
-// The server requeues in_progress jobs when it opens the store; `kinema keys` must not (a server
-// may be rendering them right now).
+// A single server requeues in_progress jobs when it opens its SQLite store (nothing else can be
+// rendering them); `kinema keys` must not. PostgreSQL never requeues at open: other servers may be
+// rendering, and expired leases hand jobs over instead.
 enum class Recovery { requeue_running, none };
+
+struct StoreOptions {
+  Recovery recovery = Recovery::requeue_running;
+  int64_t lease_ms = 30000;  // how long a claim lasts unless renewed
+};
 
 class JobStore {
  public:
-  // Creates the schema if needed.
-  explicit JobStore(const std::string& path, Recovery recovery = Recovery::requeue_running);
-  ~JobStore();
-  JobStore(const JobStore&) = delete;
-  JobStore& operator=(const JobStore&) = delete;
+  virtual ~JobStore() = default;
 
-  void insert(const Job& job);
-  std::optional<Job> get(const std::string& id) const;
-  ListResult list(const ListQuery& q) const;
-  // The oldest queued job, now in_progress; nullopt when none is queued.
-  std::optional<Job> claim_next();
-  void set_progress(const std::string& id, int progress);
-  void complete(const std::string& id, const std::string& files, int64_t now);
-  void fail(const std::string& id, const std::string& code, const std::string& message, int64_t now);
+  virtual void insert(const Job& job) = 0;
+  virtual std::optional<Job> get(const std::string& id) const = 0;
+  virtual ListResult list(const ListQuery& q) const = 0;
+  // The oldest job that is queued or whose lease ran out, now in_progress under a fresh lease
+  // (job.lease) held by `worker` for lease_ms; nullopt when there is none.
+  virtual std::optional<Job> claim_next(const std::string& worker) = 0;
+  // Extends the lease and, when progress >= 0, records it. False when the lease is lost: the job
+  // was deleted, or another worker claimed it after the lease ran out.
+  virtual bool renew(const std::string& id, const std::string& lease, int progress = -1) = 0;
+  // Both are refused (false) unless `lease` still holds the job.
+  virtual bool complete(const std::string& id, const std::string& lease, const std::string& files, int64_t now) = 0;
+  virtual bool fail(const std::string& id, const std::string& lease, const std::string& code,
+                    const std::string& message, int64_t now) = 0;
   // Removes the row; returns false when there is none.
-  bool remove(const std::string& id);
-  std::map<std::string, int64_t> count_by_status() const;
-  int64_t count_queued() const;
-  int64_t count_owned(const std::string& owner) const;
-  int requeued_at_open() const { return requeued_; }
+  virtual bool remove(const std::string& id) = 0;
+  virtual std::map<std::string, int64_t> count_by_status() const = 0;
+  virtual int64_t count_queued() const = 0;
+  virtual int64_t count_owned(const std::string& owner) const = 0;
+  virtual int requeued_at_open() const = 0;
+  int64_t lease_ms() const { return options_.lease_ms; }
 
   // API keys: hash (hex) -> owner.
-  void add_key(const std::string& hash, const std::string& owner, const std::string& prefix, int64_t now);
-  std::optional<std::string> owner_of_key(const std::string& hash) const;
-  int64_t key_count() const;
+  virtual void add_key(const std::string& hash, const std::string& owner, const std::string& prefix, int64_t now) = 0;
+  virtual std::optional<std::string> owner_of_key(const std::string& hash) const = 0;
+  virtual int64_t key_count() const = 0;
   struct KeyRow { std::string owner, prefix; int64_t created_at = 0; };
-  std::vector<KeyRow> keys() const;
-  int remove_keys(const std::string& owner);
+  virtual std::vector<KeyRow> keys() const = 0;
+  virtual int remove_keys(const std::string& owner) = 0;
 
- private:
-  void exec(const char* sql) const;
-  sqlite3* db_ = nullptr;
-  mutable std::mutex mu_;
-  int requeued_ = 0;
+ protected:
+  explicit JobStore(StoreOptions options) : options_(options) {}
+  StoreOptions options_;
 };
+
+// The store a queue URL names: "" (SQLite in DATA_DIR/jobs.sqlite3), "sqlite:PATH", or
+// "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?libpq parameters]" (also "postgres://"). A
+// "lease=SECONDS" parameter (default 30) sets how long a claim lasts; the rest goes to libpq.
+std::unique_ptr<JobStore> open_job_store(const std::string& queue_url, const std::string& data_dir,
+                                         Recovery recovery = Recovery::requeue_running);
+
+// The queue URL a server and `kinema keys` use: $KINEMA_QUEUE (`kinema serve --queue` sets it), or
+// "" for SQLite under the data directory.
+std::string queue_url_from_env();
+
+// The URL with its password (if any) replaced by "***", for messages and logs.
+std::string redact_url(const std::string& url);
 
 int64_t unix_now();
 

@@ -1,8 +1,10 @@
-#include "serve/job_store.hpp"
+#include "serve/job_store_sqlite.hpp"
 
 #include <sqlite3.h>
 
 #include <chrono>
+
+#include "serve/random_id.hpp"
 
 #include "kinema/error.hpp"
 
@@ -44,7 +46,7 @@ class Stmt {
 
 constexpr const char* kColumns =
     "id, owner, status, progress, created_at, completed_at, expires_at, model, prompt, seconds, size, "
-    "remixed_from, error_code, error_message, params, files";
+    "remixed_from, error_code, error_message, params, files, worker, lease, attempts, completions";
 
 Job read_job(const Stmt& s) {
   Job j;
@@ -53,17 +55,19 @@ Job read_job(const Stmt& s) {
   j.model = s.text(7), j.prompt = s.text(8), j.seconds = s.text(9), j.size = s.text(10);
   j.remixed_from = s.text(11), j.error_code = s.text(12), j.error_message = s.text(13);
   j.params = s.text(14), j.files = s.text(15);
+  j.worker = s.text(16), j.lease = s.text(17), j.attempts = int(s.integer(18)), j.completions = int(s.integer(19));
   return j;
+}
+
+// Leases run on this machine's clock, in milliseconds.
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace
 
-int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-JobStore::JobStore(const std::string& path, Recovery recovery) {
+SqliteJobStore::SqliteJobStore(const std::string& path, StoreOptions options) : JobStore(options) {
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK) {
     const std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
@@ -82,16 +86,29 @@ JobStore::JobStore(const std::string& path, Recovery recovery) {
   exec("CREATE INDEX IF NOT EXISTS jobs_owner ON jobs(owner, seq)");
   exec("CREATE TABLE IF NOT EXISTS api_keys (hash TEXT PRIMARY KEY, owner TEXT NOT NULL, prefix TEXT NOT NULL, "
        "created_at INTEGER NOT NULL)");
+  add_lease_columns();
   // A render that was running when the server died starts again from the queue.
-  if (recovery == Recovery::none) return;
-  Stmt s(db_, "UPDATE jobs SET status='queued', progress=0 WHERE status='in_progress'");
+  if (options_.recovery == Recovery::none) return;
+  Stmt s(db_, "UPDATE jobs SET status='queued', progress=0, lease_until=0 WHERE status='in_progress'");
   s.step();
   requeued_ = sqlite3_changes(db_);
 }
 
-JobStore::~JobStore() { sqlite3_close(db_); }
+SqliteJobStore::~SqliteJobStore() { sqlite3_close(db_); }
 
-void JobStore::exec(const char* sql) const {
+// Databases made before leases existed get the columns (with defaults: never claimed).
+void SqliteJobStore::add_lease_columns() {
+  Stmt info(db_, "SELECT COUNT(*) FROM pragma_table_info('jobs') WHERE name='lease'");
+  info.step();
+  if (info.integer(0) > 0) return;
+  exec("ALTER TABLE jobs ADD COLUMN worker TEXT NOT NULL DEFAULT ''");
+  exec("ALTER TABLE jobs ADD COLUMN lease TEXT NOT NULL DEFAULT ''");
+  exec("ALTER TABLE jobs ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0");  // unix ms
+  exec("ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0");
+  exec("ALTER TABLE jobs ADD COLUMN completions INTEGER NOT NULL DEFAULT 0");
+}
+
+void SqliteJobStore::exec(const char* sql) const {
   char* err = nullptr;
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) == SQLITE_OK) return;
   const std::string why = err ? err : "unknown";
@@ -99,7 +116,7 @@ void JobStore::exec(const char* sql) const {
   kinema::fail("serve store", "'", sql, "' failed: ", why);
 }
 
-void JobStore::insert(const Job& j) {
+void SqliteJobStore::insert(const Job& j) {
   std::lock_guard lock(mu_);
   Stmt s(db_, "INSERT INTO jobs (id, owner, status, progress, created_at, completed_at, expires_at, model, prompt, "
               "seconds, size, remixed_from, error_code, error_message, params, files) "
@@ -110,7 +127,7 @@ void JobStore::insert(const Job& j) {
   s.step();
 }
 
-std::optional<Job> JobStore::get(const std::string& id) const {
+std::optional<Job> SqliteJobStore::get(const std::string& id) const {
   std::lock_guard lock(mu_);
   Stmt s(db_, (std::string("SELECT ") + kColumns + " FROM jobs WHERE id=?").c_str());
   s.bind(id);
@@ -118,7 +135,7 @@ std::optional<Job> JobStore::get(const std::string& id) const {
   return read_job(s);
 }
 
-ListResult JobStore::list(const ListQuery& q) const {
+ListResult SqliteJobStore::list(const ListQuery& q) const {
   std::lock_guard lock(mu_);
   int64_t cursor = q.ascending ? 0 : INT64_MAX;
   if (!q.after.empty()) {
@@ -141,17 +158,22 @@ ListResult JobStore::list(const ListQuery& q) const {
   return r;
 }
 
-std::optional<Job> JobStore::claim_next() {
+std::optional<Job> SqliteJobStore::claim_next(const std::string& worker) {
   std::lock_guard lock(mu_);
   exec("BEGIN IMMEDIATE");
   try {
-    Stmt s(db_, (std::string("SELECT ") + kColumns + " FROM jobs WHERE status='queued' ORDER BY seq LIMIT 1").c_str());
+    Stmt s(db_, (std::string("SELECT ") + kColumns +
+                 " FROM jobs WHERE status='queued' OR (status='in_progress' AND lease_until<?) ORDER BY seq LIMIT 1")
+                    .c_str());
+    const int64_t now = now_ms();
+    s.bind(now);
     std::optional<Job> j;
     if (s.step()) {
       j = read_job(s);
-      Stmt u(db_, "UPDATE jobs SET status='in_progress', progress=0 WHERE id=?");
-      u.bind(j->id).step();
-      j->status = "in_progress";
+      j->status = "in_progress", j->progress = 0, j->worker = worker, j->lease = random_hex(16), ++j->attempts;
+      Stmt u(db_, "UPDATE jobs SET status='in_progress', progress=0, worker=?, lease=?, lease_until=?, "
+                  "attempts=attempts+1 WHERE id=?");
+      u.bind(worker).bind(j->lease).bind(now + options_.lease_ms).bind(j->id).step();
     }
     exec("COMMIT");
     return j;
@@ -161,32 +183,39 @@ std::optional<Job> JobStore::claim_next() {
   }
 }
 
-void JobStore::set_progress(const std::string& id, int progress) {
+bool SqliteJobStore::renew(const std::string& id, const std::string& lease, int progress) {
   std::lock_guard lock(mu_);
-  Stmt s(db_, "UPDATE jobs SET progress=? WHERE id=? AND status='in_progress'");
-  s.bind(int64_t(progress)).bind(id).step();
+  Stmt s(db_, "UPDATE jobs SET progress=CASE WHEN ?>=0 THEN ? ELSE progress END, lease_until=? "
+              "WHERE id=? AND lease=? AND status='in_progress'");
+  s.bind(int64_t(progress)).bind(int64_t(progress)).bind(now_ms() + options_.lease_ms).bind(id).bind(lease).step();
+  return sqlite3_changes(db_) > 0;
 }
 
-void JobStore::complete(const std::string& id, const std::string& files, int64_t now) {
+bool SqliteJobStore::complete(const std::string& id, const std::string& lease, const std::string& files, int64_t now) {
   std::lock_guard lock(mu_);
-  Stmt s(db_, "UPDATE jobs SET status='completed', progress=100, completed_at=?, files=? WHERE id=?");
-  s.bind(now).bind(files).bind(id).step();
+  Stmt s(db_, "UPDATE jobs SET status='completed', progress=100, completed_at=?, files=?, lease_until=0, "
+              "completions=completions+1 WHERE id=? AND lease=? AND status='in_progress'");
+  s.bind(now).bind(files).bind(id).bind(lease).step();
+  return sqlite3_changes(db_) > 0;
 }
 
-void JobStore::fail(const std::string& id, const std::string& code, const std::string& message, int64_t now) {
+bool SqliteJobStore::fail(const std::string& id, const std::string& lease, const std::string& code,
+                          const std::string& message, int64_t now) {
   std::lock_guard lock(mu_);
-  Stmt s(db_, "UPDATE jobs SET status='failed', completed_at=?, error_code=?, error_message=? WHERE id=?");
-  s.bind(now).bind(code).bind(message).bind(id).step();
+  Stmt s(db_, "UPDATE jobs SET status='failed', completed_at=?, error_code=?, error_message=?, lease_until=0 "
+              "WHERE id=? AND lease=? AND status='in_progress'");
+  s.bind(now).bind(code).bind(message).bind(id).bind(lease).step();
+  return sqlite3_changes(db_) > 0;
 }
 
-bool JobStore::remove(const std::string& id) {
+bool SqliteJobStore::remove(const std::string& id) {
   std::lock_guard lock(mu_);
   Stmt s(db_, "DELETE FROM jobs WHERE id=?");
   s.bind(id).step();
   return sqlite3_changes(db_) > 0;
 }
 
-std::map<std::string, int64_t> JobStore::count_by_status() const {
+std::map<std::string, int64_t> SqliteJobStore::count_by_status() const {
   std::lock_guard lock(mu_);
   std::map<std::string, int64_t> m{{"queued", 0}, {"in_progress", 0}, {"completed", 0}, {"failed", 0}};
   Stmt s(db_, "SELECT status, COUNT(*) FROM jobs GROUP BY status");
@@ -194,27 +223,27 @@ std::map<std::string, int64_t> JobStore::count_by_status() const {
   return m;
 }
 
-int64_t JobStore::count_queued() const {
+int64_t SqliteJobStore::count_queued() const {
   std::lock_guard lock(mu_);
   Stmt s(db_, "SELECT COUNT(*) FROM jobs WHERE status='queued'");
   s.step();
   return s.integer(0);
 }
 
-int64_t JobStore::count_owned(const std::string& owner) const {
+int64_t SqliteJobStore::count_owned(const std::string& owner) const {
   std::lock_guard lock(mu_);
   Stmt s(db_, "SELECT COUNT(*) FROM jobs WHERE owner=?");
   s.bind(owner).step();
   return s.integer(0);
 }
 
-void JobStore::add_key(const std::string& hash, const std::string& owner, const std::string& prefix, int64_t now) {
+void SqliteJobStore::add_key(const std::string& hash, const std::string& owner, const std::string& prefix, int64_t now) {
   std::lock_guard lock(mu_);
   Stmt s(db_, "INSERT INTO api_keys (hash, owner, prefix, created_at) VALUES (?,?,?,?)");
   s.bind(hash).bind(owner).bind(prefix).bind(now).step();
 }
 
-std::optional<std::string> JobStore::owner_of_key(const std::string& hash) const {
+std::optional<std::string> SqliteJobStore::owner_of_key(const std::string& hash) const {
   std::lock_guard lock(mu_);
   Stmt s(db_, "SELECT owner FROM api_keys WHERE hash=?");
   s.bind(hash);
@@ -222,14 +251,14 @@ std::optional<std::string> JobStore::owner_of_key(const std::string& hash) const
   return s.text(0);
 }
 
-int64_t JobStore::key_count() const {
+int64_t SqliteJobStore::key_count() const {
   std::lock_guard lock(mu_);
   Stmt s(db_, "SELECT COUNT(*) FROM api_keys");
   s.step();
   return s.integer(0);
 }
 
-std::vector<JobStore::KeyRow> JobStore::keys() const {
+std::vector<JobStore::KeyRow> SqliteJobStore::keys() const {
   std::lock_guard lock(mu_);
   Stmt s(db_, "SELECT owner, prefix, created_at FROM api_keys ORDER BY created_at, owner");
   std::vector<KeyRow> rows;
@@ -237,7 +266,7 @@ std::vector<JobStore::KeyRow> JobStore::keys() const {
   return rows;
 }
 
-int JobStore::remove_keys(const std::string& owner) {
+int SqliteJobStore::remove_keys(const std::string& owner) {
   std::lock_guard lock(mu_);
   Stmt s(db_, "DELETE FROM api_keys WHERE owner=?");
   s.bind(owner).step();

@@ -1,7 +1,10 @@
 #include "serve/runner.hpp"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -16,6 +19,13 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 struct Cancelled {};
+struct LeaseLost {};
+
+std::string host_and_pid() {
+  char host[256] = "host";
+  ::gethostname(host, sizeof host - 1);
+  return std::string(host) + ":" + std::to_string(::getpid());
+}
 
 RenderTask task_of(const Job& job, const std::string& videos, const std::string& uploads) {
   const json p = json::parse(job.params);
@@ -44,12 +54,18 @@ void remove_files(const std::vector<std::string>& paths) {
 }  // namespace
 
 Runner::Runner(JobStore& store, std::string data_dir, int workers, RendererFactory factory)
-    : store_(store), data_dir_(std::move(data_dir)), workers_(std::max(1, workers)), factory_(std::move(factory)) {}
+    : store_(store),
+      data_dir_(std::move(data_dir)),
+      workers_(std::max(1, workers)),
+      factory_(std::move(factory)),
+      host_(host_and_pid()),
+      leases_(store) {}
 
 Runner::~Runner() { stop(); }
 
 void Runner::start() {
-  for (int i = 0; i < workers_; ++i) threads_.emplace_back([this] { loop(); });
+  leases_.start();
+  for (int i = 0; i < workers_; ++i) threads_.emplace_back([this, i] { loop(i); });
 }
 
 void Runner::stop() {
@@ -62,6 +78,7 @@ void Runner::stop() {
   for (auto& t : threads_)
     if (t.joinable()) t.join();
   threads_.clear();
+  leases_.stop();
 }
 
 void Runner::wake() {
@@ -100,12 +117,15 @@ RunnerMetrics Runner::metrics() const {
 
 std::string Runner::path_of(const std::string& file) const { return data_dir_ + "/videos/" + file; }
 
-void Runner::loop() {
+std::string Runner::worker_name(int index) const { return host_ + "/" + std::to_string(index); }
+
+void Runner::loop(int index) {
+  const std::string worker = worker_name(index);
   std::unique_ptr<Renderer> renderer;
   while (!stop_) {
     std::optional<Job> job;
     try {
-      job = store_.claim_next();
+      job = store_.claim_next(worker);
     } catch (const Error&) {
       job.reset();  // a busy database: try again shortly
     }
@@ -114,9 +134,13 @@ void Runner::loop() {
       queue_cv_.wait_for(lock, std::chrono::milliseconds(500));
       continue;
     }
+    if (job->attempts > 1)
+      std::fprintf(stderr, "kinema serve: %s takes over %s (claim %d)\n", worker.c_str(), job->id.c_str(), job->attempts);
     ++busy_;
     notify();
+    leases_.hold(*job);
     run(*job, renderer);
+    leases_.release(job->id);
     --busy_;
     notify();
   }
@@ -142,14 +166,23 @@ void Runner::run(const Job& job, std::unique_ptr<Renderer>& renderer) {
     if (!renderer) renderer = factory_();
     renderer->render(task, [&](double fraction) {
       if (is_cancelled(job.id)) throw Cancelled{};
+      if (leases_.lost(job.id)) throw LeaseLost{};
       const int pct = std::clamp(int(std::floor(fraction * 100)), 0, 99);
       if (pct == last) return;
       last = pct;
-      store_.set_progress(job.id, pct);
+      bool held = true;
+      try {
+        held = store_.renew(job.id, job.lease, pct);
+      } catch (const Error&) {
+        // The database is out of reach for now: keep rendering, the lease keeper retries.
+      }
+      if (!held) throw LeaseLost{};
       notify();
     });
   } catch (const Cancelled&) {
     cancelled = true;
+  } catch (const LeaseLost&) {
+    leases_.mark_lost(job.id);
   } catch (const Error& e) {
     refused = e.kind() == ErrorKind::refused;
     code = refused ? "moderation_blocked" : "render_failed", message = e.what();
@@ -168,18 +201,35 @@ void Runner::run(const Job& job, std::unique_ptr<Renderer>& renderer) {
   }
   if (cancelled) {
     remove_files(paths);
-    // Shutting down: the job is queued again at the next open and resumes from its checkpoint.
+    // Shutting down: the job is claimed again (here after a restart, or by another server once
+    // its lease runs out) and resumes from its checkpoint.
     if (!stop_ || !store_.get(job.id)) remove_files({checkpoint});
     return;
   }
+  finish(job, code, message, files.dump(), paths);
+}
+
+// Records the outcome under the job's lease. A lost lease leaves the job and its checkpoint to the
+// worker that holds it now (or to nobody, when it was deleted) and drops what this one made.
+void Runner::finish(const Job& job, const std::string& code, const std::string& message, const std::string& files,
+                    const std::vector<std::string>& paths) {
+  const std::string checkpoint = data_dir_ + "/checkpoints/" + job.id + ".ckpt";
+  if (leases_.lost(job.id)) {
+    remove_files(paths);
+    if (!store_.get(job.id)) remove_files({checkpoint});
+    else std::fprintf(stderr, "kinema serve: %s lost the lease on %s to another worker; dropped its render\n",
+                      job.worker.c_str(), job.id.c_str());
+    return;
+  }
+  // Removed before the job is marked done, so a finished job never leaves one behind; a worker
+  // that took the job over meanwhile writes its own at its next step.
   remove_files({checkpoint});
   if (!code.empty()) {
     remove_files(paths);
-    store_.fail(job.id, code, message, unix_now());
+    store_.fail(job.id, job.lease, code, message, unix_now());
     return;
   }
-  store_.complete(job.id, files.dump(), unix_now());
-  if (!store_.get(job.id)) remove_files(paths);  // deleted while it rendered
+  if (!store_.complete(job.id, job.lease, files, unix_now())) remove_files(paths);  // deleted or taken over
 }
 
 }  // namespace kinema::serve

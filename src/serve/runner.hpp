@@ -1,7 +1,9 @@
-// The workers behind the queue: each claims the oldest queued job from the store, renders it with
-// its own Renderer (made on the worker's thread, so a slow model load never blocks HTTP), and
-// records progress, the stored files or the error. DELETE of a running job cancels it at the
-// next progress report. Every change bumps an event counter that SSE streams wait on.
+// The workers behind the queue: each claims the oldest queued job (or one whose lease ran out)
+// from the store, renders it with its own Renderer (made on the worker's thread, so a slow model
+// load never blocks HTTP), and records progress, the stored files or the error, every write under
+// the job's lease. DELETE of a running job cancels it at the next progress report; so does losing
+// the lease (a fleet: the job was deleted through another server, or taken over). Every change
+// bumps an event counter that SSE streams wait on.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -14,6 +16,7 @@
 
 #include "kinema/serve.hpp"
 #include "serve/job_store.hpp"
+#include "serve/lease_keeper.hpp"
 
 namespace kinema::serve {
 
@@ -37,16 +40,21 @@ class Runner {
   RunnerMetrics metrics() const;
   int busy() const { return busy_.load(); }
   std::string path_of(const std::string& file) const;  // data_dir/videos/<file>
+  std::string worker_name(int index) const;            // "HOST:PID/INDEX", recorded on the jobs it claims
 
  private:
-  void loop();
+  void loop(int index);
   void run(const Job& job, std::unique_ptr<Renderer>& renderer);
+  void finish(const Job& job, const std::string& code, const std::string& message, const std::string& files,
+              const std::vector<std::string>& paths);
   bool is_cancelled(const std::string& id);
 
   JobStore& store_;
   std::string data_dir_;
   int workers_;
   RendererFactory factory_;
+  std::string host_;  // this process: "HOST:PID"
+  LeaseKeeper leases_;
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
   std::atomic<int> busy_{0};

@@ -10,9 +10,11 @@ using nlohmann::json;
 
 Service::Service(ServeOptions o, RendererFactory factory)
     : options(std::move(o)),
-      store((std::filesystem::create_directories(options.data_dir), options.data_dir + "/jobs.sqlite3")),
+      owned_store(open_job_store(queue_url_from_env(), options.data_dir)),
+      store(*owned_store),
       runner(store, options.data_dir, options.workers, std::move(factory)),
       started_at(unix_now()) {
+  std::filesystem::create_directories(options.data_dir);
   std::filesystem::create_directories(videos_dir());
   std::filesystem::create_directories(uploads_dir());
 }

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -22,7 +23,8 @@ namespace kinema::serve {
 struct Service {
   Service(ServeOptions o, RendererFactory factory);
   ServeOptions options;
-  JobStore store;
+  std::unique_ptr<JobStore> owned_store;  // SQLite under the data directory, or $KINEMA_QUEUE's store
+  JobStore& store;
   Runner runner;
   int64_t started_at = 0;
   std::atomic<bool> stopping{false};

@@ -22,6 +22,10 @@ class Communicator {
   virtual void reduce_scatter_sum(float* data, int64_t block) = 0;
   // data holds size() blocks of `block` floats; each rank's own block is sent to all.
   virtual void allgather(float* data, int64_t block) = 0;
+  // Rank q receives send_counts[q] floats from this rank (taken from send in rank order) and
+  // this rank receives recv_counts[q] floats from rank q (stored in recv in rank order).
+  virtual void alltoallv(const float* send, const std::vector<int64_t>& send_counts, float* recv,
+                         const std::vector<int64_t>& recv_counts) = 0;
   virtual void broadcast(void* data, int64_t bytes, int root) = 0;
   virtual void barrier() = 0;
   // Ends every rank's process with `code` (an error on one rank must not leave the others

@@ -25,6 +25,8 @@
 
 namespace kinema {
 
+class Communicator;
+
 // Defaults are Wan2.1 T2V-1.3B.
 struct DiTConfig {
   int64_t dim = 1536;       // token width
@@ -96,6 +98,11 @@ struct DiTForwardOptions {
   // Gradient checkpointing for training (activation memory of one block instead of all).
   // The model must outlive backward().
   DiTCheckpointing checkpointing = DiTCheckpointing::none;
+  // Sequence parallelism (inference): with more than one rank, each rank computes the blocks
+  // for its share of the tokens and attention trades shares by all-to-all (Ulysses); every
+  // rank must call forward with the same inputs and gets the whole output. num_heads must
+  // divide among the ranks.
+  Communicator* sequence_parallel = nullptr;
 };
 
 class DiT {

@@ -26,6 +26,8 @@
 
 namespace kinema {
 
+class Communicator;
+
 // The bundle's manifest (DIR/model.json): files with their SHA-256 and the defaults.
 struct ModelManifest {
   std::string name;
@@ -90,6 +92,10 @@ struct GenerateRequest {
   // the modes (kinema/modes.hpp) sample several clips from one base request and take neither.
   std::function<void(const SampleCheckpoint&)> checkpoint;
   std::shared_ptr<const SampleCheckpoint> resume;
+  // Sequence-parallel generation (`mpirun -np N kinema generate`): every rank calls generate
+  // with the same request; rank 0 encodes the text, each DiT forward is split by tokens
+  // (DiTForwardOptions::sequence_parallel) and every rank returns the same frames.
+  Communicator* sequence_parallel = nullptr;
 };
 
 struct GenerateTimings { double text = 0, sampling = 0, decode = 0; };

@@ -1,6 +1,7 @@
 // world_comm(): MPI's world under an MPI launcher, else one rank without MPI.
 #include <algorithm>
 #include <cstdlib>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -23,6 +24,10 @@ class SingleRank final : public Communicator {
   void allreduce_sum(double*, int64_t) override {}
   void reduce_scatter_sum(float*, int64_t) override {}
   void allgather(float*, int64_t) override {}
+  void alltoallv(const float* send, const std::vector<int64_t>& send_counts, float* recv,
+                 const std::vector<int64_t>&) override {
+    std::copy_n(send, send_counts.at(0), recv);
+  }
   void broadcast(void*, int64_t, int) override {}
   void barrier() override {}
   [[noreturn]] void abort(int code) override { std::exit(code); }
@@ -86,6 +91,24 @@ class MpiWorld final : public Communicator {
     check(block <= int64_t(1) << 30, "mpi", "allgather block of ", block, " floats is too large");
     mpi_check(MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, int(block), MPI_FLOAT, MPI_COMM_WORLD),
               "MPI_Allgather");
+  }
+  void alltoallv(const float* send, const std::vector<int64_t>& send_counts, float* recv,
+                 const std::vector<int64_t>& recv_counts) override {
+    check(int(send_counts.size()) == size_ && int(recv_counts.size()) == size_, "mpi",
+          "alltoallv needs one count per rank");
+    const size_t R = size_t(size_);
+    std::vector<int> sc(R), sd(R), rc(R), rd(R);
+    int64_t s_at = 0, r_at = 0;
+    for (int q = 0; q < size_; ++q) {
+      check(s_at + send_counts[size_t(q)] <= INT32_MAX && r_at + recv_counts[size_t(q)] <= INT32_MAX,
+            "mpi", "alltoallv of more than 2^31 floats");
+      sc[size_t(q)] = int(send_counts[size_t(q)]), sd[size_t(q)] = int(s_at);
+      rc[size_t(q)] = int(recv_counts[size_t(q)]), rd[size_t(q)] = int(r_at);
+      s_at += send_counts[size_t(q)], r_at += recv_counts[size_t(q)];
+    }
+    mpi_check(MPI_Alltoallv(send, sc.data(), sd.data(), MPI_FLOAT, recv, rc.data(), rd.data(), MPI_FLOAT,
+                            MPI_COMM_WORLD),
+              "MPI_Alltoallv");
   }
   void broadcast(void* data, int64_t bytes, int root) override {
     in_pieces(bytes, [&](int64_t at, int count) {

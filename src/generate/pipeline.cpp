@@ -5,10 +5,12 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "generate/internal.hpp"
 #include "kinema/autograd.hpp"
 #include "kinema/context.hpp"
+#include "kinema/dist.hpp"
 #include "kinema/error.hpp"
 #include "kinema/ops.hpp"
 #include "kinema/pipeline.hpp"
@@ -148,6 +150,19 @@ int64_t Pipeline::estimate_bytes(const GenerateRequest& r) const {
   return dit + vae + frames + (int64_t(256) << 20);  // + weights and workspace
 }
 
+namespace {
+// Under sequence parallelism rank 0 encodes the text and every rank receives it.
+Tensor encoded_once(Communicator* ranks, const std::function<Tensor()>& encode) {
+  if (!ranks || ranks->size() == 1) return encode();
+  Tensor t = ranks->is_root() ? contiguous(encode()) : Tensor();
+  int64_t shape[2] = {t.defined() ? t.size(0) : 0, t.defined() ? t.size(1) : 0};
+  ranks->broadcast(shape, sizeof shape, 0);
+  std::vector<float> v = ranks->is_root() ? t.to_vector() : std::vector<float>(size_t(shape[0] * shape[1]));
+  ranks->broadcast(v.data(), int64_t(v.size() * sizeof(float)), 0);
+  return Tensor::from_vector(v, {shape[0], shape[1]});
+}
+}  // namespace
+
 GenerateResult Pipeline::generate(const GenerateRequest& request,
                                   const std::function<void(const GenerateProgress&)>& progress) const {
   const GenerateRequest r = resolve(request);
@@ -167,8 +182,8 @@ GenerateResult Pipeline::generate(const GenerateRequest& request,
     if (!e.understood) out.notes.push_back("no object recognised; the prompt is used as written");
   }
   const int64_t max_len = manifest_.max_text_len;
-  Tensor cond = encode_caption(tokenizer_, encoder_, out.caption, max_len);
-  Tensor uncond = encode_caption(tokenizer_, encoder_, r.negative, max_len);
+  Tensor cond = encoded_once(r.sequence_parallel, [&] { return encode_caption(tokenizer_, encoder_, out.caption, max_len); });
+  Tensor uncond = encoded_once(r.sequence_parallel, [&] { return encode_caption(tokenizer_, encoder_, r.negative, max_len); });
   const int64_t Lc = cond.shape()[0], Lu = uncond.shape()[0], D = cond.shape()[1];
   cond = reshape(cond, {1, Lc, D}), uncond = reshape(uncond, {1, Lu, D});
   out.seconds.text = since(t0);
@@ -184,6 +199,7 @@ GenerateResult Pipeline::generate(const GenerateRequest& request,
   std::vector<float> noise(size_t(shape_numel(latent)));
   for (float& v : noise) v = rng.normal();
   DiTForwardOptions fo;
+  fo.sequence_parallel = r.sequence_parallel;
   if (c.in_dim > c.out_dim)  // frame conditioning slot: [mask | known], zeros when nothing is given
     fo.condition = r.known.empty() ? Tensor::zeros({1, c.in_dim - c.out_dim, latent[2], latent[3], latent[4]})
                                    : condition_tensor(r.known, r.frames, r.width, r.height);

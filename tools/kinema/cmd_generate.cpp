@@ -10,6 +10,7 @@
 
 #include "commands.hpp"
 #include "kinema/c2pa.hpp"
+#include "kinema/dist.hpp"
 #include "kinema/error.hpp"
 #include "kinema/media.hpp"
 #include "kinema/modes.hpp"
@@ -116,6 +117,10 @@ void draw_bar(const GenerateProgress& p) {
 // 8 frames kept for the preview and the continuity scorecard beside the file.
 int write_chunked(const Pipeline& pipe, const GenerateCli& c, const GenerateRequest& r,
                   const std::function<void(const GenerateProgress&)>& bar) {
+  if (r.sequence_parallel && !r.sequence_parallel->is_root()) {  // rank 0 writes the file
+    generate_long(pipe, r, c.mode, [](const Frame&) {}, {});
+    return 0;
+  }
   Provenance prov;
   prov.model_name = pipe.manifest().name, prov.model_hash = pipe.model_digest(), prov.seed = r.seed;
   prov.sampler = {{"sampler", r.sampler}, {"steps", std::to_string(r.steps)}, {"cfg", std::to_string(r.cfg)},
@@ -197,6 +202,10 @@ int cmd_generate(int argc, char** argv) {
   const bool chunked = format != VideoFormat::png && format != VideoFormat::jpeg &&
                        wanted > chunk_frames(pipe, c.mode);
   GenerateRequest r = c.req;
+  if (launched_by_mpi()) {  // mpirun -np N: the ranks share each DiT forward; rank 0 reports and writes
+    r.sequence_parallel = &world_comm();
+    c.quiet = c.quiet || !world_comm().is_root();
+  }
   if (chunked) r.frames = chunk_frames(pipe, c.mode);  // checks and memory at one chunk
   r = pipe.resolve(r);
   if (chunked) r.frames = wanted;
@@ -214,6 +223,7 @@ int cmd_generate(int argc, char** argv) {
   const auto bar = c.quiet ? std::function<void(const GenerateProgress&)>{} : draw_bar;
   if (chunked) return write_chunked(pipe, c, r, bar);
   GenerateResult g = pipe.generate(r, bar);
+  if (r.sequence_parallel && !r.sequence_parallel->is_root()) return 0;
   if (!c.quiet) {
     std::fprintf(stderr, "\n");
     if (r.expand) std::fprintf(stderr, "caption: %s\n", g.caption.c_str());

@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "kinema/c2pa.hpp"
+#include "kinema/dist.hpp"
 #include "kinema/error.hpp"
 #include "kinema/media.hpp"
 #include "kinema/safety.hpp"
@@ -81,6 +82,10 @@ Pipeline load_mode_pipeline(ModeCli& c, const char* command) {
   c.req.expand = !c.no_expand;
   c.req.paste_known = !c.no_paste;
   c.mode.anchor = !c.no_anchor;
+  if (launched_by_mpi()) {  // mpirun -np N: the ranks share each DiT forward; rank 0 reports and writes
+    c.req.sequence_parallel = &world_comm();
+    c.quiet = c.quiet || !world_comm().is_root();
+  }
   return Pipeline::load(c.model.empty() ? default_model_dir() : c.model);
 }
 
@@ -132,6 +137,7 @@ ProgressFn mode_progress(const ModeCli& c) {
 void write_mode_output(const Pipeline& pipe, const ModeCli& c, const std::vector<Frame>& frames,
                        const GenerateResult& info, const ContinuityScorecard* scorecard) {
   check(!frames.empty(), "write", "no frames to write");
+  if (c.req.sequence_parallel && !c.req.sequence_parallel->is_root()) return;
   Provenance prov;
   prov.model_name = pipe.manifest().name;
   prov.model_hash = pipe.model_digest();

@@ -37,10 +37,18 @@ Tensor self_attention(const Run& run, const std::string& prefix, const Tensor& x
   Rope3dOptions rope;  // Wan's split of head_dim / 2 pairs: t gets the rest, h and w a third each
   rope.t = run.grid_t, rope.h = run.grid_h, rope.w = run.grid_w;
   rope.theta = c.rope_theta;
-  Tensor q = rope3d(project_qk(run, prefix, "q", x), rope);             // [B, N, h, hd]
-  Tensor k = rope3d(project_qk(run, prefix, "k", x), rope);             // [B, N, h, hd]
-  Tensor v = split_heads(run.linear(x, prefix + ".v"), c.num_heads);   // [B, N, h, hd]
-  return run.linear(attend(q, k, v, {}), prefix + ".o");               // [B, N, D]
+  Tensor q = project_qk(run, prefix, "q", x);                         // [B, N, h, hd]
+  Tensor k = project_qk(run, prefix, "k", x);                         // [B, N, h, hd]
+  Tensor v = split_heads(run.linear(x, prefix + ".v"), c.num_heads);  // [B, N, h, hd]
+  if (run.shard) {  // my tokens, every head -> every token, my heads (RoPE needs the whole grid)
+    q = run.shard->tokens_to_heads(q), k = run.shard->tokens_to_heads(k), v = run.shard->tokens_to_heads(v);
+    Tensor o = permute(attention(permute(rope3d(q, rope), {0, 2, 1, 3}), permute(rope3d(k, rope), {0, 2, 1, 3}),
+                                 permute(v, {0, 2, 1, 3}), {}),
+                       {0, 2, 1, 3});                     // [B, N, h / ranks, hd]
+    o = run.shard->heads_to_tokens(o);                    // [B, n, h, hd]
+    return run.linear(reshape(o, {o.size(0), o.size(1), c.dim}), prefix + ".o");  // [B, n, D]
+  }
+  return run.linear(attend(rope3d(q, rope), rope3d(k, rope), v, {}), prefix + ".o");  // [B, N, D]
 }
 
 Tensor cross_attention(const Run& run, const std::string& prefix, const Tensor& x,

@@ -4,6 +4,7 @@
 
 #include "kinema/dit.hpp"
 #include "kinema/ops.hpp"
+#include "models/dit/sequence_parallel.hpp"
 
 namespace kinema::dit {
 
@@ -15,6 +16,7 @@ struct Run {
   DiTForwardOptions options;
   int64_t grid_t = 1, grid_h = 1, grid_w = 1;  // patches along t, h, w
   Tensor context_mask;                          // [B, 1, 1, L] additive, or undefined
+  const SequenceShard* shard = nullptr;         // this rank's tokens (sequence parallelism)
 
   const DiTConfig& config() const { return model.config(); }
   // A non-matmul parameter (norm weight, modulation) as f32-compatible (quantized -> f32).

@@ -2,6 +2,7 @@
 // Wan2.1's WanModel.forward for one latent per sample, batched:
 //   x -> patch_embedding -> tokens; t -> sinusoid -> time_embedding = e -> time_projection = e0;
 //   context -> text_embedding; blocks(x, e0, context); head(x, e) -> unpatchify.
+#include <optional>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -139,6 +140,14 @@ Tensor DiT::forward(const Tensor& x, const Tensor& t, const Tensor& context,
 
   Tensor tokens = dit::patchify(run, x);  // [B, N, D]
   trace("patch_embedding", tokens);
+  std::optional<dit::SequenceShard> shard;
+  if (options.sequence_parallel && options.sequence_parallel->size() > 1) {
+    KINEMA_CHECK(options.checkpointing == DiTCheckpointing::none, "dit",
+                 "sequence parallelism runs inference only; it cannot be combined with checkpointing");
+    shard = dit::SequenceShard::make(*options.sequence_parallel, tokens.size(1), c.num_heads);
+    run.shard = &*shard;
+    tokens = slice(tokens, 1, shard->begin(), shard->begin() + shard->size());  // [B, n, D]
+  }
   // Wan keeps the timestep path in f32 whatever the compute dtype.
   Tensor freq = dit::sinusoidal_embedding(t, c.freq_dim);                    // [B, freq_dim]
   Tensor e = run.linear(freq, "time_embedding.0", DType::f32);               // [B, D]
@@ -163,6 +172,7 @@ Tensor DiT::forward(const Tensor& x, const Tensor& t, const Tensor& context,
     trace("blocks." + std::to_string(i), tokens);
   }
   Tensor out = dit::head(run, tokens, e);  // [B, N, C_out*pt*ph*pw]
+  if (shard) out = shard->gather_tokens(out);
   trace("head", out);
   return dit::unpatchify(run, out);  // [B, C_out, T, H, W]
 }

@@ -81,6 +81,8 @@ class JobStore {
   virtual int64_t count_owned(const std::string& owner) const = 0;
   virtual int requeued_at_open() const = 0;
   int64_t lease_ms() const { return options_.lease_ms; }
+  // True when other servers change it too (their changes raise no event in this process).
+  virtual bool shared() const { return false; }
 
   // API keys: hash (hex) -> owner.
   virtual void add_key(const std::string& hash, const std::string& owner, const std::string& prefix, int64_t now) = 0;

@@ -29,6 +29,7 @@ class PgJobStore final : public JobStore {
   int64_t count_queued() const override;
   int64_t count_owned(const std::string& owner) const override;
   int requeued_at_open() const override { return 0; }
+  bool shared() const override { return true; }
 
   void add_key(const std::string& hash, const std::string& owner, const std::string& prefix, int64_t now) override;
   std::optional<std::string> owner_of_key(const std::string& hash) const override;

@@ -2,6 +2,8 @@
 
 #include <libpq-fe.h>
 
+#include <cstdlib>
+
 #include "kinema/error.hpp"
 #include "serve/job_store.hpp"
 

@@ -42,7 +42,8 @@ bool next_event(Service& s, const std::string& id, std::string& last, httplib::D
     sink.done();
     return true;
   }
-  if (s.runner.wait_event(seen, 15000) == seen) {
+  // Another server of a fleet may be rendering the job: look again every second.
+  if (s.runner.wait_event(seen, s.store.shared() ? 1000 : 15000) == seen) {
     const char ping[] = ": keep-alive\n\n";
     return sink.write(ping, sizeof ping - 1);
   }

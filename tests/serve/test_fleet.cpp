@@ -3,6 +3,7 @@
 // server rendering the long one is killed with SIGKILL a third of the way in. Every job completes
 // exactly once (one completion per row, one video per job), any server answers for any job, and
 // the killed server's job is taken over once its lease runs out and resumes from its checkpoint.
+// API keys live in the queue too: one made with `kinema keys` for it opens every server.
 #include <map>
 #include <set>
 
@@ -112,6 +113,25 @@ TEST(Fleet, ThreeServersOnOneQueueCompleteEveryJobOnceThoughOneIsKilled) {
   std::printf("fleet: %zu jobs, %d completions (%s; killed pid %d: 0), %d duplicates, 1 job resumed after "
               "step %d of 120 by another server, wall %.1f s\n",
               ids.size(), completions, per_worker.c_str(), int(killed), completions - int(ids.size()), step, wall);
+}
+
+TEST(Fleet, AKeyMadeForTheQueueGuardsEveryServerOfIt) {
+  const fs::path dir = fresh_dir("fleet_keys"), data = dir / "data";
+  ::setenv("KINEMA_CONFIG_DIR", (dir / "config").c_str(), 1);
+  const std::string queue = PgTestServer::get().fresh_database("fleet_keys");
+  ServeProcess a(data, dir / "a.log", {"--queue", queue}), b(data, dir / "b.log", {"--queue", queue});
+  FILE* p = ::popen(("KINEMA_QUEUE='" + queue + "' " + KINEMA_CLI_PATH + " keys create --data '" + data.string() +
+                     "' --owner alice 2>/dev/null").c_str(), "r");
+  char line[128] = {0};
+  ASSERT_TRUE(std::fgets(line, sizeof line, p));
+  ASSERT_EQ(::pclose(p), 0);
+  const std::string key = std::string(line).substr(0, std::strlen(line) - 1);
+  for (const int port : {a.port, b.port}) {
+    httplib::Client c("127.0.0.1", port);
+    EXPECT_EQ(c.Get("/v1/videos")->status, 401) << port;
+    EXPECT_EQ(c.Get("/v1/videos", {{"Authorization", "Bearer " + key}})->status, 200) << port;
+  }
+  EXPECT_FALSE(fs::exists(data / "jobs.sqlite3"));  // nothing went to a local store
 }
 
 }  // namespace

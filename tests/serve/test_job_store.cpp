@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <mutex>
 #include <set>
 #include <thread>
 

@@ -123,12 +123,12 @@ TEST(CliGenerate, PolicyFileSetsFrameReviewAndARefusedFrameExitsFive) {
   EXPECT_FALSE(fs::exists(out));
   EXPECT_EQ(run(off), 0);
   EXPECT_TRUE(fs::exists(out));
-  const FramePolicy f = cli::frame_policy(strict.string(), false);
+  const FramePolicy f = cli::frame_policy(cli::load_prompt_policy(strict.string()), false);
   EXPECT_TRUE(f.enabled);
   EXPECT_DOUBLE_EQ(f.explicit_threshold, 0.001);
   EXPECT_EQ(f.review_stride, 1);
-  EXPECT_FALSE(cli::frame_policy(strict.string(), true).enabled);  // --no-frame-review
-  EXPECT_TRUE(cli::frame_policy("", false).enabled);               // defaults
+  EXPECT_FALSE(cli::frame_policy(cli::load_prompt_policy(strict.string()), true).enabled);  // --no-frame-review
+  EXPECT_TRUE(cli::frame_policy(cli::load_prompt_policy(""), false).enabled);               // defaults
 }
 
 TEST(SignedOutput, OrdinaryFramesPassFrameReview) {

@@ -28,6 +28,7 @@ struct GenerateCli {
   float seconds = 0;
   bool no_expand = false, record_prompt = false, quiet = false, no_frame_review = false;
   std::string watermark_key;
+  FramePolicy frames;             // frame review, from the policy file
   std::string image, last_image;  // frames given at the start and the end
   ModeOptions mode;               // long videos: chunks, context, anchor
   bool no_anchor = false, no_paste = false;
@@ -127,7 +128,7 @@ int write_chunked(const Pipeline& pipe, const GenerateCli& c, const GenerateRequ
                   {"chunk_frames", std::to_string(chunk_frames(pipe, c.mode))},
                   {"context", std::to_string(c.mode.context_latents)}, {"anchor", c.mode.anchor ? "1" : "0"}};
   prov.prompt = r.prompt, prov.record_prompt = c.record_prompt;
-  SignedOutput out({c.out, c.preview, r.width, r.height, r.fps, r.frames, prov, c.watermark_key, frame_policy(c.policy, c.no_frame_review)});
+  SignedOutput out({c.out, c.preview, r.width, r.height, r.fps, r.frames, prov, c.watermark_key, c.frames});
   ContinuityMeter meter;
   ModeResult m = generate_long(pipe, r, c.mode, [&](const Frame& f) {
     meter.add(f);
@@ -165,10 +166,12 @@ int cmd_generate(int argc, char** argv) {
   }
   if (!parse_options(options(), int(rest.size()), rest.data(), c, "generate")) return print_help(), 0;
   check(!c.req.prompt.empty(), "generate", "give a prompt: kinema generate \"a red circle moves right\" -o out.mp4");
-  {  // Prompt policy (docs/safety.md): refuse before any work and write nothing. A negative
-     // prompt names what to avoid ("blood, gore" is a normal one), so only the rule no policy
-     // can lift applies to it.
-    const PromptPolicy policy = c.policy.empty() ? PromptPolicy::load_default() : PromptPolicy::from_file(c.policy);
+  // Prompt policy (docs/safety.md): refuse before any work and write nothing. A negative
+  // prompt names what to avoid ("blood, gore" is a normal one), so only the rule no policy
+  // can lift applies to it. The same file sets the frame review.
+  const PromptPolicy policy = load_prompt_policy(c.policy);
+  c.frames = frame_policy(policy, c.no_frame_review);
+  {
     for (const std::string* text : {&c.req.prompt, &c.req.negative}) {
       if (text->empty()) continue;
       const PolicyDecision d = policy.check(*text);
@@ -239,7 +242,7 @@ int cmd_generate(int argc, char** argv) {
   prov.prompt = r.prompt;
   prov.record_prompt = c.record_prompt;
   SignedOutput out({c.out, c.preview, g.frames[0].width, g.frames[0].height, g.fps, int(g.frames.size()), prov,
-                    c.watermark_key, frame_policy(c.policy, c.no_frame_review)});
+                    c.watermark_key, c.frames});
   for (Frame& f : g.frames) out.write(std::move(f));
   const std::string preview = out.close();
   std::printf("%s\n", c.out.c_str());

@@ -89,8 +89,9 @@ Pipeline load_mode_pipeline(ModeCli& c, const char* command) {
   return Pipeline::load(c.model.empty() ? default_model_dir() : c.model);
 }
 
-int check_mode_policy(const ModeCli& c, const char* command) {
-  const PromptPolicy policy = c.policy.empty() ? PromptPolicy::load_default() : PromptPolicy::from_file(c.policy);
+int check_mode_policy(ModeCli& c, const char* command) {
+  const PromptPolicy policy = load_prompt_policy(c.policy);
+  c.frames = frame_policy(policy, c.no_frame_review);  // the same file sets the frame review
   for (const std::string* text : {&c.req.prompt, &c.req.negative}) {
     if (text->empty()) continue;
     const PolicyDecision d = policy.check(*text);
@@ -147,7 +148,7 @@ void write_mode_output(const Pipeline& pipe, const ModeCli& c, const std::vector
   prov.prompt = c.req.prompt;
   prov.record_prompt = c.record_prompt;
   SignedOutput out({c.out, c.preview, frames[0].width, frames[0].height, info.fps, int(frames.size()), prov,
-                    c.watermark_key, frame_policy(c.policy, c.no_frame_review)});
+                    c.watermark_key, c.frames});
   for (const Frame& f : frames) out.write(f);
   out.close();
   if (scorecard) {

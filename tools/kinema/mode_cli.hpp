@@ -7,6 +7,7 @@
 
 #include "kinema/modes.hpp"
 #include "kinema/pipeline.hpp"
+#include "kinema/safety.hpp"
 #include "option_table.hpp"
 
 namespace kinema::cli {
@@ -18,6 +19,7 @@ struct ModeCli {
   ModeOptions mode;
   bool no_expand = false, record_prompt = false, quiet = false, no_frame_review = false;
   std::string watermark_key;  // operator passphrase mixed into the watermark
+  FramePolicy frames;         // frame review, from the policy file (check_mode_policy)
   bool backward = false, no_paste = false, no_anchor = false;  // per-command extras
   std::vector<std::string> inputs;  // positional arguments after the command (files, then the prompt)
 };
@@ -30,7 +32,8 @@ bool parse_mode_cli(const std::vector<Option<ModeCli>>& table, int argc, char** 
 // Applies --size, --no-expand, the anchor/paste flags; loads the model.
 Pipeline load_mode_pipeline(ModeCli& c, const char* command);
 // The prompt policy on the prompt and negative prompt; returns 0 or the refusal exit status (5).
-int check_mode_policy(const ModeCli& c, const char* command);
+// Fills c.frames from the same policy file.
+int check_mode_policy(ModeCli& c, const char* command);
 // Reads a video (or image) at the request's size or, when no --size was given, at its own size
 // rounded to the nearest multiple of 16 (centre crop) with a note on stderr. Sets c.req's size
 // from the first input read. Missing files are an Error naming them.

@@ -62,7 +62,7 @@ class PipelineRenderer : public serve::Renderer {
  public:
   explicit PipelineRenderer(const ServeRenderOptions& o)
       : o_(o),
-        policy_(o.policy_file.empty() ? PromptPolicy::load_default() : PromptPolicy::from_file(o.policy_file)),
+        policy_(load_prompt_policy(o.policy_file)),
         pipe_(Pipeline::load(o.model_dir)) {}
 
   void render(const serve::RenderTask& t, const serve::RenderProgress& progress) override {
@@ -73,7 +73,7 @@ class PipelineRenderer : public serve::Renderer {
     prov.sampler = {{"sampler", r.sampler}, {"steps", std::to_string(r.steps)}, {"cfg", std::to_string(r.cfg)}};
     prov.prompt = t.prompt, prov.record_prompt = o_.record_prompt;
     SignedOutput out({t.video_path, t.spritesheet_path, r.width, r.height, r.fps, r.frames, prov, o_.watermark_key,
-                      frame_policy(o_.policy_file, o_.no_frame_review)});
+                      frame_policy(policy_, o_.no_frame_review)});
     double done = 0;
     int written = 0;
     auto report = [&](double f) {

@@ -34,8 +34,12 @@ void SignedOutput::review(const Frame& frame) {
          "); nothing was written (docs/safety-frames.md)");
 }
 
-FramePolicy frame_policy(const std::string& policy_file, bool no_frame_review) {
-  FramePolicy f = read_policy_file(policy_file).frames;
+PromptPolicy load_prompt_policy(const std::string& policy_file) {
+  return policy_file.empty() ? PromptPolicy::load_default() : PromptPolicy::from_file(policy_file);
+}
+
+FramePolicy frame_policy(const PromptPolicy& policy, bool no_frame_review) {
+  FramePolicy f = policy.config().frames;
   if (no_frame_review) f.enabled = false;
   return f;
 }

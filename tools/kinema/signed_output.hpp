@@ -26,9 +26,11 @@ struct SignedOutputOptions {
   FramePolicy frames;             // frame review: on/off, stride, thresholds (kinema/safety.hpp)
 };
 
-// The frame review of a command: the operator policy file's "frames" section ("" = defaults),
-// switched off by --no-frame-review.
-FramePolicy frame_policy(const std::string& policy_file, bool no_frame_review);
+// The frame review of a command: the operator policy's "frames" section (the file the prompt
+// policy came from, read once), switched off by --no-frame-review.
+FramePolicy frame_policy(const PromptPolicy& policy, bool no_frame_review);
+// The operator policy file, or the built-in policy when the path is empty.
+PromptPolicy load_prompt_policy(const std::string& policy_file);
 
 class SignedOutput {
  public:

@@ -70,7 +70,7 @@ pid_t spawn(const std::vector<std::string>& args, const fs::path& log, uid_t uid
     const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     ::dup2(fd, 1), ::dup2(fd, 2);
     if (root && (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0)) ::_exit(126);
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // after setuid, which clears it
+    ::prctl(PR_SET_PDEATHSIG, SIGINT);  // fast shutdown with the test; after setuid, which clears it
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }

@@ -1,7 +1,7 @@
 // A throwaway PostgreSQL server for the fleet tests: Debian's server binaries (the `postgresql`
 // package; scripts/install-deps), a fresh cluster under the temp directory, trust authentication,
 // loopback only, on a free port, no fsync. Started on first use, stopped when the test process
-// exits (or dies: the server gets SIGTERM with its parent). postgres refuses to run as root, so
+// exits (or dies: the server gets SIGINT, a fast shutdown, with its parent). postgres refuses to run as root, so
 // under root it runs as the `postgres` user (made by the package), or `nobody` without one.
 // Missing binaries are an error that says how to install them, never a silent skip.
 #pragma once

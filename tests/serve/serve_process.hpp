@@ -4,6 +4,7 @@
 #pragma once
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,6 +40,7 @@ struct ServeProcess {
       const int err = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       ::dup2(err, 2);
       ::close(out[0]);
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // no server outlives a test that died
       ::execv(KINEMA_CLI_PATH, argv.data());
       ::_exit(127);
     }

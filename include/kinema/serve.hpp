@@ -72,6 +72,9 @@ struct ServeOptions {
   int rate_per_minute = 0;
   int quota = 0;
   ModelInfo model;
+  // Where jobs and API keys live: "" (SQLite in data_dir/jobs.sqlite3), "sqlite:PATH", or a
+  // fleet's shared queue "postgresql://USER@HOST[:PORT]/DB[?lease=SECONDS]" (docs/serve.md).
+  std::string queue;
 };
 
 // The HTTP server with its job store and workers. start() returns once it listens; stop() (or
@@ -93,12 +96,13 @@ class Server {
 };
 
 // API keys (`kinema keys create`): "sk-kinema-" + 43 random base64url characters. Only a keyed
-// BLAKE2b hash of each key is stored (in DIR/jobs.sqlite3); a request's Bearer key is hashed and
-// looked up. While no key exists the server accepts requests without one (owner "local").
-std::string create_api_key(const std::string& data_dir, const std::string& owner);
+// BLAKE2b hash of each key is stored in the server's store (ServeOptions::queue: "" = SQLite in
+// DIR/jobs.sqlite3); a request's Bearer key is hashed and looked up. While no key exists the
+// server accepts requests without one (owner "local").
+std::string create_api_key(const std::string& data_dir, const std::string& owner, const std::string& queue = "");
 struct ApiKeyInfo { std::string owner, prefix; int64_t created_at = 0; };  // prefix: the key's first 16 characters
-std::vector<ApiKeyInfo> list_api_keys(const std::string& data_dir);
+std::vector<ApiKeyInfo> list_api_keys(const std::string& data_dir, const std::string& queue = "");
 // Removes every key of `owner`; returns how many.
-int revoke_api_keys(const std::string& data_dir, const std::string& owner);
+int revoke_api_keys(const std::string& data_dir, const std::string& owner, const std::string& queue = "");
 
 }  // namespace kinema::serve

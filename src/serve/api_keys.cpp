@@ -2,7 +2,7 @@
 // so a fast keyed hash is as good as a password hash here (nothing to brute-force) and costs
 // microseconds per request; the hash key (DIR/api_keys.secret, mode 0600) keeps a stolen
 // database from being checked against guessed keys offline. The keys live in the server's store:
-// SQLite under the data directory, or the PostgreSQL queue that $KINEMA_QUEUE names.
+// SQLite under the data directory, or a fleet's PostgreSQL queue.
 #include <sodium.h>
 #include <sys/stat.h>
 
@@ -56,25 +56,25 @@ std::string hash_api_key(const std::string& data_dir, const std::string& key) {
   return hex;
 }
 
-std::string create_api_key(const std::string& data_dir, const std::string& owner) {
+std::string create_api_key(const std::string& data_dir, const std::string& owner, const std::string& queue) {
   check(!owner.empty() && owner.size() <= 64 && owner.find_first_of(" \t\r\n\"") == std::string::npos, "keys",
         "the owner must be a name of 1 to 64 characters without spaces or quotes; got '", owner, "'");
   const std::string key = "sk-kinema-" + random_base64url(32);
   std::filesystem::create_directories(data_dir);
-  const auto store = open_job_store(queue_url_from_env(), data_dir, Recovery::none);
+  const auto store = open_job_store(queue, data_dir, Recovery::none);
   store->add_key(hash_api_key(data_dir, key), owner, key.substr(0, 16), unix_now());
   return key;
 }
 
-std::vector<ApiKeyInfo> list_api_keys(const std::string& data_dir) {
-  const auto store = open_job_store(queue_url_from_env(), data_dir, Recovery::none);
+std::vector<ApiKeyInfo> list_api_keys(const std::string& data_dir, const std::string& queue) {
+  const auto store = open_job_store(queue, data_dir, Recovery::none);
   std::vector<ApiKeyInfo> out;
   for (const auto& k : store->keys()) out.push_back({k.owner, k.prefix, k.created_at});
   return out;
 }
 
-int revoke_api_keys(const std::string& data_dir, const std::string& owner) {
-  return open_job_store(queue_url_from_env(), data_dir, Recovery::none)->remove_keys(owner);
+int revoke_api_keys(const std::string& data_dir, const std::string& owner, const std::string& queue) {
+  return open_job_store(queue, data_dir, Recovery::none)->remove_keys(owner);
 }
 
 }  // namespace kinema::serve

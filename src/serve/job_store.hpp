@@ -103,8 +103,8 @@ class JobStore {
 std::unique_ptr<JobStore> open_job_store(const std::string& queue_url, const std::string& data_dir,
                                          Recovery recovery = Recovery::requeue_running);
 
-// The queue URL a server and `kinema keys` use: $KINEMA_QUEUE (`kinema serve --queue` sets it), or
-// "" for SQLite under the data directory.
+// The default of `kinema serve --queue` and `kinema keys --queue`: $KINEMA_QUEUE, or "" (SQLite
+// under the data directory).
 std::string queue_url_from_env();
 
 // The URL with its password (if any) replaced by "***", for messages and logs.

@@ -10,7 +10,7 @@ using nlohmann::json;
 
 Service::Service(ServeOptions o, RendererFactory factory)
     : options(std::move(o)),
-      owned_store(open_job_store(queue_url_from_env(), options.data_dir)),
+      owned_store(open_job_store(options.queue, options.data_dir)),
       store(*owned_store),
       runner(store, options.data_dir, options.workers, std::move(factory)),
       started_at(unix_now()) {

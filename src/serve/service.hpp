@@ -23,7 +23,7 @@ namespace kinema::serve {
 struct Service {
   Service(ServeOptions o, RendererFactory factory);
   ServeOptions options;
-  std::unique_ptr<JobStore> owned_store;  // SQLite under the data directory, or $KINEMA_QUEUE's store
+  std::unique_ptr<JobStore> owned_store;  // SQLite under the data directory, or options.queue's store
   JobStore& store;
   Runner runner;
   int64_t started_at = 0;

@@ -122,7 +122,7 @@ TEST(Fleet, AKeyMadeForTheQueueGuardsEveryServerOfIt) {
   ::setenv("KINEMA_CONFIG_DIR", (dir / "config").c_str(), 1);
   const std::string queue = PgTestServer::get().fresh_database("fleet_keys");
   ServeProcess a(data, dir / "a.log", {"--queue", queue}), b(data, dir / "b.log", {"--queue", queue});
-  FILE* p = ::popen(("KINEMA_QUEUE='" + queue + "' " + KINEMA_CLI_PATH + " keys create --data '" + data.string() +
+  FILE* p = ::popen((std::string(KINEMA_CLI_PATH) + " keys create --queue '" + queue + "' --data '" + data.string() +
                      "' --owner alice 2>/dev/null").c_str(), "r");
   char line[128] = {0};
   ASSERT_TRUE(std::fgets(line, sizeof line, p));

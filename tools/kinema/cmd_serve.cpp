@@ -23,7 +23,6 @@ namespace {
 struct ServeCli {
   serve::ServeOptions serve;
   ServeRenderOptions render;
-  std::string queue;  // "": SQLite under --data
   int max_body_mb = 16;
 };
 
@@ -35,7 +34,7 @@ const std::vector<Option<ServeCli>>& options() {
       {"--host", "ADDR", "address to bind; anything but loopback exposes the server (use a TLS proxy)", KS(serve.host)},
       {"--data", "DIR", "jobs database, videos and uploads (created if missing)", KS(serve.data_dir)},
       {"--queue", "URL", "shared job queue of a fleet: postgresql://USER@HOST/DB[?lease=SECONDS] ($KINEMA_QUEUE); "
-       "none: SQLite under --data", KS(queue)},
+       "none: SQLite under --data", KS(serve.queue)},
       {"--model", "DIR", "model directory (model.json + weights); default: the shipped model", KS(render.model_dir)},
       {"--workers", "N", "render workers (each loads its own copy of the model)", KI(serve.workers)},
       {"--queue-limit", "N", "queued jobs at most; more are answered 429 with Retry-After", KI(serve.queue_limit)},
@@ -75,10 +74,8 @@ int cmd_serve(int argc, char** argv) {
   check(!c.serve.data_dir.empty(), "serve", "give a data directory: kinema serve --data DIR");
   check(c.max_body_mb >= 1 && c.max_body_mb <= 4096, "serve", "--max-body-mb must lie in [1, 4096]");
   c.serve.max_body_bytes = int64_t(c.max_body_mb) << 20;
-  // ServeOptions has no queue field (include/kinema/serve.hpp): the store and `kinema keys` read
-  // $KINEMA_QUEUE, so the flag sets it (before any thread exists).
-  if (!c.queue.empty()) ::setenv("KINEMA_QUEUE", c.queue.c_str(), 1);
-  const std::string queue = serve::queue_url_from_env();
+  if (c.serve.queue.empty()) c.serve.queue = serve::queue_url_from_env();
+  const std::string& queue = c.serve.queue;
   if (c.render.model_dir.empty()) c.render.model_dir = default_model_dir();
   c.serve.model = serve_model_info(c.render.model_dir);
   // Signals are taken by sigwait below, not by handlers: every thread inherits this mask.
@@ -98,7 +95,7 @@ int cmd_serve(int argc, char** argv) {
     std::fprintf(stderr, "kinema serve: jobs and keys in %s (a fleet's shared queue; this is pid %d)\n",
                  serve::redact_url(queue).c_str(), int(::getpid()));
   const std::string& host = c.serve.host;
-  if (serve::list_api_keys(c.serve.data_dir).empty() && host != "127.0.0.1" && host != "::1" && host != "localhost")
+  if (serve::list_api_keys(c.serve.data_dir, queue).empty() && host != "127.0.0.1" && host != "::1" && host != "localhost")
     std::fprintf(stderr, "kinema serve: warning: no API keys exist, so anyone who can reach %s may use this server; "
                  "create one with `kinema keys create --data %s`\n", host.c_str(), c.serve.data_dir.c_str());
   int sig = 0;

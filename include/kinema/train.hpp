@@ -199,6 +199,10 @@ struct TrainLoopOptions {
   // one rank. shard_optimizer: ZeRO-1/2 (ShardedAdamW) instead of an all-reduce + AdamW.
   Communicator* comm = nullptr;
   bool shard_optimizer = false;
+  // What the ranks split: each step's micro-batches (data), or the tokens of every micro-batch
+  // (sequence: all ranks take the same samples and split each DiT forward, Ulysses, for clips too
+  // long for one rank; DiT only). Either way the ranks' gradients are summed.
+  enum class Split { data, sequence } split = Split::data;
 };
 
 struct StepStats {
@@ -224,13 +228,15 @@ class TrainState {
   void finish_step(StepStats& s);
   // A step's micro-batches over all ranks, and whether this rank computes micro-batch m (the
   // others only advance the data order and RNG past it).
-  int64_t micro_batches() const { return options_.accumulation * ranks(); }
-  bool owns_micro_batch(int64_t m) const { return m % ranks() == rank(); }
+  int64_t micro_batches() const { return options_.accumulation * data_ranks(); }
+  bool owns_micro_batch(int64_t m) const { return m % data_ranks() == rank() % data_ranks(); }
   // Scale of one micro-batch's loss so that the ranks' summed gradients are the step's mean.
   float loss_scale() const { return 1.f / float(micro_batches()); }
   // The step's mean loss from this rank's sum over its micro-batches (collective).
   float mean_loss(double local_sum) const;
   int ranks() const { return comm_ ? comm_->size() : 1; }
+  // Ranks that take different samples: all of them, or 1 when they split tokens.
+  int data_ranks() const { return options_.split == TrainLoopOptions::Split::sequence ? 1 : ranks(); }
   int rank() const { return comm_ ? comm_->rank() : 0; }
   int64_t optimizer_state_bytes() const;
 

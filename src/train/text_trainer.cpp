@@ -252,6 +252,8 @@ TextTrainer::TextTrainer(TextEncoder& model, const CaptionSource& data, const Te
       options_(options),
       state_("kinema.train.text/1", text_keys(model.config()), model.parameters(), data.size(), options,
              0x746578742d6b6eULL) {
+  check(options.split == TrainLoopOptions::Split::data, kWhere,
+        "the text encoder trains data-parallel only (sequence parallelism splits the DiT's tokens)");
   check(options.batch_size > 0 && options.accumulation > 0, kWhere,
         "batch size and accumulation must be positive; got ", options.batch_size, " and ",
         options.accumulation);

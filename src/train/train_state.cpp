@@ -74,7 +74,7 @@ void TrainState::finish_step(StepStats& s) {
 }
 
 float TrainState::mean_loss(double local_sum) const {
-  if (comm_) comm_->allreduce_sum(&local_sum, 1);
+  if (comm_ && data_ranks() > 1) comm_->allreduce_sum(&local_sum, 1);
   return float(local_sum / double(micro_batches()));
 }
 

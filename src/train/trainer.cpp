@@ -117,6 +117,7 @@ StepStats DiTTrainer::step() {
     fo.condition = b.condition;
     fo.context_lens = b.context_lens;
     fo.checkpointing = options_.checkpointing;
+    if (options_.split == TrainLoopOptions::Split::sequence) fo.sequence_parallel = options_.comm;
     if (text_) {
       check(b.captions.batch > 0, "DiTTrainer", "the data set gave no caption ids");
       TextEncoderForwardOptions to;

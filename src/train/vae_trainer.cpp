@@ -43,7 +43,10 @@ VaeTrainer::VaeTrainer(VAE& model, const VideoDataset& data, const VaeTrainerOpt
       data_(data),
       options_(options),
       state_("kinema.train.vae/1", vae_keys(model.config()), model.parameters(), data.size(), options,
-             0x7661652d6b6eULL) {}
+             0x7661652d6b6eULL) {
+  check(options.split == TrainLoopOptions::Split::data, "VaeTrainer",
+        "the VAE trains data-parallel only (sequence parallelism splits the DiT's tokens)");
+}
 
 StepStats VaeTrainer::step() {
   auto t0 = std::chrono::steady_clock::now();

@@ -25,6 +25,15 @@ mpi "${train[@]}" --steps 5 --zero --out "$dir/zero" --resume > /dev/null 2>&1
 same "$dir/one_more/step-00000005/model.safetensors" "$dir/zero/step-00000005/model.safetensors"
 echo "train: 2 ranks, 2 ranks --zero and a 2-rank resume write the 1-rank checkpoints bit for bit"
 
+# --sequence-parallel: both ranks take the same samples and split their tokens: one rank's losses
+# and gradient norms (to rounding: the partial gradients are summed in another order).
+"$kinema" "${train[@]}" --steps 3 --out "$dir/seq_one" > /dev/null 2>&1
+mpi "${train[@]}" --steps 3 --sequence-parallel --out "$dir/seq_two" > /dev/null 2>&1
+paste -d, "$dir/seq_one/train_log.csv" "$dir/seq_two/train_log.csv" | awk -F, 'NR > 1 {
+  for (c = 2; c <= 4; c += 2) { d = $c - $(c + 5); if (d < 0) d = -d; if (d > 1e-5 * ($c < 0 ? -$c : $c)) bad = 1 } }
+  END { exit bad }' || { echo "FAIL: --sequence-parallel losses differ from 1 rank"; exit 1; }
+echo "train --sequence-parallel: 2 ranks give the 1-rank losses and gradient norms"
+
 # Generation: the shipped model, one small image, a few steps; compare decoded pixels.
 gen=(generate "a red circle on a blue sky" --frames 1 --steps 3 --seed 4 --quiet --no-frame-review)
 "$kinema" "${gen[@]}" -o "$dir/one.png" > /dev/null

@@ -122,5 +122,42 @@ TEST(SequenceParallel, TextToVideoAndExtendGiveTheOneRankFrames) {
   EXPECT_LE(max_frame_difference(extended_shared, extended_alone), 1.0) << "8-bit levels";
 }
 
+// Sequence-parallel training: the ranks take the same samples and split their tokens; the
+// summed parameter gradients are the whole gradient, so the steps are one rank's steps (to
+// rounding: partial sums are added in another order).
+TEST(SequenceParallel, TrainingStepsEqualOneRanks) {
+  Context ctx(ContextOptions{1});
+  ContextScope scope(ctx);
+  SyntheticLatentDataset data;  // latents [4, 2, 4, 4]: 2 x 2 x 2 = 8 tokens
+  DiTConfig c;
+  c.dim = 64, c.num_heads = 4, c.num_layers = 2, c.ffn_dim = 128;
+  c.in_dim = 4, c.out_dim = 4, c.text_dim = 32, c.freq_dim = 32;
+  // losses and gradient norms (before clipping): Adam would hide a gradient that is off by a
+  // constant factor, the norm does not.
+  auto run = [&](Communicator* comm, std::vector<float>& losses) {
+    DiT model = DiT::init_random(c, 1);
+    TrainerOptions o;
+    o.batch_size = 2, o.accumulation = 2, o.seed = 3, o.ema_decay = 0.9f;
+    o.lr = LrSchedule{5e-3f, 2, 10, 0.1f};
+    o.comm = comm, o.split = TrainLoopOptions::Split::sequence;
+    DiTTrainer trainer(model, data, o);
+    for (int i = 0; i < 4; ++i) {
+      StepStats st = trainer.step();
+      losses.push_back(st.loss), losses.push_back(st.grad_norm);
+    }
+    return model.parameters();
+  };
+  std::vector<float> shared_losses, alone_losses;
+  std::vector<Tensor> shared = run(&world_comm(), shared_losses), alone = run(nullptr, alone_losses);
+  double worst = 0;
+  for (size_t i = 0; i < shared.size(); ++i) worst = std::max(worst, max_relative_difference(shared[i], alone[i]));
+  std::printf("rank %d of %d: sequence-parallel training vs alone: worst weight difference %.3g of each "
+              "tensor's scale; losses %.6f / %.6f\n", world_comm().rank(), world_comm().size(), worst,
+              shared_losses[shared_losses.size() - 2], alone_losses[alone_losses.size() - 2]);
+  EXPECT_LE(worst, 1e-3);
+  for (size_t i = 0; i < alone_losses.size(); ++i)
+    EXPECT_NEAR(shared_losses[i], alone_losses[i], 1e-4 * alone_losses[i]) << (i % 2 ? "grad norm" : "loss");
+}
+
 }  // namespace
 }  // namespace kinema

@@ -3,7 +3,9 @@
 // heads / ranks heads, attends over the whole sequence, and trades back. Everything else in a
 // block works token by token and stays local. Chosen over ring attention because it reuses
 // the flash attention kernel unchanged and moves 4 activations per block whatever the rank
-// count (ring attention moves K/V ranks - 1 times); its limit is heads % ranks == 0.
+// count (ring attention moves K/V ranks - 1 times); its limit is heads % ranks == 0. Training
+// works too: the exchanges are differentiable, and the ranks' parameter gradients sum to the
+// whole gradient (TrainLoopOptions::split = sequence).
 #include "models/dit/sequence_parallel.hpp"
 
 #include <algorithm>
@@ -45,15 +47,32 @@ void place_rows(const float* src, int64_t B, int64_t total_rows, int64_t width, 
     std::memcpy(dst + (b * total_rows + row) * width, src + b * rows * width, size_t(rows * width) * sizeof(float));
 }
 
-void require_inference(const Tensor& x) {
-  check(!(grad_enabled() && x.requires_grad()), "dit",
-        "sequence parallelism runs inference only (NoGradGuard); train long clips with data parallelism");
-}
-
 }  // namespace
 
+// The three exchanges are linear maps whose adjoints are each other (tokens <-> heads) or a
+// slice (gather), so their vjps are the opposite exchange; every rank runs backward over the same
+// graph in the same order, so the collectives match.
 Tensor SequenceShard::tokens_to_heads(const Tensor& x) const {
-  require_inference(x);
+  const SequenceShard self = *this;
+  return record(to_heads(x), "sp_tokens_to_heads", {x},
+                [self](const Tensor& g) { return std::vector<Tensor>{self.to_tokens(g)}; });
+}
+
+Tensor SequenceShard::heads_to_tokens(const Tensor& x) const {
+  const SequenceShard self = *this;
+  return record(to_tokens(x), "sp_heads_to_tokens", {x},
+                [self](const Tensor& g) { return std::vector<Tensor>{self.to_heads(g)}; });
+}
+
+Tensor SequenceShard::gather_tokens(const Tensor& x) const {
+  // Every rank computes the same loss from the whole output, so each keeps its tokens' share of
+  // the cotangent; summing the ranks' parameter gradients then gives the whole gradient.
+  const int64_t b = begin(), n = size();
+  return record(gathered(x), "sp_gather_tokens", {x},
+                [b, n](const Tensor& g) { return std::vector<Tensor>{contiguous(slice(g, 1, b, b + n))}; });
+}
+
+Tensor SequenceShard::to_heads(const Tensor& x) const {
   const int R = comm->size(), r = comm->rank();
   const int64_t B = x.size(0), n = x.size(1), h = x.size(2), hd = x.size(3), hg = h / R;
   check(n == sizes[size_t(r)], "dit", "tokens_to_heads: ", n, " tokens on rank ", r, ", expected ", sizes[size_t(r)]);
@@ -76,8 +95,7 @@ Tensor SequenceShard::tokens_to_heads(const Tensor& x) const {
   return Tensor::from_vector(full, {B, tokens, hg, hd});
 }
 
-Tensor SequenceShard::heads_to_tokens(const Tensor& x) const {
-  require_inference(x);
+Tensor SequenceShard::to_tokens(const Tensor& x) const {
   const int R = comm->size(), r = comm->rank();
   const int64_t B = x.size(0), hg = x.size(2), hd = x.size(3), h = hg * R, n = sizes[size_t(r)];
   check(x.size(1) == tokens, "dit", "heads_to_tokens: ", x.size(1), " tokens, expected ", tokens);
@@ -100,8 +118,7 @@ Tensor SequenceShard::heads_to_tokens(const Tensor& x) const {
   return Tensor::from_vector(mine, {B, n, h, hd});
 }
 
-Tensor SequenceShard::gather_tokens(const Tensor& x) const {
-  require_inference(x);
+Tensor SequenceShard::gathered(const Tensor& x) const {
   const int R = comm->size();
   const int64_t B = x.size(0), n = x.size(1), F = x.size(2);
   std::vector<float> in = contiguous(x).to_vector(), send;

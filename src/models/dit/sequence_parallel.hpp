@@ -21,6 +21,11 @@ struct SequenceShard {
   Tensor heads_to_tokens(const Tensor& x) const;
   // [B, my tokens, F] -> [B, all tokens, F] on every rank
   Tensor gather_tokens(const Tensor& x) const;
+
+ private:  // the exchanges without autograd
+  Tensor to_heads(const Tensor& x) const;
+  Tensor to_tokens(const Tensor& x) const;
+  Tensor gathered(const Tensor& x) const;
 };
 
 }  // namespace kinema::dit

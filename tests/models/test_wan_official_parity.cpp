@@ -12,6 +12,8 @@
 #include "kinema/ops.hpp"
 #include "kinema/sampler.hpp"
 #include "kinema/tensor_file.hpp"
+#include "kinema/text_encoder.hpp"
+#include "kinema/tokenizer.hpp"
 #include "kinema/vae.hpp"
 #include "vae_test_util.hpp"
 
@@ -77,6 +79,29 @@ TEST(WanOfficialParity, FourStepUniPCRunWithGuidanceMatchesWansLoop) {
   const double err = test::max_rel_error(latents, g.tensors.at("output.latents"));
   std::printf("  4-step UniPC + CFG 5 latents: max error %.2e of their scale\n", err);
   EXPECT_LE(err, 1e-3);
+}
+
+// Wan's T5Encoder (umT5: a position-bias table in every block), two sequences with padding.
+TEST(WanOfficialParity, Umt5EncoderMatchesWansT5Encoder) {
+  NoGradGuard no_grad;
+  const TensorFile g = golden("wan21_umt5.safetensors");
+  TextEncoder model = TextEncoder::from_tensors(weights_of(g));
+  const std::vector<float> ids = g.tensors.at("input.ids").to_vector(), mask = g.tensors.at("input.mask").to_vector();
+  TokenBatch tokens;
+  tokens.batch = 2, tokens.length = 10;
+  for (size_t i = 0; i < ids.size(); ++i) tokens.ids.push_back(int32_t(ids[i])), tokens.mask.push_back(int32_t(mask[i]));
+  for (int64_t b = 0; b < 2; ++b) {
+    int64_t n = 0;
+    for (int64_t j = 0; j < 10; ++j) n += tokens.mask[size_t(b * 10 + j)];
+    tokens.lengths.push_back(n);
+  }
+  for (DType compute : {DType::f32, DType::bf16}) {
+    TextEncoderForwardOptions o;
+    o.compute = compute;
+    const double err = test::max_rel_error(model.forward(tokens, o), g.tensors.at("output"));
+    std::printf("  umT5 %s output: max error %.2e of its scale\n", std::string(dtype_name(compute)).c_str(), err);
+    EXPECT_LE(err, compute == DType::f32 ? 1e-4 : 2e-2);
+  }
 }
 
 TEST(WanOfficialParity, VaeEncodeAndDecodeMatchWanVAE) {

@@ -3,7 +3,7 @@
 Usage: /usr/bin/python3 make_goldens.py WAN_REPO OUT_DIR
 
 WAN_REPO is a checkout of github:Wan-Video/Wan2.1 (never committed here). This script imports
-its wan/modules/model.py (WanModel), vae.py (WanVAE_) and wan/utils/fm_solvers_unipc.py
+its wan/modules/model.py (WanModel), vae.py (WanVAE_), t5.py (T5Encoder) and wan/utils/fm_solvers_unipc.py
 (FlowUniPCMultistepScheduler, driven as wan/text2video.py drives it) unchanged, builds tiny configurations
 with random weights, runs them on CPU and writes, per model, one safetensors file with the
 weights (Wan's own state_dict keys), the inputs and the named intermediates kinema traces.
@@ -204,6 +204,27 @@ def sampling_golden(out_dir):
          {"steps": "4", "shift": "3", "guide_scale": "5", "solver": "unipc"})
 
 
+def umt5_golden(out_dir):
+    """Wan's T5Encoder with umT5's per-block position biases (shared_pos=False), on two
+    sequences padded to 10 tokens with masks, as T5EncoderModel feeds it."""
+    from wan.modules import t5 as wan_t5
+    m = wan_t5.T5Encoder(vocab=64, dim=32, dim_attn=32, dim_ffn=64, num_heads=4, num_layers=2,
+                         num_buckets=8, shared_pos=False, dropout=0.0).eval()
+    randomize(m, 6)
+    g = torch.Generator().manual_seed(7)
+    lengths = [10, 6]
+    ids = torch.randint(1, 64, (2, 10), generator=g)
+    mask = torch.zeros(2, 10, dtype=torch.long)
+    for b, n in enumerate(lengths):
+        mask[b, :n] = 1
+        ids[b, n:] = 0
+    with torch.no_grad():
+        out = m(ids, mask)
+    tensors = dict(m.state_dict())
+    tensors.update({"input.ids": ids.float(), "input.mask": mask.float(), "output": out})
+    save(f"{out_dir}/wan21_umt5.safetensors", tensors, {"num_heads": "4", "num_buckets": "8"})
+
+
 def vae_golden(out_dir):
     from wan.modules import vae as wan_vae
     m = wan_vae.WanVAE_(dim=4, z_dim=4, dim_mult=[1, 2, 2, 2], num_res_blocks=1, attn_scales=[],
@@ -230,8 +251,14 @@ if __name__ == "__main__":
         pkg.__path__ = [f"{repo}/{folder}"]
         sys.modules[name] = pkg
     install_stubs()
+    # t5.py evaluates torch.cuda.current_device() in a default argument at import.
+    torch.cuda.current_device = lambda: "cpu"
+    tok = types.ModuleType("wan.modules.tokenizers")  # needs transformers; the encoder does not
+    tok.HuggingfaceTokenizer = object
+    sys.modules["wan.modules.tokenizers"] = tok
     torch.manual_seed(0)
     dit_golden(out_dir)
     sampling_golden(out_dir)
+    umt5_golden(out_dir)
     vae_golden(out_dir)
     print("wrote", out_dir)

@@ -42,6 +42,10 @@ struct DiTConfig {
   std::array<int64_t, 3> patch_size{1, 2, 2};  // (t, h, w)
   bool qk_norm = true;          // blocks.N.*_attn.norm_q / norm_k present
   bool cross_attn_norm = true;  // blocks.N.norm3 (affine LayerNorm before cross-attention) present
+  // Wan I2V / FLF2V: CLIP image tokens (width image_dim, 1280 for ViT-H/14) projected by img_emb
+  // and attended by every block's cross-attention beside the text (k_img, v_img). 0: none (T2V).
+  int64_t image_dim = 0;
+  int64_t image_tokens = 0;  // FLF2V: img_emb.emb_pos [1, image_tokens, image_dim] (514); 0: none
   float eps = 1e-6f;
   float rope_theta = 10000.f;
 
@@ -91,6 +95,9 @@ struct DiTForwardOptions {
   // Valid text tokens per sample (keys past it are masked out of cross-attention); empty =
   // attend to all L tokens, as Wan2.1 does with its zero-padded 512-token context.
   std::vector<int64_t> context_lens;
+  // Image context (config.image_dim > 0, Wan I2V/FLF2V): CLIP features [B, Li, image_dim], the
+  // penultimate-layer tokens of the given image (two images' for FLF2V, Li = image_tokens).
+  Tensor image_context;
   // When set, forward stores named intermediates here: "patch_embedding" [B, N, D],
   // "time_embedding" [B, D], "time_projection" [B, 6, D], "text_embedding" [B, L, D],
   // "blocks.N" [B, N, D], "head" [B, N, C_out*pt*ph*pw]. For parity tests and debugging.

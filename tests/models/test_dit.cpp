@@ -178,8 +178,9 @@ TEST(DiT, BadCheckpointsNameTheKey) {
   std::string e = error_of([&] { DiT::from_tensors(f); });
   EXPECT_NE(e.find("\"blocks.0.ffn.2.weight\" has shape [64, 100]; expected [64, 128]"), std::string::npos) << e;
   f = good;
-  f.tensors["blocks.0.cross_attn.k_img.weight"] = Tensor::zeros({64, 64});
-  EXPECT_NE(error_of([&] { DiT::from_tensors(f); }).find("image cross-attention"), std::string::npos);
+  f.tensors["blocks.0.cross_attn.k_img.weight"] = Tensor::zeros({64, 64});  // image keys without img_emb
+  EXPECT_NE(error_of([&] { DiT::from_tensors(f); }).find("unexpected tensor \"blocks.0.cross_attn.k_img.weight\""),
+            std::string::npos);
   f = good;
   f.tensors["blocks.7.extra"] = Tensor::zeros({1});
   EXPECT_NE(error_of([&] { DiT::from_tensors(f); }).find("missing tensor \"blocks.2.modulation\""), std::string::npos);

@@ -5,6 +5,8 @@
 // of each tensor's scale, bf16 compute within 2e-2.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <map>
 #include <string>
 
 #include "kinema/autograd.hpp"
@@ -59,6 +61,51 @@ void check_dit(DType compute, double tolerance) {
 
 TEST(WanOfficialParity, DiTT2VMatchesWanModelLayerByLayerInF32) { check_dit(DType::f32, 1e-4); }
 TEST(WanOfficialParity, DiTT2VMatchesWanModelInBf16) { check_dit(DType::bf16, 2e-2); }
+
+// make_goldens.py's formula(): the image-branch goldens carry neither weights nor CLIP features.
+std::vector<float> formula(int64_t n, int64_t k, double amplitude = 0.1) {
+  std::vector<float> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) v[size_t(i)] = float(amplitude * std::sin(0.37 * double(i) + 1.3 * double(k) + 0.1));
+  return v;
+}
+
+// Wan I2V (one image) and FLF2V (first and last: 514 tokens with img_emb.emb_pos): img_emb and
+// every block's k_img/v_img against the official WanModel of that type.
+void check_image_dit(const char* file, int images) {
+  NoGradGuard no_grad;
+  const TensorFile g = golden(file);
+  DiTConfig c;
+  c.dim = 32, c.ffn_dim = 64, c.freq_dim = 32, c.text_dim = 32, c.num_heads = 2, c.num_layers = 2;
+  c.in_dim = 12, c.out_dim = 4, c.image_dim = 1280, c.image_tokens = images == 2 ? 514 : 0;
+  std::map<std::string, Shape> shapes;
+  for (const auto& [name, shape] : dit_parameter_shapes(c)) shapes[name] = shape;
+  TensorFile weights;
+  int64_t k = 0;
+  for (const auto& [name, shape] : shapes) {  // sorted by name, as Python's sorted(state_dict)
+    std::vector<float> w = formula(shape_numel(shape), k++);
+    if (shape.size() == 1)
+      for (float& x : w) x = float(double(x) + 1.0);
+    weights.tensors[name] = Tensor::from_vector(w, shape);
+  }
+  weights.metadata["num_heads"] = "2";
+  DiT model = DiT::from_tensors(weights);
+  EXPECT_EQ(model.config().image_dim, 1280);
+  EXPECT_EQ(model.config().image_tokens, c.image_tokens);
+  std::map<std::string, Tensor> trace;
+  DiTForwardOptions o;
+  o.trace = &trace, o.condition = g.tensors.at("input.condition");
+  o.image_context = Tensor::from_vector(formula(images * 257 * 1280, -1, 0.5), {1, images * 257, 1280});
+  trace["output"] = model.forward(g.tensors.at("input.x"), g.tensors.at("input.t"), g.tensors.at("input.context"), o);
+  for (const char* name : {"img_emb", "blocks.0", "blocks.1", "output"}) {
+    const Tensor& want = g.tensors.at(std::string(name) == "output" ? "output" : "trace." + std::string(name));
+    const double err = test::max_rel_error(reshape(contiguous(trace.at(name)), want.shape()), want);
+    std::printf("  %-6s %-9s max error %.2e of its scale\n", file + 10, name, err);
+    EXPECT_LE(err, 1e-4) << name;
+  }
+}
+
+TEST(WanOfficialParity, DiTI2VImageBranchMatchesWanModel) { check_image_dit("wan21_dit_i2v.safetensors", 1); }
+TEST(WanOfficialParity, DiTFLF2VImageBranchMatchesWanModel) { check_image_dit("wan21_dit_flf2v.safetensors", 2); }
 
 // wan/text2video.py's loop run by make_goldens.py: Wan's FlowUniPCMultistepScheduler, 4 steps,
 // shift 3, guide scale 5, on the tiny WanModel above; kinema's schedule, UniPC stepper and CFG

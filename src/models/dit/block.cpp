@@ -51,13 +51,24 @@ Tensor self_attention(const Run& run, const std::string& prefix, const Tensor& x
   return run.linear(attend(rope3d(q, rope), rope3d(k, rope), v, {}), prefix + ".o");  // [B, N, D]
 }
 
+// Text tokens, and (Wan I2V/FLF2V) the image tokens in front of them, each attended on its own
+// (text under the text mask) and summed before the output projection.
 Tensor cross_attention(const Run& run, const std::string& prefix, const Tensor& x,
-                       const Tensor& context) {
+                       const Tensor& context_all) {
   const DiTConfig& c = run.config();
+  const int64_t Li = run.image_tokens, L = context_all.size(1);
+  Tensor context = Li > 0 ? slice(context_all, 1, Li, L) : context_all;     // [B, L, D]
   Tensor q = project_qk(run, prefix, "q", x);                                // [B, N, h, hd]
   Tensor k = project_qk(run, prefix, "k", context);                          // [B, L, h, hd]
   Tensor v = split_heads(run.linear(context, prefix + ".v"), c.num_heads);  // [B, L, h, hd]
-  return run.linear(attend(q, k, v, run.context_mask), prefix + ".o");      // [B, N, D]
+  Tensor out = attend(q, k, v, run.context_mask);                            // [B, N, D]
+  if (Li > 0) {
+    Tensor image = slice(context_all, 1, 0, Li);                                   // [B, Li, D]
+    Tensor ki = project_qk(run, prefix, "k_img", image);                           // [B, Li, h, hd]
+    Tensor vi = split_heads(run.linear(image, prefix + ".v_img"), c.num_heads);   // [B, Li, h, hd]
+    out = add(out, attend(q, ki, vi, {}));
+  }
+  return run.linear(out, prefix + ".o");  // [B, N, D]
 }
 
 // LN(x) * (1 + scale) + shift; x [B, N, D], shift/scale [B, 1, D]

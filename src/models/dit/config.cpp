@@ -67,6 +67,8 @@ void DiTConfig::validate() const {
   for (int64_t p : patch_size) check(p > 0, "dit", "patch sizes must be positive");
   check(in_dim >= out_dim, "dit", "in_dim ", in_dim, " < out_dim ", out_dim,
         "; conditioning channels are added to the input, never removed");
+  check(image_dim >= 0 && image_tokens >= 0 && (image_tokens == 0 || image_dim > 0), "dit",
+        "image_tokens ", image_tokens, " needs an image branch (image_dim > 0); got image_dim ", image_dim);
 }
 
 std::vector<std::pair<std::string, Shape>> dit_parameter_shapes(const DiTConfig& c) {
@@ -89,8 +91,22 @@ std::vector<std::pair<std::string, Shape>> dit_parameter_shapes(const DiTConfig&
       out.emplace_back(b + ".norm3.bias", Shape{c.dim});
     }
     add_attention(out, b + ".cross_attn", c);
+    if (c.image_dim > 0) {
+      add_linear(out, b + ".cross_attn.k_img", c.dim, c.dim);
+      add_linear(out, b + ".cross_attn.v_img", c.dim, c.dim);
+      if (c.qk_norm) out.emplace_back(b + ".cross_attn.norm_k_img.weight", Shape{c.dim});
+    }
     add_linear(out, b + ".ffn.0", c.ffn_dim, c.dim);  // .1 is GELU(tanh)
     add_linear(out, b + ".ffn.2", c.dim, c.ffn_dim);
+  }
+  if (c.image_dim > 0) {  // Wan's MLPProj: LayerNorm, Linear, GELU, Linear, LayerNorm
+    out.emplace_back("img_emb.proj.0.weight", Shape{c.image_dim});
+    out.emplace_back("img_emb.proj.0.bias", Shape{c.image_dim});
+    add_linear(out, "img_emb.proj.1", c.image_dim, c.image_dim);
+    add_linear(out, "img_emb.proj.3", c.dim, c.image_dim);
+    out.emplace_back("img_emb.proj.4.weight", Shape{c.dim});
+    out.emplace_back("img_emb.proj.4.bias", Shape{c.dim});
+    if (c.image_tokens > 0) out.emplace_back("img_emb.emb_pos", Shape{1, c.image_tokens, c.image_dim});
   }
   out.emplace_back("head.modulation", Shape{1, 2, c.dim});
   add_linear(out, "head.head", c.out_dim * c.patch_volume(), c.dim);
@@ -104,12 +120,16 @@ bool is_dit_checkpoint(const std::map<std::string, Tensor>& t) {
 
 DiTConfig infer_dit_config(const std::map<std::string, Tensor>& t,
                            const std::map<std::string, std::string>& metadata) {
-  for (const auto& [key, _] : t)
-    KINEMA_CHECK(key.find("img_emb") == std::string::npos && key.find("k_img") == std::string::npos,
-                 "dit", "tensor \"", key,
-                 "\" belongs to Wan's image cross-attention (I2V/FLF2V CLIP branch), which kinema's "
-                 "DiT does not support yet");
   DiTConfig c;
+  if (t.count("img_emb.proj.1.weight")) {  // I2V / FLF2V
+    c.image_dim = need(t, "img_emb.proj.1.weight", 2).size(1);
+    if (auto it = t.find("img_emb.emb_pos"); it != t.end()) {
+      KINEMA_CHECK(it->second.ndim() == 3 && it->second.size(2) == c.image_dim, "dit",
+                   "tensor \"img_emb.emb_pos\" has shape ", shape_str(it->second.shape()), "; expected [1, N, ",
+                   c.image_dim, "]");
+      c.image_tokens = it->second.size(1);
+    }
+  }
   const Tensor& pe = need(t, "patch_embedding.weight", 5);  // [dim, in, pt, ph, pw]
   c.dim = pe.size(0);
   c.in_dim = pe.size(1);

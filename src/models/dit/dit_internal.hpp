@@ -17,6 +17,7 @@ struct Run {
   int64_t grid_t = 1, grid_h = 1, grid_w = 1;  // patches along t, h, w
   Tensor context_mask;                          // [B, 1, 1, L] additive, or undefined
   const SequenceShard* shard = nullptr;         // this rank's tokens (sequence parallelism)
+  int64_t image_tokens = 0;                     // leading context tokens that are image tokens
 
   const DiTConfig& config() const { return model.config(); }
   // A non-matmul parameter (norm weight, modulation) as f32-compatible (quantized -> f32).
@@ -37,7 +38,9 @@ Tensor unpatchify(const Run& run, const Tensor& tokens);
 Tensor sinusoidal_embedding(const Tensor& t, int64_t freq_dim);
 // context [B, L, text_dim] -> [B, L, dim]: Linear, GELU(tanh), Linear
 Tensor text_embedding(const Run& run, const Tensor& context);
-// x [B, N, D], e0 [B, 6, D], context [B, L, D] -> [B, N, D]
+// CLIP image tokens [B, Li, image_dim] -> [B, Li, dim] (Wan's MLPProj, I2V/FLF2V)
+Tensor image_embedding(const Run& run, const Tensor& clip);
+// x [B, N, D], e0 [B, 6, D], context [B, Li + L, D] (image tokens first) -> [B, N, D]
 Tensor attention_block(const Run& run, int layer, const Tensor& x, const Tensor& e0,
                        const Tensor& context);
 // x [B, N, D], e [B, D] -> [B, N, C_out*pt*ph*pw]

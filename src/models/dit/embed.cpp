@@ -90,6 +90,17 @@ Tensor text_embedding(const Run& run, const Tensor& context) {
   return run.linear(gelu(h, GeluApprox::tanh), "text_embedding.2");  // [B, L, dim]
 }
 
+Tensor image_embedding(const Run& run, const Tensor& clip) {
+  const DiTConfig& c = run.config();
+  Tensor x = clip;  // [B, Li, image_dim]
+  if (c.image_tokens > 0) x = add(x, run.param("img_emb.emb_pos"));  // FLF2V: which image a token is from
+  // torch.nn.LayerNorm's default eps (1e-5), not the blocks' 1e-6; GELU is the exact (erf) one.
+  x = layer_norm(x, run.param("img_emb.proj.0.weight"), run.param("img_emb.proj.0.bias"), 1e-5f);
+  x = gelu(run.linear(x, "img_emb.proj.1"), GeluApprox::none);
+  x = run.linear(x, "img_emb.proj.3");  // [B, Li, dim]
+  return layer_norm(x, run.param("img_emb.proj.4.weight"), run.param("img_emb.proj.4.bias"), 1e-5f);
+}
+
 Tensor head(const Run& run, const Tensor& x, const Tensor& e) {
   const DiTConfig& c = run.config();
   int64_t B = x.size(0);

@@ -158,6 +158,20 @@ Tensor DiT::forward(const Tensor& x, const Tensor& t, const Tensor& context,
   trace("time_projection", e0);
   Tensor ctx = dit::text_embedding(run, context);  // [B, L, D]
   trace("text_embedding", ctx);
+  KINEMA_CHECK(options.image_context.defined() == (c.image_dim > 0), "dit",
+               c.image_dim > 0 ? "this DiT is Wan I2V/FLF2V: give the image's CLIP features (image_context)"
+                               : "this DiT has no image branch (text-to-video): image_context must be empty");
+  if (c.image_dim > 0) {
+    const Tensor& clip = options.image_context;
+    KINEMA_CHECK(clip.ndim() == 3 && clip.size(0) == B && clip.size(2) == c.image_dim &&
+                     (c.image_tokens == 0 || clip.size(1) == c.image_tokens),
+                 "dit", "image_context must be [B, ", c.image_tokens > 0 ? std::to_string(c.image_tokens) : "Li",
+                 ", ", c.image_dim, "] = CLIP features; got ", shape_str(clip.shape()));
+    Tensor img = dit::image_embedding(run, clip);  // [B, Li, D]
+    trace("img_emb", img);
+    run.image_tokens = img.size(1);
+    ctx = concat({img, ctx}, 1);  // [B, Li + L, D], as Wan concatenates them
+  }
   bool recompute = options.checkpointing == DiTCheckpointing::blocks && grad_enabled();
   dit::Run saved = run;  // what a checkpointed block needs again in backward
   saved.options.trace = nullptr;

@@ -153,6 +153,49 @@ def tiny_dit():
     return m
 
 
+def formula(n, k, amplitude=0.1):
+    """Deterministic values kinema recomputes in C++ (test_wan_official_parity.cpp), so the
+    image-branch goldens need not carry img_emb's 1280 x 1280 weights or the CLIP features."""
+    i = torch.arange(n, dtype=torch.float64)
+    return amplitude * torch.sin(0.37 * i + 1.3 * k + 0.1)
+
+
+def formula_weights(module):
+    with torch.no_grad():
+        for k, (name, p) in enumerate(sorted(module.state_dict().items())):
+            w = formula(p.numel(), k) + (1.0 if p.dim() == 1 else 0.0)
+            p.copy_(w.reshape(p.shape).to(p.dtype))
+
+
+def image_dit_golden(out_dir, model_type):
+    """Wan I2V / FLF2V: CLIP tokens through img_emb and k_img/v_img beside the text (which Wan
+    requires to be padded to its 512 tokens), frame conditioning y concatenated to x."""
+    from wan.modules import attention, model as wan_model
+    attention.flash_attention = wan_model.flash_attention = exact_attention
+    cfg = dict(DIT_CONFIG, model_type=model_type, text_len=512, in_dim=12)
+    m = wan_model.WanModel(**cfg).eval()
+    formula_weights(m)
+    g = torch.Generator().manual_seed(8)
+    x = torch.randn(4, 3, 6, 8, generator=g)
+    y = torch.randn(8, 3, 6, 8, generator=g)        # 4 mask + 4 latent channels
+    t = torch.tensor([412.0])
+    ctx = torch.randn(9, 32, generator=g)
+    images = 2 if model_type == "flf2v" else 1
+    clip = formula(images * 257 * 1280, -1, amplitude=0.5).float().reshape(images, 257, 1280)
+    traced = {}
+    hooks = [m.img_emb.register_forward_hook(lambda mod, i, o: traced.__setitem__("img_emb", o))]
+    for n, b in enumerate(m.blocks):
+        hooks.append(b.register_forward_hook(lambda mod, i, o, n=n: traced.__setitem__(f"blocks.{n}", o)))
+    with torch.no_grad():
+        out = m([x], t, [ctx], seq_len=36, clip_fea=clip, y=[y])[0]
+    padded = torch.cat([ctx, ctx.new_zeros(512 - 9, 32)])
+    tensors = {"input.x": x[None], "input.condition": y[None], "input.t": t, "input.context": padded[None],
+               "output": out[None]}
+    tensors.update({"trace." + k: v for k, v in traced.items()})
+    save(f"{out_dir}/wan21_dit_{model_type}.safetensors", tensors,
+         {"num_heads": str(cfg["num_heads"]), "model_type": model_type, "image_tokens": str(images * 257)})
+
+
 def dit_golden(out_dir):
     cfg = DIT_CONFIG
     m = tiny_dit()
@@ -258,6 +301,8 @@ if __name__ == "__main__":
     sys.modules["wan.modules.tokenizers"] = tok
     torch.manual_seed(0)
     dit_golden(out_dir)
+    image_dit_golden(out_dir, "i2v")
+    image_dit_golden(out_dir, "flf2v")
     sampling_golden(out_dir)
     umt5_golden(out_dir)
     vae_golden(out_dir)

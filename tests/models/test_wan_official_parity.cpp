@@ -10,6 +10,7 @@
 #include <string>
 
 #include "kinema/autograd.hpp"
+#include "kinema/clip_vision.hpp"
 #include "kinema/dit.hpp"
 #include "kinema/ops.hpp"
 #include "kinema/sampler.hpp"
@@ -149,6 +150,18 @@ TEST(WanOfficialParity, Umt5EncoderMatchesWansT5Encoder) {
     std::printf("  umT5 %s output: max error %.2e of its scale\n", std::string(dtype_name(compute)).c_str(), err);
     EXPECT_LE(err, compute == DType::f32 ? 1e-4 : 2e-2);
   }
+}
+
+// clip.py's VisionTransformer (ViT-H/14's structure, tiny): the penultimate block's tokens.
+TEST(WanOfficialParity, ClipVisionMatchesWansVisionTransformer) {
+  NoGradGuard no_grad;
+  const TensorFile g = golden("wan21_clip_vision.safetensors");
+  ClipVision clip = ClipVision::from_tensors(weights_of(g));
+  EXPECT_EQ(clip.config().num_layers, 3);
+  EXPECT_EQ(clip.config().image_size, 28);
+  const double err = test::max_rel_error(clip.forward(g.tensors.at("input.images")), g.tensors.at("output"));
+  std::printf("  CLIP vision (penultimate block) max error %.2e of its scale\n", err);
+  EXPECT_LE(err, 1e-4);
 }
 
 TEST(WanOfficialParity, VaeEncodeAndDecodeMatchWanVAE) {

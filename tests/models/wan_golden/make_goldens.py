@@ -3,7 +3,8 @@
 Usage: /usr/bin/python3 make_goldens.py WAN_REPO OUT_DIR
 
 WAN_REPO is a checkout of github:Wan-Video/Wan2.1 (never committed here). This script imports
-its wan/modules/model.py (WanModel), vae.py (WanVAE_), t5.py (T5Encoder) and wan/utils/fm_solvers_unipc.py
+its wan/modules/model.py (WanModel), vae.py (WanVAE_), t5.py (T5Encoder), clip.py
+(VisionTransformer) and wan/utils/fm_solvers_unipc.py
 (FlowUniPCMultistepScheduler, driven as wan/text2video.py drives it) unchanged, builds tiny configurations
 with random weights, runs them on CPU and writes, per model, one safetensors file with the
 weights (Wan's own state_dict keys), the inputs and the named intermediates kinema traces.
@@ -268,6 +269,25 @@ def umt5_golden(out_dir):
     save(f"{out_dir}/wan21_umt5.safetensors", tensors, {"num_heads": "4", "num_buckets": "8"})
 
 
+def clip_golden(out_dir):
+    """clip.py's VisionTransformer as Wan builds its ViT-H/14 (pool 'token', pre-norm, exact GELU,
+    no block post-norm), tiny: 28x28 images of 14x14 patches, width 32, 3 blocks; the tokens after
+    the penultimate block, which is what Wan's CLIPModel.visual returns (use_31_block)."""
+    from wan.modules import clip as wan_clip
+    wan_clip.flash_attention = exact_attention
+    m = wan_clip.VisionTransformer(image_size=28, patch_size=14, dim=32, mlp_ratio=4, out_dim=16, num_heads=2,
+                                   num_layers=3, pool_type="token", pre_norm=True, post_norm=False,
+                                   activation="gelu").eval()
+    randomize(m, 9)
+    g = torch.Generator().manual_seed(10)
+    images = torch.randn(2, 3, 28, 28, generator=g)
+    with torch.no_grad():
+        out = m(images, use_31_block=True)
+    tensors = {"visual." + k: v for k, v in m.state_dict().items()}
+    tensors.update({"input.images": images, "output": out})
+    save(f"{out_dir}/wan21_clip_vision.safetensors", tensors, {"num_heads": "2"})
+
+
 def vae_golden(out_dir):
     from wan.modules import vae as wan_vae
     m = wan_vae.WanVAE_(dim=4, z_dim=4, dim_mult=[1, 2, 2, 2], num_res_blocks=1, attn_scales=[],
@@ -299,11 +319,20 @@ if __name__ == "__main__":
     tok = types.ModuleType("wan.modules.tokenizers")  # needs transformers; the encoder does not
     tok.HuggingfaceTokenizer = object
     sys.modules["wan.modules.tokenizers"] = tok
+    # clip.py imports torchvision (for its preprocessing transforms) and XLM-Roberta (its text
+    # tower); the vision tower needs neither.
+    tv = types.ModuleType("torchvision")
+    tv.transforms = types.ModuleType("torchvision.transforms")
+    sys.modules["torchvision"], sys.modules["torchvision.transforms"] = tv, tv.transforms
+    xlm = types.ModuleType("wan.modules.xlm_roberta")
+    xlm.XLMRoberta = torch.nn.Module
+    sys.modules["wan.modules.xlm_roberta"] = xlm
     torch.manual_seed(0)
     dit_golden(out_dir)
     image_dit_golden(out_dir, "i2v")
     image_dit_golden(out_dir, "flf2v")
     sampling_golden(out_dir)
     umt5_golden(out_dir)
+    clip_golden(out_dir)
     vae_golden(out_dir)
     print("wrote", out_dir)

@@ -64,6 +64,15 @@ inline void report(const std::string& bench, const std::string& name, double val
   std::fflush(stdout);
 }
 
+// The default model's DiT (models/default): dim 256, 4 heads, 8 layers, MLP 1024, frame
+// conditioning (in 36 = 16 + 4 mask + 16 known, out 16), text width 256.
+inline kinema::DiTConfig default_dit_config() {
+  kinema::DiTConfig c;
+  c.dim = 256, c.num_heads = 4, c.num_layers = 8, c.ffn_dim = 1024, c.freq_dim = 256;
+  c.in_dim = 36, c.out_dim = 16, c.text_dim = 256;
+  return c;
+}
+
 // Forward FLOPs of one DiT sample (multiply-add = 2): matmuls and attention, analytically.
 inline double dit_forward_flops(const kinema::DiTConfig& c, int64_t tokens, int64_t text_len) {
   const double d = double(c.dim), f = double(c.ffn_dim), n = double(tokens), l = double(text_len);

@@ -13,9 +13,7 @@ using namespace kinema::bench;
 
 int main() {
   Peaks peaks = read_peaks();
-  DiTConfig c;
-  c.dim = 256, c.num_heads = 4, c.num_layers = 8, c.ffn_dim = 1024, c.freq_dim = 256;
-  c.in_dim = 36, c.out_dim = 16, c.text_dim = 256;
+  const DiTConfig c = default_dit_config();
   SyntheticLatentOptions data;
   data.count = 8, data.channels = 16, data.frames = 7, data.height = 16, data.width = 16;
   data.text_len = 80, data.text_dim = 256;

@@ -29,9 +29,8 @@ double peak_rss_mb() {
 }
 
 DiTConfig config() {
-  DiTConfig c;
-  c.dim = 256, c.num_heads = 4, c.num_layers = 8, c.ffn_dim = 1024, c.freq_dim = 256;
-  c.in_dim = 16, c.out_dim = 16, c.text_dim = 256;
+  DiTConfig c = default_dit_config();
+  c.in_dim = 16;  // no frame conditioning: plain text-to-video
   return c;
 }
 

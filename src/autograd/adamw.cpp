@@ -49,30 +49,38 @@ void AdamW::zero_grad() {
   for (const Tensor& p : params_) p.zero_grad();
 }
 
-void AdamW::save(const std::string& path) const {
+void save_adamw_state(const std::string& path, const AdamWState& state) {
   TensorFile f;
-  for (size_t i = 0; i < params_.size(); ++i) {
-    f.tensors["m." + std::to_string(i)] = m_[i];
-    f.tensors["v." + std::to_string(i)] = v_[i];
+  for (size_t i = 0; i < state.m.size(); ++i) {
+    f.tensors["m." + std::to_string(i)] = state.m[i];
+    f.tensors["v." + std::to_string(i)] = state.v[i];
   }
-  f.metadata["step"] = std::to_string(steps_);
-  f.metadata["params"] = std::to_string(params_.size());
+  f.metadata["step"] = std::to_string(state.steps);
+  f.metadata["params"] = std::to_string(state.m.size());
   save_tensors(path, f);
 }
 
-void AdamW::load(const std::string& path) {
+AdamWState load_adamw_state(const std::string& path, const std::vector<Tensor>& params, const char* who) {
   TensorFile f = load_tensors(path);
-  KINEMA_CHECK(f.metadata.count("params") && std::stoul(f.metadata["params"]) == params_.size(), "AdamW",
-        path, " holds state for a different number of parameters");
-  for (size_t i = 0; i < params_.size(); ++i) {
-    for (auto [which, dst] : {std::pair<const char*, std::vector<Tensor>*>{"m.", &m_}, {"v.", &v_}}) {
+  KINEMA_CHECK(f.metadata.count("params") && std::stoul(f.metadata["params"]) == params.size(), who, " ",
+               path, " holds state for a different number of parameters");
+  AdamWState s;
+  for (size_t i = 0; i < params.size(); ++i)
+    for (auto [which, dst] : {std::pair<const char*, std::vector<Tensor>*>{"m.", &s.m}, {"v.", &s.v}}) {
       auto it = f.tensors.find(which + std::to_string(i));
-      KINEMA_CHECK(it != f.tensors.end() && it->second.shape() == params_[i].shape(), "AdamW", path,
-            ": missing or mismatched state for parameter ", i);
-      (*dst)[i] = it->second;
+      KINEMA_CHECK(it != f.tensors.end() && it->second.shape() == params[i].shape(), who, " ", path,
+                   ": missing or mismatched state for parameter ", i);
+      dst->push_back(it->second);
     }
-  }
-  steps_ = std::stoll(f.metadata["step"]);
+  s.steps = std::stoll(f.metadata["step"]);
+  return s;
+}
+
+void AdamW::save(const std::string& path) const { save_adamw_state(path, {m_, v_, steps_}); }
+
+void AdamW::load(const std::string& path) {
+  AdamWState s = load_adamw_state(path, params_, "AdamW");
+  m_ = std::move(s.m), v_ = std::move(s.v), steps_ = s.steps;
 }
 
 float clip_grad_norm(const std::vector<Tensor>& params, float max_norm) {

@@ -1,10 +1,15 @@
-// The AdamW update of one contiguous run of elements: shared by AdamW (whole tensors) and
-// ShardedAdamW (one rank's slice of the flattened parameters), so both give the same bits.
+// AdamW internals shared by AdamW (whole tensors) and ShardedAdamW (one rank's slice of the
+// flattened parameters): the update of a contiguous run of elements, so both give the same bits,
+// and the checkpoint format, so either loads what the other saved.
 #pragma once
 #include <cmath>
 #include <cstdint>
 
+#include <string>
+#include <vector>
+
 #include "kinema/optim.hpp"
+#include "kinema/tensor.hpp"
 
 namespace kinema {
 
@@ -26,5 +31,14 @@ inline void adamw_update(float* p, const float* g, float* m, float* v, int64_t b
     p[j] = p[j] * k.decay - k.lr * (m[j] / k.c1) / (std::sqrt(v[j] / k.c2) + k.eps);
   }
 }
+
+// The moments of every parameter ("m.i", "v.i" shaped like parameter i) and the step count.
+struct AdamWState {
+  std::vector<Tensor> m, v;
+  int64_t steps = 0;
+};
+void save_adamw_state(const std::string& path, const AdamWState& state);
+// Checks the file holds one (m, v) per parameter, each of its shape; `who` names the optimizer.
+AdamWState load_adamw_state(const std::string& path, const std::vector<Tensor>& params, const char* who);
 
 }  // namespace kinema

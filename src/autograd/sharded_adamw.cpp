@@ -119,38 +119,28 @@ void ShardedAdamW::save(const std::string& path) const {
   comm_.allgather(m.data(), block_);
   comm_.allgather(v.data(), block_);
   if (!comm_.is_root()) return;
-  TensorFile f;
+  AdamWState state{{}, {}, steps_};
   int64_t at = 0;
-  for (size_t i = 0; i < params_.size(); ++i) {
-    const int64_t n = params_[i].numel();
-    f.tensors["m." + std::to_string(i)] =
-        Tensor::from_vector(std::vector<float>(m.begin() + at, m.begin() + at + n), params_[i].shape());
-    f.tensors["v." + std::to_string(i)] =
-        Tensor::from_vector(std::vector<float>(v.begin() + at, v.begin() + at + n), params_[i].shape());
+  for (const Tensor& p : params_) {
+    const int64_t n = p.numel();
+    state.m.push_back(Tensor::from_vector(std::vector<float>(m.begin() + at, m.begin() + at + n), p.shape()));
+    state.v.push_back(Tensor::from_vector(std::vector<float>(v.begin() + at, v.begin() + at + n), p.shape()));
     at += n;
   }
-  f.metadata["step"] = std::to_string(steps_);
-  f.metadata["params"] = std::to_string(params_.size());
-  save_tensors(path, f);
+  save_adamw_state(path, state);
 }
 
 void ShardedAdamW::load(const std::string& path) {
-  TensorFile f = load_tensors(path);
-  check(f.metadata.count("params") && std::stoul(f.metadata["params"]) == params_.size(), "ShardedAdamW",
-        path, " holds optimizer state for a different number of parameters");
+  const AdamWState state = load_adamw_state(path, params_, "ShardedAdamW");
   const int64_t mine = int64_t(comm_.rank()) * block_, mine_end = std::min(total_, mine + block_);
   std::fill(m_.begin(), m_.end(), 0.f);
   std::fill(v_.begin(), v_.end(), 0.f);
   for_each_piece(params_, mine, mine_end, [&](size_t i, int64_t off, int64_t at, int64_t n) {
-    for (auto [which, dst] : {std::pair<const char*, std::vector<float>*>{"m.", &m_}, {"v.", &v_}}) {
-      auto it = f.tensors.find(which + std::to_string(i));
-      check(it != f.tensors.end() && it->second.shape() == params_[i].shape(), "ShardedAdamW", path,
-            ": missing or mismatched state for parameter ", i);
-      std::vector<float> all = it->second.to_vector();
-      std::copy_n(all.begin() + off, n, dst->begin() + (at - mine));
-    }
+    std::vector<float> m = state.m[i].to_vector(), v = state.v[i].to_vector();
+    std::copy_n(m.begin() + off, n, m_.begin() + (at - mine));
+    std::copy_n(v.begin() + off, n, v_.begin() + (at - mine));
   });
-  steps_ = std::stoll(f.metadata["step"]);
+  steps_ = state.steps;
 }
 
 }  // namespace kinema

@@ -39,6 +39,7 @@ int cmd_vae(int argc, char** argv);
 int cmd_check_prompt(int argc, char** argv);
 int cmd_serve(int argc, char** argv);
 int cmd_keys(int argc, char** argv);
+int cmd_convert(int argc, char** argv);
 // `kinema train <model>` halves, each in its own cmd_train_<model>.cpp.
 int train_vae(int argc, char** argv);
 int train_text(int argc, char** argv);

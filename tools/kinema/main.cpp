@@ -27,6 +27,7 @@ const Command kCommands[] = {
     {"check-prompt", "check a prompt against the safety policy and say why (exit 0 allowed, 5 refused)", cmd_check_prompt},
     {"serve", "a local Videos API (OpenAI's Sora API shape) with a durable job queue (docs/serve.md)", cmd_serve},
     {"keys", "API keys of `kinema serve`: create, list, revoke", cmd_keys},
+    {"convert", "weights (safetensors or GGUF) to GGUF, matrices quantized to q8_0/q4_0/bf16/f16", cmd_convert},
     {"vae", "VAE latent statistics for normalisation; reconstruction benchmark on held-out clips", cmd_vae},
 };
 

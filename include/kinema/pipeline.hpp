@@ -40,6 +40,12 @@ struct ModelManifest {
   int64_t base_tokens = 256;
   std::string sampler = "unipc";
   int64_t max_text_len = 256;
+  // Wan's text path: the encoded caption is zero-padded to max_text_len tokens and the DiT
+  // attends to all of them (kinema's own models attend to the caption's tokens only).
+  bool pad_text = false;
+  // Prompts are expanded into the procedural world's caption style (kinema's own models, which
+  // were trained on those captions); other models take the prompt as written.
+  bool world_prompts = true;
 };
 
 ModelManifest read_manifest(const std::string& path);
@@ -121,7 +127,13 @@ class Pipeline {
  public:
   // Loads DIR/model.json and the files it names, checking each SHA-256; a missing or altered
   // file is an Error naming it and what to do.
+  // A directory laid out as Wan2.1's releases are (docs/wan.md) also loads: see load_wan.
   static Pipeline load(const std::string& dir);
+  // Wan2.1 T2V as released (Wan-AI/Wan2.1-T2V-1.3B and -14B): config.json, the DiT in
+  // diffusion_pytorch_model*.safetensors (sharded or not; original or ComfyUI key names; or one
+  // .gguf), Wan2.1_VAE.pth, models_t5_umt5-xxl-enc-bf16.pth and google/umt5-xxl/spiece.model.
+  // Each missing piece is an Error naming the file expected.
+  static Pipeline load_wan(const std::string& dir);
   const ModelManifest& manifest() const { return manifest_; }
   const std::string& dir() const { return dir_; }
   std::string model_digest() const { return manifest_.dit.sha256; }

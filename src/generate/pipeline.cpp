@@ -70,6 +70,9 @@ Pipeline::Pipeline(std::string dir, ModelManifest m, Tokenizer t, TextEncoder e,
       vae_(std::move(v)), dit_(std::move(d)) {}
 
 Pipeline Pipeline::load(const std::string& dir) {
+  if (!fs::exists(fs::path(dir) / "model.json") && fs::exists(fs::path(dir) / "config.json") &&
+      fs::exists(fs::path(dir) / "Wan2.1_VAE.pth"))
+    return load_wan(dir);
   ModelManifest m = read_manifest((fs::path(dir) / "model.json").string());
   Tokenizer tok = Tokenizer::load(checked_file(dir, m.tokenizer, "tokenizer"));
   TextEncoder enc = TextEncoder::from_tensors(load_tensors(checked_file(dir, m.text_encoder, "text encoder")));
@@ -151,6 +154,12 @@ int64_t Pipeline::estimate_bytes(const GenerateRequest& r) const {
 }
 
 namespace {
+// Wan's context: the caption's tokens, then zeros up to text_len, all of them attended.
+Tensor pad_text(const Tensor& context, int64_t len) {
+  const int64_t L = context.size(0);
+  return L >= len ? context : concat({context, Tensor::zeros({len - L, context.size(1)})}, 0);
+}
+
 // Under sequence parallelism rank 0 encodes the text and every rank receives it.
 Tensor encoded_once(Communicator* ranks, const std::function<Tensor()>& encode) {
   if (!ranks || ranks->size() == 1) return encode();
@@ -174,7 +183,7 @@ GenerateResult Pipeline::generate(const GenerateRequest& request,
 
   auto t0 = Clock::now();
   out.caption = r.prompt;
-  if (r.expand) {
+  if (r.expand && manifest_.world_prompts) {
     world::Expansion e = world::expand(r.prompt, r.seed, world::SampleOptions{r.width, r.height, r.fps, r.frames});
     if (e.understood) out.caption = e.caption, out.scene = e.scene, out.expanded = true;
     for (const auto& s : e.mapped) out.notes.push_back("read " + s);
@@ -184,6 +193,7 @@ GenerateResult Pipeline::generate(const GenerateRequest& request,
   const int64_t max_len = manifest_.max_text_len;
   Tensor cond = encoded_once(r.sequence_parallel, [&] { return encode_caption(tokenizer_, encoder_, out.caption, max_len); });
   Tensor uncond = encoded_once(r.sequence_parallel, [&] { return encode_caption(tokenizer_, encoder_, r.negative, max_len); });
+  if (manifest_.pad_text) cond = pad_text(cond, max_len), uncond = pad_text(uncond, max_len);
   const int64_t Lc = cond.shape()[0], Lu = uncond.shape()[0], D = cond.shape()[1];
   cond = reshape(cond, {1, Lc, D}), uncond = reshape(uncond, {1, Lu, D});
   out.seconds.text = since(t0);

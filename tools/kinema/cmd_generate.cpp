@@ -40,7 +40,7 @@ struct GenerateCli {
 const std::vector<Option<GenerateCli>>& options() {
   static const std::vector<Option<GenerateCli>> table = {
       {"-o", "FILE", "output: .mp4, .webm, .gif, or .png (one frame: text-to-image)", KS(out)},
-      {"--model", "DIR", "model directory (model.json + weights); default: the shipped model", KS(model)},
+      {"--model", "DIR", "model directory (model.json + weights, or a Wan2.1 T2V release: docs/wan.md); default: the shipped model", KS(model)},
       {"--negative", "TEXT", "negative prompt: what classifier-free guidance steers away from", KS(req.negative)},
       {"--size", "WxH", "frame size, a multiple of 16 (default: the model's first trained size)", KS(size)},
       {"--seconds", "S", "clip length in seconds (rounded to 1 + 4k frames)", KF(seconds)},

@@ -31,7 +31,7 @@ std::string default_model_dir() {
 std::vector<Option<ModeCli>> common_mode_options() {
   return {
       {"-o", "FILE", "output: .mp4, .webm or .gif", KS(out)},
-      {"--model", "DIR", "model directory (model.json + weights); default: the shipped model", KS(model)},
+      {"--model", "DIR", "model directory (model.json + weights, or a Wan2.1 T2V release: docs/wan.md); default: the shipped model", KS(model)},
       {"--negative", "TEXT", "negative prompt: what classifier-free guidance steers away from", KS(req.negative)},
       {"--size", "WxH", "frame size, a multiple of 16 (default: the input's, rounded to 16)", KS(size)},
       {"--fps", "N", "frames per second (default: the model's)", KI(req.fps)},

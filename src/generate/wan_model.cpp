@@ -1,0 +1,103 @@
+// Pipeline::load_wan: Wan2.1's released directory layout on kinema's own modules (the DiT, VAE
+// and text encoder that match Wan's reference code, tests/models/test_wan_official_parity.cpp).
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "kinema/error.hpp"
+#include "kinema/pipeline.hpp"
+#include "kinema/weights.hpp"
+
+namespace fs = std::filesystem;
+
+namespace kinema {
+namespace {
+
+bool ends_with(const std::string& s, const std::string& t) {
+  return s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0;
+}
+
+// The DiT's file: the sharded index, the single safetensors, or one .gguf.
+std::string dit_file(const fs::path& dir) {
+  for (const char* name : {"diffusion_pytorch_model.safetensors.index.json", "diffusion_pytorch_model.safetensors"})
+    if (fs::exists(dir / name)) return (dir / name).string();
+  std::vector<std::string> ggufs;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (ends_with(e.path().string(), ".gguf")) ggufs.push_back(e.path().string());
+  check(ggufs.size() == 1, "wan", dir.string(), ": no DiT found; expected diffusion_pytorch_model.safetensors ",
+        "(or its .index.json with shards, or one .gguf)", ggufs.size() > 1 ? "; several .gguf files: keep one" : "");
+  return ggufs[0];
+}
+
+fs::path need(const fs::path& dir, const std::string& name, const char* what) {
+  const fs::path p = dir / name;
+  check(fs::exists(p), "wan", dir.string(), " has no ", name, " (", what, ")");
+  return p;
+}
+
+// ComfyUI's single-file checkpoints prefix the DiT's keys.
+TensorFile strip_prefixes(TensorFile f) {
+  TensorFile out;
+  out.metadata = std::move(f.metadata);
+  for (auto& [name, t] : f.tensors) {
+    std::string key = name;
+    for (const char* prefix : {"model.diffusion_model.", "diffusion_model.", "model."})
+      if (key.rfind(prefix, 0) == 0) {
+        key = key.substr(std::string(prefix).size());
+        break;
+      }
+    check(out.tensors.emplace(key, std::move(t)).second, "wan", "the DiT has \"", key, "\" twice (with and without a prefix)");
+  }
+  return out;
+}
+
+}  // namespace
+
+Pipeline Pipeline::load_wan(const std::string& dir_in) {
+  const fs::path dir(dir_in);
+  const fs::path cfg_path = need(dir, "config.json", "the DiT's configuration");
+  nlohmann::json cfg;
+  try {
+    cfg = nlohmann::json::parse(std::ifstream(cfg_path));
+  } catch (const std::exception& e) {
+    fail("wan", cfg_path.string(), " is not valid JSON: ", e.what());
+  }
+  const std::string type = cfg.value("model_type", "t2v");
+  check(type == "t2v", "wan", dir_in, " is a Wan ", type, " model; kinema generates with Wan T2V directories so far ",
+        "(the I2V/FLF2V DiT and CLIP encoder load and match Wan's code, docs/wan.md; their pipeline is next)");
+  TensorFile dit_tensors = strip_prefixes(load_weights(dit_file(dir)));
+  if (cfg.contains("num_heads")) dit_tensors.metadata["num_heads"] = std::to_string(cfg["num_heads"].get<int64_t>());
+  DiT dit = DiT::from_tensors(dit_tensors);
+  VAE vae = VAE::from_tensors(load_weights(need(dir, "Wan2.1_VAE.pth", "the VAE").string()));
+  if (vae.config().latents_mean.empty() && vae.config().z_dim == 16) {  // Wan publishes the statistics in code
+    TensorFile v = vae.to_tensors();
+    VaeConfig stats = wan21_vae_config();
+    std::string mean, std_;
+    for (size_t i = 0; i < stats.latents_mean.size(); ++i)
+      mean += (i ? "," : "") + std::to_string(stats.latents_mean[i]), std_ += (i ? "," : "") + std::to_string(stats.latents_std[i]);
+    v.metadata["latents_mean"] = mean, v.metadata["latents_std"] = std_;
+    vae = VAE::from_tensors(v);
+  }
+  TextEncoder text = TextEncoder::from_tensors(
+      load_weights(need(dir, "models_t5_umt5-xxl-enc-bf16.pth", "the umT5-XXL text encoder").string()));
+  Tokenizer tok = Tokenizer::load(need(dir, "google/umt5-xxl/spiece.model", "umT5's sentencepiece tokenizer").string());
+  check(dit.config().text_dim == text.config().dim, "wan", "the DiT reads text of width ", dit.config().text_dim,
+        " but the text encoder writes ", text.config().dim);
+  check(dit.config().out_dim == vae.config().z_dim, "wan", "the DiT predicts ", dit.config().out_dim,
+        " channels but the VAE's latent has ", vae.config().z_dim);
+
+  ModelManifest m;  // Wan's defaults (wan/configs, generate.py)
+  m.name = dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();
+  m.sizes = {{832, 480}, {480, 832}, {1280, 720}, {720, 1280}};
+  m.fps = 16, m.frames = 81, m.steps = 50, m.cfg = 5.f, m.shift = 5.f, m.sampler = "unipc";
+  m.max_text_len = cfg.value("text_len", int64_t(512));
+  m.pad_text = true, m.world_prompts = false;
+  m.dit.path = dit_file(dir);
+  m.dit.sha256 = sha256_file(cfg_path.string());  // provenance names the model by its config (hashing 28 GB of
+                                                  // weights would take minutes)
+  return Pipeline(dir_in, std::move(m), std::move(tok), std::move(text), std::move(vae), std::move(dit));
+}
+
+}  // namespace kinema

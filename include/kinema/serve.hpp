@@ -71,6 +71,9 @@ struct ServeOptions {
   // most (0 = no limit); over either, 429 (rate_limit_exceeded / insufficient_quota).
   int rate_per_minute = 0;
   int quota = 0;
+  // Completed videos' files are kept this long (expires_at = completed_at + retention), then
+  // removed by a sweeper; the video object stays. 0 = kept until deleted. Fractions allowed.
+  double retention_hours = 168;
   ModelInfo model;
   // Where jobs and API keys live: "" (SQLite in data_dir/jobs.sqlite3), "sqlite:PATH", or a
   // fleet's shared queue "postgresql://USER@HOST[:PORT]/DB[?lease=SECONDS]" (docs/serve.md).

@@ -33,6 +33,7 @@ struct Job {
   std::string lease;          // the token of the current claim ("" = never claimed)
   int attempts = 0;           // claims so far: above 1, the job was taken over or requeued
   int completions = 0;        // times it was completed: 0 or 1, never more
+  bool expired = false;       // its files were removed at expires_at (the row stays, as the API's does)
 };
 
 struct ListQuery {
@@ -71,11 +72,17 @@ class JobStore {
   // was deleted, or another worker claimed it after the lease ran out.
   virtual bool renew(const std::string& id, const std::string& lease, int progress = -1) = 0;
   // Both are refused (false) unless `lease` still holds the job.
-  virtual bool complete(const std::string& id, const std::string& lease, const std::string& files, int64_t now) = 0;
+  // complete() records expires_at (unix seconds; 0 = kept until deleted).
+  virtual bool complete(const std::string& id, const std::string& lease, const std::string& files, int64_t now,
+                        int64_t expires_at = 0) = 0;
   virtual bool fail(const std::string& id, const std::string& lease, const std::string& code,
                     const std::string& message, int64_t now) = 0;
   // Removes the row; returns false when there is none.
   virtual bool remove(const std::string& id) = 0;
+  // Completed jobs whose expires_at has passed and whose files are still stored, oldest first.
+  virtual std::vector<Job> due_to_expire(int64_t now, int limit) const = 0;
+  // Marks the job expired (its files are gone); false when it was already, or is no more.
+  virtual bool mark_expired(const std::string& id) = 0;
   virtual std::map<std::string, int64_t> count_by_status() const = 0;
   virtual int64_t count_queued() const = 0;
   virtual int64_t count_owned(const std::string& owner) const = 0;

@@ -8,7 +8,7 @@ namespace {
 
 constexpr const char* kColumns =
     "id, owner, status, progress, created_at, completed_at, expires_at, model, prompt, seconds, size, "
-    "remixed_from, error_code, error_message, params, files, worker, lease, attempts, completions";
+    "remixed_from, error_code, error_message, params, files, worker, lease, attempts, completions, expired";
 
 Job read_job(const PgResult& r, int row) {
   Job j;
@@ -18,6 +18,7 @@ Job read_job(const PgResult& r, int row) {
   j.remixed_from = r.text(row, 11), j.error_code = r.text(row, 12), j.error_message = r.text(row, 13);
   j.params = r.text(row, 14), j.files = r.text(row, 15), j.worker = r.text(row, 16), j.lease = r.text(row, 17);
   j.attempts = int(r.integer(row, 18)), j.completions = int(r.integer(row, 19));
+  j.expired = r.integer(row, 20) != 0;
   return j;
 }
 
@@ -51,6 +52,8 @@ void PgJobStore::create_schema() {
          "worker TEXT NOT NULL DEFAULT '', lease TEXT NOT NULL DEFAULT '', "
          "lease_until TIMESTAMPTZ NOT NULL DEFAULT 'epoch', attempts INTEGER NOT NULL DEFAULT 0, "
          "completions INTEGER NOT NULL DEFAULT 0)");
+    // Tables made before expiry get the column (nothing expired yet).
+    exec("ALTER TABLE kinema_jobs ADD COLUMN IF NOT EXISTS expired INTEGER NOT NULL DEFAULT 0");
     exec("CREATE INDEX IF NOT EXISTS kinema_jobs_status ON kinema_jobs(status, seq)");
     exec("CREATE INDEX IF NOT EXISTS kinema_jobs_owner ON kinema_jobs(owner, seq)");
     exec("CREATE TABLE IF NOT EXISTS kinema_api_keys (hash TEXT PRIMARY KEY, owner TEXT NOT NULL, "
@@ -116,10 +119,11 @@ bool PgJobStore::renew(const std::string& id, const std::string& lease, int prog
              .affected() > 0;
 }
 
-bool PgJobStore::complete(const std::string& id, const std::string& lease, const std::string& files, int64_t now) {
-  return exec("UPDATE kinema_jobs SET status='completed', progress=100, completed_at=$3, files=$4, "
+bool PgJobStore::complete(const std::string& id, const std::string& lease, const std::string& files, int64_t now,
+                          int64_t expires_at) {
+  return exec("UPDATE kinema_jobs SET status='completed', progress=100, completed_at=$3, files=$4, expires_at=$5, "
               "lease_until='epoch', completions=completions+1 WHERE id=$1 AND lease=$2 AND status='in_progress'",
-              {id, lease, str(now), files})
+              {id, lease, str(now), files, str(expires_at)})
              .affected() > 0;
 }
 
@@ -133,6 +137,20 @@ bool PgJobStore::fail(const std::string& id, const std::string& lease, const std
 
 bool PgJobStore::remove(const std::string& id) {
   return exec("DELETE FROM kinema_jobs WHERE id=$1", {id}).affected() > 0;
+}
+
+std::vector<Job> PgJobStore::due_to_expire(int64_t now, int limit) const {
+  const PgResult r = exec(std::string("SELECT ") + kColumns +
+                              " FROM kinema_jobs WHERE status='completed' AND expired=0 AND expires_at>0 AND "
+                              "expires_at<=$1::bigint ORDER BY expires_at LIMIT $2::bigint",
+                          {str(now), str(int64_t(limit))});
+  std::vector<Job> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(read_job(r, i));
+  return out;
+}
+
+bool PgJobStore::mark_expired(const std::string& id) {
+  return exec("UPDATE kinema_jobs SET expired=1 WHERE id=$1 AND expired=0", {id}).affected() > 0;
 }
 
 std::map<std::string, int64_t> PgJobStore::count_by_status() const {

@@ -21,10 +21,13 @@ class PgJobStore final : public JobStore {
   ListResult list(const ListQuery& q) const override;
   std::optional<Job> claim_next(const std::string& worker) override;
   bool renew(const std::string& id, const std::string& lease, int progress) override;
-  bool complete(const std::string& id, const std::string& lease, const std::string& files, int64_t now) override;
+  bool complete(const std::string& id, const std::string& lease, const std::string& files, int64_t now,
+                int64_t expires_at = 0) override;
   bool fail(const std::string& id, const std::string& lease, const std::string& code, const std::string& message,
             int64_t now) override;
   bool remove(const std::string& id) override;
+  std::vector<Job> due_to_expire(int64_t now, int limit) const override;
+  bool mark_expired(const std::string& id) override;
   std::map<std::string, int64_t> count_by_status() const override;
   int64_t count_queued() const override;
   int64_t count_owned(const std::string& owner) const override;

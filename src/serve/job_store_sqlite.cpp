@@ -46,7 +46,7 @@ class Stmt {
 
 constexpr const char* kColumns =
     "id, owner, status, progress, created_at, completed_at, expires_at, model, prompt, seconds, size, "
-    "remixed_from, error_code, error_message, params, files, worker, lease, attempts, completions";
+    "remixed_from, error_code, error_message, params, files, worker, lease, attempts, completions, expired";
 
 Job read_job(const Stmt& s) {
   Job j;
@@ -56,6 +56,7 @@ Job read_job(const Stmt& s) {
   j.remixed_from = s.text(11), j.error_code = s.text(12), j.error_message = s.text(13);
   j.params = s.text(14), j.files = s.text(15);
   j.worker = s.text(16), j.lease = s.text(17), j.attempts = int(s.integer(18)), j.completions = int(s.integer(19));
+  j.expired = s.integer(20) != 0;
   return j;
 }
 
@@ -87,6 +88,7 @@ SqliteJobStore::SqliteJobStore(const std::string& path, StoreOptions options) : 
   exec("CREATE TABLE IF NOT EXISTS api_keys (hash TEXT PRIMARY KEY, owner TEXT NOT NULL, prefix TEXT NOT NULL, "
        "created_at INTEGER NOT NULL)");
   add_lease_columns();
+  add_expired_column();
   // A render that was running when the server died starts again from the queue.
   if (options_.recovery == Recovery::none) return;
   Stmt s(db_, "UPDATE jobs SET status='queued', progress=0, lease_until=0 WHERE status='in_progress'");
@@ -106,6 +108,13 @@ void SqliteJobStore::add_lease_columns() {
   exec("ALTER TABLE jobs ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0");  // unix ms
   exec("ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0");
   exec("ALTER TABLE jobs ADD COLUMN completions INTEGER NOT NULL DEFAULT 0");
+}
+
+// Databases made before expiry get the column (nothing expired yet).
+void SqliteJobStore::add_expired_column() {
+  Stmt info(db_, "SELECT COUNT(*) FROM pragma_table_info('jobs') WHERE name='expired'");
+  info.step();
+  if (info.integer(0) == 0) exec("ALTER TABLE jobs ADD COLUMN expired INTEGER NOT NULL DEFAULT 0");
 }
 
 void SqliteJobStore::exec(const char* sql) const {
@@ -191,11 +200,12 @@ bool SqliteJobStore::renew(const std::string& id, const std::string& lease, int 
   return sqlite3_changes(db_) > 0;
 }
 
-bool SqliteJobStore::complete(const std::string& id, const std::string& lease, const std::string& files, int64_t now) {
+bool SqliteJobStore::complete(const std::string& id, const std::string& lease, const std::string& files, int64_t now,
+                              int64_t expires_at) {
   std::lock_guard lock(mu_);
-  Stmt s(db_, "UPDATE jobs SET status='completed', progress=100, completed_at=?, files=?, lease_until=0, "
+  Stmt s(db_, "UPDATE jobs SET status='completed', progress=100, completed_at=?, expires_at=?, files=?, lease_until=0, "
               "completions=completions+1 WHERE id=? AND lease=? AND status='in_progress'");
-  s.bind(now).bind(files).bind(id).bind(lease).step();
+  s.bind(now).bind(expires_at).bind(files).bind(id).bind(lease).step();
   return sqlite3_changes(db_) > 0;
 }
 
@@ -211,6 +221,24 @@ bool SqliteJobStore::fail(const std::string& id, const std::string& lease, const
 bool SqliteJobStore::remove(const std::string& id) {
   std::lock_guard lock(mu_);
   Stmt s(db_, "DELETE FROM jobs WHERE id=?");
+  s.bind(id).step();
+  return sqlite3_changes(db_) > 0;
+}
+
+std::vector<Job> SqliteJobStore::due_to_expire(int64_t now, int limit) const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, (std::string("SELECT ") + kColumns +
+               " FROM jobs WHERE status='completed' AND expired=0 AND expires_at>0 AND expires_at<=? "
+               "ORDER BY expires_at LIMIT ?").c_str());
+  s.bind(now).bind(int64_t(limit));
+  std::vector<Job> out;
+  while (s.step()) out.push_back(read_job(s));
+  return out;
+}
+
+bool SqliteJobStore::mark_expired(const std::string& id) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "UPDATE jobs SET expired=1 WHERE id=? AND expired=0");
   s.bind(id).step();
   return sqlite3_changes(db_) > 0;
 }

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "kinema/error.hpp"
+#include "serve/expiry.hpp"
 #include "serve/random_id.hpp"
 #include "serve/request_fields.hpp"
 #include "serve/request_map.hpp"
@@ -61,6 +62,19 @@ void read_extras(const Fields& f, json& p) {
     if (p["loop"] && p.value("frames", 0) < 9)
       throw bad_request("seconds", "a loop needs at least 9 frames (two passes); ask for more seconds");
   }
+}
+
+// The content of a video whose retention ran out (docs/serve.md, "Expiry").
+ApiError expired(const Job& j) {
+  return ApiError(404, "invalid_request_error", "video_expired", "",
+                  "Video '" + j.id + "' expired at " + std::to_string(j.expires_at) +
+                      " (unix time); its files are no longer stored.");
+}
+
+ApiError expired_source(const Job& j) {
+  ApiError e = expired(j);
+  e.status = 400, e.param = "video";
+  return e;
 }
 
 std::string checked_prompt(const Fields& f) {
@@ -159,6 +173,7 @@ void derive(Service& s, const std::string& owner, const std::string& source, con
   if (src.status != "completed")
     throw bad_request(kind == std::string("edit") ? "video" : "",
                       "Video '" + src.id + "' is " + src.status + "; only a completed video can be used.");
+  if (is_expired(src, unix_now())) throw expired_source(src);
   Job job;
   job.id = "video_" + random_hex(16), job.owner = owner, job.prompt = checked_prompt(f);
   json p = json::parse(src.params);
@@ -202,6 +217,7 @@ void extend(Service& s, const httplib::Request& req, httplib::Response& res) {
   const Job src = s.owned_job(f.get("video[id]"), owner);
   if (src.status != "completed")
     throw bad_request("video", "Video '" + src.id + "' is " + src.status + "; only a completed video can be extended.");
+  if (is_expired(src, unix_now())) throw expired_source(src);
   Job job;
   job.id = "video_" + random_hex(16), job.owner = owner, job.prompt = checked_prompt(f);
   json p = json::parse(src.params);
@@ -251,22 +267,11 @@ void list(Service& s, const httplib::Request& req, httplib::Response& res) {
   send_json(res, body);
 }
 
-void remove_job_files(const Service& s, const Job& j) {
-  std::error_code ec;
-  const json files = json::parse(j.files.empty() ? "{}" : j.files, nullptr, false);
-  if (files.is_object())
-    for (const auto& [k, v] : files.items())
-      if (v.is_string()) fs::remove(s.videos_dir() + "/" + v.get<std::string>(), ec);
-  const json p = json::parse(j.params, nullptr, false);
-  if (p.is_object() && p.contains("input_reference"))
-    fs::remove(s.uploads_dir() + "/" + p["input_reference"].get<std::string>(), ec);
-}
-
 void remove(Service& s, const httplib::Request& req, httplib::Response& res) {
   const Job j = s.owned_job(req.matches[1], s.authenticate(req));
   if (j.status == "in_progress") s.runner.cancel(j.id);  // the worker removes what it wrote
   s.store.remove(j.id);
-  remove_job_files(s, j);
+  remove_job_files(s.options.data_dir, j);
   s.runner.notify();
   send_json(res, {{"id", j.id}, {"object", "video.deleted"}, {"deleted", true}});
 }
@@ -279,6 +284,7 @@ void content(Service& s, const httplib::Request& req, httplib::Response& res) {
   if (j.status != "completed")
     throw ApiError(400, "invalid_request_error", "video_not_ready", "",
                    "Video '" + j.id + "' is " + j.status + "; its content is available once it is completed.");
+  if (is_expired(j, unix_now())) throw expired(j);
   const std::string path = s.videos_dir() + "/" + json::parse(j.files).at(variant).get<std::string>();
   std::error_code ec;
   const auto size = fs::file_size(path, ec);

@@ -38,11 +38,12 @@ RenderTask task_of(const Job& job, const std::string& videos, const std::string&
   t.loop = p.value("loop", false);
   t.strength = p.value("strength", -1.f);
   if (const std::string in = p.value("input_reference", ""); !in.empty()) t.input_reference = uploads + "/" + in;
+  // A source is a stored video (videos/) or an uploaded one (uploads/, the *_upload keys).
   if (const std::string src = p.value("remix_source", ""); !src.empty()) t.remix_source = videos + "/" + src;
-  if (const std::string src = p.value("extend_source", ""); !src.empty()) {
-    t.extend_source = videos + "/" + src;
-    t.extend_frames = p.value("extend_frames", 0);
-  }
+  if (const std::string src = p.value("remix_source_upload", ""); !src.empty()) t.remix_source = uploads + "/" + src;
+  if (const std::string src = p.value("extend_source", ""); !src.empty()) t.extend_source = videos + "/" + src;
+  if (const std::string src = p.value("extend_source_upload", ""); !src.empty()) t.extend_source = uploads + "/" + src;
+  if (!t.extend_source.empty()) t.extend_frames = p.value("extend_frames", 0);
   return t;
 }
 
@@ -53,11 +54,12 @@ void remove_files(const std::vector<std::string>& paths) {
 
 }  // namespace
 
-Runner::Runner(JobStore& store, std::string data_dir, int workers, RendererFactory factory)
+Runner::Runner(JobStore& store, std::string data_dir, int workers, RendererFactory factory, int64_t retention_s)
     : store_(store),
       data_dir_(std::move(data_dir)),
       workers_(std::max(1, workers)),
       factory_(std::move(factory)),
+      retention_s_(retention_s),
       host_(host_and_pid()),
       leases_(store) {}
 
@@ -229,7 +231,9 @@ void Runner::finish(const Job& job, const std::string& code, const std::string& 
     store_.fail(job.id, job.lease, code, message, unix_now());
     return;
   }
-  if (!store_.complete(job.id, job.lease, files, unix_now())) remove_files(paths);  // deleted or taken over
+  const int64_t now = unix_now();
+  if (!store_.complete(job.id, job.lease, files, now, retention_s_ > 0 ? now + retention_s_ : 0))
+    remove_files(paths);  // deleted or taken over
 }
 
 }  // namespace kinema::serve

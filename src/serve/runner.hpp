@@ -27,7 +27,8 @@ struct RunnerMetrics {
 
 class Runner {
  public:
-  Runner(JobStore& store, std::string data_dir, int workers, RendererFactory factory);
+  // retention_s: a completed job's expires_at is completed_at + retention_s (0: never expires).
+  Runner(JobStore& store, std::string data_dir, int workers, RendererFactory factory, int64_t retention_s = 0);
   ~Runner();  // stops and joins
   void start();
   void stop();
@@ -53,6 +54,7 @@ class Runner {
   std::string data_dir_;
   int workers_;
   RendererFactory factory_;
+  int64_t retention_s_;
   std::string host_;  // this process: "HOST:PID"
   LeaseKeeper leases_;
   std::vector<std::thread> threads_;

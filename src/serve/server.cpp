@@ -3,13 +3,18 @@
 #include <thread>
 
 #include "kinema/error.hpp"
+#include "serve/expiry.hpp"
 #include "serve/service.hpp"
 
 namespace kinema::serve {
 
 struct Server::Impl {
-  Impl(ServeOptions o, RendererFactory f) : service(std::move(o), std::move(f)) {}
+  Impl(ServeOptions o, RendererFactory f)
+      : service(std::move(o), std::move(f)),
+        sweeper(service.store, service.options.data_dir, retention_seconds(service.options.retention_hours),
+                [this] { service.runner.notify(); }) {}
   Service service;
+  ExpirySweeper sweeper;
   httplib::Server http;
   std::thread listener;
   int port = 0;
@@ -80,6 +85,7 @@ void Server::start() {
   check(i.port > 0, "serve", "cannot listen on ", o.host, ":", o.port, " (in use, or not an address of this machine)");
   if (i.listen_fd >= 0) ::listen(i.listen_fd, SOMAXCONN);  // Linux: a second listen() sets the backlog
   i.service.runner.start();
+  i.sweeper.start();
   i.listener = std::thread([&i] { i.http.listen_after_bind(); });
 }
 
@@ -91,6 +97,7 @@ void Server::stop() {
   i.http.stop();
   if (i.listener.joinable() && i.listener.get_id() != std::this_thread::get_id()) i.listener.join();
   i.service.runner.stop();
+  i.sweeper.stop();
 }
 
 int Server::port() const { return impl_->port; }

@@ -1,5 +1,6 @@
 #include "serve/service.hpp"
 
+#include <cmath>
 #include <filesystem>
 
 #include "kinema/error.hpp"
@@ -8,11 +9,16 @@ namespace kinema::serve {
 
 using nlohmann::json;
 
+int64_t retention_seconds(double hours) {
+  check(hours >= 0 && hours <= 24 * 365 * 100, "serve", "--retention-hours must lie in [0, 876000]; got ", hours);
+  return hours > 0 ? std::max<int64_t>(1, int64_t(std::llround(hours * 3600))) : 0;
+}
+
 Service::Service(ServeOptions o, RendererFactory factory)
     : options(std::move(o)),
       owned_store(open_job_store(options.queue, options.data_dir)),
       store(*owned_store),
-      runner(store, options.data_dir, options.workers, std::move(factory)),
+      runner(store, options.data_dir, options.workers, std::move(factory), retention_seconds(options.retention_hours)),
       started_at(unix_now()) {
   std::filesystem::create_directories(options.data_dir);
   std::filesystem::create_directories(videos_dir());

@@ -20,6 +20,10 @@
 
 namespace kinema::serve {
 
+// --retention-hours in whole seconds (at least 1 when positive; 0 = keep forever); throws when
+// negative or absurd.
+int64_t retention_seconds(double hours);
+
 struct Service {
   Service(ServeOptions o, RendererFactory factory);
   ServeOptions options;

@@ -1,6 +1,7 @@
 // The Videos API's contract on a stand-in renderer (no model): shapes, statuses, errors, paging,
 // the queue limit, cancel by DELETE, remix, keys and owners, events, metrics, restarts.
 #include <condition_variable>
+#include <ctime>
 #include <fstream>
 #include <mutex>
 
@@ -445,6 +446,55 @@ TEST_F(Api, ThePageIsServedFromTheBinaryWithAStrictContentPolicy) {
   EXPECT_EQ(s->get("/style.css")->status, 200);
   EXPECT_EQ(s->get("/../jobs.sqlite3")->status, 404);
   EXPECT_EQ(s->get("/jobs.sqlite3")->status, 404);
+}
+
+}  // namespace
+}  // namespace kinema::serve::test
+
+namespace kinema::serve::test {
+namespace {
+
+// A retention of two seconds (fractional hours): expires_at = completed_at + 2 in every video
+// object; then the sweeper removes the files, the video object stays "completed" with its
+// expires_at in the past, and its content (and using it as a source) says it expired.
+TEST_F(Api, CompletedVideosExpireAfterTheRetentionAndTheirFilesAreRemoved) {
+  ServeOptions o = options(dir);
+  o.retention_hours = 2.0 / 3600;
+  auto s = start(o);
+  const std::string id = json::parse(s->post("/v1/videos", {{"prompt", "a"}})->body)["id"];
+  const json v = s->wait_for(id, "completed");
+  ASSERT_TRUE(v["expires_at"].is_number()) << v.dump();
+  EXPECT_EQ(v["expires_at"].get<int64_t>(), v["completed_at"].get<int64_t>() + 2);
+  EXPECT_EQ(s->get("/v1/videos/" + id + "/content")->status, 200);
+  const json list = json::parse(s->get("/v1/videos")->body);
+  EXPECT_EQ(list["data"][0]["expires_at"], v["expires_at"]);
+  // The sweeper runs every second here.
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < end && !fs::is_empty(dir / "videos"))
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_TRUE(fs::is_empty(dir / "videos"));
+  const json after = json::parse(s->get("/v1/videos/" + id)->body);
+  EXPECT_EQ(after["status"], "completed");
+  EXPECT_LE(after["expires_at"].get<int64_t>(), int64_t(std::time(nullptr)));
+  for (const char* variant : {"video", "thumbnail", "spritesheet"}) {
+    const json e = error_of(s->get("/v1/videos/" + id + "/content?variant=" + variant), 404);
+    EXPECT_EQ(e["code"], "video_expired");
+    EXPECT_NE(e["message"].get<std::string>().find("expired"), std::string::npos);
+  }
+  EXPECT_EQ(error_of(s->post("/v1/videos/" + id + "/remix", {{"prompt", "b"}}), 400)["code"], "video_expired");
+  EXPECT_EQ(error_of(s->post("/v1/videos/extensions", {{"prompt", "b"}, {"video", {{"id", id}}}}), 400)["code"],
+            "video_expired");
+  EXPECT_EQ(s->del("/v1/videos/" + id)->status, 200);  // an expired video can still be deleted
+}
+
+TEST_F(Api, ARetentionOfZeroKeepsVideosUntilDeleted) {
+  ServeOptions o = options(dir);
+  o.retention_hours = 0;
+  auto s = start(o);
+  const std::string id = json::parse(s->post("/v1/videos", {{"prompt", "a"}})->body)["id"];
+  EXPECT_TRUE(s->wait_for(id, "completed")["expires_at"].is_null());
+  o.retention_hours = -1;
+  EXPECT_THROW(Server(o, factory()), Error);
 }
 
 }  // namespace

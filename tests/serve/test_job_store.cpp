@@ -5,12 +5,14 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <thread>
 
 #include "kinema/error.hpp"
 #include "pg_test_server.hpp"
+#include "serve/expiry.hpp"
 #include "serve/job_store.hpp"
 #include "serve_test_util.hpp"
 
@@ -71,6 +73,41 @@ TEST_P(Stores, ClaimsOldestFirstAndRecordsProgressUnderTheLease) {
   EXPECT_EQ(s->count_owned("a"), 2);
   EXPECT_TRUE(s->remove("v2"));
   EXPECT_FALSE(s->remove("v2"));
+}
+
+// complete() records expires_at; the sweeper removes the files of jobs past it (only those, once)
+// and marks them expired, leaving the row.
+TEST_P(Stores, TheSweeperExpiresCompletedJobsPastTheirExpiryAndRemovesTheirFiles) {
+  auto s = open();
+  const auto dir = test::fresh_dir("sweep");
+  std::filesystem::create_directories(dir / "videos");
+  std::filesystem::create_directories(dir / "uploads");
+  for (const char* id : {"v1", "v2", "v3"}) {
+    Job j = job(id);
+    j.params = std::string("{\"input_reference\":\"") + id + ".png\"}";
+    s->insert(j);
+    std::ofstream(dir / "uploads" / (std::string(id) + ".png")) << "png";
+    std::ofstream(dir / "videos" / (std::string(id) + ".mp4")) << "mp4";
+    const auto c = s->claim_next("w");
+    ASSERT_TRUE(c);
+    // v1 expires at 100, v2 at 200, v3 never.
+    const int64_t expires = std::string(id) == "v1" ? 100 : std::string(id) == "v2" ? 200 : 0;
+    EXPECT_TRUE(s->complete(id, c->lease, std::string("{\"video\":\"") + id + ".mp4\"}", 50, expires));
+  }
+  EXPECT_EQ(s->get("v1")->expires_at, 100);
+  EXPECT_EQ(s->get("v3")->expires_at, 0);
+  EXPECT_EQ(sweep_expired(*s, dir.string(), 99), 0);
+  EXPECT_EQ(sweep_expired(*s, dir.string(), 150), 1);
+  EXPECT_TRUE(s->get("v1")->expired);
+  EXPECT_EQ(s->get("v1")->status, "completed");
+  EXPECT_FALSE(std::filesystem::exists(dir / "videos" / "v1.mp4"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "uploads" / "v1.png"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "videos" / "v2.mp4"));
+  EXPECT_EQ(sweep_expired(*s, dir.string(), 150), 0);  // once
+  EXPECT_FALSE(s->mark_expired("v1"));
+  EXPECT_EQ(sweep_expired(*s, dir.string(), 1000000), 1);  // v2; v3 never expires
+  EXPECT_FALSE(s->get("v3")->expired);
+  EXPECT_TRUE(std::filesystem::exists(dir / "videos" / "v3.mp4"));
 }
 
 TEST_P(Stores, ListsOneOwnersJobsPageByPage) {

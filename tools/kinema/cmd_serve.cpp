@@ -40,6 +40,8 @@ const std::vector<Option<ServeCli>>& options() {
       {"--queue-limit", "N", "queued jobs at most; more are answered 429 with Retry-After", KI(serve.queue_limit)},
       {"--rate-limit", "N", "video creations per minute per key owner (0: no limit)", KI(serve.rate_per_minute)},
       {"--quota", "N", "stored videos per key owner (0: no limit)", KI(serve.quota)},
+      {"--retention-hours", "H", "keep completed videos' files this long, then remove them (expires_at; 0: until "
+       "deleted; fractions allowed)", KINEMA_OPT_FLOAT(serve.retention_hours)},
       {"--http-threads", "N", "connections served at once (keep-alive connections and event streams hold one)", KI(serve.http_threads)},
       {"--max-body-mb", "N", "largest request body or upload, in MiB", KI(max_body_mb)},
       {"--policy", "FILE", "operator prompt/frame policy (JSON, docs/safety.md); default: the built-in one", KS(render.policy_file)},

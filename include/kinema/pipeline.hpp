@@ -10,6 +10,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -123,17 +124,24 @@ struct GenerateResult {
 
 struct GenerateProgress { int step = 0, steps = 0; double elapsed = 0; };
 
+struct PipelineLoadOptions {
+  // The DiT's matrices converted on load (kinema/weights.hpp convert_weights): bf16, f16, q8_0 or
+  // q4_0 (linear dequantizes q8_0/q4_0 on the fly); f32 and the other tensors stay f32. Unset:
+  // as stored.
+  std::optional<DType> dit_type;
+};
+
 class Pipeline {
  public:
   // Loads DIR/model.json and the files it names, checking each SHA-256; a missing or altered
   // file is an Error naming it and what to do.
   // A directory laid out as Wan2.1's releases are (docs/wan.md) also loads: see load_wan.
-  static Pipeline load(const std::string& dir);
+  static Pipeline load(const std::string& dir, const PipelineLoadOptions& options = {});
   // Wan2.1 T2V as released (Wan-AI/Wan2.1-T2V-1.3B and -14B): config.json, the DiT in
   // diffusion_pytorch_model*.safetensors (sharded or not; original or ComfyUI key names; or one
   // .gguf), Wan2.1_VAE.pth, models_t5_umt5-xxl-enc-bf16.pth and google/umt5-xxl/spiece.model.
   // Each missing piece is an Error naming the file expected.
-  static Pipeline load_wan(const std::string& dir);
+  static Pipeline load_wan(const std::string& dir, const PipelineLoadOptions& options = {});
   const ModelManifest& manifest() const { return manifest_; }
   const std::string& dir() const { return dir_; }
   std::string model_digest() const { return manifest_.dit.sha256; }

@@ -33,6 +33,13 @@ TensorFile load_pth(const std::string& path);
 // and its shards beside it; every name must come from the shard the index names.
 TensorFile load_safetensors_index(const std::string& index_path);
 
+// A model's weights for another storage type: every matrix (2-D or more, inner dimension a
+// multiple of 32) becomes `matrices` (f32, bf16, f16, q8_0 or q4_0); every other tensor f32.
+// What `kinema convert` writes and `kinema generate --type` runs.
+bool is_weight_matrix(const Tensor& t);
+Tensor convert_weight(const Tensor& t, DType matrices);
+TensorFile convert_weights(TensorFile file, DType matrices);
+
 // Any of the above by content (magic bytes), not by file name; a directory means its
 // *.safetensors.index.json, or its single weights file. The error for anything else says what
 // the file looks like.

@@ -3,6 +3,8 @@
 #include <vector>
 
 #include "kinema/media.hpp"
+#include "kinema/pipeline.hpp"
+#include "kinema/tensor_file.hpp"
 #include "kinema/sampler.hpp"
 #include "kinema/tensor.hpp"
 
@@ -17,5 +19,8 @@ Tensor paste_known(const Tensor& z, const Tensor& condition, int64_t mask_channe
 // SDEdit's schedule: the flow schedule of `steps` steps cut to start at sigma = strength
 // (shift applied), with about steps·strength steps. strength in (0, 1].
 Schedule edit_schedule(int steps, double shift, double strength);
+
+// The DiT's weights as PipelineLoadOptions::dit_type asks (unchanged when unset).
+TensorFile dit_weights(TensorFile file, const PipelineLoadOptions& options);
 
 }  // namespace kinema::detail

@@ -12,6 +12,7 @@
 #include "kinema/context.hpp"
 #include "kinema/dist.hpp"
 #include "kinema/error.hpp"
+#include "kinema/weights.hpp"
 #include "kinema/ops.hpp"
 #include "kinema/pipeline.hpp"
 #include "kinema/sampler.hpp"
@@ -69,15 +70,15 @@ Pipeline::Pipeline(std::string dir, ModelManifest m, Tokenizer t, TextEncoder e,
     : dir_(std::move(dir)), manifest_(std::move(m)), tokenizer_(std::move(t)), encoder_(std::move(e)),
       vae_(std::move(v)), dit_(std::move(d)) {}
 
-Pipeline Pipeline::load(const std::string& dir) {
+Pipeline Pipeline::load(const std::string& dir, const PipelineLoadOptions& options) {
   if (!fs::exists(fs::path(dir) / "model.json") && fs::exists(fs::path(dir) / "config.json") &&
       fs::exists(fs::path(dir) / "Wan2.1_VAE.pth"))
-    return load_wan(dir);
+    return load_wan(dir, options);
   ModelManifest m = read_manifest((fs::path(dir) / "model.json").string());
   Tokenizer tok = Tokenizer::load(checked_file(dir, m.tokenizer, "tokenizer"));
   TextEncoder enc = TextEncoder::from_tensors(load_tensors(checked_file(dir, m.text_encoder, "text encoder")));
   VAE vae = VAE::from_tensors(load_tensors(checked_file(dir, m.vae, "VAE")));
-  DiT dit = DiT::from_tensors(load_tensors(checked_file(dir, m.dit, "DiT")));
+  DiT dit = DiT::from_tensors(detail::dit_weights(load_tensors(checked_file(dir, m.dit, "DiT")), options));
   check(dit.config().text_dim == enc.config().dim, "model", "the DiT reads text of width ",
         dit.config().text_dim, " but the text encoder writes ", enc.config().dim);
   check(dit.config().out_dim == vae.config().z_dim, "model", "the DiT predicts ", dit.config().out_dim,
@@ -151,6 +152,11 @@ int64_t Pipeline::estimate_bytes(const GenerateRequest& r) const {
   const int64_t vae = int64_t(r.width) * r.height * tc * vae_.config().dim * 8 * 4;
   const int64_t frames = int64_t(r.width) * r.height * 3 * (r.frames * 5);  // f32 clip + RGB frames
   return dit + vae + frames + (int64_t(256) << 20);  // + weights and workspace
+}
+
+TensorFile detail::dit_weights(TensorFile file, const PipelineLoadOptions& options) {
+  if (!options.dit_type) return file;
+  return convert_weights(std::move(file), *options.dit_type);
 }
 
 namespace {

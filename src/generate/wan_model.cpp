@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "generate/internal.hpp"
 #include "kinema/error.hpp"
 #include "kinema/pipeline.hpp"
 #include "kinema/weights.hpp"
@@ -55,7 +56,7 @@ TensorFile strip_prefixes(TensorFile f) {
 
 }  // namespace
 
-Pipeline Pipeline::load_wan(const std::string& dir_in) {
+Pipeline Pipeline::load_wan(const std::string& dir_in, const PipelineLoadOptions& options) {
   const fs::path dir(dir_in);
   const fs::path cfg_path = need(dir, "config.json", "the DiT's configuration");
   nlohmann::json cfg;
@@ -69,7 +70,7 @@ Pipeline Pipeline::load_wan(const std::string& dir_in) {
         "(the I2V/FLF2V DiT and CLIP encoder load and match Wan's code, docs/wan.md; their pipeline is next)");
   TensorFile dit_tensors = strip_prefixes(load_weights(dit_file(dir)));
   if (cfg.contains("num_heads")) dit_tensors.metadata["num_heads"] = std::to_string(cfg["num_heads"].get<int64_t>());
-  DiT dit = DiT::from_tensors(dit_tensors);
+  DiT dit = DiT::from_tensors(detail::dit_weights(std::move(dit_tensors), options));
   VAE vae = VAE::from_tensors(load_weights(need(dir, "Wan2.1_VAE.pth", "the VAE").string()));
   if (vae.config().latents_mean.empty() && vae.config().z_dim == 16) {  // Wan publishes the statistics in code
     TensorFile v = vae.to_tensors();

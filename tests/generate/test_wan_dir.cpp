@@ -4,6 +4,7 @@
 // tokenizer at google/umt5-xxl/spiece.model. Pipeline::load recognises it and generates.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,7 @@
 #include "kinema/error.hpp"
 #include "kinema/pipeline.hpp"
 #include "kinema/tensor_file.hpp"
+#include "tiny_bundle.hpp"
 
 namespace fs = std::filesystem;
 
@@ -97,6 +99,40 @@ TEST(WanDirectory, AMissingPieceIsNamed) {
     EXPECT_NE(std::string(e.what()).find("Wan i2v model"), std::string::npos) << e.what();
   }
   fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace kinema
+
+namespace kinema {
+namespace {
+
+double psnr(const std::vector<Frame>& a, const std::vector<Frame>& b) {
+  double se = 0;
+  size_t n = 0;
+  for (size_t i = 0; i < a.size(); ++i)
+    for (size_t j = 0; j < a[i].rgb.size(); ++j, ++n) {
+      const double d = double(a[i].rgb[j]) - double(b[i].rgb[j]);
+      se += d * d;
+    }
+  return se == 0 ? 99.0 : 10.0 * std::log10(255.0 * 255.0 / (se / double(n)));
+}
+
+// --type: the DiT's matrices converted on load; q8_0 runs quantized (linear dequantizes on the
+// fly) and stays close to the stored f32 weights' video.
+TEST(PipelineLoad, ConvertsTheDiTOnLoadAndQ8StaysClose) {
+  GenerateRequest r;
+  r.prompt = "a red circle moves right", r.seed = 2, r.frames = 5, r.threads = 1;
+  const Pipeline f32 = Pipeline::load(tiny_bundle().string());
+  const std::vector<Frame> want = f32.generate(r).frames;
+  for (DType type : {DType::q8_0, DType::bf16}) {
+    const Pipeline p = Pipeline::load(tiny_bundle().string(), PipelineLoadOptions{type});
+    EXPECT_EQ(p.dit().weight("blocks.0.ffn.0.weight").dtype(), type);
+    EXPECT_EQ(p.dit().weight("blocks.0.norm3.weight").dtype(), DType::f32);  // not a matrix
+    const double db = psnr(p.generate(r).frames, want);
+    std::printf("  DiT as %s: %.1f dB against f32\n", std::string(dtype_name(type)).c_str(), db);
+    EXPECT_GT(db, 30.0);
+  }
 }
 
 }  // namespace

@@ -58,16 +58,6 @@ bool is_gguf(const std::string& path) {
 
 int64_t data_bytes(const Tensor& t) { return t.numel() / block_elems(t.dtype()) * int64_t(block_bytes(t.dtype())); }
 
-// A matrix: 2-D or more with a blockable inner dimension.
-bool is_matrix(const Tensor& t) { return t.ndim() >= 2 && t.numel() > 0 && t.shape().back() % kQuantBlock == 0; }
-
-Tensor convert_tensor(const Tensor& t, DType target) {
-  const DType want = is_matrix(t) ? target : DType::f32;
-  if (t.dtype() == want) return t;
-  Tensor f32 = t.dtype() == DType::f32 ? t : cast(t, DType::f32);
-  return want == DType::f32 ? f32 : cast(contiguous(f32), want);
-}
-
 std::string mib(int64_t bytes) {
   char b[32];
   if (bytes < (1 << 20)) std::snprintf(b, sizeof b, "%.1f KiB", double(bytes) / 1024);
@@ -113,7 +103,7 @@ int cmd_convert(int argc, char** argv) {
   std::map<std::string, int> per_type;
   int64_t before = 0, after = 0;
   for (const auto& [name, t] : src.tensors) {
-    Tensor o = convert_tensor(t, target);
+    Tensor o = convert_weight(t, target);
     before += data_bytes(t);
     after += data_bytes(o);
     ++per_type[std::string(dtype_name(o.dtype()))];

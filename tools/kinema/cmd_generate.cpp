@@ -16,6 +16,7 @@
 #include "kinema/modes.hpp"
 #include "kinema/pipeline.hpp"
 #include "kinema/safety.hpp"
+#include "mode_cli.hpp"
 #include "option_table.hpp"
 #include "signed_output.hpp"
 
@@ -24,7 +25,7 @@ namespace {
 
 struct GenerateCli {
   GenerateRequest req;
-  std::string out = "kinema.mp4", model, preview, size, policy;
+  std::string out = "kinema.mp4", model, preview, size, policy, type;
   float seconds = 0;
   bool no_expand = false, record_prompt = false, quiet = false, no_frame_review = false;
   std::string watermark_key;
@@ -41,6 +42,7 @@ const std::vector<Option<GenerateCli>>& options() {
   static const std::vector<Option<GenerateCli>> table = {
       {"-o", "FILE", "output: .mp4, .webm, .gif, or .png (one frame: text-to-image)", KS(out)},
       {"--model", "DIR", "model directory (model.json + weights, or a Wan2.1 T2V release: docs/wan.md); default: the shipped model", KS(model)},
+      {"--type", "T", "convert the DiT's matrices on load: bf16, f16, q8_0 or q4_0 (less memory; q8_0 is close to lossless)", KS(type)},
       {"--negative", "TEXT", "negative prompt: what classifier-free guidance steers away from", KS(req.negative)},
       {"--size", "WxH", "frame size, a multiple of 16 (default: the model's first trained size)", KS(size)},
       {"--seconds", "S", "clip length in seconds (rounded to 1 + 4k frames)", KF(seconds)},
@@ -90,11 +92,6 @@ void print_help() {
   print_options(options());
 }
 
-
-std::string default_model_dir() {
-  if (const char* e = std::getenv("KINEMA_MODEL")) return e;
-  return KINEMA_DEFAULT_MODEL_DIR;
-}
 
 Frame read_given_image(const std::string& path, int width, int height) {
   check(std::filesystem::exists(path), "generate", "input file ", path, " does not exist");
@@ -190,7 +187,7 @@ int cmd_generate(int argc, char** argv) {
   }
   const VideoFormat format = format_from_path(c.out);
   c.req.expand = !c.no_expand;
-  Pipeline pipe = Pipeline::load(c.model.empty() ? default_model_dir() : c.model);
+  Pipeline pipe = Pipeline::load(c.model.empty() ? default_model_dir() : c.model, load_options(c.type));
   if (c.req.frames <= 0 && format == VideoFormat::png) c.req.frames = 1;
   if (c.seconds != 0) {
     check(c.seconds > 0 && c.seconds <= kMaxSeconds, "generate", "--seconds must lie in (0, ", kMaxSeconds, "]; got ",

@@ -32,6 +32,7 @@ std::vector<Option<ModeCli>> common_mode_options() {
   return {
       {"-o", "FILE", "output: .mp4, .webm or .gif", KS(out)},
       {"--model", "DIR", "model directory (model.json + weights, or a Wan2.1 T2V release: docs/wan.md); default: the shipped model", KS(model)},
+      {"--type", "T", "convert the DiT's matrices on load: bf16, f16, q8_0 or q4_0 (less memory; q8_0 is close to lossless)", KS(type)},
       {"--negative", "TEXT", "negative prompt: what classifier-free guidance steers away from", KS(req.negative)},
       {"--size", "WxH", "frame size, a multiple of 16 (default: the input's, rounded to 16)", KS(size)},
       {"--fps", "N", "frames per second (default: the model's)", KI(req.fps)},
@@ -86,7 +87,7 @@ Pipeline load_mode_pipeline(ModeCli& c, const char* command) {
     c.req.sequence_parallel = &world_comm();
     c.quiet = c.quiet || !world_comm().is_root();
   }
-  return Pipeline::load(c.model.empty() ? default_model_dir() : c.model);
+  return Pipeline::load(c.model.empty() ? default_model_dir() : c.model, load_options(c.type));
 }
 
 int check_mode_policy(ModeCli& c, const char* command) {
@@ -123,6 +124,12 @@ std::vector<Frame> read_mode_input(const std::string& path, const Pipeline& pipe
   std::vector<Frame> frames = read_video(path, ro);
   check(!frames.empty(), command, path, " has no frames");
   return frames;
+}
+
+PipelineLoadOptions load_options(const std::string& type) {
+  PipelineLoadOptions o;
+  if (!type.empty()) o.dit_type = dtype_from_name(type);  // names the valid types when unknown
+  return o;
 }
 
 ProgressFn mode_progress(const ModeCli& c) {

@@ -14,7 +14,7 @@ namespace kinema::cli {
 
 struct ModeCli {
   GenerateRequest req;
-  std::string out = "kinema.mp4", model, size, policy, preview;
+  std::string out = "kinema.mp4", model, size, policy, preview, type;
   float seconds = 0;
   ModeOptions mode;
   bool no_expand = false, record_prompt = false, quiet = false, no_frame_review = false;
@@ -45,5 +45,7 @@ ProgressFn mode_progress(const ModeCli& c);
 void write_mode_output(const Pipeline& pipe, const ModeCli& c, const std::vector<Frame>& frames,
                        const GenerateResult& info, const ContinuityScorecard* scorecard);
 std::string default_model_dir();
+// --type: the DiT's storage type on load ("" = as stored); an unknown name is an Error.
+PipelineLoadOptions load_options(const std::string& type);
 
 }  // namespace kinema::cli

@@ -77,9 +77,8 @@ Fields parse_multipart(const httplib::Request& req) {
   Fields f;
   for (const auto& [name, part] : req.files) {
     if (!part.filename.empty()) {
-      if (f.file) throw bad_request(name, "only one file (input_reference) may be uploaded");
-      if (name == "video") throw bad_request(name, "uploaded videos are not supported yet; pass video: {\"id\": \"video_...\"}");
-      if (name != "input_reference") throw bad_request(name, "unexpected file field '" + name + "'");
+      if (f.file) throw bad_request(name, "only one file (input_reference or video) may be uploaded");
+      if (name != "input_reference" && name != "video") throw bad_request(name, "unexpected file field '" + name + "'");
       f.file = Upload{name, part.filename, part.content_type, part.content};
     } else {
       f.text[name] = part.content;

@@ -1,6 +1,7 @@
 // A POST body's fields, whichever way the client sent them: JSON ({"prompt": "...", "seconds":
 // "4"}) or multipart/form-data (what the openai client sends for create). Text fields become
-// strings (JSON numbers too); one uploaded file (input_reference) is kept as bytes. Anything
+// strings (JSON numbers too); one uploaded file (input_reference, or video for edits, extensions
+// and characters) is kept as bytes. Anything
 // else (bad JSON, nested objects, wrong types, a second file) is ApiError 400 naming the field.
 #pragma once
 #include <httplib.h>

@@ -9,6 +9,7 @@
 #include "serve/request_fields.hpp"
 #include "serve/request_map.hpp"
 #include "serve/service.hpp"
+#include "serve/video_source.hpp"
 
 namespace kinema::serve {
 namespace {
@@ -69,12 +70,6 @@ ApiError expired(const Job& j) {
   return ApiError(404, "invalid_request_error", "video_expired", "",
                   "Video '" + j.id + "' expired at " + std::to_string(j.expires_at) +
                       " (unix time); its files are no longer stored.");
-}
-
-ApiError expired_source(const Job& j) {
-  ApiError e = expired(j);
-  e.status = 400, e.param = "video";
-  return e;
 }
 
 std::string checked_prompt(const Fields& f) {
@@ -146,6 +141,8 @@ void create(Service& s, const httplib::Request& req, httplib::Response& res) {
   json p = {{"width", w}, {"height", h}, {"frames", frames}, {"fps", m.fps},
             {"requested", {{"model", requested_model}, {"size", size}, {"seconds", seconds}}}};
   read_extras(f, p);
+  if (f.file && f.file->field != "input_reference")
+    throw bad_request(f.file->field, "unexpected file field '" + f.file->field + "'; an image goes in input_reference");
   if (f.file) {
     const std::string kind = image_kind(f.file->bytes);
     if (kind.empty()) throw bad_request("input_reference", "input_reference must be a PNG, JPEG or WebP image");
@@ -164,22 +161,41 @@ void create(Service& s, const httplib::Request& req, httplib::Response& res) {
   send_json(res, video_json(job));
 }
 
-// A new job from a completed video's frames (SDEdit at `strength`, default 0.6) and a new prompt:
-// a remix (POST /v1/videos/{id}/remix) or an edit (POST /v1/videos/edits with video: {"id"}).
-// A source longer than one model chunk is remade from its first chunk.
-void derive(Service& s, const std::string& owner, const std::string& source, const Fields& f, const char* kind,
+// Removes a stored upload unless the request that stored it got its job queued.
+struct UploadGuard {
+  const Service& s;
+  const std::string& name;
+  bool keep = false;
+  ~UploadGuard() {
+    std::error_code ec;
+    if (!keep && !name.empty()) fs::remove(s.uploads_dir() + "/" + name, ec);
+  }
+};
+
+// The source of an edit or an extension: video: {"id"} (JSON, or multipart video[id]), or an
+// uploaded video file in the multipart field `video`.
+VideoSource source_of(Service& s, const std::string& owner, const Fields& f, const char* use) {
+  if (f.file && f.file->field == "video") return uploaded_source(s, *f.file);
+  if (f.file) throw bad_request(f.file->field, "unexpected file field '" + f.file->field + "'");
+  if (!f.has("video[id]"))
+    throw bad_request("video", "Missing required parameter: 'video' ({\"id\": \"video_...\"} or a video file).");
+  return stored_source(s, owner, f.get("video[id]"), use);
+}
+
+// A new job from a source video's frames (SDEdit at `strength`, default 0.6) and a new prompt:
+// a remix (POST /v1/videos/{id}/remix) or an edit (POST /v1/videos/edits with video: {"id"} or
+// an uploaded video). A source longer than one model chunk is remade from its first chunk.
+void derive(Service& s, const std::string& owner, const VideoSource& src, const Fields& f, const char* kind,
             httplib::Response& res) {
-  const Job src = s.owned_job(source, owner);
-  if (src.status != "completed")
-    throw bad_request(kind == std::string("edit") ? "video" : "",
-                      "Video '" + src.id + "' is " + src.status + "; only a completed video can be used.");
-  if (is_expired(src, unix_now())) throw expired_source(src);
+  UploadGuard guard{s, src.upload};
   Job job;
   job.id = "video_" + random_hex(16), job.owner = owner, job.prompt = checked_prompt(f);
-  json p = json::parse(src.params);
-  for (const char* k : {"input_reference", "extend_source", "extend_frames", "loop", "seed", "strength"}) p.erase(k);
-  p["remix_source"] = json::parse(src.files).at("video");
-  p["requested"] = {{std::string(kind) + "_of", src.id}};
+  json p = src.params;
+  for (const char* k : {"input_reference", "extend_source", "extend_source_upload", "extend_frames", "loop", "seed",
+                        "strength", "remix_source", "remix_source_upload"})
+    p.erase(k);
+  if (src.upload.empty()) p["remix_source"] = src.video, p["requested"] = {{std::string(kind) + "_of", src.id}};
+  else p["remix_source_upload"] = src.upload, p["requested"] = {{std::string(kind) + "_of_upload", src.filename}};
   read_extras(f, p);
   if (f.has("strength")) {
     char* end = nullptr;
@@ -191,49 +207,53 @@ void derive(Service& s, const std::string& owner, const std::string& source, con
   job.model = src.model, job.size = src.size, job.seconds = src.seconds, job.remixed_from = src.id;
   job.params = json_text(p);
   submit(s, job);
+  guard.keep = true;
   send_json(res, video_json(job));
 }
 
 void remix(Service& s, const httplib::Request& req, httplib::Response& res) {
   const std::string owner = s.authenticate(req);
   s.owned_job(req.matches[1], owner);  // 404 before looking at the body
-  derive(s, owner, req.matches[1], parse_fields(req), "remix", res);
+  const Fields f = parse_fields(req);
+  derive(s, owner, stored_source(s, owner, req.matches[1], "remixed"), f, "remix", res);
 }
 
 void edit(Service& s, const httplib::Request& req, httplib::Response& res) {
   const std::string owner = s.authenticate(req);
   const Fields f = parse_fields(req);
-  if (!f.has("video[id]")) throw bad_request("video", "Missing required parameter: 'video' ({\"id\": \"video_...\"}).");
-  derive(s, owner, f.get("video[id]"), f, "edit", res);
+  checked_prompt(f);  // before storing an upload
+  derive(s, owner, source_of(s, owner, f, "edited"), f, "edit", res);
 }
 
-// An extension continues a completed video by `seconds` (rounded to whole latent frames); the
-// new video holds the source and its continuation, and its `seconds` is the stitched total.
+// An extension continues a source video by `seconds` (rounded to whole latent frames); the new
+// video holds the source and its continuation, and its `seconds` is the stitched total.
 void extend(Service& s, const httplib::Request& req, httplib::Response& res) {
   const std::string owner = s.authenticate(req);
   const Fields f = parse_fields(req);
-  if (f.file) throw bad_request("video", "uploaded videos cannot be extended yet; pass video: {\"id\": \"video_...\"}");
-  if (!f.has("video[id]")) throw bad_request("video", "Missing required parameter: 'video' ({\"id\": \"video_...\"}).");
-  const Job src = s.owned_job(f.get("video[id]"), owner);
-  if (src.status != "completed")
-    throw bad_request("video", "Video '" + src.id + "' is " + src.status + "; only a completed video can be extended.");
-  if (is_expired(src, unix_now())) throw expired_source(src);
+  checked_prompt(f);
+  const int added = map_frames(s.options.model, f.get("seconds", "4")) - 1;  // a multiple of 4
+  const VideoSource src = source_of(s, owner, f, "extended");
+  UploadGuard guard{s, src.upload};
   Job job;
   job.id = "video_" + random_hex(16), job.owner = owner, job.prompt = checked_prompt(f);
-  json p = json::parse(src.params);
+  json p = src.params;
   const int fps = p.value("fps", s.options.model.fps), before = p.value("frames", 0);
-  const int added = map_frames(s.options.model, f.get("seconds", "4")) - 1;  // a multiple of 4
   if (before + added > s.options.model.max_frames)
     throw bad_request("seconds", "the extended video would be longer than this server makes (" +
                                      seconds_string(s.options.model.max_frames, fps) + " s)");
-  for (const char* k : {"input_reference", "remix_source", "loop", "seed", "strength"}) p.erase(k);
-  p["extend_source"] = json::parse(src.files).at("video");
+  for (const char* k : {"input_reference", "remix_source", "remix_source_upload", "extend_source",
+                        "extend_source_upload", "loop", "seed", "strength"})
+    p.erase(k);
+  if (src.upload.empty()) p["extend_source"] = src.video, p["requested"] = {{"extend_of", src.id}};
+  else p["extend_source_upload"] = src.upload, p["requested"] = {{"extend_of_upload", src.filename}};
+  p["requested"]["seconds"] = f.get("seconds", "4");
   p["extend_frames"] = added, p["frames"] = before + added;
-  p["requested"] = {{"extend_of", src.id}, {"seconds", f.get("seconds", "4")}};
   read_extras(f, p);
   job.model = src.model, job.size = src.size, job.seconds = seconds_string(before + added, fps);
+  job.remixed_from = "";
   job.params = json_text(p);
   submit(s, job);
+  guard.keep = true;
   send_json(res, video_json(job));
 }
 

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "kinema/error.hpp"
+#include "kinema/media.hpp"
 #include "serve_test_util.hpp"
 
 namespace kinema::serve::test {
@@ -495,6 +496,82 @@ TEST_F(Api, ARetentionOfZeroKeepsVideosUntilDeleted) {
   EXPECT_TRUE(s->wait_for(id, "completed")["expires_at"].is_null());
   o.retention_hours = -1;
   EXPECT_THROW(Server(o, factory()), Error);
+}
+
+// A real MP4 of `frames` frames at width x height, as bytes (kinema's own writer).
+std::string mp4_bytes(const fs::path& dir, int frames, int width, int height) {
+  const std::string path = (dir / "upload_src.mp4").string();
+  VideoWriterOptions o;
+  o.width = width, o.height = height, o.fps = 12;
+  VideoWriter w(path, o);
+  for (int i = 0; i < frames; ++i) {
+    Frame f;
+    f.width = width, f.height = height, f.rgb.assign(size_t(width * height * 3), uint8_t(20 * i));
+    w.write(f);
+  }
+  w.close();
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::vector<std::string> files_in(const fs::path& d) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(d)) names.push_back(e.path().filename().string());
+  return names;
+}
+
+// The openai client sends video as an Uploadable (multipart field `video`): edits and extensions
+// take an uploaded MP4, decoded before the job is queued; broken files are 400 naming the problem.
+TEST_F(Api, EditsAndExtensionsTakeAnUploadedVideo) {
+  auto s = start();
+  const std::string mp4 = mp4_bytes(dir, 14, 64, 32);
+  httplib::MultipartFormDataItems items = {{"prompt", "make it blue", "", ""}, {"video", mp4, "clip.mp4", "video/mp4"}};
+  auto r = s->client->Post("/v1/videos/edits", items);
+  ASSERT_EQ(r->status, 200) << r->body;
+  json v = s->wait_for(json::parse(r->body)["id"], "completed");
+  EXPECT_TRUE(v["remixed_from_video_id"].is_null());
+  EXPECT_EQ(v["size"], "48x32");             // 64x32 maps onto the model's landscape size
+  EXPECT_EQ(v["kinema"]["frames"], 13);      // 14 frames: 1 + 4k of them
+  EXPECT_EQ(v["kinema"]["requested"]["edit_of_upload"], "clip.mp4");
+  ASSERT_EQ(stage.seen.size(), 1u);
+  EXPECT_EQ(fs::path(stage.seen[0].remix_source).parent_path(), dir / "uploads");
+  EXPECT_TRUE(fs::exists(stage.seen[0].remix_source));
+  // An extension of the same upload: 13 frames + 1 s (12 frames).
+  items = {{"prompt", "then it turns"}, {"seconds", "1", "", ""}, {"video", mp4, "clip.mp4", "video/mp4"}};
+  r = s->client->Post("/v1/videos/extensions", items);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const std::string ext = json::parse(r->body)["id"];
+  v = s->wait_for(ext, "completed");
+  EXPECT_EQ(v["kinema"]["frames"], 25);
+  EXPECT_EQ(v["seconds"], "2.08");
+  ASSERT_EQ(stage.seen.size(), 2u);
+  EXPECT_EQ(stage.seen[1].extend_frames, 12);
+  EXPECT_EQ(fs::path(stage.seen[1].extend_source).parent_path(), dir / "uploads");
+  // Deleting the job removes its upload.
+  const std::string upload = stage.seen[1].extend_source;
+  EXPECT_EQ(s->del("/v1/videos/" + ext)->status, 200);
+  EXPECT_FALSE(fs::exists(upload));
+  // Broken or wrong uploads: 400 with param "video", and nothing is left in uploads/.
+  const size_t stored = files_in(dir / "uploads").size();
+  for (const std::string& bad : {std::string("....ftypisom") + std::string(200, 'x'), mp4.substr(0, mp4.size() / 3),
+                                 std::string("hello, not a video")}) {
+    items = {{"prompt", "x", "", ""}, {"video", bad, "broken.mp4", "video/mp4"}};
+    for (const char* route : {"/v1/videos/edits", "/v1/videos/extensions"}) {
+      const json e = error_of(s->client->Post(route, items), 400);
+      EXPECT_EQ(e["param"], "video") << route;
+      EXPECT_EQ(e["type"], "invalid_request_error");
+      EXPECT_NE(e["message"].get<std::string>().find("broken.mp4"), std::string::npos) << e.dump();
+    }
+  }
+  // An upload too long to extend, and a bad seed after a good upload, leave nothing behind.
+  items = {{"prompt", "x", "", ""}, {"seconds", "60", "", ""}, {"video", mp4, "clip.mp4", "video/mp4"}};
+  EXPECT_EQ(error_of(s->client->Post("/v1/videos/extensions", items), 400)["param"], "seconds");
+  items = {{"prompt", "x", "", ""}, {"seed", "-1", "", ""}, {"video", mp4, "clip.mp4", "video/mp4"}};
+  EXPECT_EQ(error_of(s->client->Post("/v1/videos/edits", items), 400)["param"], "seed");
+  EXPECT_EQ(files_in(dir / "uploads").size(), stored);
+  // A video is no input_reference for create.
+  items = {{"prompt", "x", "", ""}, {"video", mp4, "clip.mp4", "video/mp4"}};
+  EXPECT_EQ(error_of(s->client->Post("/v1/videos", items), 400)["param"], "video");
 }
 
 }  // namespace

@@ -90,7 +90,8 @@ class PipelineRenderer : public serve::Renderer {
       for (const Frame& f : m.frames) out.write(f);
     } else if (!t.extend_source.empty()) {
       check(std::filesystem::exists(t.extend_source), "extend", "the source video is no longer stored");
-      const std::vector<Frame> before = read_frames(t.extend_source, r.width, r.height, t.frames);
+      // The source's frames (an uploaded source may hold more: those past its 1 + 4k are dropped).
+      const std::vector<Frame> before = read_frames(t.extend_source, r.width, r.height, t.frames - t.extend_frames);
       GenerateRequest base = r;
       base.frames = chunk;
       ModeResult m = extend_video(pipe_, before, base, t.extend_frames, false, {}, [&](const GenerateProgress& p) {

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "kinema/clip_vision.hpp"
 #include "kinema/dit.hpp"
 #include "kinema/media.hpp"
 #include "kinema/sampler.hpp"
@@ -47,6 +48,9 @@ struct ModelManifest {
   // Prompts are expanded into the procedural world's caption style (kinema's own models, which
   // were trained on those captions); other models take the prompt as written.
   bool world_prompts = true;
+  // Wan I2V/FLF2V's conditioning: the latents of the grey frames around the given ones stay in
+  // the condition (kinema's own models are trained with zeros there).
+  bool keep_grey_latents = false;
 };
 
 ModelManifest read_manifest(const std::string& path);
@@ -137,9 +141,11 @@ class Pipeline {
   // file is an Error naming it and what to do.
   // A directory laid out as Wan2.1's releases are (docs/wan.md) also loads: see load_wan.
   static Pipeline load(const std::string& dir, const PipelineLoadOptions& options = {});
-  // Wan2.1 T2V as released (Wan-AI/Wan2.1-T2V-1.3B and -14B): config.json, the DiT in
-  // diffusion_pytorch_model*.safetensors (sharded or not; original or ComfyUI key names; or one
-  // .gguf), Wan2.1_VAE.pth, models_t5_umt5-xxl-enc-bf16.pth and google/umt5-xxl/spiece.model.
+  // Wan2.1 as released (Wan-AI/Wan2.1-T2V-1.3B/-14B, -I2V-14B-480P/720P, -FLF2V-14B-720P):
+  // config.json, the DiT in diffusion_pytorch_model*.safetensors (sharded or not; original or
+  // ComfyUI key names; or one .gguf), Wan2.1_VAE.pth, models_t5_umt5-xxl-enc-bf16.pth,
+  // google/umt5-xxl/spiece.model and, for I2V/FLF2V,
+  // models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth.
   // Each missing piece is an Error naming the file expected.
   static Pipeline load_wan(const std::string& dir, const PipelineLoadOptions& options = {});
   const ModelManifest& manifest() const { return manifest_; }
@@ -168,6 +174,9 @@ class Pipeline {
   const DiT& dit() const { return dit_; }
   const TextEncoder& text_encoder() const { return encoder_; }
   const Tokenizer& tokenizer() const { return tokenizer_; }
+  // Wan I2V/FLF2V: the CLIP features of the given first (and last) frame [1, 257 x n, 1280],
+  // preprocessed as Wan's CLIPModel.visual does (bicubic to 224, CLIP normalisation).
+  Tensor image_context(const std::vector<KnownFrame>& known, int frames) const;
 
  private:
   Pipeline(std::string dir, ModelManifest m, Tokenizer t, TextEncoder e, VAE v, DiT d);
@@ -177,6 +186,7 @@ class Pipeline {
   TextEncoder encoder_;
   VAE vae_;
   DiT dit_;
+  std::shared_ptr<const ClipVision> clip_;  // Wan I2V/FLF2V only
 };
 
 // The mask channels [K, T'] (K = temporal_compression, row-major) for the given video frame

@@ -124,7 +124,7 @@ Tensor Pipeline::condition_tensor(const std::vector<KnownFrame>& known, int fram
     for (int64_t j = 0; j < T; ++j) {
       bool any = false;
       for (int64_t k = 0; k < K; ++k) any = any || mask[size_t(k * T + j)] != 0.f;
-      if (!any) continue;  // y is zero where nothing is given, as in training
+      if (!any && !manifest_.keep_grey_latents) continue;  // zero where nothing is given, as in training
       for (int64_t ch = 0; ch < C; ++ch)
         std::copy_n(y.data() + (ch * T + j) * plane, plane, c.data() + ((K + ch) * T + j) * plane);
     }

@@ -20,6 +20,9 @@ Tensor paste_known(const Tensor& z, const Tensor& condition, int64_t mask_channe
 // (shift applied), with about steps·strength steps. strength in (0, 1].
 Schedule edit_schedule(int steps, double shift, double strength);
 
+// torch.nn.functional.interpolate(mode="bicubic", align_corners=False): [B, C, H, W] -> out size.
+Tensor resize_bicubic(const Tensor& x, int64_t out_h, int64_t out_w);
+
 // The DiT's weights as PipelineLoadOptions::dit_type asks (unchanged when unset).
 TensorFile dit_weights(TensorFile file, const PipelineLoadOptions& options);
 

@@ -219,7 +219,8 @@ GenerateResult Pipeline::generate(const GenerateRequest& request,
   if (c.in_dim > c.out_dim)  // frame conditioning slot: [mask | known], zeros when nothing is given
     fo.condition = r.known.empty() ? Tensor::zeros({1, c.in_dim - c.out_dim, latent[2], latent[3], latent[4]})
                                    : condition_tensor(r.known, r.frames, r.width, r.height);
-  // Both CFG branches see the same frames: guidance steers the text, not the given frames.
+  if (c.image_dim > 0) fo.image_context = image_context(r.known, r.frames);  // Wan I2V/FLF2V
+  // Both CFG branches see the same frames (and image): guidance steers the text.
   ModelFn model = [&](const Tensor& x, const ModelCall& call) {
     Tensor t = Tensor::from_vector({call.timestep}, {1});
     return dit_.forward(x, t, call.conditional ? cond : uncond, fo);

@@ -66,8 +66,8 @@ Pipeline Pipeline::load_wan(const std::string& dir_in, const PipelineLoadOptions
     fail("wan", cfg_path.string(), " is not valid JSON: ", e.what());
   }
   const std::string type = cfg.value("model_type", "t2v");
-  check(type == "t2v", "wan", dir_in, " is a Wan ", type, " model; kinema generates with Wan T2V directories so far ",
-        "(the I2V/FLF2V DiT and CLIP encoder load and match Wan's code, docs/wan.md; their pipeline is next)");
+  check(type == "t2v" || type == "i2v" || type == "flf2v", "wan", dir_in, " is a Wan ", type,
+        " model; kinema runs Wan t2v, i2v and flf2v directories (docs/wan.md)");
   TensorFile dit_tensors = strip_prefixes(load_weights(dit_file(dir)));
   if (cfg.contains("num_heads")) dit_tensors.metadata["num_heads"] = std::to_string(cfg["num_heads"].get<int64_t>());
   DiT dit = DiT::from_tensors(detail::dit_weights(std::move(dit_tensors), options));
@@ -98,7 +98,14 @@ Pipeline Pipeline::load_wan(const std::string& dir_in, const PipelineLoadOptions
   m.dit.path = dit_file(dir);
   m.dit.sha256 = sha256_file(cfg_path.string());  // provenance names the model by its config (hashing 28 GB of
                                                   // weights would take minutes)
-  return Pipeline(dir_in, std::move(m), std::move(tok), std::move(text), std::move(vae), std::move(dit));
+  m.keep_grey_latents = type != "t2v";
+  check((type == "t2v") == (dit.config().image_dim == 0), "wan", "config.json says ", type,
+        " but the DiT ", dit.config().image_dim ? "has" : "has no", " image cross-attention (img_emb)");
+  Pipeline p(dir_in, std::move(m), std::move(tok), std::move(text), std::move(vae), std::move(dit));
+  if (type != "t2v")
+    p.clip_ = std::make_shared<const ClipVision>(ClipVision::from_tensors(load_weights(
+        need(dir, "models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth", "the CLIP image encoder").string())));
+  return p;
 }
 
 }  // namespace kinema

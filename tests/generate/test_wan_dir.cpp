@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include "generate/internal.hpp"
 #include "kinema/error.hpp"
 #include "kinema/pipeline.hpp"
 #include "kinema/tensor_file.hpp"
@@ -36,19 +37,57 @@ void save_as_pth(const fs::path& safetensors, const fs::path& pth) {
   fs::remove(py);
 }
 
-fs::path tiny_wan_dir() {
-  const fs::path dir = fs::temp_directory_path() / ("kinema_wan_" + std::to_string(::getpid()));
+Tensor seeded_tensor(const Shape& shape, uint64_t seed, float scale) {
+  std::vector<float> v(size_t(shape_numel(shape)));
+  uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 1;
+  for (float& f : v) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    f = scale * (float(x % 20001) / 10000.f - 1.f);
+  }
+  return Tensor::from_vector(v, shape);
+}
+
+// A tiny CLIP vision tower under Wan's checkpoint keys: 28x28 images, 14x14 patches, width 160
+// (two of ViT-H's 80-wide heads: a .pth carries no head count, so it is read off the width).
+TensorFile tiny_clip() {
+  TensorFile f;
+  uint64_t seed = 50;
+  auto add = [&](const std::string& name, Shape shape, float scale, float offset = 0.f) {
+    Tensor t = seeded_tensor(shape, seed++, scale);
+    if (offset != 0.f) t = Tensor::from_vector([&] { auto v = t.to_vector(); for (float& x : v) x += offset; return v; }(), shape);
+    f.tensors["visual." + name] = t;
+  };
+  const int64_t D = 160;
+  add("patch_embedding.weight", {D, 3, 14, 14}, 0.05f);
+  add("cls_embedding", {1, 1, D}, 0.2f), add("pos_embedding", {1, 5, D}, 0.2f);
+  add("pre_norm.weight", {D}, 0.1f, 1.f), add("pre_norm.bias", {D}, 0.1f);
+  for (int i = 0; i < 2; ++i) {
+    const std::string b = "transformer." + std::to_string(i) + ".";
+    add(b + "norm1.weight", {D}, 0.1f, 1.f), add(b + "norm1.bias", {D}, 0.1f);
+    add(b + "attn.to_qkv.weight", {3 * D, D}, 0.1f), add(b + "attn.to_qkv.bias", {3 * D}, 0.1f);
+    add(b + "attn.proj.weight", {D, D}, 0.1f), add(b + "attn.proj.bias", {D}, 0.1f);
+    add(b + "norm2.weight", {D}, 0.1f, 1.f), add(b + "norm2.bias", {D}, 0.1f);
+    add(b + "mlp.0.weight", {4 * D, D}, 0.1f), add(b + "mlp.0.bias", {4 * D}, 0.1f);
+    add(b + "mlp.2.weight", {D, 4 * D}, 0.05f), add(b + "mlp.2.bias", {D}, 0.1f);
+  }
+  add("post_norm.weight", {D}, 0.1f, 1.f), add("post_norm.bias", {D}, 0.1f);
+  return f;
+}
+
+fs::path tiny_wan_dir(const std::string& type = "t2v") {
+  const fs::path dir = fs::temp_directory_path() / ("kinema_wan_" + type + "_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir / "google/umt5-xxl");
   fs::copy_file(std::string(KINEMA_SOURCE_DIR) + "/models/default/tokenizer.model", dir / "google/umt5-xxl/spiece.model");
   DiTConfig dc;
   dc.dim = 32, dc.num_heads = 2, dc.num_layers = 1, dc.ffn_dim = 64, dc.freq_dim = 32, dc.text_dim = 32;
-  dc.in_dim = 4, dc.out_dim = 4;
+  dc.in_dim = type == "t2v" ? 4 : 12, dc.out_dim = 4;
+  if (type != "t2v") dc.image_dim = 160;  // the CLIP tower's width
   TensorFile dit;
   for (auto& [k, v] : DiT::init_random(dc, 3, DiTInit::random).to_tensors().tensors) dit.tensors["model.diffusion_model." + k] = v;
   save_tensors((dir / "diffusion_pytorch_model.safetensors").string(), dit);
-  std::ofstream(dir / "config.json") << R"({"_class_name": "WanModel", "model_type": "t2v", "dim": 32, "num_heads": 2,
-    "num_layers": 1, "ffn_dim": 64, "freq_dim": 32, "in_dim": 4, "out_dim": 4, "text_len": 16})";
+  std::ofstream(dir / "config.json") << R"({"_class_name": "WanModel", "model_type": ")" << type
+                                      << R"(", "dim": 32, "num_heads": 2, "num_layers": 1, "text_len": 16})";
   VaeConfig vc;
   vc.dim = 8, vc.z_dim = 4, vc.dim_mult = {1, 1, 2, 2}, vc.num_res_blocks = 1;
   TextEncoderConfig tc;
@@ -60,6 +99,10 @@ fs::path tiny_wan_dir() {
   save_as_pth(tmp, dir / "Wan2.1_VAE.pth");
   save_tensors(tmp.string(), text);
   save_as_pth(tmp, dir / "models_t5_umt5-xxl-enc-bf16.pth");
+  if (type != "t2v") {
+    save_tensors(tmp.string(), tiny_clip());
+    save_as_pth(tmp, dir / "models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth");
+  }
   fs::remove(tmp);
   return dir;
 }
@@ -91,12 +134,37 @@ TEST(WanDirectory, AMissingPieceIsNamed) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("models_t5_umt5-xxl-enc-bf16.pth"), std::string::npos) << e.what();
   }
-  std::ofstream(dir / "config.json") << R"({"model_type": "i2v", "dim": 32, "num_heads": 2})";
+  fs::remove_all(dir);
+}
+
+// Wan I2V: the CLIP features of the given first frame and Wan's y (the image then grey frames,
+// encoded) condition the DiT; without an image it says what to give.
+TEST(WanDirectory, I2VAnimatesTheGivenImage) {
+  const fs::path dir = tiny_wan_dir("i2v");
+  Pipeline p = Pipeline::load(dir.string());
+  EXPECT_TRUE(p.manifest().keep_grey_latents);
+  EXPECT_EQ(p.dit().config().image_dim, 160);
+  GenerateRequest r;
+  r.prompt = "the ball rolls away", r.width = 32, r.height = 32, r.frames = 5, r.steps = 2, r.seed = 1;
+  try {
+    p.generate(r);
+    FAIL() << "Wan I2V without an image must be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("give --image"), std::string::npos) << e.what();
+  }
+  Frame image{32, 32, std::vector<uint8_t>(32 * 32 * 3)};
+  for (size_t i = 0; i < image.rgb.size(); ++i) image.rgb[i] = uint8_t((i * 7) % 256);
+  r.known = {KnownFrame{0, image}};
+  GenerateResult g = p.generate(r);
+  ASSERT_EQ(g.frames.size(), 5u);
+  const Tensor ctx = p.image_context(r.known, r.frames);
+  EXPECT_EQ(ctx.shape(), (Shape{1, 5, 160}));  // 28x28 / 14x14 patches + the class token
+  std::ofstream(dir / "config.json") << R"({"model_type": "t2v", "dim": 32, "num_heads": 2})";
   try {
     Pipeline::load_wan(dir.string());
-    FAIL() << "an I2V directory is not generated with yet";
+    FAIL() << "a config that contradicts the weights must be refused";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("Wan i2v model"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("image cross-attention"), std::string::npos) << e.what();
   }
   fs::remove_all(dir);
 }
@@ -133,6 +201,40 @@ TEST(PipelineLoad, ConvertsTheDiTOnLoadAndQ8StaysClose) {
     std::printf("  DiT as %s: %.1f dB against f32\n", std::string(dtype_name(type)).c_str(), db);
     EXPECT_GT(db, 30.0);
   }
+}
+
+}  // namespace
+}  // namespace kinema
+
+namespace kinema {
+namespace {
+
+// Wan's CLIP preprocessing resizes with torch's bicubic interpolation; kinema's is checked
+// against torch.nn.functional.interpolate itself, down (to CLIP's size) and up.
+TEST(WanImage, BicubicResizeMatchesTorch) {
+  const fs::path dir = fs::temp_directory_path() / ("kinema_bicubic_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const Tensor x = seeded_tensor({1, 3, 20, 30}, 7, 1.f);
+  {
+    std::ofstream f(dir / "in.f32", std::ios::binary);
+    const std::vector<float> v = x.to_vector();
+    f.write(reinterpret_cast<const char*>(v.data()), std::streamsize(v.size() * sizeof(float)));
+  }
+  for (auto [h, w] : {std::pair<int64_t, int64_t>{7, 11}, {45, 50}, {20, 30}}) {
+    const std::string cmd = std::string(KINEMA_PYTHON) + " -c \"import numpy as np, torch; x = torch.from_numpy(np.fromfile('" +
+                            (dir / "in.f32").string() + "', dtype=np.float32).reshape(1, 3, 20, 30)); "
+                            "torch.nn.functional.interpolate(x.double(), size=(" + std::to_string(h) + ", " + std::to_string(w) +
+                            "), mode='bicubic', align_corners=False).float().numpy().tofile('" + (dir / "out.f32").string() + "')\"";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    std::vector<float> want(size_t(3 * h * w));
+    std::ifstream(dir / "out.f32", std::ios::binary).read(reinterpret_cast<char*>(want.data()), std::streamsize(want.size() * 4));
+    const std::vector<float> got = detail::resize_bicubic(x, h, w).to_vector();
+    double worst = 0;
+    for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, double(std::abs(got[i] - want[i])));
+    std::printf("  bicubic 20x30 -> %lldx%lld: worst difference %.2e\n", (long long)h, (long long)w, worst);
+    EXPECT_LT(worst, 1e-5);
+  }
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -44,6 +44,8 @@ ClipVision ClipVision::from_tensors(const TensorFile& file) {
   c.num_layers = count_blocks(blocks, "clip");
   c.mlp_dim = c.num_layers > 0 ? need(m.weights_, "transformer.0.mlp.0.weight", 2).size(0) : 4 * c.dim;
   auto heads = file.metadata.find("num_heads");
+  check(heads != file.metadata.end() || c.dim % kVitHHeadDim == 0, "clip", "cannot infer the head count: width ",
+        c.dim, " is not a multiple of ViT-H's head width ", kVitHHeadDim, " and the file has no num_heads metadata");
   c.num_heads = heads != file.metadata.end() ? std::stoll(heads->second) : c.dim / kVitHHeadDim;
   check(c.num_heads > 0 && c.dim % c.num_heads == 0, "clip", "dim ", c.dim, " does not split into ", c.num_heads, " heads");
   for (int64_t i = 0; i < c.num_layers; ++i)

@@ -36,6 +36,15 @@ struct Job {
   bool expired = false;       // its files were removed at expires_at (the row stays, as the API's does)
 };
 
+// A character (POST /v1/videos/characters): a reference image kept for later prompts.
+struct Character {
+  std::string id;     // "char_" + 32 random hex digits
+  std::string owner;
+  std::string name;
+  int64_t created_at = 0;
+  std::string file;   // the reference image under uploads/
+};
+
 struct ListQuery {
   std::string owner;
   std::string after;   // a job id: list those after it in `order`
@@ -90,6 +99,12 @@ class JobStore {
   int64_t lease_ms() const { return options_.lease_ms; }
   // True when other servers change it too (their changes raise no event in this process).
   virtual bool shared() const { return false; }
+
+  // Characters, by id; list_characters gives an owner's, oldest first.
+  virtual void add_character(const Character& c) = 0;
+  virtual std::optional<Character> get_character(const std::string& id) const = 0;
+  virtual std::vector<Character> list_characters(const std::string& owner) const = 0;
+  virtual bool remove_character(const std::string& id) = 0;
 
   // API keys: hash (hex) -> owner.
   virtual void add_key(const std::string& hash, const std::string& owner, const std::string& prefix, int64_t now) = 0;

@@ -56,6 +56,8 @@ void PgJobStore::create_schema() {
     exec("ALTER TABLE kinema_jobs ADD COLUMN IF NOT EXISTS expired INTEGER NOT NULL DEFAULT 0");
     exec("CREATE INDEX IF NOT EXISTS kinema_jobs_status ON kinema_jobs(status, seq)");
     exec("CREATE INDEX IF NOT EXISTS kinema_jobs_owner ON kinema_jobs(owner, seq)");
+    exec("CREATE TABLE IF NOT EXISTS kinema_characters (seq BIGSERIAL PRIMARY KEY, id TEXT UNIQUE NOT NULL, "
+         "owner TEXT NOT NULL, name TEXT NOT NULL, created_at BIGINT NOT NULL, file TEXT NOT NULL)");
     exec("CREATE TABLE IF NOT EXISTS kinema_api_keys (hash TEXT PRIMARY KEY, owner TEXT NOT NULL, "
          "prefix TEXT NOT NULL, created_at BIGINT NOT NULL)");
     exec("COMMIT");
@@ -166,6 +168,29 @@ int64_t PgJobStore::count_queued() const {
 
 int64_t PgJobStore::count_owned(const std::string& owner) const {
   return exec("SELECT COUNT(*) FROM kinema_jobs WHERE owner=$1", {owner}).integer(0, 0);
+}
+
+void PgJobStore::add_character(const Character& c) {
+  exec("INSERT INTO kinema_characters (id, owner, name, created_at, file) VALUES ($1,$2,$3,$4,$5)",
+       {c.id, c.owner, c.name, str(c.created_at), c.file});
+}
+
+std::optional<Character> PgJobStore::get_character(const std::string& id) const {
+  const PgResult r = exec("SELECT id, owner, name, created_at, file FROM kinema_characters WHERE id=$1", {id});
+  if (r.rows() == 0) return std::nullopt;
+  return Character{r.text(0, 0), r.text(0, 1), r.text(0, 2), r.integer(0, 3), r.text(0, 4)};
+}
+
+std::vector<Character> PgJobStore::list_characters(const std::string& owner) const {
+  const PgResult r =
+      exec("SELECT id, owner, name, created_at, file FROM kinema_characters WHERE owner=$1 ORDER BY seq", {owner});
+  std::vector<Character> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back({r.text(i, 0), r.text(i, 1), r.text(i, 2), r.integer(i, 3), r.text(i, 4)});
+  return out;
+}
+
+bool PgJobStore::remove_character(const std::string& id) {
+  return exec("DELETE FROM kinema_characters WHERE id=$1", {id}).affected() > 0;
 }
 
 void PgJobStore::add_key(const std::string& hash, const std::string& owner, const std::string& prefix, int64_t now) {

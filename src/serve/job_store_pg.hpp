@@ -34,6 +34,11 @@ class PgJobStore final : public JobStore {
   int requeued_at_open() const override { return 0; }
   bool shared() const override { return true; }
 
+  void add_character(const Character& c) override;
+  std::optional<Character> get_character(const std::string& id) const override;
+  std::vector<Character> list_characters(const std::string& owner) const override;
+  bool remove_character(const std::string& id) override;
+
   void add_key(const std::string& hash, const std::string& owner, const std::string& prefix, int64_t now) override;
   std::optional<std::string> owner_of_key(const std::string& hash) const override;
   int64_t key_count() const override;

@@ -87,6 +87,8 @@ SqliteJobStore::SqliteJobStore(const std::string& path, StoreOptions options) : 
   exec("CREATE INDEX IF NOT EXISTS jobs_owner ON jobs(owner, seq)");
   exec("CREATE TABLE IF NOT EXISTS api_keys (hash TEXT PRIMARY KEY, owner TEXT NOT NULL, prefix TEXT NOT NULL, "
        "created_at INTEGER NOT NULL)");
+  exec("CREATE TABLE IF NOT EXISTS characters (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, "
+       "owner TEXT NOT NULL, name TEXT NOT NULL, created_at INTEGER NOT NULL, file TEXT NOT NULL)");
   add_lease_columns();
   add_expired_column();
   // A render that was running when the server died starts again from the queue.
@@ -263,6 +265,36 @@ int64_t SqliteJobStore::count_owned(const std::string& owner) const {
   Stmt s(db_, "SELECT COUNT(*) FROM jobs WHERE owner=?");
   s.bind(owner).step();
   return s.integer(0);
+}
+
+void SqliteJobStore::add_character(const Character& c) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "INSERT INTO characters (id, owner, name, created_at, file) VALUES (?,?,?,?,?)");
+  s.bind(c.id).bind(c.owner).bind(c.name).bind(c.created_at).bind(c.file).step();
+}
+
+std::optional<Character> SqliteJobStore::get_character(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "SELECT id, owner, name, created_at, file FROM characters WHERE id=?");
+  s.bind(id);
+  if (!s.step()) return std::nullopt;
+  return Character{s.text(0), s.text(1), s.text(2), s.integer(3), s.text(4)};
+}
+
+std::vector<Character> SqliteJobStore::list_characters(const std::string& owner) const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "SELECT id, owner, name, created_at, file FROM characters WHERE owner=? ORDER BY seq");
+  s.bind(owner);
+  std::vector<Character> out;
+  while (s.step()) out.push_back({s.text(0), s.text(1), s.text(2), s.integer(3), s.text(4)});
+  return out;
+}
+
+bool SqliteJobStore::remove_character(const std::string& id) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "DELETE FROM characters WHERE id=?");
+  s.bind(id).step();
+  return sqlite3_changes(db_) > 0;
 }
 
 void SqliteJobStore::add_key(const std::string& hash, const std::string& owner, const std::string& prefix, int64_t now) {

@@ -36,6 +36,11 @@ class SqliteJobStore final : public JobStore {
   int64_t count_owned(const std::string& owner) const override;
   int requeued_at_open() const override { return requeued_; }
 
+  void add_character(const Character& c) override;
+  std::optional<Character> get_character(const std::string& id) const override;
+  std::vector<Character> list_characters(const std::string& owner) const override;
+  bool remove_character(const std::string& id) override;
+
   void add_key(const std::string& hash, const std::string& owner, const std::string& prefix, int64_t now) override;
   std::optional<std::string> owner_of_key(const std::string& hash) const override;
   int64_t key_count() const override;

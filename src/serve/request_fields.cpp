@@ -44,6 +44,14 @@ Fields from_json(const std::string& body) {
         if (!inner.is_string()) throw bad_request("video", "video." + name + " must be a string");
         f.text["video[" + name + "]"] = inner.get<std::string>();
       }
+    } else if (key == "characters" && v.is_array()) {  // ["char_..."] or [{"id": "char_..."}]
+      std::string ids;
+      for (const auto& c : v) {
+        const json id = c.is_object() && c.contains("id") ? c["id"] : c;
+        if (!id.is_string()) throw bad_request("characters", "characters must be a list of character ids");
+        ids += (ids.empty() ? "" : ",") + id.get<std::string>();
+      }
+      f.text[key] = ids;
     } else if (v.is_string()) {
       f.text[key] = v.get<std::string>();
     } else if (key == "prompt" || key == "model" || key == "size" || key == "negative" || key == "sampler") {
@@ -80,6 +88,9 @@ Fields parse_multipart(const httplib::Request& req) {
       if (f.file) throw bad_request(name, "only one file (input_reference or video) may be uploaded");
       if (name != "input_reference" && name != "video") throw bad_request(name, "unexpected file field '" + name + "'");
       f.file = Upload{name, part.filename, part.content_type, part.content};
+    } else if (name == "characters" || name == "characters[]" || name.rfind("characters[", 0) == 0) {
+      std::string& ids = f.text["characters"];  // repeated fields: a list of ids
+      ids += (ids.empty() ? "" : ",") + part.content;
     } else {
       f.text[name] = part.content;
     }

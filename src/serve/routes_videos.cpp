@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "kinema/error.hpp"
+#include "serve/characters.hpp"
 #include "serve/expiry.hpp"
 #include "serve/random_id.hpp"
 #include "serve/request_fields.hpp"
@@ -141,6 +142,13 @@ void create(Service& s, const httplib::Request& req, httplib::Response& res) {
   json p = {{"width", w}, {"height", h}, {"frames", frames}, {"fps", m.fps},
             {"requested", {{"model", requested_model}, {"size", size}, {"seconds", seconds}}}};
   read_extras(f, p);
+  const std::optional<Character> character = requested_character(s, owner, f, job.prompt);
+  if (character && f.file)
+    throw bad_request("input_reference", "give an input_reference or a character (@" + character->name + "), not both");
+  if (character) {
+    p["input_reference"] = copy_character_image(s, *character);
+    p["requested"]["character"] = character->id;
+  }
   if (f.file && f.file->field != "input_reference")
     throw bad_request(f.file->field, "unexpected file field '" + f.file->field + "'; an image goes in input_reference");
   if (f.file) {
@@ -333,12 +341,6 @@ void add_video_routes(httplib::Server& server, Service& s) {
   server.Post(route("/v1/videos/{id}/remix"), guarded([&s](Req q, Res r) { remix(s, q, r); }));
   server.Post("/v1/videos/extensions", guarded([&s](Req q, Res r) { extend(s, q, r); }));
   server.Post("/v1/videos/edits", guarded([&s](Req q, Res r) { edit(s, q, r); }));
-  for (const char* p : {"/v1/videos/characters"})
-    server.Post(p, guarded([&s, p](Req q, Res) {
-      s.authenticate(q);
-      throw ApiError(501, "invalid_request_error", "not_implemented", "",
-                     std::string(p) + " is not implemented by kinema serve yet (docs/serve.md)");
-    }));
 }
 
 }  // namespace kinema::serve

@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "kinema/error.hpp"
+#include "serve/characters.hpp"
 #include "serve/expiry.hpp"
 #include "serve/service.hpp"
 
@@ -67,6 +68,7 @@ Server::Server(ServeOptions options, RendererFactory factory) {
     impl->listen_fd = fd;
   });
   install_error_handling(impl_->http, s);
+  add_character_routes(impl_->http, s);  // first: /v1/videos/characters would match /v1/videos/{id}
   add_video_routes(impl_->http, s);
   add_service_routes(impl_->http, s);
   add_page_routes(impl_->http, s);

@@ -185,7 +185,7 @@ TEST_F(Api, BadRequestsGetOpenAIErrorObjectsWithTheRightStatus) {
   EXPECT_EQ(error_of(s->get("/v1/v\xff\xfe"), 404)["code"], "unknown_url");
   httplib::MultipartFormDataItems bad_text = {{"prompt", "a \xff\xfe circle", "", ""}};
   EXPECT_EQ(error_of(s->client->Post("/v1/videos", bad_text), 400)["param"], "prompt");
-  EXPECT_EQ(error_of(s->post("/v1/videos/characters", {{"name", "x"}}), 501)["code"], "not_implemented");
+  EXPECT_EQ(error_of(s->post("/v1/videos/characters", {{"name", "x"}}), 400)["param"], "video");  // no clip
   EXPECT_EQ(error_of(s->post("/v1/videos", {{"prompt", "x"}, {"video", {{"id", 5}}}}), 400)["param"], "video");
   stage.set_open(false);
   const std::string id = json::parse(s->post("/v1/videos", {{"prompt", "block"}})->body)["id"];
@@ -572,6 +572,96 @@ TEST_F(Api, EditsAndExtensionsTakeAnUploadedVideo) {
   // A video is no input_reference for create.
   items = {{"prompt", "x", "", ""}, {"video", mp4, "clip.mp4", "video/mp4"}};
   EXPECT_EQ(error_of(s->client->Post("/v1/videos", items), 400)["param"], "video");
+}
+
+std::string png_bytes(const fs::path& dir) {
+  const std::string path = (dir / "ref.png").string();
+  Frame f;
+  f.width = 8, f.height = 8, f.rgb.assign(8 * 8 * 3, 200);
+  write_image(path, f);
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// POST /v1/videos/characters stores a reference (an image, or a clip's first frame); a create
+// that names it (characters: [id], or @NAME in its prompt) starts from it as input_reference does.
+TEST_F(Api, CharactersAreStoredReferencesThatCreateStartsFrom) {
+  const std::string alice = create_api_key(dir.string(), "alice"), bob = create_api_key(dir.string(), "bob");
+  ServeOptions o = options(dir);
+  o.max_body_bytes = 1 << 20;
+  auto s = start(o);
+  s->key = alice;
+  auto post = [&](const httplib::MultipartFormDataItems& items) {
+    return s->client->Post("/v1/videos/characters", s->headers(), items);
+  };
+  auto r = post({{"name", "Rex", "", ""}, {"video", mp4_bytes(dir, 6, 32, 32), "rex.mp4", "video/mp4"}});
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json rex = json::parse(r->body);
+  EXPECT_EQ(rex["object"], "video.character");
+  EXPECT_EQ(rex["name"], "Rex");
+  EXPECT_EQ(rex["id"].get<std::string>().rfind("char_", 0), 0u);
+  EXPECT_TRUE(rex["created_at"].is_number());
+  r = post({{"name", "Rexford", "", ""}, {"video", png_bytes(dir), "r.png", "image/png"}});
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json rexford = json::parse(r->body);
+  EXPECT_EQ(json::parse(s->get("/v1/videos/characters/" + rex["id"].get<std::string>())->body), rex);
+  const json list = json::parse(s->get("/v1/videos/characters")->body);
+  ASSERT_EQ(list["data"].size(), 2u);
+  EXPECT_EQ(list["data"][0]["id"], rex["id"]);
+  // @NAME in the prompt (the longest name at the earliest mention), or the id in `characters`.
+  r = s->post("/v1/videos", {{"prompt", "@Rexford runs"}, {"size", "32x32"}});
+  ASSERT_EQ(r->status, 200) << r->body;
+  json v = s->wait_for(json::parse(r->body)["id"], "completed");
+  EXPECT_EQ(v["kinema"]["requested"]["character"], rexford["id"]);
+  r = s->post("/v1/videos", {{"prompt", "a dog runs"}, {"characters", {rex["id"]}}});
+  ASSERT_EQ(r->status, 200) << r->body;
+  v = s->wait_for(json::parse(r->body)["id"], "completed");
+  EXPECT_EQ(v["kinema"]["requested"]["character"], rex["id"]);
+  ASSERT_EQ(stage.seen.size(), 2u);
+  for (const RenderTask& t : stage.seen) {
+    EXPECT_EQ(fs::path(t.input_reference).parent_path(), dir / "uploads");
+    EXPECT_TRUE(fs::exists(t.input_reference));
+    EXPECT_EQ(read_video(t.input_reference).size(), 1u);  // an image: the clip's first frame
+  }
+  // Without a mention nothing is used; an unknown id is 404; a character and an input_reference
+  // together are 400.
+  r = s->post("/v1/videos", {{"prompt", "Rex without the at"}});
+  EXPECT_FALSE(json::parse(r->body)["kinema"]["requested"].contains("character"));
+  EXPECT_EQ(error_of(s->post("/v1/videos", {{"prompt", "x"}, {"characters", {"char_nope"}}}), 404)["code"], "not_found");
+  EXPECT_EQ(error_of(s->client->Post("/v1/videos", s->headers(),
+                                     {{"prompt", "@Rex", "", ""}, {"input_reference", png_bytes(dir), "a.png", "image/png"}}),
+                     400)["param"], "input_reference");
+  // Another key's characters do not exist, for reading, deleting or using.
+  s->key = bob;
+  const std::string rex_id = rex["id"];
+  EXPECT_EQ(error_of(s->get("/v1/videos/characters/" + rex_id), 404)["code"], "not_found");
+  EXPECT_EQ(s->del("/v1/videos/characters/" + rex_id)->status, 404);
+  EXPECT_EQ(json::parse(s->get("/v1/videos/characters")->body)["data"].size(), 0u);
+  EXPECT_EQ(s->post("/v1/videos", {{"prompt", "x"}, {"characters", {rex_id}}})->status, 404);
+  r = s->post("/v1/videos", {{"prompt", "@Rex"}});
+  EXPECT_FALSE(json::parse(r->body)["kinema"]["requested"].contains("character"));
+  // Bad input: no file, no name, a duplicate name, not a video, a broken clip, too big.
+  s->key = alice;
+  EXPECT_EQ(error_of(post({{"name", "X", "", ""}}), 400)["param"], "video");
+  EXPECT_EQ(error_of(s->post("/v1/videos/characters", {{"name", "X"}}), 400)["param"], "video");
+  EXPECT_EQ(error_of(post({{"video", png_bytes(dir), "r.png", "image/png"}}), 400)["param"], "name");
+  EXPECT_EQ(error_of(post({{"name", std::string(81, 'n'), "", ""}, {"video", png_bytes(dir), "r.png", "image/png"}}), 400)["param"], "name");
+  EXPECT_EQ(error_of(post({{"name", "Rex", "", ""}, {"video", png_bytes(dir), "r.png", "image/png"}}), 400)["param"], "name");
+  EXPECT_EQ(error_of(post({{"name", "Y", "", ""}, {"video", "text", "y.txt", "text/plain"}}), 400)["param"], "video");
+  const json broken = error_of(post({{"name", "Y", "", ""}, {"video", std::string("....ftypisom") + std::string(300, 'z'), "y.mp4", "video/mp4"}}), 400);
+  EXPECT_EQ(broken["param"], "video");
+  EXPECT_NE(broken["message"].get<std::string>().find("y.mp4"), std::string::npos);
+  EXPECT_EQ(error_of(post({{"name", "Big", "", ""}, {"video", std::string(2 << 20, 'b'), "big.mp4", "video/mp4"}}), 413)["code"],
+            "request_too_large");
+  EXPECT_EQ(error_of(s->get("/v1/videos/characters/char_nope"), 404)["code"], "not_found");
+  // DELETE removes the character and its image; jobs made from it keep their own copy.
+  const size_t uploads = files_in(dir / "uploads").size();
+  r = s->del("/v1/videos/characters/" + rex_id);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json::parse(r->body)["deleted"], true);
+  EXPECT_EQ(files_in(dir / "uploads").size(), uploads - 1);
+  EXPECT_EQ(s->get("/v1/videos/characters/" + rex_id)->status, 404);
+  EXPECT_TRUE(fs::exists(stage.seen[1].input_reference));
 }
 
 }  // namespace

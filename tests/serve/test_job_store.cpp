@@ -149,6 +149,28 @@ TEST_P(Stores, KeepsApiKeysByOwner) {
   EXPECT_EQ(s->key_count(), 1);
 }
 
+TEST_P(Stores, KeepsCharactersByOwner) {
+  auto s = open();
+  s->add_character({"char_1", "alice", "Bob", 10, "char_1.png"});
+  s->add_character({"char_2", "bob", "Ann", 11, "char_2.png"});
+  s->add_character({"char_3", "alice", "Cat", 12, "char_3.png"});
+  const auto c = s->get_character("char_3");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->owner, "alice");
+  EXPECT_EQ(c->name, "Cat");
+  EXPECT_EQ(c->created_at, 12);
+  EXPECT_EQ(c->file, "char_3.png");
+  EXPECT_FALSE(s->get_character("char_4"));
+  const auto mine = s->list_characters("alice");
+  ASSERT_EQ(mine.size(), 2u);
+  EXPECT_EQ(mine[0].id, "char_1");
+  EXPECT_EQ(mine[1].id, "char_3");
+  EXPECT_TRUE(s->remove_character("char_1"));
+  EXPECT_FALSE(s->remove_character("char_1"));
+  EXPECT_EQ(s->list_characters("alice").size(), 1u);
+  EXPECT_EQ(s->list_characters("bob").size(), 1u);
+}
+
 // A worker that stalls past its lease (or dies) loses the job to another worker, which resumes
 // it; the first one can then neither renew, nor complete, nor fail it: one completion, by the
 // worker that holds the lease.

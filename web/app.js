@@ -55,14 +55,17 @@ function show(video) {
   let meta = `${video.size}, ${video.seconds} s` + (k.seed !== undefined ? `, seed ${k.seed}` : '');
   if (video.remixed_from_video_id) meta += `, remix of ${video.remixed_from_video_id}`;
   if (k.requested && k.requested.extend_of) meta += `, extends ${k.requested.extend_of}`;
+  // Past expires_at the server no longer keeps the files (--retention-hours): nothing to play.
+  const expired = video.status === 'completed' && video.expires_at && video.expires_at * 1000 <= Date.now();
+  if (expired) meta += ', expired';
   if (video.error) meta = `${video.error.code}: ${video.error.message}`;
   $('.meta', el).textContent = meta;
-  $('.placeholder', el) && ($('.placeholder', el).textContent = video.status.replace('_', ' ') +
+  $('.placeholder', el) && ($('.placeholder', el).textContent = expired ? 'expired' : video.status.replace('_', ' ') +
     (video.status === 'in_progress' ? ` ${video.progress}%` : ''));
-  $('.remix', el).disabled = video.status !== 'completed';
-  $('.extend', el).disabled = video.status !== 'completed';
-  $('.download', el).hidden = video.status !== 'completed';
-  if (video.status === 'completed' && before !== 'completed') play(video, el);
+  $('.remix', el).disabled = video.status !== 'completed' || expired;
+  $('.extend', el).disabled = video.status !== 'completed' || expired;
+  $('.download', el).hidden = video.status !== 'completed' || expired;
+  if (video.status === 'completed' && !expired && before !== 'completed') play(video, el);
   if (video.status === 'queued' || video.status === 'in_progress') watch(video.id);
 }
 

@@ -51,6 +51,9 @@ struct ModelManifest {
   // Wan I2V/FLF2V's conditioning: the latents of the grey frames around the given ones stay in
   // the condition (kinema's own models are trained with zeros there).
   bool keep_grey_latents = false;
+  // Wan2.2 A14B: a high-noise expert samples while the timestep is >= boundary x 1000 (guided by
+  // cfg_high), then the low-noise expert (the DiT, guided by cfg). 0: one DiT.
+  float boundary = 0.f, cfg_high = 0.f;
 };
 
 ModelManifest read_manifest(const std::string& path);
@@ -187,6 +190,7 @@ class Pipeline {
   VAE vae_;
   DiT dit_;
   std::shared_ptr<const ClipVision> clip_;  // Wan I2V/FLF2V only
+  std::shared_ptr<const DiT> high_noise_;   // Wan2.2 A14B's high-noise expert
 };
 
 // The mask channels [K, T'] (K = temporal_compression, row-major) for the given video frame

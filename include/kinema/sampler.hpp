@@ -62,6 +62,10 @@ using ModelFn = std::function<Tensor(const Tensor& x, const ModelCall& call)>;
 struct GuidanceOptions {
   float cfg = 5.0f;      // v = v_uncond + cfg·(v_cond − v_uncond); 1 = one conditional call
   float rescale = 0.0f;  // φ of Lin et al. 2023 (arXiv 2305.08891 §3.4), on the velocity
+  // Wan2.2's two experts guide differently: the high-noise expert's scale while the timestep is
+  // at or above high_from, `cfg` below it. Unset (high_from < 0): `cfg` throughout.
+  float cfg_high = 0.0f, high_from = -1.0f;
+  float cfg_at(float timestep) const { return high_from >= 0 && timestep >= high_from ? cfg_high : cfg; }
 };
 
 // Classifier-free guidance around a model. With φ > 0 the guided velocity v_cfg is blended with

@@ -71,8 +71,7 @@ Pipeline::Pipeline(std::string dir, ModelManifest m, Tokenizer t, TextEncoder e,
       vae_(std::move(v)), dit_(std::move(d)) {}
 
 Pipeline Pipeline::load(const std::string& dir, const PipelineLoadOptions& options) {
-  if (!fs::exists(fs::path(dir) / "model.json") && fs::exists(fs::path(dir) / "config.json") &&
-      fs::exists(fs::path(dir) / "Wan2.1_VAE.pth"))
+  if (!fs::exists(fs::path(dir) / "model.json") && fs::exists(fs::path(dir) / "Wan2.1_VAE.pth"))
     return load_wan(dir, options);
   ModelManifest m = read_manifest((fs::path(dir) / "model.json").string());
   Tokenizer tok = Tokenizer::load(checked_file(dir, m.tokenizer, "tokenizer"));
@@ -221,14 +220,17 @@ GenerateResult Pipeline::generate(const GenerateRequest& request,
                                    : condition_tensor(r.known, r.frames, r.width, r.height);
   if (c.image_dim > 0) fo.image_context = image_context(r.known, r.frames);  // Wan I2V/FLF2V
   // Both CFG branches see the same frames (and image): guidance steers the text.
+  const float high_from = manifest_.boundary * 1000.f;  // Wan2.2 A14B: which expert
   ModelFn model = [&](const Tensor& x, const ModelCall& call) {
     Tensor t = Tensor::from_vector({call.timestep}, {1});
-    return dit_.forward(x, t, call.conditional ? cond : uncond, fo);
+    const DiT& expert = high_noise_ && call.timestep >= high_from ? *high_noise_ : dit_;
+    return expert.forward(x, t, call.conditional ? cond : uncond, fo);
   };
   t0 = Clock::now();
   SampleOptions so;
   so.sampler = r.sampler;
   so.guidance.cfg = r.cfg, so.guidance.rescale = r.rescale;
+  if (high_noise_) so.guidance.cfg_high = manifest_.cfg_high, so.guidance.high_from = high_from;
   if (progress)
     so.progress = [&](const SampleProgress& p) { progress({p.step, p.steps, since(t0)}); };
   so.checkpoint = r.checkpoint, so.resume = r.resume.get();

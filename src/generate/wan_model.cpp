@@ -54,23 +54,42 @@ TensorFile strip_prefixes(TensorFile f) {
   return out;
 }
 
+// One DiT directory: its config.json and weights (Wan2.2 A14B has two, one per expert).
+struct WanDiT {
+  nlohmann::json config;
+  fs::path config_path;
+  std::string file;
+  TensorFile tensors;
+};
+
+WanDiT read_wan_dit(const fs::path& dir) {
+  WanDiT d;
+  d.config_path = need(dir, "config.json", "the DiT's configuration");
+  try {
+    d.config = nlohmann::json::parse(std::ifstream(d.config_path));
+  } catch (const std::exception& e) {
+    fail("wan", d.config_path.string(), " is not valid JSON: ", e.what());
+  }
+  d.file = dit_file(dir);
+  d.tensors = strip_prefixes(load_weights(d.file));
+  if (d.config.contains("num_heads")) d.tensors.metadata["num_heads"] = std::to_string(d.config["num_heads"].get<int64_t>());
+  return d;
+}
+
 }  // namespace
 
 Pipeline Pipeline::load_wan(const std::string& dir_in, const PipelineLoadOptions& options) {
   const fs::path dir(dir_in);
-  const fs::path cfg_path = need(dir, "config.json", "the DiT's configuration");
-  nlohmann::json cfg;
-  try {
-    cfg = nlohmann::json::parse(std::ifstream(cfg_path));
-  } catch (const std::exception& e) {
-    fail("wan", cfg_path.string(), " is not valid JSON: ", e.what());
-  }
+  // Wan2.2 A14B: high_noise_model/ and low_noise_model/, each a DiT directory.
+  const bool experts = fs::is_directory(dir / "high_noise_model") && fs::is_directory(dir / "low_noise_model");
+  WanDiT low = read_wan_dit(experts ? dir / "low_noise_model" : dir);
+  const nlohmann::json& cfg = low.config;
+  const fs::path cfg_path = low.config_path;
   const std::string type = cfg.value("model_type", "t2v");
   check(type == "t2v" || type == "i2v" || type == "flf2v", "wan", dir_in, " is a Wan ", type,
         " model; kinema runs Wan t2v, i2v and flf2v directories (docs/wan.md)");
-  TensorFile dit_tensors = strip_prefixes(load_weights(dit_file(dir)));
-  if (cfg.contains("num_heads")) dit_tensors.metadata["num_heads"] = std::to_string(cfg["num_heads"].get<int64_t>());
-  DiT dit = DiT::from_tensors(detail::dit_weights(std::move(dit_tensors), options));
+  check(!experts || type == "t2v", "wan", dir_in, ": kinema runs Wan2.2's A14B experts for text-to-video so far");
+  DiT dit = DiT::from_tensors(detail::dit_weights(std::move(low.tensors), options));
   VAE vae = VAE::from_tensors(load_weights(need(dir, "Wan2.1_VAE.pth", "the VAE").string()));
   if (vae.config().latents_mean.empty() && vae.config().z_dim == 16) {  // Wan publishes the statistics in code
     TensorFile v = vae.to_tensors();
@@ -95,13 +114,23 @@ Pipeline Pipeline::load_wan(const std::string& dir_in, const PipelineLoadOptions
   m.fps = 16, m.frames = 81, m.steps = 50, m.cfg = 5.f, m.shift = 5.f, m.sampler = "unipc";
   m.max_text_len = cfg.value("text_len", int64_t(512));
   m.pad_text = true, m.world_prompts = false;
-  m.dit.path = dit_file(dir);
+  m.dit.path = low.file;
   m.dit.sha256 = sha256_file(cfg_path.string());  // provenance names the model by its config (hashing 28 GB of
                                                   // weights would take minutes)
   m.keep_grey_latents = type != "t2v";
   check((type == "t2v") == (dit.config().image_dim == 0), "wan", "config.json says ", type,
         " but the DiT ", dit.config().image_dim ? "has" : "has no", " image cross-attention (img_emb)");
+  if (experts) {  // wan/configs/wan_t2v_A14B.py
+    m.boundary = 0.875f, m.shift = 12.f, m.steps = 40, m.cfg = 3.f, m.cfg_high = 4.f;
+    m.sizes = {{1280, 720}, {720, 1280}, {832, 480}, {480, 832}};
+  }
   Pipeline p(dir_in, std::move(m), std::move(tok), std::move(text), std::move(vae), std::move(dit));
+  if (experts) {
+    WanDiT high = read_wan_dit(dir / "high_noise_model");
+    p.high_noise_ = std::make_shared<const DiT>(DiT::from_tensors(detail::dit_weights(std::move(high.tensors), options)));
+    check(p.high_noise_->config().dim == p.dit_.config().dim && p.high_noise_->config().in_dim == p.dit_.config().in_dim,
+          "wan", "the two experts differ in shape (dim ", p.high_noise_->config().dim, " and ", p.dit_.config().dim, ")");
+  }
   if (type != "t2v")
     p.clip_ = std::make_shared<const ClipVision>(ClipVision::from_tensors(load_weights(
         need(dir, "models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth", "the CLIP image encoder").string())));

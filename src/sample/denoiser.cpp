@@ -62,7 +62,8 @@ Tensor rescale_guidance(const Tensor& guided, const Tensor& cond, float phi) {
 Denoiser::Denoiser(ModelFn model, GuidanceOptions options)
     : model_(std::move(model)), options_(options) {
   check(bool(model_), "Denoiser", "no model callback given");
-  check(std::isfinite(options_.cfg), "Denoiser", "cfg must be finite; got ", options_.cfg);
+  check(std::isfinite(options_.cfg) && std::isfinite(options_.cfg_high), "Denoiser", "cfg must be finite; got ",
+        options_.cfg, " and ", options_.cfg_high);
   check(options_.rescale >= 0 && options_.rescale <= 1, "Denoiser",
         "guidance rescale must lie in [0, 1]; got ", options_.rescale);
 }
@@ -71,11 +72,12 @@ Tensor Denoiser::velocity(const Tensor& x, float sigma, float timestep) {
   ModelCall call{sigma, timestep, true};
   ++calls_;
   Tensor cond = checked_velocity(model_(x, call), x, "conditional");
-  if (options_.cfg == 1.0f) return cond;  // guidance is the identity: skip the uncond call
+  const float cfg = options_.cfg_at(timestep);
+  if (cfg == 1.0f) return cond;  // guidance is the identity: skip the uncond call
   call.conditional = false;
   ++calls_;
   Tensor uncond = checked_velocity(model_(x, call), x, "unconditional");
-  Tensor guided = add(uncond, scale(sub(cond, uncond), options_.cfg));
+  Tensor guided = add(uncond, scale(sub(cond, uncond), cfg));
   if (options_.rescale > 0) guided = rescale_guidance(guided, cond, options_.rescale);
   return guided;
 }

@@ -81,13 +81,26 @@ fs::path tiny_wan_dir(const std::string& type = "t2v") {
   fs::copy_file(std::string(KINEMA_SOURCE_DIR) + "/models/default/tokenizer.model", dir / "google/umt5-xxl/spiece.model");
   DiTConfig dc;
   dc.dim = 32, dc.num_heads = 2, dc.num_layers = 1, dc.ffn_dim = 64, dc.freq_dim = 32, dc.text_dim = 32;
-  dc.in_dim = type == "t2v" ? 4 : 12, dc.out_dim = 4;
-  if (type != "t2v") dc.image_dim = 160;  // the CLIP tower's width
-  TensorFile dit;
-  for (auto& [k, v] : DiT::init_random(dc, 3, DiTInit::random).to_tensors().tensors) dit.tensors["model.diffusion_model." + k] = v;
-  save_tensors((dir / "diffusion_pytorch_model.safetensors").string(), dit);
-  std::ofstream(dir / "config.json") << R"({"_class_name": "WanModel", "model_type": ")" << type
-                                      << R"(", "dim": 32, "num_heads": 2, "num_layers": 1, "text_len": 16})";
+  const bool image = type == "i2v" || type == "flf2v";
+  dc.in_dim = image ? 12 : 4, dc.out_dim = 4;
+  if (image) dc.image_dim = 160;  // the CLIP tower's width
+  // Wan2.2 A14B: two experts in subfolders (seeds differ unless type is "a14b-same").
+  const bool experts = type.rfind("a14b", 0) == 0;
+  auto write_dit = [&](const fs::path& d, uint64_t seed) {
+    fs::create_directories(d);
+    TensorFile dit;
+    for (auto& [k, v] : DiT::init_random(dc, seed, DiTInit::random).to_tensors().tensors)
+      dit.tensors["model.diffusion_model." + k] = v;
+    save_tensors((d / "diffusion_pytorch_model.safetensors").string(), dit);
+    std::ofstream(d / "config.json") << R"({"_class_name": "WanModel", "model_type": ")" << (experts ? "t2v" : type)
+                                     << R"(", "dim": 32, "num_heads": 2, "num_layers": 1, "text_len": 16})";
+  };
+  if (experts) {
+    write_dit(dir / "low_noise_model", 3);
+    write_dit(dir / "high_noise_model", type == "a14b-same" ? 3 : 4);
+  } else {
+    write_dit(dir, 3);
+  }
   VaeConfig vc;
   vc.dim = 8, vc.z_dim = 4, vc.dim_mult = {1, 1, 2, 2}, vc.num_res_blocks = 1;
   TextEncoderConfig tc;
@@ -99,7 +112,7 @@ fs::path tiny_wan_dir(const std::string& type = "t2v") {
   save_as_pth(tmp, dir / "Wan2.1_VAE.pth");
   save_tensors(tmp.string(), text);
   save_as_pth(tmp, dir / "models_t5_umt5-xxl-enc-bf16.pth");
-  if (type != "t2v") {
+  if (image) {
     save_tensors(tmp.string(), tiny_clip());
     save_as_pth(tmp, dir / "models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth");
   }
@@ -235,6 +248,38 @@ TEST(WanImage, BicubicResizeMatchesTorch) {
     EXPECT_LT(worst, 1e-5);
   }
   fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace kinema
+
+namespace kinema {
+namespace {
+
+double max_frame_difference(const std::vector<Frame>& a, const std::vector<Frame>& b) {
+  double worst = 0;
+  for (size_t i = 0; i < a.size(); ++i)
+    for (size_t j = 0; j < a[i].rgb.size(); ++j) worst = std::max(worst, std::abs(double(a[i].rgb[j]) - double(b[i].rgb[j])));
+  return worst;
+}
+
+// Wan2.2 A14B: the high-noise expert samples while t >= 875 with its own guidance scale, then the
+// low-noise expert. Two identical experts at one scale are one model; different ones are neither.
+TEST(WanDirectory, A14BSwitchesExpertsAtTheBoundary) {
+  GuidanceOptions g{3.f, 0.f, 4.f, 875.f};
+  EXPECT_EQ(g.cfg_at(875.f), 4.f);
+  EXPECT_EQ(g.cfg_at(874.9f), 3.f);
+  GenerateRequest r;
+  r.prompt = "a red kite", r.width = 32, r.height = 32, r.frames = 5, r.steps = 4, r.seed = 3, r.cfg = 4.f, r.shift = 3.f;
+  const fs::path same = tiny_wan_dir("a14b-same"), differ = tiny_wan_dir("a14b"), one = tiny_wan_dir("t2v");
+  const Pipeline a14b = Pipeline::load(same.string());
+  EXPECT_EQ(a14b.manifest().boundary, 0.875f);
+  EXPECT_EQ(a14b.manifest().steps, 40);
+  const std::vector<Frame> single = Pipeline::load(one.string()).generate(r).frames;
+  EXPECT_EQ(max_frame_difference(a14b.generate(r).frames, single), 0.0) << "identical experts are one model";
+  const std::vector<Frame> mixed = Pipeline::load(differ.string()).generate(r).frames;
+  EXPECT_GT(max_frame_difference(mixed, single), 0.0) << "the high-noise expert took no step";
+  for (const fs::path& d : {same, differ, one}) fs::remove_all(d);
 }
 
 }  // namespace

@@ -94,6 +94,7 @@ class JobStore {
   virtual bool mark_expired(const std::string& id) = 0;
   virtual std::map<std::string, int64_t> count_by_status() const = 0;
   virtual int64_t count_queued() const = 0;
+  // The owner's jobs that still hold (or will hold) files: expired ones do not count.
   virtual int64_t count_owned(const std::string& owner) const = 0;
   virtual int requeued_at_open() const = 0;
   int64_t lease_ms() const { return options_.lease_ms; }

@@ -167,7 +167,7 @@ int64_t PgJobStore::count_queued() const {
 }
 
 int64_t PgJobStore::count_owned(const std::string& owner) const {
-  return exec("SELECT COUNT(*) FROM kinema_jobs WHERE owner=$1", {owner}).integer(0, 0);
+  return exec("SELECT COUNT(*) FROM kinema_jobs WHERE owner=$1 AND expired=0", {owner}).integer(0, 0);
 }
 
 void PgJobStore::add_character(const Character& c) {

@@ -262,7 +262,7 @@ int64_t SqliteJobStore::count_queued() const {
 
 int64_t SqliteJobStore::count_owned(const std::string& owner) const {
   std::lock_guard lock(mu_);
-  Stmt s(db_, "SELECT COUNT(*) FROM jobs WHERE owner=?");
+  Stmt s(db_, "SELECT COUNT(*) FROM jobs WHERE owner=? AND expired=0");
   s.bind(owner).step();
   return s.integer(0);
 }

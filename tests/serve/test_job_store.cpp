@@ -97,7 +97,9 @@ TEST_P(Stores, TheSweeperExpiresCompletedJobsPastTheirExpiryAndRemovesTheirFiles
   EXPECT_EQ(s->get("v1")->expires_at, 100);
   EXPECT_EQ(s->get("v3")->expires_at, 0);
   EXPECT_EQ(sweep_expired(*s, dir.string(), 99), 0);
+  EXPECT_EQ(s->count_owned("a"), 3);
   EXPECT_EQ(sweep_expired(*s, dir.string(), 150), 1);
+  EXPECT_EQ(s->count_owned("a"), 2);  // an expired video holds no files: not in the quota
   EXPECT_TRUE(s->get("v1")->expired);
   EXPECT_EQ(s->get("v1")->status, "completed");
   EXPECT_FALSE(std::filesystem::exists(dir / "videos" / "v1.mp4"));

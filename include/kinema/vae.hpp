@@ -35,6 +35,8 @@
 
 namespace kinema {
 
+class Communicator;
+
 // Defaults are Wan2.1's VAE (dim 96, z_dim 16, mults 1,2,4,4, 2 residual blocks, time
 // downsampling in the second and third stages).
 struct VaeConfig {
@@ -124,6 +126,13 @@ class VAE {
   // but the output buffer. Inference only (no autograd). Equals decode() when one tile covers z.
   Tensor decode_tiled(const Tensor& z, const VaeTileOptions& tiles = {},
                       const VaeRunOptions& options = {}) const;
+
+  // decode() split by time over ranks (`mpirun`, sequence-parallel generation): each rank decodes
+  // a contiguous share of the latent frames, starting from the causal time cache the rank
+  // before it hands over, and every rank returns the whole video, equal to decode(). The ranks
+  // work one after another (each chunk needs the cache of the one before); what is split is the
+  // work and the frames each rank holds while decoding. Inference only.
+  Tensor decode_across(const Tensor& z, Communicator& ranks) const;
 
   // Latent normalisation with the config's mean/std (identity when absent).
   Tensor normalize(const Tensor& mu) const;    // (mu - mean) / std

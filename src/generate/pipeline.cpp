@@ -256,7 +256,13 @@ GenerateResult Pipeline::generate(const GenerateRequest& request,
   out.seconds.sampling = since(t0);
 
   t0 = Clock::now();
-  out.frames = decode_frames(z);  // causal chunks, one latent frame at a time
+  // Causal chunks, one latent frame at a time; under sequence parallelism the ranks take turns.
+  if (r.sequence_parallel && r.sequence_parallel->size() > 1) {
+    NoGradGuard no_grad;
+    out.frames = detail::video_to_frames(vae_.decode_across(vae_.denormalize(z), *r.sequence_parallel));
+  } else {
+    out.frames = decode_frames(z);
+  }
   out.seconds.decode = since(t0);
   if (r.keep_latent) out.latent = z;
   return out;

@@ -16,6 +16,7 @@
 #include "kinema/pipeline.hpp"
 #include "kinema/tensor_file.hpp"
 #include "kinema/train.hpp"
+#include "kinema/vae.hpp"
 #include "models/dit/sequence_parallel.hpp"
 #include "tiny_bundle.hpp"
 
@@ -103,6 +104,21 @@ double max_frame_difference(const std::vector<Frame>& a, const std::vector<Frame
     for (size_t j = 0; j < a[i].rgb.size(); ++j)
       worst = std::max(worst, std::abs(double(a[i].rgb[j]) - double(b[i].rgb[j])));
   return worst;
+}
+
+// The VAE decode split by time: each rank decodes its share of the latent frames from the cache
+// the rank before hands over; the video equals one rank's decode bit for bit.
+TEST(SequenceParallel, TimeSplitVaeDecodeEqualsOneRanks) {
+  NoGradGuard no_grad;
+  VaeConfig c;
+  c.dim = 8, c.z_dim = 4, c.dim_mult = {1, 2, 2}, c.num_res_blocks = 1, c.temporal_downsample = {false, true};
+  VAE vae = VAE::init_random(c, 5, VaeInit::random);
+  const Tensor z = random_tensor({1, 4, 5, 4, 6}, 9);  // 5 latent frames: uneven shares
+  const Tensor alone = vae.decode(z), shared = vae.decode_across(z, world_comm());
+  ASSERT_EQ(shared.shape(), alone.shape());
+  const double diff = max_relative_difference(shared, alone);
+  std::printf("rank %d of %d: time-split VAE decode vs alone: %.3g\n", world_comm().rank(), world_comm().size(), diff);
+  EXPECT_EQ(diff, 0.0);
 }
 
 TEST(SequenceParallel, TextToVideoAndExtendGiveTheOneRankFrames) {

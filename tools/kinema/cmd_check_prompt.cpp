@@ -30,18 +30,10 @@ const std::vector<Option<CheckPromptCli>>& options() {
 
 int cmd_check_prompt(int argc, char** argv) {
   CheckPromptCli c;
-  std::string prompt;
-  bool have_prompt = false;
-  std::vector<char*> rest{argv[0]};
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (!have_prompt && (a.empty() || a[0] != '-')) {
-      prompt = a, have_prompt = true;
-      continue;
-    }
-    rest.push_back(argv[i]);
-    if (a == "--policy" && i + 1 < argc) rest.push_back(argv[++i]);
-  }
+  SplitArguments args = split_arguments(options(), argc, argv, 1);  // the prompt
+  const bool have_prompt = !args.positionals.empty();
+  const std::string prompt = have_prompt ? args.positionals[0] : "";
+  std::vector<char*>& rest = args.options;
   if (!parse_options(options(), int(rest.size()), rest.data(), c, "check-prompt")) {
     std::printf(
         "usage: kinema check-prompt \"PROMPT\" [--policy FILE]\n\n"

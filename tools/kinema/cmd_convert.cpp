@@ -69,17 +69,9 @@ std::string mib(int64_t bytes) {
 
 int cmd_convert(int argc, char** argv) {
   ConvertCli c;
-  std::vector<std::string> files;
-  std::vector<char*> opts = {argv[0]};
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a.empty() || a[0] != '-') {
-      files.push_back(a);
-      continue;
-    }
-    opts.push_back(argv[i]);
-    if (a == "--type" && i + 1 < argc) opts.push_back(argv[++i]);
-  }
+  SplitArguments args = split_arguments(options(), argc, argv);
+  const std::vector<std::string>& files = args.positionals;
+  std::vector<char*>& opts = args.options;
   try {
     if (!parse_options(options(), int(opts.size()), opts.data(), c, "convert")) {
       usage();

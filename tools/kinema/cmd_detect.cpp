@@ -122,17 +122,9 @@ bool detect_one(const std::string& path, const DetectCli& c) {
 
 int cmd_detect(int argc, char** argv) {
   DetectCli c;
-  std::vector<std::string> files;
-  std::vector<char*> opts = {argv[0]};
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a.empty() || a[0] != '-') {
-      files.push_back(a);
-      continue;
-    }
-    opts.push_back(argv[i]);
-    if ((a == "--key" || a == "--config-dir") && i + 1 < argc) opts.push_back(argv[++i]);
-  }
+  SplitArguments args = split_arguments(options(), argc, argv);
+  const std::vector<std::string>& files = args.positionals;
+  std::vector<char*>& opts = args.options;
   try {
     if (!parse_options(options(), int(opts.size()), opts.data(), c, "detect")) {
       usage();

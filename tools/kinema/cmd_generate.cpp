@@ -147,20 +147,9 @@ int write_chunked(const Pipeline& pipe, const GenerateCli& c, const GenerateRequ
 
 int cmd_generate(int argc, char** argv) {
   GenerateCli c;
-  // The prompt is the one positional argument.
-  std::vector<char*> rest{argv[0]};
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    bool takes_value = false;
-    for (const auto& o : options())
-      if (a == o.name) takes_value = o.hint[0] != 0;
-    if (a[0] != '-' && c.req.prompt.empty()) {
-      c.req.prompt = a;
-      continue;
-    }
-    rest.push_back(argv[i]);
-    if (takes_value && i + 1 < argc) rest.push_back(argv[++i]);
-  }
+  SplitArguments args = split_arguments(options(), argc, argv, 1);  // the prompt
+  if (!args.positionals.empty()) c.req.prompt = args.positionals[0];
+  std::vector<char*>& rest = args.options;
   if (!parse_options(options(), int(rest.size()), rest.data(), c, "generate")) return print_help(), 0;
   check(!c.req.prompt.empty(), "generate", "give a prompt: kinema generate \"a red circle moves right\" -o out.mp4");
   // Prompt policy (docs/safety.md): refuse before any work and write nothing. A negative

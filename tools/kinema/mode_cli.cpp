@@ -56,20 +56,9 @@ std::vector<Option<ModeCli>> common_mode_options() {
 
 bool parse_mode_cli(const std::vector<Option<ModeCli>>& table, int argc, char** argv, ModeCli& c,
                     const char* command) {
-  std::vector<char*> rest{argv[0]};
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    bool takes_value = false;
-    for (const auto& o : table)
-      if (a == o.name) takes_value = o.hint[0] != 0;
-    if (!a.empty() && a[0] != '-') {
-      c.inputs.push_back(a);
-      continue;
-    }
-    rest.push_back(argv[i]);
-    if (takes_value && i + 1 < argc) rest.push_back(argv[++i]);
-  }
-  return parse_options(table, int(rest.size()), rest.data(), c, command);
+  SplitArguments args = split_arguments(table, argc, argv);
+  c.inputs = std::move(args.positionals);
+  return parse_options(table, int(args.options.size()), args.options.data(), c, command);
 }
 
 Pipeline load_mode_pipeline(ModeCli& c, const char* command) {

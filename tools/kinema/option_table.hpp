@@ -35,6 +35,31 @@ inline float to_float(const std::string& v) {
   return x;
 }
 
+// Commands with positional arguments (files, a prompt) split argv first: the first
+// `max_positionals` arguments not starting with '-' (and not an option's value: options with a
+// hint take the next argument) are positionals; `options` is argv[0] plus the rest, for
+// parse_options (where a surplus positional is reported as an unknown option).
+struct SplitArguments {
+  std::vector<std::string> positionals;
+  std::vector<char*> options;
+};
+template <class Cli>
+SplitArguments split_arguments(const std::vector<Option<Cli>>& table, int argc, char** argv,
+                               size_t max_positionals = size_t(-1)) {
+  SplitArguments s{{}, {argv[0]}};
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if ((a.empty() || a[0] != '-') && s.positionals.size() < max_positionals) {
+      s.positionals.push_back(a);
+      continue;
+    }
+    s.options.push_back(argv[i]);
+    for (const Option<Cli>& o : table)
+      if (a == o.name && o.hint[0] && i + 1 < argc) s.options.push_back(argv[++i]);
+  }
+  return s;
+}
+
 // Parses argv[1..] into c. Returns false when --help/-h was given (the caller prints help).
 template <class Cli>
 bool parse_options(const std::vector<Option<Cli>>& table, int argc, char** argv, Cli& c,

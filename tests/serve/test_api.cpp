@@ -150,6 +150,13 @@ TEST_F(Api, DeleteCancelsARunningRenderAndRemovesStoredFiles) {
   stage.set_open(false);
   const std::string running = json::parse(s->post("/v1/videos", {{"prompt", "block"}})->body)["id"];
   s->wait_for(running, "in_progress");
+  // Delete once the renderer is inside its blocking loop (it has reported 50%): a delete that
+  // lands before its first report cancels the job too, but outside the loop that counts it.
+  for (int i = 0; i < 500; ++i) {
+    auto r = s->get("/v1/videos/" + running);
+    if (r && r->status == 200 && json::parse(r->body).value("progress", 0) >= 50) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   EXPECT_EQ(s->del("/v1/videos/" + running)->status, 200);
   for (int i = 0; i < 500 && stage.cancelled == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(stage.cancelled, 1);

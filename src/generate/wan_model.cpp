@@ -90,16 +90,16 @@ Pipeline Pipeline::load_wan(const std::string& dir_in, const PipelineLoadOptions
         " model; kinema runs Wan t2v, i2v and flf2v directories (docs/wan.md)");
   check(!experts || type == "t2v", "wan", dir_in, ": kinema runs Wan2.2's A14B experts for text-to-video so far");
   DiT dit = DiT::from_tensors(detail::dit_weights(std::move(low.tensors), options));
-  VAE vae = VAE::from_tensors(load_weights(need(dir, "Wan2.1_VAE.pth", "the VAE").string()));
-  if (vae.config().latents_mean.empty() && vae.config().z_dim == 16) {  // Wan publishes the statistics in code
-    TensorFile v = vae.to_tensors();
-    VaeConfig stats = wan21_vae_config();
+  TensorFile vae_file = load_weights(need(dir, "Wan2.1_VAE.pth", "the VAE").string());
+  if (!vae_file.metadata.count("latents_mean") && infer_vae_config(vae_file.tensors, vae_file.metadata).z_dim == 16) {
+    // Wan publishes the statistics in code, not in the .pth: add them before the one load.
+    const VaeConfig stats = wan21_vae_config();
     std::string mean, std_;
     for (size_t i = 0; i < stats.latents_mean.size(); ++i)
       mean += (i ? "," : "") + std::to_string(stats.latents_mean[i]), std_ += (i ? "," : "") + std::to_string(stats.latents_std[i]);
-    v.metadata["latents_mean"] = mean, v.metadata["latents_std"] = std_;
-    vae = VAE::from_tensors(v);
+    vae_file.metadata["latents_mean"] = mean, vae_file.metadata["latents_std"] = std_;
   }
+  VAE vae = VAE::from_tensors(vae_file);
   TextEncoder text = TextEncoder::from_tensors(
       load_weights(need(dir, "models_t5_umt5-xxl-enc-bf16.pth", "the umT5-XXL text encoder").string()));
   Tokenizer tok = Tokenizer::load(need(dir, "google/umt5-xxl/spiece.model", "umT5's sentencepiece tokenizer").string());

@@ -13,6 +13,7 @@
 #include "commands.hpp"
 #include "kinema/error.hpp"
 #include "kinema/serve.hpp"
+#include "mode_cli.hpp"  // default_model_dir
 #include "option_table.hpp"
 #include "serve/job_store.hpp"
 #include "serve_renderer.hpp"
@@ -54,11 +55,6 @@ const std::vector<Option<ServeCli>>& options() {
 }
 #undef KI
 #undef KS
-
-std::string default_model_dir() {
-  if (const char* e = std::getenv("KINEMA_MODEL")) return e;
-  return KINEMA_DEFAULT_MODEL_DIR;
-}
 
 }  // namespace
 

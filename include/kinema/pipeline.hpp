@@ -94,6 +94,11 @@ struct GenerateRequest {
   // After sampling, replace every latent frame whose 4 mask channels are all 1 by the known
   // latent, so the given frames decode exactly as their encoding does.
   bool paste_known = true;
+  // Reference frames in front (a character's reference, a storyboard's first shot; 1 + 4a of
+  // the request's size): the clip is sampled with them given before frame 0, their last frame
+  // held for 3 more frames so the clip's own latent frames keep their alignment, and their
+  // outputs are dropped (docs/modes.md). Costs a + 1 latent frames of tokens.
+  std::vector<Frame> reference;
   // SDEdit: when non-empty (`frames` frames of the request's size), sampling starts from these
   // frames' latent noised to sigma = strength instead of pure noise, with no conditioning.
   std::vector<Frame> edit;

@@ -1,5 +1,6 @@
 // Helpers shared by the generate sources (not public API).
 #pragma once
+#include <functional>
 #include <vector>
 
 #include "kinema/media.hpp"
@@ -25,5 +26,9 @@ Tensor resize_bicubic(const Tensor& x, int64_t out_h, int64_t out_w);
 
 // The DiT's weights as PipelineLoadOptions::dit_type asks (unchanged when unset).
 TensorFile dit_weights(TensorFile file, const PipelineLoadOptions& options);
+
+// Pipeline::generate with request.reference given in front (reference.cpp).
+GenerateResult generate_with_reference(const Pipeline& pipe, const GenerateRequest& request,
+                                       const std::function<void(const GenerateProgress&)>& progress);
 
 }  // namespace kinema::detail

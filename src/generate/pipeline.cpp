@@ -179,6 +179,7 @@ Tensor encoded_once(Communicator* ranks, const std::function<Tensor()>& encode) 
 
 GenerateResult Pipeline::generate(const GenerateRequest& request,
                                   const std::function<void(const GenerateProgress&)>& progress) const {
+  if (!request.reference.empty()) return detail::generate_with_reference(*this, request, progress);
   const GenerateRequest r = resolve(request);
   Context ctx(ContextOptions{r.threads});
   ContextScope scope(ctx);

@@ -127,6 +127,10 @@ class DiT {
 
   // x [B, C, T, H, W] noisy latent, t [B] timesteps (0..1000 as in Wan), context [B, L, text_dim]
   // -> velocity [B, out_dim, T, H, W] (f32). T, H, W must be divisible by the patch size.
+  // t may also be per token, [B, N] with N = the patch grid's T'·H'·W' in (t, h, w) order, as
+  // Wan2.2's WanModel takes it (TI2V holds the given first frame's tokens at t = 0); the
+  // modulation is then computed per token, and "time_embedding" / "time_projection" trace as
+  // [B, N, D] / [B, N, 6, D]. A [B, N] of equal values gives what [B] gives.
   Tensor forward(const Tensor& x, const Tensor& t, const Tensor& context,
                  const DiTForwardOptions& options = {}) const;
 

@@ -19,6 +19,13 @@
 // 2 input frames as the next chunk's front padding, so chunked processing equals whole-clip
 // processing. Resolution is unbounded with decode_tiled (spatial tiles, blended overlaps).
 //
+// Wan2.2's VAE (TI2V-5B, wan/modules/vae2_2.py; VaeLayout::wan22) keeps the causal chunking and
+// the blocks but differs in structure: pixels are patchified 2x2 into 12 channels before the
+// encoder (and back after the decoder), so space compresses x16; each stage is a block of its own
+// whose input also reaches its output through a parameter-free shortcut (AvgDown3D averages
+// space-time neighbours and channel groups down to the stage's output shape; DupUp3D repeats
+// them up); the decoder's upsamplers keep the width, and the decoder has its own base width.
+//
 // Weights live in one name -> Tensor map keyed by Wan's checkpoint keys (vae_parameter_shapes
 // lists them: encoder.conv1.weight, encoder.downsamples.N.residual.0.gamma, ...time_conv.weight,
 // encoder.middle.1.norm.gamma, conv1.weight, conv2.weight, decoder.upsamples.N..., decoder.head.2.
@@ -37,6 +44,13 @@ namespace kinema {
 
 class Communicator;
 
+enum class VaeLayout {
+  wan21,  // encoder.downsamples.N / decoder.upsamples.N: one flat module list per network;
+          // decoder upsamplers halve the width
+  wan22,  // one block per stage (encoder.downsamples.S.downsamples.M, decoder.upsamples.S.
+          // upsamples.M) with an AvgDown3D / DupUp3D shortcut around it; upsamplers keep the width
+};
+
 // Defaults are Wan2.1's VAE (dim 96, z_dim 16, mults 1,2,4,4, 2 residual blocks, time
 // downsampling in the second and third stages).
 struct VaeConfig {
@@ -50,14 +64,21 @@ struct VaeConfig {
   // Optional per-channel latent statistics (Wan's mean/std); empty = identity. normalize()
   // maps mu to (mu - mean) / std, the scale the DiT is trained on; denormalize() inverts it.
   std::vector<float> latents_mean, latents_std;
+  VaeLayout layout = VaeLayout::wan21;
+  int64_t patch_size = 1;   // p: p x p pixels become 3p² channels before the encoder (Wan2.2: 2)
+  int64_t decoder_dim = 0;  // the decoder's base width; 0 = dim (Wan2.2: 256 beside dim 160)
 
-  int64_t spatial_compression() const;   // 2^(stages - 1)
+  int64_t decoder_width() const { return decoder_dim > 0 ? decoder_dim : dim; }
+  int64_t spatial_compression() const;   // patch_size · 2^(stages - 1)
   int64_t temporal_compression() const;  // 2^(temporal stages)
   void validate() const;  // throws Error naming the inconsistent field
 };
 
 // Wan2.1's VAE with its published latent mean/std.
 VaeConfig wan21_vae_config();
+// Wan2.2's VAE (Wan2.2_VAE.pth: dim 160, decoder 256, z_dim 48, x16 space, x4 time) with its
+// published latent mean/std.
+VaeConfig wan22_vae_config();
 
 // Every parameter of a config, in checkpoint order: (Wan checkpoint key, shape).
 std::vector<std::pair<std::string, Shape>> vae_parameter_shapes(const VaeConfig& config);
@@ -65,7 +86,8 @@ std::vector<std::pair<std::string, Shape>> vae_parameter_shapes(const VaeConfig&
 // The recognizer: does this tensor set look like a Wan-style causal video VAE?
 bool is_vae_checkpoint(const std::map<std::string, Tensor>& tensors);
 
-// Infers the config from checkpoint keys and shapes; throws Error naming the missing or
+// Infers the config from checkpoint keys and shapes (Wan2.1's or Wan2.2's layout, told apart by
+// the keys and encoder.conv1's input channels); throws Error naming the missing or
 // mismatched key. metadata may carry "latents_mean"/"latents_std" (comma-separated floats).
 VaeConfig infer_vae_config(const std::map<std::string, Tensor>& tensors,
                            const std::map<std::string, std::string>& metadata = {});

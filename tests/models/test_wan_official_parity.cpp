@@ -19,22 +19,14 @@
 #include "kinema/tokenizer.hpp"
 #include "kinema/vae.hpp"
 #include "vae_test_util.hpp"
+#include "wan_golden_util.hpp"
 
 namespace kinema {
 namespace {
 
-TensorFile golden(const char* name) {
-  return load_tensors(std::string(KINEMA_SOURCE_DIR) + "/tests/models/wan_golden/" + name);
-}
-
-// The model's own tensors: everything that is neither an input, an output nor a trace.
-TensorFile weights_of(const TensorFile& g) {
-  TensorFile w;
-  w.metadata = g.metadata;
-  for (const auto& [k, v] : g.tensors)
-    if (k.rfind("input.", 0) && k.rfind("output", 0) && k.rfind("trace.", 0)) w.tensors[k] = v;
-  return w;
-}
+TensorFile golden(const char* name) { return test::wan_golden(name); }
+TensorFile weights_of(const TensorFile& g) { return test::golden_weights(g); }
+using test::formula;
 
 void check_dit(DType compute, double tolerance) {
   NoGradGuard no_grad;
@@ -63,13 +55,6 @@ void check_dit(DType compute, double tolerance) {
 TEST(WanOfficialParity, DiTT2VMatchesWanModelLayerByLayerInF32) { check_dit(DType::f32, 1e-4); }
 TEST(WanOfficialParity, DiTT2VMatchesWanModelInBf16) { check_dit(DType::bf16, 2e-2); }
 
-// make_goldens.py's formula(): the image-branch goldens carry neither weights nor CLIP features.
-std::vector<float> formula(int64_t n, int64_t k, double amplitude = 0.1) {
-  std::vector<float> v(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) v[size_t(i)] = float(amplitude * std::sin(0.37 * double(i) + 1.3 * double(k) + 0.1));
-  return v;
-}
-
 // Wan I2V (one image) and FLF2V (first and last: 514 tokens with img_emb.emb_pos): img_emb and
 // every block's k_img/v_img against the official WanModel of that type.
 void check_image_dit(const char* file, int images) {
@@ -78,18 +63,7 @@ void check_image_dit(const char* file, int images) {
   DiTConfig c;
   c.dim = 32, c.ffn_dim = 64, c.freq_dim = 32, c.text_dim = 32, c.num_heads = 2, c.num_layers = 2;
   c.in_dim = 12, c.out_dim = 4, c.image_dim = 1280, c.image_tokens = images == 2 ? 514 : 0;
-  std::map<std::string, Shape> shapes;
-  for (const auto& [name, shape] : dit_parameter_shapes(c)) shapes[name] = shape;
-  TensorFile weights;
-  int64_t k = 0;
-  for (const auto& [name, shape] : shapes) {  // sorted by name, as Python's sorted(state_dict)
-    std::vector<float> w = formula(shape_numel(shape), k++);
-    if (shape.size() == 1)
-      for (float& x : w) x = float(double(x) + 1.0);
-    weights.tensors[name] = Tensor::from_vector(w, shape);
-  }
-  weights.metadata["num_heads"] = "2";
-  DiT model = DiT::from_tensors(weights);
+  DiT model = DiT::from_tensors(test::formula_dit_weights(c));  // weights sorted by name, as Python's sorted(state_dict)
   EXPECT_EQ(model.config().image_dim, 1280);
   EXPECT_EQ(model.config().image_tokens, c.image_tokens);
   std::map<std::string, Tensor> trace;

@@ -1,5 +1,6 @@
 // One DiT block, Wan2.1's WanAttentionBlock:
 //   e = modulation [1, 6, D] + e0 [B, 6, D]  ->  shift/scale/gate for attention and MLP
+//       (Wan2.2's per-token timesteps: e0 [B, N, 6, D], one modulation per token)
 //   x += self_attn(LN(x) * (1 + e1) + e0) * e2      RMSNorm on q, k (over all heads); 3D RoPE
 //   x += cross_attn(norm3(x), context)              norm3: affine LayerNorm (cross_attn_norm)
 //   x += ffn(LN(x) * (1 + e4) + e3) * e5            Linear, GELU(tanh), Linear
@@ -71,7 +72,7 @@ Tensor cross_attention(const Run& run, const std::string& prefix, const Tensor& 
   return run.linear(out, prefix + ".o");  // [B, N, D]
 }
 
-// LN(x) * (1 + scale) + shift; x [B, N, D], shift/scale [B, 1, D]
+// LN(x) * (1 + scale) + shift; x [B, N, D], shift/scale [B, 1, D] or [B, N, D]
 Tensor modulate(const Run& run, const Tensor& x, const Tensor& shift, const Tensor& scale) {
   Tensor n = layer_norm(x, {}, {}, run.config().eps);    // [B, N, D]
   return add(mul(n, add_scalar(scale, 1.f)), shift);     // [B, N, D]
@@ -83,8 +84,11 @@ Tensor attention_block(const Run& run, int layer, const Tensor& x_in, const Tens
                        const Tensor& context) {
   const DiTConfig& c = run.config();
   std::string b = "blocks." + std::to_string(layer);
-  Tensor e = add(run.param(b + ".modulation"), e0);  // [B, 6, D]
-  auto chunk = [&](int i) { return slice(e, 1, i, i + 1); };  // [B, 1, D]
+  Tensor e = add(run.param(b + ".modulation"), e0);  // [B, 6, D], or per token [B, N, 6, D]
+  auto chunk = [&](int i) {                          // [B, 1, D] or [B, N, D]
+    if (e.ndim() == 3) return slice(e, 1, i, i + 1);
+    return reshape(slice(e, 2, i, i + 1), {e.size(0), e.size(1), c.dim});
+  };
 
   Tensor x = x_in;
   Tensor y = self_attention(run, b + ".self_attn", modulate(run, x, chunk(0), chunk(1)));  // [B, N, D]

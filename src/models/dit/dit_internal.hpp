@@ -34,16 +34,17 @@ struct Run {
 Tensor patchify(Run& run, const Tensor& x);
 // tokens [B, N, C_out*pt*ph*pw] -> [B, C_out, T, H, W]
 Tensor unpatchify(const Run& run, const Tensor& tokens);
-// t [B] -> [B, freq_dim]: [cos(t * 10000^(-i/half)), sin(...)], i < half = freq_dim / 2
+// t [B] (or [B, N]: every element) -> [B·N, freq_dim]: [cos(t * 10000^(-i/half)), sin(...)], i < half = freq_dim / 2
 Tensor sinusoidal_embedding(const Tensor& t, int64_t freq_dim);
 // context [B, L, text_dim] -> [B, L, dim]: Linear, GELU(tanh), Linear
 Tensor text_embedding(const Run& run, const Tensor& context);
 // CLIP image tokens [B, Li, image_dim] -> [B, Li, dim] (Wan's MLPProj, I2V/FLF2V)
 Tensor image_embedding(const Run& run, const Tensor& clip);
-// x [B, N, D], e0 [B, 6, D], context [B, Li + L, D] (image tokens first) -> [B, N, D]
+// x [B, N, D], e0 [B, 6, D] or per token [B, N, 6, D], context [B, Li + L, D] (image tokens
+// first) -> [B, N, D]
 Tensor attention_block(const Run& run, int layer, const Tensor& x, const Tensor& e0,
                        const Tensor& context);
-// x [B, N, D], e [B, D] -> [B, N, C_out*pt*ph*pw]
+// x [B, N, D], e [B, D] or per token [B, N, D] -> [B, N, C_out*pt*ph*pw]
 Tensor head(const Run& run, const Tensor& x, const Tensor& e);
 
 }  // namespace kinema::dit

@@ -104,8 +104,15 @@ Tensor image_embedding(const Run& run, const Tensor& clip) {
 Tensor head(const Run& run, const Tensor& x, const Tensor& e) {
   const DiTConfig& c = run.config();
   int64_t B = x.size(0);
-  Tensor mod = add(run.param("head.modulation"), reshape(e, {B, 1, c.dim}));  // [B, 2, dim]
-  Tensor shift = slice(mod, 1, 0, 1), scale = slice(mod, 1, 1, 2);            // [B, 1, dim]
+  Tensor shift, scale;  // [B, 1, dim], or per token [B, N, dim]
+  if (e.ndim() == 2) {
+    Tensor mod = add(run.param("head.modulation"), reshape(e, {B, 1, c.dim}));  // [B, 2, dim]
+    shift = slice(mod, 1, 0, 1), scale = slice(mod, 1, 1, 2);
+  } else {
+    const int64_t N = e.size(1);
+    Tensor mod = add(reshape(run.param("head.modulation"), {1, 1, 2, c.dim}), reshape(e, {B, N, 1, c.dim}));  // [B, N, 2, dim]
+    shift = reshape(slice(mod, 2, 0, 1), {B, N, c.dim}), scale = reshape(slice(mod, 2, 1, 2), {B, N, c.dim});
+  }
   Tensor h = add(mul(layer_norm(x, {}, {}, c.eps), add_scalar(scale, 1.f)), shift);  // [B, N, dim]
   // Wan runs the head under autocast(float32).
   return run.linear(h, "head.head", DType::f32);  // [B, N, C_out*pt*ph*pw]

@@ -1,7 +1,9 @@
 // The DiT as a whole: weights (init, load, save), parameters and forward.
 // Wan2.1's WanModel.forward for one latent per sample, batched:
-//   x -> patch_embedding -> tokens; t -> sinusoid -> time_embedding = e -> time_projection = e0;
+//   x -> patch_embedding -> tokens; t -> sinusoid -> time_embedding = e -> time_projection = e0
+//   (Wan2.2: t may be per token, then e and e0 are too);
 //   context -> text_embedding; blocks(x, e0, context); head(x, e) -> unpatchify.
+#include <functional>
 #include <optional>
 #include <cmath>
 #include <cstring>
@@ -60,6 +62,31 @@ Tensor f32_copy(const Tensor& t) {
   return out;
 }
 
+// Wan keeps the timestep path in f32 whatever the compute dtype. t [B] gives e [B, D] and
+// e0 [B, 6, D]; per-token t [B, N] (Wan2.2: TI2V's first latent frame at t = 0) gives
+// e [B, N, D] and e0 [B, N, 6, D], cut to this rank's tokens under sequence parallelism.
+std::pair<Tensor, Tensor> time_embeddings(const dit::Run& run, const Tensor& t, int64_t B,
+                                          const std::function<void(const std::string&, const Tensor&)>& trace) {
+  const DiTConfig& c = run.config();
+  Tensor freq = dit::sinusoidal_embedding(t, c.freq_dim);                    // [B·L, freq_dim]
+  Tensor e = run.linear(freq, "time_embedding.0", DType::f32);               // [B·L, D]
+  e = run.linear(silu(e), "time_embedding.2", DType::f32);                   // [B·L, D]
+  Tensor e0 = run.linear(silu(e), "time_projection.1", DType::f32);          // [B·L, 6*D]
+  if (t.ndim() == 1) {
+    e0 = reshape(e0, {B, 6, c.dim});                                         // [B, 6, D]
+  } else {
+    const int64_t N = t.size(1);
+    e = reshape(e, {B, N, c.dim}), e0 = reshape(e0, {B, N, 6, c.dim});       // [B, N, D], [B, N, 6, D]
+  }
+  trace("time_embedding", e);
+  trace("time_projection", e0);
+  if (t.ndim() == 2 && run.shard) {
+    const int64_t b = run.shard->begin(), n = run.shard->size();
+    e = slice(e, 1, b, b + n), e0 = slice(e0, 1, b, b + n);                  // [B, n, D], [B, n, 6, D]
+  }
+  return {e, e0};
+}
+
 }  // namespace
 
 DiT DiT::init_random(const DiTConfig& config, uint64_t seed, DiTInit init) {
@@ -116,12 +143,12 @@ Tensor DiT::forward(const Tensor& x, const Tensor& t, const Tensor& context,
                "compute dtype must be f32 or bf16; got ", dtype_name(options.compute));
   KINEMA_CHECK(x.ndim() == 5, "dit", "latent must be [B, C, T, H, W]; got ", shape_str(x.shape()));
   int64_t B = x.size(0);
-  KINEMA_CHECK(t.ndim() == 1 && t.size(0) == B, "dit", "timesteps must be [B] = [", B, "]; got ",
-               shape_str(t.shape()));
+  KINEMA_CHECK((t.ndim() == 1 || t.ndim() == 2) && t.size(0) == B, "dit", "timesteps must be [B] = [", B,
+               "] or per token [B, tokens]; got ", shape_str(t.shape()));
   KINEMA_CHECK(context.ndim() == 3 && context.size(0) == B && context.size(2) == c.text_dim, "dit",
                "context must be [B, L, text_dim] = [", B, ", L, ", c.text_dim, "]; got ",
                shape_str(context.shape()));
-  auto trace = [&](const std::string& name, const Tensor& v) {
+  std::function<void(const std::string&, const Tensor&)> trace = [&](const std::string& name, const Tensor& v) {
     if (options.trace) (*options.trace)[name] = v;
   };
   dit::Run run{*this, options, 1, 1, 1, {}};
@@ -140,6 +167,8 @@ Tensor DiT::forward(const Tensor& x, const Tensor& t, const Tensor& context,
 
   Tensor tokens = dit::patchify(run, x);  // [B, N, D]
   trace("patch_embedding", tokens);
+  KINEMA_CHECK(t.ndim() == 1 || t.size(1) == tokens.size(1), "dit", "per-token timesteps must be [B, tokens] = [", B,
+               ", ", tokens.size(1), "] for this latent; got ", shape_str(t.shape()));
   std::optional<dit::SequenceShard> shard;
   if (options.sequence_parallel && options.sequence_parallel->size() > 1) {
     KINEMA_CHECK(options.checkpointing == DiTCheckpointing::none, "dit",
@@ -148,14 +177,7 @@ Tensor DiT::forward(const Tensor& x, const Tensor& t, const Tensor& context,
     run.shard = &*shard;
     tokens = slice(tokens, 1, shard->begin(), shard->begin() + shard->size());  // [B, n, D]
   }
-  // Wan keeps the timestep path in f32 whatever the compute dtype.
-  Tensor freq = dit::sinusoidal_embedding(t, c.freq_dim);                    // [B, freq_dim]
-  Tensor e = run.linear(freq, "time_embedding.0", DType::f32);               // [B, D]
-  e = run.linear(silu(e), "time_embedding.2", DType::f32);                   // [B, D]
-  Tensor e0 = run.linear(silu(e), "time_projection.1", DType::f32);          // [B, 6*D]
-  e0 = reshape(e0, {B, 6, c.dim});                                           // [B, 6, D]
-  trace("time_embedding", e);
-  trace("time_projection", e0);
+  auto [e, e0] = time_embeddings(run, t, B, trace);  // [B, D] and [B, 6, D], or per token [B, n, ...]
   Tensor ctx = dit::text_embedding(run, context);  // [B, L, D]
   trace("text_embedding", ctx);
   KINEMA_CHECK(options.image_context.defined() == (c.image_dim > 0), "dit",

@@ -1,10 +1,8 @@
-// VAE configuration: the parameter table (Wan VAE checkpoint keys and shapes) and config
-// inference from a checkpoint's names and shapes. The table is the one source of truth:
+// VAE configuration: validation, Wan's published configs and the parameter table (Wan VAE
+// checkpoint keys and shapes; infer.cpp reads a config back from them). The table is the one source of truth:
 // init_random creates it, from_tensors checks a file against it, parameters() walks it, and
 // models/vae/blocks.cpp walks the same module order (vae_internal.hpp's stage helpers).
 #include <algorithm>
-#include <cstdlib>
-#include <sstream>
 
 #include "kinema/error.hpp"
 #include "models/vae/vae_internal.hpp"
@@ -43,31 +41,22 @@ void add_middle(Table& out, const std::string& p, int64_t c) {
   add_residual(out, p + ".2", c, c);
 }
 
-const Tensor& need(const std::map<std::string, Tensor>& t, const std::string& key, int ndim) {
-  auto it = t.find(key);
-  KINEMA_CHECK(it != t.end(), "vae", "missing tensor \"", key, "\"; not a Wan-style video VAE checkpoint");
-  KINEMA_CHECK(it->second.ndim() == ndim, "vae", "tensor \"", key, "\" has shape ",
-               shape_str(it->second.shape()), "; expected ", ndim, " dims");
-  return it->second;
-}
-
-std::vector<float> parse_floats(const std::string& key, const std::string& text) {
-  std::vector<float> v;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    char* end = nullptr;
-    float f = std::strtof(item.c_str(), &end);
-    KINEMA_CHECK(end != item.c_str() && *end == 0, "vae", "metadata \"", key, "\" has \"", item,
-                 "\"; expected comma-separated numbers");
-    v.push_back(f);
-  }
-  return v;
+// AvgDown3D and DupUp3D regroup channels: in·factor must split evenly into out groups (or
+// out·factor into in repeats).
+void validate_shortcuts(const VaeConfig& c) {
+  for (const vae::StageShortcut& s : vae::encoder_shortcuts(c))
+    check((s.in * s.factor_t * s.factor_s * s.factor_s) % s.out == 0, "vae", "an encoder stage of width ", s.in,
+          " -> ", s.out, " cannot average its input down (", s.in, " x ", s.factor_t * s.factor_s * s.factor_s,
+          " is not a multiple of ", s.out, ")");
+  for (const vae::StageShortcut& s : vae::decoder_shortcuts(c))
+    check(!s.present || (s.out * s.factor_t * s.factor_s * s.factor_s) % s.in == 0, "vae", "a decoder stage of width ",
+          s.in, " -> ", s.out, " cannot repeat its input up (", s.out, " x ", s.factor_t * s.factor_s * s.factor_s,
+          " is not a multiple of ", s.in, ")");
 }
 
 }  // namespace
 
-int64_t VaeConfig::spatial_compression() const { return int64_t(1) << (dim_mult.size() - 1); }
+int64_t VaeConfig::spatial_compression() const { return patch_size << (dim_mult.size() - 1); }
 
 int64_t VaeConfig::temporal_compression() const {
   return int64_t(1) << std::count(temporal_downsample.begin(), temporal_downsample.end(), true);
@@ -81,15 +70,37 @@ void VaeConfig::validate() const {
   check(temporal_downsample.size() + 1 == dim_mult.size(), "vae", "temporal_downsample has ",
         temporal_downsample.size(), " entries; expected one per downsampling stage (",
         dim_mult.size() - 1, ")");
-  // The decoder's spatial upsamplers halve the width (Wan's Resample: Conv2d(dim, dim // 2)).
-  for (size_t i = 0; i + 1 < dim_mult.size(); ++i)
-    check((dim * dim_mult[dim_mult.size() - 1 - i]) % 2 == 0, "vae", "decoder stage ", i,
-          " width must be even (its upsampler halves it)");
+  check(patch_size >= 1 && decoder_dim >= 0, "vae", "patch_size must be >= 1 and decoder_dim >= 0; got ",
+        patch_size, " and ", decoder_dim);
+  // Wan2.1's spatial upsamplers halve the width (Resample: Conv2d(dim, dim // 2)).
+  if (layout == VaeLayout::wan21)
+    for (size_t i = 0; i + 1 < dim_mult.size(); ++i)
+      check((decoder_width() * dim_mult[dim_mult.size() - 1 - i]) % 2 == 0, "vae", "decoder stage ", i,
+            " width must be even (its upsampler halves it)");
+  if (layout == VaeLayout::wan22) validate_shortcuts(*this);
   check(latents_mean.size() == latents_std.size() &&
             (latents_mean.empty() || int64_t(latents_mean.size()) == z_dim),
         "vae", "latents_mean/latents_std need z_dim = ", z_dim, " values each; got ",
         latents_mean.size(), " and ", latents_std.size());
   for (float s : latents_std) check(s > 0, "vae", "latents_std entries must be > 0; got ", s);
+}
+
+VaeConfig wan22_vae_config() {
+  VaeConfig c;  // vae2_2.py's Wan2_2_VAE: _video_vae(dim=160, z_dim=48), WanVAE_'s dec_dim 256
+  c.layout = VaeLayout::wan22, c.patch_size = 2, c.dim = 160, c.decoder_dim = 256, c.z_dim = 48;
+  c.latents_mean = {-0.2289f, -0.0052f, -0.1323f, -0.2339f, -0.2799f, 0.0174f,  0.1838f,  0.1557f,
+                    -0.1382f, 0.0542f,  0.2813f,  0.0891f,  0.1570f,  -0.0098f, 0.0375f,  -0.1825f,
+                    -0.2246f, -0.1207f, -0.0698f, 0.5109f,  0.2665f,  -0.2108f, -0.2158f, 0.2502f,
+                    -0.2055f, -0.0322f, 0.1109f,  0.1567f,  -0.0729f, 0.0899f,  -0.2799f, -0.1230f,
+                    -0.0313f, -0.1649f, 0.0117f,  0.0723f,  -0.2839f, -0.2083f, -0.0520f, 0.3748f,
+                    0.0152f,  0.1957f,  0.1433f,  -0.2944f, 0.3573f,  -0.0548f, -0.1681f, -0.0667f};
+  c.latents_std = {0.4765f, 1.0364f, 0.4514f, 1.1677f, 0.5313f, 0.4990f, 0.4818f, 0.5013f,
+                   0.8158f, 1.0344f, 0.5894f, 1.0901f, 0.6885f, 0.6165f, 0.8454f, 0.4978f,
+                   0.5759f, 0.3523f, 0.7135f, 0.6804f, 0.5833f, 1.4146f, 0.8986f, 0.5659f,
+                   0.7069f, 0.5338f, 0.4889f, 0.4917f, 0.4069f, 0.4999f, 0.6866f, 0.4093f,
+                   0.5709f, 0.6065f, 0.6415f, 0.4944f, 0.5726f, 1.2042f, 0.5458f, 1.6887f,
+                   0.3971f, 1.0600f, 0.3943f, 0.5537f, 0.5444f, 0.4089f, 0.7468f, 0.7744f};
+  return c;
 }
 
 VaeConfig wan21_vae_config() {
@@ -105,11 +116,11 @@ std::vector<std::pair<std::string, Shape>> vae_parameter_shapes(const VaeConfig&
   c.validate();
   Table out;
   std::vector<vae::StageModule> enc = vae::encoder_modules(c), dec = vae::decoder_modules(c);
-  add_conv3d(out, "encoder.conv1", enc.front().in, 3, 3, 3);
+  const int64_t pixels = 3 * c.patch_size * c.patch_size;  // channels after the pixel patchify
+  add_conv3d(out, "encoder.conv1", enc.front().in, pixels, 3, 3);
   int64_t width = enc.front().in;
-  for (size_t i = 0; i < enc.size(); ++i) {
-    const vae::StageModule& m = enc[i];
-    std::string p = "encoder.downsamples." + std::to_string(i);
+  for (const vae::StageModule& m : enc) {
+    const std::string& p = m.key;
     if (m.kind == vae::ModuleKind::residual) {
       add_residual(out, p, m.in, m.out);
     } else {  // downsample: resample = [ZeroPad2d, Conv2d stride 2]
@@ -127,12 +138,11 @@ std::vector<std::pair<std::string, Shape>> vae_parameter_shapes(const VaeConfig&
   width = dec.front().in;
   add_conv3d(out, "decoder.conv1", width, c.z_dim, 3, 3);
   add_middle(out, "decoder.middle", width);
-  for (size_t i = 0; i < dec.size(); ++i) {
-    const vae::StageModule& m = dec[i];
-    std::string p = "decoder.upsamples." + std::to_string(i);
+  for (const vae::StageModule& m : dec) {
+    const std::string& p = m.key;
     if (m.kind == vae::ModuleKind::residual) {
       add_residual(out, p, m.in, m.out);
-    } else {  // upsample: resample = [Upsample ×2, Conv2d(dim, dim / 2)]
+    } else {  // upsample: resample = [Upsample ×2, Conv2d(dim, dim / 2 (Wan2.1) or dim (Wan2.2))]
       if (m.temporal) add_conv3d(out, p + ".time_conv", 2 * m.in, m.in, 3, 1);
       out.emplace_back(p + ".resample.1.weight", Shape{m.out, m.in, 3, 3});
       out.emplace_back(p + ".resample.1.bias", Shape{m.out});
@@ -140,60 +150,13 @@ std::vector<std::pair<std::string, Shape>> vae_parameter_shapes(const VaeConfig&
     width = m.out;
   }
   out.emplace_back("decoder.head.0.gamma", Shape{width, 1, 1, 1});
-  add_conv3d(out, "decoder.head.2", 3, width, 3, 3);
+  add_conv3d(out, "decoder.head.2", pixels, width, 3, 3);
   return out;
 }
 
 bool is_vae_checkpoint(const std::map<std::string, Tensor>& t) {
   return t.count("encoder.conv1.weight") && t.count("decoder.conv1.weight") && t.count("conv2.weight") &&
          t.count("decoder.head.2.weight");
-}
-
-VaeConfig infer_vae_config(const std::map<std::string, Tensor>& t,
-                           const std::map<std::string, std::string>& metadata) {
-  VaeConfig c;
-  c.dim = need(t, "encoder.conv1.weight", 5).size(0);  // [dim, 3, 3, 3, 3]
-  c.z_dim = need(t, "conv2.weight", 5).size(0);        // [z, z, 1, 1, 1]
-  // encoder.downsamples: num_res_blocks residual blocks per stage, a resampler between stages.
-  int64_t entries = 0;
-  for (const auto& [key, _] : t) {
-    const std::string pre = "encoder.downsamples.";
-    if (key.rfind(pre, 0) != 0) continue;
-    char* end = nullptr;
-    long n = std::strtol(key.c_str() + pre.size(), &end, 10);
-    KINEMA_CHECK(end != key.c_str() + pre.size() && *end == '.' && n >= 0, "vae", "bad key \"", key,
-                 "\"; expected encoder.downsamples.<index>.<name>");
-    entries = std::max<int64_t>(entries, n + 1);
-  }
-  std::vector<int64_t> resamplers;
-  for (int64_t i = 0; i < entries; ++i)
-    if (t.count("encoder.downsamples." + std::to_string(i) + ".resample.1.weight")) resamplers.push_back(i);
-  c.num_res_blocks = resamplers.empty() ? entries : resamplers.front();
-  KINEMA_CHECK(c.num_res_blocks >= 1, "vae", "missing tensor \"encoder.downsamples.0.residual.2.weight\"; "
-               "expected residual blocks before the first resampler");
-  int64_t stages = int64_t(resamplers.size()) + 1;
-  KINEMA_CHECK(entries == stages * c.num_res_blocks + stages - 1, "vae", "encoder.downsamples has ",
-               entries, " entries with resamplers at ", resamplers.size(),
-               " places; expected stages of equal residual-block counts");
-  c.dim_mult.clear();
-  c.temporal_downsample.clear();
-  int64_t width = 0;
-  for (int64_t s = 0; s < stages; ++s) {
-    int64_t first = s * (c.num_res_blocks + 1);
-    std::string key = "encoder.downsamples." + std::to_string(first) + ".residual.2.weight";
-    width = need(t, key, 5).size(0);  // [out, in, 3, 3, 3]
-    KINEMA_CHECK(width % c.dim == 0, "vae", "tensor \"", key, "\" has ", width,
-                 " outputs; expected a multiple of dim ", c.dim);
-    c.dim_mult.push_back(width / c.dim);
-    if (s + 1 < stages)
-      c.temporal_downsample.push_back(
-          t.count("encoder.downsamples." + std::to_string(first + c.num_res_blocks) + ".time_conv.weight") > 0);
-  }
-  auto mean = metadata.find("latents_mean"), std_ = metadata.find("latents_std");
-  if (mean != metadata.end()) c.latents_mean = parse_floats("latents_mean", mean->second);
-  if (std_ != metadata.end()) c.latents_std = parse_floats("latents_std", std_->second);
-  c.validate();
-  return c;
 }
 
 }  // namespace kinema

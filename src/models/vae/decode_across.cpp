@@ -72,6 +72,7 @@ Tensor VAE::decode_across(const Tensor& z, Communicator& ranks) const {
     if (q == me) {
       for (int64_t i = begin; i < end; ++i) {
         run.cache.next = 0;
+        run.first_chunk = i == 0;
         mine.push_back(vae::decoder_chunk(run, slice(x, 2, i, i + 1)));  // [B, 3, 1 or tc, H, W]
       }
     }

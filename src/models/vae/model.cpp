@@ -159,6 +159,7 @@ Tensor VAE::decode(const Tensor& z, const VaeRunOptions& options) const {
   } else {
     for (int64_t i = 0; i < z.size(2); ++i) {
       run.cache.next = 0;
+      run.first_chunk = i == 0;
       outs.push_back(vae::decoder_chunk(run, slice(x, 2, i, i + 1)));  // [B, 3, 1 or tc, H, W]
     }
   }

@@ -10,15 +10,38 @@
 
 namespace kinema::vae {
 
-// One entry of encoder.downsamples / decoder.upsamples (Wan's nn.Sequential order).
+// One residual block or resampler of the encoder or decoder (Wan's nn.Sequential order).
 enum class ModuleKind { residual, resample };
 struct StageModule {
   ModuleKind kind = ModuleKind::residual;
   int64_t in = 0, out = 0;  // channels
   bool temporal = false;    // resample: also halves (encoder) / doubles (decoder) time
+  int stage = 0;            // which stage it belongs to
+  std::string key;          // checkpoint prefix: encoder.downsamples.N (Wan2.1) or
+                            // encoder.downsamples.S.downsamples.M (Wan2.2)
 };
 std::vector<StageModule> encoder_modules(const VaeConfig& c);
 std::vector<StageModule> decoder_modules(const VaeConfig& c);
+
+// Wan2.2's parameter-free stage shortcut (AvgDown3D in the encoder, DupUp3D in the decoder):
+// the stage input reshaped to the stage output by factor_t x factor_s x factor_s space-time
+// blocks and channel groups. `present` is false where Wan has none (the decoder's last stage).
+struct StageShortcut {
+  bool present = false;
+  int64_t in = 0, out = 0, factor_t = 1, factor_s = 1;
+};
+std::vector<StageShortcut> encoder_shortcuts(const VaeConfig& c);  // one per stage (wan22)
+std::vector<StageShortcut> decoder_shortcuts(const VaeConfig& c);
+// AvgDown3D: x [B, in, T, H, W] (T zero-padded in front to a multiple of factor_t) ->
+// [B, out, ceil(T / ft), H / fs, W / fs], each output the mean of its channel group.
+Tensor average_down(const Tensor& x, const StageShortcut& s);
+// DupUp3D: x [B, in, T, H, W] -> [B, out, T·ft, H·fs, W·fs], each input repeated; the first
+// chunk of a stream drops its first ft - 1 frames (frame 0 is decoded alone).
+Tensor duplicate_up(const Tensor& x, const StageShortcut& s, bool first_chunk);
+// Wan2.2's pixel patchify, "b c f (h q) (w r) -> b (c r q) f h w": [B, C, T, H, W] ->
+// [B, C·p², T, H/p, W/p], and its inverse.
+Tensor patchify_pixels(const Tensor& x, int64_t p);
+Tensor unpatchify_pixels(const Tensor& x, int64_t p);
 
 // Wan's feat_cache: what each time-mixing conv remembers between chunks, in call order.
 //   causal 3x3x3 conv: the last 2 frames of its input stream (undefined = the zero padding
@@ -46,6 +69,7 @@ struct Run {
   TimeCache cache;
   std::map<std::string, std::vector<Tensor>> trace;  // per chunk, concatenated at the end
   bool tracing = false;
+  bool first_chunk = true;  // decoding the chunk that holds latent frame 0 (DupUp3D trims it)
 
   Tensor param(const std::string& name) const;  // f32-compatible (quantized -> f32)
   void record(const std::string& name, const Tensor& x) {

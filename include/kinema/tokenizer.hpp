@@ -1,5 +1,6 @@
 // kinema's tokenizer: a sentencepiece model (unigram, trained on the world's captions by
-// train_tokenizer, or any sentencepiece `spiece.model` such as umT5's).
+// train_tokenizer, or any sentencepiece `spiece.model` such as umT5's, or the same model as a
+// Hugging Face `tokenizer.json` Unigram file).
 //
 // Conventions follow T5/umT5, so kinema's model and Wan's umT5 share the code path: ids are
 // pieces of the model's vocabulary, pad = 0, eos = 1 (appended after the text), unk = 2.
@@ -36,10 +37,14 @@ struct PadOptions {
 
 class Tokenizer {
  public:
-  // Loads a sentencepiece model file; Error names the path when it is missing or not a model.
+  // Loads a sentencepiece model file or a Hugging Face tokenizer.json (a Unigram model, as
+  // umT5's is published), told apart by content; both give the same ids. Error names the path
+  // when it is missing or not a model, and for a tokenizer.json what it holds that kinema does
+  // not read (BPE/WordPiece models, other normalizers) and what is supported.
   static Tokenizer load(const std::string& path);
-  // The same from the serialized model (the file's bytes).
-  static Tokenizer from_bytes(const std::string& serialized);
+  // The same from the file's bytes. serialized() of a tokenizer.json's tokenizer is the
+  // sentencepiece model built from it.
+  static Tokenizer from_bytes(const std::string& bytes);
 
   int64_t vocab_size() const;
   int32_t pad_id() const;

@@ -9,6 +9,7 @@
 #include <iterator>
 
 #include "kinema/error.hpp"
+#include "models/text/tokenizer_json.hpp"
 
 namespace kinema {
 
@@ -27,11 +28,15 @@ Tokenizer::Impl* checked_impl(const std::shared_ptr<const Tokenizer::Impl>& impl
 
 }  // namespace
 
-Tokenizer Tokenizer::from_bytes(const std::string& serialized) {
+Tokenizer Tokenizer::from_bytes(const std::string& bytes) {
+  // A tokenizer.json becomes the sentencepiece model it describes (models/text/tokenizer_json.hpp).
+  const bool json = text::looks_like_json(bytes);
+  const std::string serialized = json ? text::sentencepiece_from_hf_json(bytes) : bytes;
   auto impl = std::make_shared<Impl>();
   auto status = impl->sp.LoadFromSerializedProto(serialized);
-  KINEMA_CHECK(status.ok(), kWhere, "not a sentencepiece model (", serialized.size(),
-               " bytes): ", status.ToString());
+  KINEMA_CHECK(status.ok(), kWhere, json ? "sentencepiece rejects the model this tokenizer.json describes ("
+                                         : "not a sentencepiece model (",
+               bytes.size(), " bytes): ", status.ToString());
   KINEMA_CHECK(impl->sp.GetPieceSize() > 0, kWhere, "sentencepiece model has no pieces");
   Tokenizer t;
   t.impl_ = std::move(impl);
@@ -41,7 +46,8 @@ Tokenizer Tokenizer::from_bytes(const std::string& serialized) {
 Tokenizer Tokenizer::load(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   KINEMA_CHECK(in.good(), kWhere, "cannot open tokenizer model \"", path,
-               "\"; expected a sentencepiece .model file (kinema ships models/default/tokenizer.model)");
+               "\"; expected a sentencepiece .model file or a Hugging Face tokenizer.json (kinema ships "
+               "models/default/tokenizer.model)");
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   try {
     return from_bytes(bytes);

@@ -4,11 +4,13 @@
 // GenerateRequest fields (known, edit); see kinema/pipeline.hpp.
 #pragma once
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "kinema/media.hpp"
 #include "kinema/pipeline.hpp"
+#include "kinema/subjects.hpp"
 
 namespace kinema {
 
@@ -23,6 +25,17 @@ struct ModeOptions {
   // Long videos: each chunk's first latent frame is the first chunk's first frame (the drift
   // guard), the rest of its context the previous chunk's last frames.
   bool anchor = true;
+  // Long videos (generate_long): going on with a render that was stopped (kinema serve's jobs
+  // survive a kill). resume_frames are the frames an earlier run of the same request already
+  // emitted; every whole chunk among them is emitted again instead of sampled (a partial last
+  // chunk is sampled anew), and sampling goes on with the next chunk, from resume_step when
+  // it belongs to it (the sampler's state inside that chunk, written by GenerateRequest::checkpoint).
+  std::vector<Frame> resume_frames;
+  std::shared_ptr<const SampleCheckpoint> resume_step;
+  int resume_step_made = 0;  // frames made before resume_step's chunk; another chunk ignores it
+  // Called after each sampled chunk's frames went to the sink, with the frames made so far:
+  // the point a stopped render can resume from.
+  std::function<void(int made)> chunk_done;
 };
 
 // Frames made by a mode and where its seams are.
@@ -92,12 +105,14 @@ struct ContinuityScorecard {
   bool loop = false;
   double loop_closure = 0;           // last -> first change (loops)
   double loop_ratio = 0;             // loop_closure / median_change
+  SubjectReport subjects;            // colour/size drift and identity of tracked subjects (subjects.hpp)
 };
 
 // Streams frames (a long video is never held): keeps the first and previous frame and one
 // number per frame pair; the seams can be named after the last frame.
 class ContinuityMeter {
  public:
+  explicit ContinuityMeter(const SubjectOptions& subjects = {}) : subjects_(subjects) {}
   void add(const Frame& frame);
   ContinuityScorecard finish(const std::vector<int>& seam_frames, const std::string& mode, bool loop) const;
 
@@ -105,10 +120,11 @@ class ContinuityMeter {
   std::vector<double> changes_;  // changes_[i]: frame i -> i + 1
   Frame first_, previous_;
   int count_ = 0;
+  SubjectMeter subjects_;
 };
 
 ContinuityScorecard continuity_scorecard(const std::vector<Frame>& frames, const std::vector<int>& seam_frames,
-                                         const std::string& mode, bool loop);
+                                         const std::string& mode, bool loop, const SubjectOptions& subjects = {});
 std::string scorecard_json(const ContinuityScorecard& s);
 std::string scorecard_summary(const ContinuityScorecard& s);  // one or two lines for the terminal
 

@@ -6,6 +6,7 @@
 
 #include "kinema/error.hpp"
 #include "kinema/modes.hpp"
+#include "kinema/ops.hpp"
 
 namespace fs = std::filesystem;
 
@@ -162,6 +163,49 @@ TEST(Modes, LongVideosAreChunkedWithBoundedLatentsAndDeterministic) {
   EXPECT_NE(c.frames[16].rgb, a.frames[16].rgb);
   na.chunk_frames = 7;  // not 1 + 4m with room for context
   EXPECT_THROW(generate_long(p, r, na), Error);
+}
+
+// A stopped long render goes on from the frames it made and the sampler state inside the next
+// chunk (kinema serve's jobs survive a kill), and makes the frames of an uninterrupted run.
+TEST(Modes, ALongRenderResumesFromItsMadeChunksAndStepCheckpoint) {
+  Pipeline p = Pipeline::load(tiny_bundle().string());
+  GenerateRequest r = request();
+  r.frames = 17, r.steps = 3;  // chunks of 9, 4, 4 new frames
+  std::vector<int> done_at;
+  std::vector<std::pair<int, SampleCheckpoint>> steps;  // (frames made before the chunk, state)
+  ModeOptions o = k1();
+  o.chunk_done = [&](int made) { done_at.push_back(made); };
+  r.checkpoint = [&](const SampleCheckpoint& c) { steps.push_back({done_at.empty() ? 0 : done_at.back(), c}); };
+  const ModeResult whole = generate_long(p, r, o);
+  EXPECT_EQ(done_at, (std::vector<int>{9, 13, 17}));
+  ASSERT_EQ(steps.size(), 6u);  // 2 checkpoints per chunk (none after the last step)
+  r.checkpoint = nullptr;
+  for (size_t have : {9u, 11u, 13u, 17u}) {  // 11: a partial chunk is sampled anew
+    ModeOptions ro = k1();
+    ro.resume_frames.assign(whole.frames.begin(), whole.frames.begin() + ptrdiff_t(have));
+    std::vector<int> sampled;
+    ro.chunk_done = [&](int made) { sampled.push_back(made); };
+    const ModeResult m = generate_long(p, r, ro);
+    expect_same(m.frames, 0, whole.frames);
+    EXPECT_EQ(m.seams, whole.seams);
+    EXPECT_EQ(m.chunks, 3);
+    EXPECT_EQ(sampled.size(), have >= 17 ? 0u : have >= 13 ? 1u : 2u) << have;
+  }
+  // Inside the second chunk after its first step: the same frames, from the saved state.
+  ModeOptions ro = k1();
+  ro.resume_frames.assign(whole.frames.begin(), whole.frames.begin() + 9);
+  ASSERT_EQ(steps[2].first, 9);
+  ro.resume_step = std::make_shared<SampleCheckpoint>(steps[2].second), ro.resume_step_made = 9;
+  expect_same(generate_long(p, r, ro).frames, 0, whole.frames);
+  // The state is used: a different one changes the chunk it belongs to, and only that one.
+  SampleCheckpoint other = steps[2].second;
+  other.x = scale(other.x, 0.5f);
+  ro.resume_step = std::make_shared<SampleCheckpoint>(other);
+  const ModeResult changed = generate_long(p, r, ro);
+  expect_same(changed.frames, 0, std::vector<Frame>(whole.frames.begin(), whole.frames.begin() + 9));
+  EXPECT_NE(changed.frames[12].rgb, whole.frames[12].rgb);
+  ro.resume_step_made = 13;  // a state of another chunk is not used
+  expect_same(generate_long(p, r, ro).frames, 0, whole.frames);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "generate/subjects_json.hpp"
 #include "kinema/error.hpp"
 #include "kinema/modes.hpp"
 
@@ -22,6 +23,7 @@ double mean_abs_diff(const Frame& a, const Frame& b) {
 }
 
 void ContinuityMeter::add(const Frame& frame) {
+  subjects_.add(frame);
   if (count_ == 0) first_ = frame;
   else changes_.push_back(mean_abs_diff(previous_, frame));
   previous_ = frame;
@@ -49,12 +51,13 @@ ContinuityScorecard ContinuityMeter::finish(const std::vector<int>& seams_at, co
     s.seam_ratios.push_back(ratio(s.seams.back()));
   }
   if (loop && count_ > 1) s.loop_closure = mean_abs_diff(previous_, first_), s.loop_ratio = ratio(s.loop_closure);
+  s.subjects = subjects_.finish(seams_at);
   return s;
 }
 
 ContinuityScorecard continuity_scorecard(const std::vector<Frame>& frames, const std::vector<int>& seam_frames,
-                                         const std::string& mode, bool loop) {
-  ContinuityMeter m;
+                                         const std::string& mode, bool loop, const SubjectOptions& subjects) {
+  ContinuityMeter m(subjects);
   for (const Frame& f : frames) m.add(f);
   return m.finish(seam_frames, mode, loop);
 }
@@ -69,6 +72,7 @@ std::string scorecard_json(const ContinuityScorecard& s) {
     j["seams"].push_back({{"frame", s.seam_frames[i]}, {"change", s.seams[i]}, {"ratio", s.seam_ratios[i]}});
   if (s.loop) j["loop_closure"] = {{"change", s.loop_closure}, {"ratio", s.loop_ratio}};
   j["target_ratio"] = 1.5;  // issue 10: seams and loop closure within 1.5x the median change
+  j["subjects"] = subjects_to_json(s.subjects);
   return j.dump(2);
 }
 
@@ -83,7 +87,7 @@ std::string scorecard_summary(const ContinuityScorecard& s) {
     std::snprintf(b, sizeof b, "; loop closure %.2f (%.2fx)", s.loop_closure, s.loop_ratio);
     out += b;
   }
-  return out + " (target <= 1.5x)";
+  return out + " (target <= 1.5x)\n" + subjects_summary(s.subjects);
 }
 
 }  // namespace kinema

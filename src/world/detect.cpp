@@ -171,15 +171,18 @@ std::vector<Detection> detect(const Image& f) {
     }
     if (double(pix.size()) < min_area) continue;
     int interior = 0;
-    double cx = 0, cy = 0;
+    double cx = 0, cy = 0, rgb[3] = {0, 0, 0};
     for (int i : pix) {
       const int x = i % W, y = i / W;
       cx += x; cy += y;
-      interior += x > 0 && x + 1 < W && y > 0 && y + 1 < H && comp[i - 1] == start && comp[i + 1] == start &&
-                  comp[i - W] == start && comp[i + W] == start;
+      const bool inside = x > 0 && x + 1 < W && y > 0 && y + 1 < H && comp[i - 1] == start &&
+                          comp[i + 1] == start && comp[i - W] == start && comp[i + W] == start;
+      interior += inside;
+      for (int c = 0; inside && c < 3; ++c) rgb[c] += f.rgb[size_t(i) * 3 + c];
     }
     if (interior < 0.3 * pix.size() || interior < 4) continue;  // a blur halo, not an object
     Detection d;
+    for (int c = 0; c < 3; ++c) d.rgb[c] = rgb[c] / interior;
     d.color = Color(lab);
     d.area = double(pix.size());
     d.cx = cx / pix.size();

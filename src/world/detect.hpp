@@ -14,6 +14,8 @@ struct Detection {
   double area = 0;         // pixels
   double angle = 0;        // orientation from the best template rotation, radians
   double fit = 0;          // template distance (lower is better)
+  // Mean RGB of the interior pixels (edges are blurred into the background), for colour drift.
+  double rgb[3] = {0, 0, 0};
 };
 
 std::vector<Detection> detect(const Image& frame);

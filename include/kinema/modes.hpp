@@ -4,6 +4,7 @@
 // GenerateRequest fields (known, edit); see kinema/pipeline.hpp.
 #pragma once
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,17 @@ struct ModeOptions {
   // Long videos: each chunk's first latent frame is the first chunk's first frame (the drift
   // guard), the rest of its context the previous chunk's last frames.
   bool anchor = true;
+  // Long videos (generate_long): going on with a render that was stopped (kinema serve's jobs
+  // survive a kill). resume_frames are the frames an earlier run of the same request already
+  // emitted; every whole chunk among them is emitted again instead of sampled (a partial last
+  // chunk is sampled anew), and sampling goes on with the next chunk, from resume_step when
+  // it belongs to it (the sampler's state inside that chunk, written by GenerateRequest::checkpoint).
+  std::vector<Frame> resume_frames;
+  std::shared_ptr<const SampleCheckpoint> resume_step;
+  int resume_step_made = 0;  // frames made before resume_step's chunk; another chunk ignores it
+  // Called after each sampled chunk's frames went to the sink, with the frames made so far:
+  // the point a stopped render can resume from.
+  std::function<void(int made)> chunk_done;
 };
 
 // Frames made by a mode and where its seams are.

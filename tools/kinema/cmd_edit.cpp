@@ -5,6 +5,7 @@
 #include "commands.hpp"
 #include "kinema/error.hpp"
 #include "mode_cli.hpp"
+#include "storyboard_cli.hpp"
 
 namespace kinema::cli {
 
@@ -26,6 +27,7 @@ int cmd_edit(int argc, char** argv) {
   if (int rc = check_mode_policy(c, "edit")) return rc;
   Pipeline pipe = load_mode_pipeline(c, "edit");
   std::vector<Frame> input = read_mode_input(c.inputs[0], pipe, c, "edit");
+  resolve_characters(pipe, c.req, c.quiet);  // @NAME (storyboard_cli.hpp)
   const size_t keep = 1 + (input.size() - 1) / 4 * 4;  // clips have 1 + 4k frames
   if (keep != input.size())
     std::fprintf(stderr, "note: %s has %zu frames; editing the first %zu (clips have 1 + 4k frames)\n",

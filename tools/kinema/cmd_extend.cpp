@@ -5,6 +5,7 @@
 #include "commands.hpp"
 #include "kinema/error.hpp"
 #include "mode_cli.hpp"
+#include "storyboard_cli.hpp"
 
 namespace kinema::cli {
 
@@ -31,6 +32,7 @@ int cmd_extend(int argc, char** argv) {
   if (int rc = check_mode_policy(c, "extend")) return rc;
   Pipeline pipe = load_mode_pipeline(c, "extend");
   const std::vector<Frame> input = read_mode_input(c.inputs[0], pipe, c, "extend");
+  resolve_characters(pipe, c.req, c.quiet);  // @NAME (storyboard_cli.hpp)
   const int fps = c.req.fps > 0 ? c.req.fps : pipe.manifest().fps;
   ModeResult m = extend_video(pipe, input, c.req, frames_for_seconds(c.seconds, fps), c.backward, c.mode,
                               mode_progress(c));

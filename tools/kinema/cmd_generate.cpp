@@ -19,6 +19,8 @@
 #include "mode_cli.hpp"
 #include "option_table.hpp"
 #include "signed_output.hpp"
+#include "storyboard_cli.hpp"
+#include "kinema/storyboard.hpp"
 
 namespace kinema::cli {
 namespace {
@@ -33,6 +35,7 @@ struct GenerateCli {
   std::string image, last_image;  // frames given at the start and the end
   ModeOptions mode;               // long videos: chunks, context, anchor
   bool no_anchor = false, no_paste = false;
+  std::string storyboard;         // a JSON list of shots (storyboard_cli.hpp)
 };
 
 #define KI KINEMA_OPT_INT
@@ -70,6 +73,7 @@ const std::vector<Option<GenerateCli>>& options() {
       {"--chunk-frames", "N", "long videos: frames per chunk, 1 + 4k (0: the model's clip length)", KI(mode.chunk_frames)},
       {"--context", "K", "long videos: latent frames of the previous chunk each chunk sees", KI(mode.context_latents)},
       {"--no-anchor", "", "long videos: do not re-anchor each chunk on the first frame", KINEMA_OPT_FLAG(no_anchor)},
+      {"--storyboard", "FILE", "several shots in one video: a JSON list of {\"prompt\", \"seconds\", \"camera\"} (or write [shot] between prompts)", KS(storyboard)},
   };
   return table;
 }
@@ -88,7 +92,10 @@ void print_help() {
       "  kinema generate \"a blue star on a night sky\" -o star.png          # an image\n"
       "  kinema generate \"two yellow squares fall\" --size 160x96 --seconds 2 --seed 7 -o fall.webm\n"
       "  kinema generate \"a red ball rolls away\" --image ball.png -o rolls.mp4    # image-to-video\n"
-      "  kinema generate \"a star circles the sky\" --seconds 60 -o minute.mp4      # chunked, streamed\n\n");
+      "  kinema generate \"a star circles the sky\" --seconds 60 -o minute.mp4      # chunked, streamed\n"
+      "  kinema generate \"a red ball rolls [shot] close-up of the ball\" --seconds 4 # two shots, one cut\n"
+      "  kinema generate --storyboard shots.json -o story.mp4                      # shots from a file\n"
+      "  kinema generate \"@Bob bounces\" -o bob.mp4          # a character (`kinema character create`)\n\n");
   print_options(options());
 }
 
@@ -143,6 +150,17 @@ int write_chunked(const Pipeline& pipe, const GenerateCli& c, const GenerateRequ
   return 0;
 }
 
+// Storyboards run on the mode commands' shared pieces (mode_cli.hpp).
+int storyboard(const GenerateCli& c) {
+  check(c.image.empty() && c.last_image.empty(), "generate", "--image and --last-image do not apply to a storyboard");
+  ModeCli m;
+  m.req = c.req, m.out = c.out, m.model = c.model, m.size = c.size, m.policy = c.policy, m.preview = c.preview;
+  m.type = c.type, m.seconds = c.seconds, m.mode = c.mode, m.no_expand = c.no_expand;
+  m.record_prompt = c.record_prompt, m.quiet = c.quiet, m.no_frame_review = c.no_frame_review;
+  m.watermark_key = c.watermark_key, m.no_paste = c.no_paste, m.no_anchor = c.no_anchor;
+  return run_storyboard(m, c.storyboard);
+}
+
 }  // namespace
 
 int cmd_generate(int argc, char** argv) {
@@ -151,6 +169,7 @@ int cmd_generate(int argc, char** argv) {
   if (!args.positionals.empty()) c.req.prompt = args.positionals[0];
   std::vector<char*>& rest = args.options;
   if (!parse_options(options(), int(rest.size()), rest.data(), c, "generate")) return print_help(), 0;
+  if (!c.storyboard.empty() || has_shot_markers(c.req.prompt)) return storyboard(c);
   check(!c.req.prompt.empty(), "generate", "give a prompt: kinema generate \"a red circle moves right\" -o out.mp4");
   // Prompt policy (docs/safety.md): refuse before any work and write nothing. A negative
   // prompt names what to avoid ("blood, gore" is a normal one), so only the rule no policy
@@ -205,6 +224,7 @@ int cmd_generate(int argc, char** argv) {
     check(r.frames > 1, "generate", "--last-image needs a video (more than one frame)");
     r.known.push_back({r.frames - 1, read_given_image(c.last_image, r.width, r.height)});
   }
+  resolve_characters(pipe, r, c.quiet);  // @NAME: the reference in front, a description in the caption
   if (!c.quiet)
     std::fprintf(stderr, "model %s: %dx%d, %d frames at %d fps, %d %s steps, cfg %g, seed %llu%s\n",
                  pipe.manifest().name.c_str(), r.width, r.height, r.frames, r.fps, r.steps, r.sampler.c_str(),

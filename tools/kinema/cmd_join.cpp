@@ -5,6 +5,7 @@
 #include "commands.hpp"
 #include "kinema/error.hpp"
 #include "mode_cli.hpp"
+#include "storyboard_cli.hpp"
 
 namespace kinema::cli {
 
@@ -30,6 +31,7 @@ int cmd_join(int argc, char** argv) {
   Pipeline pipe = load_mode_pipeline(c, "join");
   const std::vector<Frame> a = read_mode_input(c.inputs[0], pipe, c, "join");
   const std::vector<Frame> b = read_mode_input(c.inputs[1], pipe, c, "join");  // at a's size
+  resolve_characters(pipe, c.req, c.quiet);  // @NAME (storyboard_cli.hpp)
   const int fps = c.req.fps > 0 ? c.req.fps : pipe.manifest().fps;
   ModeResult m = join_videos(pipe, a, b, c.req, frames_for_seconds(c.seconds, fps), c.mode, mode_progress(c));
   const ContinuityScorecard s = continuity_scorecard(m.frames, m.seams, "join", false);

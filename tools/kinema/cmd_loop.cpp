@@ -5,6 +5,7 @@
 #include "commands.hpp"
 #include "kinema/error.hpp"
 #include "mode_cli.hpp"
+#include "storyboard_cli.hpp"
 
 namespace kinema::cli {
 
@@ -30,6 +31,7 @@ int cmd_loop(int argc, char** argv) {
   check(c.seconds > 0 && c.seconds <= kMaxSeconds, "loop", "--seconds must lie in (0, ", kMaxSeconds, "]; got ", c.seconds);
   if (int rc = check_mode_policy(c, "loop")) return rc;
   Pipeline pipe = load_mode_pipeline(c, "loop");
+  resolve_characters(pipe, c.req, c.quiet);  // @NAME (storyboard_cli.hpp)
   const int fps = c.req.fps > 0 ? c.req.fps : pipe.manifest().fps;
   c.req.frames = 1 + std::max(8, frames_for_seconds(c.seconds, fps));  // at least two passes' worth
   ModeResult m = loop_video(pipe, c.req, c.mode, mode_progress(c));

@@ -34,6 +34,7 @@ int cmd_train(int argc, char** argv);
 int cmd_generate(int argc, char** argv);
 int cmd_extend(int argc, char** argv); int cmd_loop(int argc, char** argv); int cmd_join(int argc, char** argv); int cmd_edit(int argc, char** argv);
 int cmd_model(int argc, char** argv);
+int cmd_character(int argc, char** argv);
 int cmd_scorecard(int argc, char** argv);
 int cmd_vae(int argc, char** argv);
 int cmd_check_prompt(int argc, char** argv);

@@ -13,6 +13,7 @@ namespace {
 const Command kCommands[] = {
     {"generate", "text to video or image with the shipped default model (or --model DIR)", cmd_generate},
     {"extend", "continue a video (or invent what came before: --backward)", cmd_extend}, {"loop", "a seamless loop from a prompt", cmd_loop}, {"join", "a generated transition from one video into another", cmd_join}, {"edit", "restyle or change a video by prompt (SDEdit, --strength)", cmd_edit},
+    {"character", "store a subject from a clip for prompts that name it as @NAME: create, list, delete", cmd_character},
     {"info", "show the engine's build, CPU features and thread count", cmd_info},
     {"version", "print the version", cmd_version},
     {"world", "procedural world: render, captions, prompt expansion, data sets, judge selftest", cmd_world},

@@ -20,7 +20,9 @@ Lab srgb_to_lab(double r, double g, double b);
 double ciede2000(const Lab& x, const Lab& y);
 
 struct SubjectOptions {
-  int stride = 1;              // detect every stride-th frame (long videos: fewer detections)
+  // Detect every stride-th frame; 0: 1 when streaming, frames / 240 (at least 1) when the frames
+  // are given at once (subject_report, continuity_scorecard), so a minute costs ~240 detections.
+  int stride = 0;
   int window = 12;             // frames each side of a seam where identity is looked for
   double min_presence = 0.3;   // a track is a subject when seen in this share of its chunk's sampled frames
   double track_delta_e = 25;   // largest colour step (CIEDE2000) a track or a link across a seam takes

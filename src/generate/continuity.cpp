@@ -57,7 +57,9 @@ ContinuityScorecard ContinuityMeter::finish(const std::vector<int>& seams_at, co
 
 ContinuityScorecard continuity_scorecard(const std::vector<Frame>& frames, const std::vector<int>& seam_frames,
                                          const std::string& mode, bool loop, const SubjectOptions& subjects) {
-  ContinuityMeter m(subjects);
+  SubjectOptions o = subjects;  // a minute costs ~240 detections
+  if (o.stride <= 0) o.stride = std::max(1, int(frames.size()) / 240);
+  ContinuityMeter m(o);
   for (const Frame& f : frames) m.add(f);
   return m.finish(seam_frames, mode, loop);
 }

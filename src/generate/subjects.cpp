@@ -257,7 +257,9 @@ SubjectReport SubjectMeter::finish(const std::vector<int>& seams_at) const {
 
 SubjectReport subject_report(const std::vector<Frame>& frames, const std::vector<int>& seams,
                              const SubjectOptions& options) {
-  SubjectMeter m(options);
+  SubjectOptions o = options;
+  if (o.stride <= 0) o.stride = std::max(1, int(frames.size()) / 240);
+  SubjectMeter m(o);
   for (const Frame& f : frames) m.add(f);
   return m.finish(seams);
 }

@@ -133,7 +133,7 @@ int write_chunked(const Pipeline& pipe, const GenerateCli& c, const GenerateRequ
                   {"context", std::to_string(c.mode.context_latents)}, {"anchor", c.mode.anchor ? "1" : "0"}};
   prov.prompt = r.prompt, prov.record_prompt = c.record_prompt;
   SignedOutput out({c.out, c.preview, r.width, r.height, r.fps, r.frames, prov, c.watermark_key, c.frames});
-  ContinuityMeter meter;
+  ContinuityMeter meter(SubjectOptions{std::max(1, r.frames / 240)});  // ~240 frames go to the detector
   ModeResult m = generate_long(pipe, r, c.mode, [&](const Frame& f) {
     meter.add(f);
     out.write(f);

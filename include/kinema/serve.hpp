@@ -37,10 +37,14 @@ struct RenderTask {
   float strength = -1;           // SDEdit strength in [0, 1] (< 0: the renderer's default)
   std::string extend_source;     // the video an extension continues, or ""; then `frames` is the
   int extend_frames = 0;         // total and extend_frames (a multiple of 4) of them are new
+  std::string join_source;       // kinema's join: the video the extension leads into, or ""; then
+  int join_frames = 0;           // the last join_frames of `frames` are that video's
   std::string video_path, thumbnail_path, spritesheet_path;  // to write
   // Where the sampler's state is kept after every step. When the file exists at the start, the
   // render goes on from it (the server was killed mid-render) and makes the frames it would have
-  // made uninterrupted. The server removes it when the job ends.
+  // made uninterrupted; a long video (in chunks) also logs the frames it made in
+  // checkpoint_path + ".frames" and goes on from its last chunk. The server removes both when
+  // the job ends.
   std::string checkpoint_path;
 };
 

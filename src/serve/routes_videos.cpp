@@ -169,6 +169,12 @@ void create(Service& s, const httplib::Request& req, httplib::Response& res) {
   send_json(res, video_json(job));
 }
 
+// A derived job's parameters start from its source's; these name the source's own sources and
+// mode, which the new job does not inherit.
+constexpr const char* kSourceKeys[] = {"input_reference", "remix_source", "remix_source_upload", "extend_source",
+                                       "extend_source_upload", "extend_frames", "join_source", "join_frames",
+                                       "loop", "seed", "strength"};
+
 // Removes a stored upload unless the request that stored it got its job queued.
 struct UploadGuard {
   const Service& s;
@@ -199,9 +205,7 @@ void derive(Service& s, const std::string& owner, const VideoSource& src, const 
   Job job;
   job.id = "video_" + random_hex(16), job.owner = owner, job.prompt = checked_prompt(f);
   json p = src.params;
-  for (const char* k : {"input_reference", "extend_source", "extend_source_upload", "extend_frames", "loop", "seed",
-                        "strength", "remix_source", "remix_source_upload"})
-    p.erase(k);
+  for (const char* k : kSourceKeys) p.erase(k);
   if (src.upload.empty()) p["remix_source"] = src.video, p["requested"] = {{std::string(kind) + "_of", src.id}};
   else p["remix_source_upload"] = src.upload, p["requested"] = {{std::string(kind) + "_of_upload", src.filename}};
   read_extras(f, p);
@@ -233,6 +237,19 @@ void edit(Service& s, const httplib::Request& req, httplib::Response& res) {
   derive(s, owner, source_of(s, owner, f, "edited"), f, "edit", res);
 }
 
+// kinema's join (an extra field of an extension, `join: "video_..."`): the `seconds` generated
+// lead from the source's end into the start of another completed video of the same size, which
+// follows them. Returns that video's frames.
+int join_into(const Service& s, const std::string& owner, const VideoSource& from, const std::string& id, json& p) {
+  const VideoSource to = stored_source(s, owner, id, "joined");
+  if (to.size != from.size)
+    throw bad_request("join", "the videos differ in size (" + from.size + " and " + to.size + "); join videos of one size");
+  const int frames = to.params.value("frames", 0);
+  if (frames < 4) throw bad_request("join", "video '" + id + "' is too short to join (at least 4 frames)");
+  p["join_source"] = to.video, p["join_frames"] = frames, p["requested"]["join_of"] = to.id;
+  return frames;
+}
+
 // An extension continues a source video by `seconds` (rounded to whole latent frames); the new
 // video holds the source and its continuation, and its `seconds` is the stitched total.
 void extend(Service& s, const httplib::Request& req, httplib::Response& res) {
@@ -249,15 +266,17 @@ void extend(Service& s, const httplib::Request& req, httplib::Response& res) {
   if (before + added > s.options.model.max_frames)
     throw bad_request("seconds", "the extended video would be longer than this server makes (" +
                                      seconds_string(s.options.model.max_frames, fps) + " s)");
-  for (const char* k : {"input_reference", "remix_source", "remix_source_upload", "extend_source",
-                        "extend_source_upload", "loop", "seed", "strength"})
-    p.erase(k);
+  for (const char* k : kSourceKeys) p.erase(k);
   if (src.upload.empty()) p["extend_source"] = src.video, p["requested"] = {{"extend_of", src.id}};
   else p["extend_source_upload"] = src.upload, p["requested"] = {{"extend_of_upload", src.filename}};
   p["requested"]["seconds"] = f.get("seconds", "4");
-  p["extend_frames"] = added, p["frames"] = before + added;
+  const int after = f.has("join") ? join_into(s, owner, src, f.get("join"), p) : 0;
+  if (before + added + after > s.options.model.max_frames)
+    throw bad_request("join", "the joined video would be longer than this server makes (" +
+                                  seconds_string(s.options.model.max_frames, fps) + " s)");
+  p["extend_frames"] = added, p["frames"] = before + added + after;
   read_extras(f, p);
-  job.model = src.model, job.size = src.size, job.seconds = seconds_string(before + added, fps);
+  job.model = src.model, job.size = src.size, job.seconds = seconds_string(before + added + after, fps);
   job.remixed_from = "";
   job.params = json_text(p);
   submit(s, job);

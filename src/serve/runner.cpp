@@ -44,6 +44,8 @@ RenderTask task_of(const Job& job, const std::string& videos, const std::string&
   if (const std::string src = p.value("extend_source", ""); !src.empty()) t.extend_source = videos + "/" + src;
   if (const std::string src = p.value("extend_source_upload", ""); !src.empty()) t.extend_source = uploads + "/" + src;
   if (!t.extend_source.empty()) t.extend_frames = p.value("extend_frames", 0);
+  if (const std::string to = p.value("join_source", ""); !to.empty()) t.join_source = videos + "/" + to;
+  if (!t.join_source.empty()) t.join_frames = p.value("join_frames", 0);
   return t;
 }
 
@@ -51,6 +53,9 @@ void remove_files(const std::vector<std::string>& paths) {
   std::error_code ec;
   for (const auto& p : paths) fs::remove(p, ec);
 }
+
+// A render's resume state: the sampler's checkpoint and, for a long video, its frame log.
+std::vector<std::string> checkpoint_files(const std::string& checkpoint) { return {checkpoint, checkpoint + ".frames"}; }
 
 }  // namespace
 
@@ -205,7 +210,7 @@ void Runner::run(const Job& job, std::unique_ptr<Renderer>& renderer) {
     remove_files(paths);
     // Shutting down: the job is claimed again (here after a restart, or by another server once
     // its lease runs out) and resumes from its checkpoint.
-    if (!stop_ || !store_.get(job.id)) remove_files({checkpoint});
+    if (!stop_ || !store_.get(job.id)) remove_files(checkpoint_files(checkpoint));
     return;
   }
   finish(job, code, message, files.dump(), paths);
@@ -218,14 +223,14 @@ void Runner::finish(const Job& job, const std::string& code, const std::string& 
   const std::string checkpoint = data_dir_ + "/checkpoints/" + job.id + ".ckpt";
   if (leases_.lost(job.id)) {
     remove_files(paths);
-    if (!store_.get(job.id)) remove_files({checkpoint});
+    if (!store_.get(job.id)) remove_files(checkpoint_files(checkpoint));
     else std::fprintf(stderr, "kinema serve: %s lost the lease on %s to another worker; dropped its render\n",
                       job.worker.c_str(), job.id.c_str());
     return;
   }
   // Removed before the job is marked done, so a finished job never leaves one behind; a worker
   // that took the job over meanwhile writes its own at its next step.
-  remove_files({checkpoint});
+  remove_files(checkpoint_files(checkpoint));
   if (!code.empty()) {
     remove_files(paths);
     store_.fail(job.id, job.lease, code, message, unix_now());

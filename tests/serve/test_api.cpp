@@ -224,6 +224,34 @@ TEST_F(Api, AnExtensionContinuesACompletedVideoAndReportsTheStitchedLength) {
             "seconds");
 }
 
+TEST_F(Api, AJoinIsAnExtensionIntoAnotherVideoOfTheSameSize) {
+  auto s = start();
+  auto make = [&](const char* size) {
+    const std::string id = json::parse(s->post("/v1/videos", {{"prompt", "a"}, {"seconds", "1"}, {"size", size}})->body)["id"];
+    s->wait_for(id, "completed");
+    return id;
+  };
+  const std::string a = make("32x32"), b = make("32x32"), wide = make("48x32");
+  auto r = s->post("/v1/videos/extensions", {{"prompt", "x"}, {"seconds", "1"}, {"video", {{"id", a}}}, {"join", b}});
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json v = s->wait_for(json::parse(r->body)["id"], "completed");
+  EXPECT_EQ(v["kinema"]["frames"], 13 + 12 + 13);
+  EXPECT_EQ(v["kinema"]["requested"]["join_of"], b);
+  ASSERT_EQ(stage.seen.size(), 4u);
+  EXPECT_EQ(stage.seen[3].join_frames, 13);
+  EXPECT_EQ(stage.seen[3].extend_frames, 12);
+  EXPECT_EQ(fs::path(stage.seen[3].join_source).parent_path(), dir / "videos");
+  // Multipart: a plain text field.
+  httplib::MultipartFormDataItems items = {{"prompt", "y", "", ""}, {"video[id]", a, "", ""}, {"join", b, "", ""}};
+  EXPECT_EQ(s->client->Post("/v1/videos/extensions", items)->status, 200);
+  EXPECT_EQ(error_of(s->post("/v1/videos/extensions", {{"prompt", "x"}, {"video", {{"id", a}}}, {"join", wide}}), 400)["param"],
+            "join");
+  EXPECT_EQ(s->post("/v1/videos/extensions", {{"prompt", "x"}, {"video", {{"id", a}}}, {"join", "video_nope"}})->status, 404);
+  EXPECT_EQ(error_of(s->post("/v1/videos/extensions", {{"prompt", "x"}, {"seconds", "58.5"}, {"video", {{"id", a}}}, {"join", b}}),
+                     400)["param"],
+            "join");
+}
+
 TEST_F(Api, KinemasOwnFieldsReachTheRenderer) {
   auto s = start();
   auto r = s->post("/v1/videos", {{"prompt", "a"}, {"seconds", 1}, {"seed", 42}, {"steps", 7}, {"sampler", "euler"},

@@ -6,6 +6,7 @@
 
 #include "kinema/c2pa.hpp"
 #include "kinema/media.hpp"
+#include "kinema/modes.hpp"
 #include "serve_renderer.hpp"
 #include "serve_test_util.hpp"
 #include "tiny_bundle.hpp"
@@ -62,6 +63,38 @@ TEST(ServePipeline, ALoopIsMadeByTheLoopMode) {
   auto c = s->get("/v1/videos/" + id + "/content");
   std::ofstream(dir / "loop.mp4", std::ios::binary) << c->body;
   EXPECT_EQ(read_video((dir / "loop.mp4").string()).size(), 13u);
+}
+
+// kinema's join, an extra field of an extension: the first video, the generated transition, then
+// the second video.
+TEST(ServePipeline, AJoinLeadsFromOneVideoIntoAnother) {
+  const fs::path dir = fresh_dir("pipeline_join");
+  auto s = start_tiny(dir);
+  auto make = [&](const char* prompt, const char* seconds) {
+    const std::string id = json::parse(s->post("/v1/videos", {{"prompt", prompt}, {"seconds", seconds},
+                                                               {"size", "48x32"}, {"steps", 2}})->body)["id"];
+    s->wait_for(id, "completed", 60);
+    return id;
+  };
+  const std::string a = make("a red circle moves right", "1"), b = make("a blue star falls", "0.5");
+  auto r = s->post("/v1/videos/extensions", {{"prompt", "the circle becomes a star"}, {"seconds", "1"},
+                                             {"video", {{"id", a}}}, {"join", b}, {"steps", 2}});
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json v = s->wait_for(json::parse(r->body)["id"], "completed", 60);
+  EXPECT_EQ(v["kinema"]["requested"]["join_of"], b);
+  EXPECT_EQ(v["seconds"], "2.83");  // 13 + 12 + 9 frames at 12 fps
+  auto fetch = [&](const std::string& id, const char* name) {
+    std::ofstream(dir / name, std::ios::binary) << s->get("/v1/videos/" + id + "/content")->body;
+    return read_video((dir / name).string());
+  };
+  const std::vector<Frame> joined = fetch(v["id"], "joined.mp4"), first = fetch(a, "a.mp4"), second = fetch(b, "b.mp4");
+  ASSERT_EQ(joined.size(), 34u);
+  ASSERT_EQ(first.size(), 13u);
+  ASSERT_EQ(second.size(), 9u);
+  // Both videos are in it (through one more lossy encode): close to their own frames.
+  EXPECT_LT(mean_abs_diff(joined[0], first[0]), 6.0);
+  EXPECT_LT(mean_abs_diff(joined[33], second[8]), 6.0);
+  EXPECT_GT(mean_abs_diff(joined[33], first[12]), mean_abs_diff(joined[33], second[8]));
 }
 
 TEST(ServePipeline, ARefusedPromptFailsTheJobWithThePolicyRule) {

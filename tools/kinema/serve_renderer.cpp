@@ -12,6 +12,7 @@
 #include "kinema/pipeline.hpp"
 #include "kinema/safety.hpp"
 #include "kinema/tensor_file.hpp"
+#include "frame_log.hpp"
 #include "signed_output.hpp"
 
 namespace kinema::cli {
@@ -20,8 +21,10 @@ namespace {
 // A checkpoint file: tensors "x" and "stepper.K", and the step and the stepper's scalars (as
 // hexadecimal floats, exact) in the metadata. Written to a temporary name and renamed, so a kill
 // leaves the previous checkpoint or the new one, never half of one.
-void write_checkpoint(const std::string& path, const SampleCheckpoint& c) {
+// A long render's checkpoint also says how many frames were made before its chunk (`made`).
+void write_checkpoint(const std::string& path, const SampleCheckpoint& c, int made = -1) {
   TensorFile f;
+  if (made >= 0) f.metadata["made"] = std::to_string(made);
   f.tensors["x"] = c.x;
   for (size_t i = 0; i < c.stepper.tensors.size(); ++i) f.tensors["stepper." + std::to_string(i)] = c.stepper.tensors[i];
   f.metadata["step"] = std::to_string(c.step);
@@ -39,8 +42,13 @@ void write_checkpoint(const std::string& path, const SampleCheckpoint& c) {
 
 // The checkpoint at path, or null when there is none or it cannot be read (then the render
 // starts over, which is slower but gives the same frames).
-std::shared_ptr<const SampleCheckpoint> read_checkpoint(const std::string& path) {
-  if (!std::filesystem::exists(path)) return nullptr;
+struct SavedCheckpoint {
+  std::shared_ptr<const SampleCheckpoint> state;  // null: none
+  int made = -1;                                   // frames made before its chunk (long renders)
+};
+
+SavedCheckpoint read_checkpoint(const std::string& path) {
+  if (!std::filesystem::exists(path)) return {};
   try {
     TensorFile f = load_tensors(path);
     auto c = std::make_shared<SampleCheckpoint>();
@@ -51,10 +59,11 @@ std::shared_ptr<const SampleCheckpoint> read_checkpoint(const std::string& path)
     const std::string& s = f.metadata.at("stepper_scalars");
     for (size_t at = 0, comma; (comma = s.find(',', at)) != std::string::npos; at = comma + 1)
       c->stepper.scalars.push_back(std::strtod(s.substr(at, comma - at).c_str(), nullptr));
-    return c;
+    const auto made = f.metadata.find("made");
+    return {c, made == f.metadata.end() ? -1 : std::stoi(made->second)};
   } catch (const std::exception& e) {
     std::fprintf(stderr, "kinema serve: ignoring unreadable checkpoint %s: %s\n", path.c_str(), e.what());
-    return nullptr;
+    return {};
   }
 }
 
@@ -75,7 +84,6 @@ class PipelineRenderer : public serve::Renderer {
     SignedOutput out({t.video_path, t.spritesheet_path, r.width, r.height, r.fps, r.frames, prov, o_.watermark_key,
                       frame_policy(policy_, o_.no_frame_review)});
     double done = 0;
-    int written = 0;
     auto report = [&](double f) {
       done = std::max(done, std::min(f, 0.97));
       progress(done);
@@ -85,6 +93,18 @@ class PipelineRenderer : public serve::Renderer {
       GenerateRequest base = r;
       base.frames = t.frames;
       ModeResult m = loop_video(pipe_, base, {}, [&](const GenerateProgress& p) {
+        report(0.9 * p.step / std::max(1, p.steps));
+      });
+      for (const Frame& f : m.frames) out.write(f);
+    } else if (!t.join_source.empty()) {
+      check(std::filesystem::exists(t.extend_source) && std::filesystem::exists(t.join_source), "join",
+            "a video to join is no longer stored");
+      const int before = t.frames - t.extend_frames - t.join_frames;
+      const std::vector<Frame> a = read_frames(t.extend_source, r.width, r.height, before);
+      const std::vector<Frame> b = read_frames(t.join_source, r.width, r.height, t.join_frames);
+      GenerateRequest base = r;
+      base.frames = chunk;
+      ModeResult m = join_videos(pipe_, a, b, base, t.extend_frames, {}, [&](const GenerateProgress& p) {
         report(0.9 * p.step / std::max(1, p.steps));
       });
       for (const Frame& f : m.frames) out.write(f);
@@ -99,13 +119,10 @@ class PipelineRenderer : public serve::Renderer {
       });
       for (const Frame& f : m.frames) out.write(f);
     } else if (r.frames > chunk && r.edit.empty()) {
-      generate_long(pipe_, r, {}, [&](const Frame& f) { out.write(f), ++written; },
-                    [&](const GenerateProgress& p) {
-                      report((written + double(p.step) / std::max(1, p.steps) * chunk) / r.frames);
-                    });
+      render_long(t, r, out, report);
     } else {
       if (!t.checkpoint_path.empty()) {  // one clip: the sampler's state survives a kill
-        r.resume = read_checkpoint(t.checkpoint_path);
+        r.resume = read_checkpoint(t.checkpoint_path).state;
         if (r.resume) std::fprintf(stderr, "kinema serve: %s resumes after sampling step %d\n", t.id.c_str(), r.resume->step);
         r.checkpoint = [path = t.checkpoint_path](const SampleCheckpoint& c) { write_checkpoint(path, c); };
       }
@@ -121,6 +138,37 @@ class PipelineRenderer : public serve::Renderer {
   }
 
  private:
+  // A long video in chunks. With a checkpoint path the frames made so far are logged beside the
+  // sampler's checkpoint (tagged with how many frames came before its chunk), so a render
+  // killed mid-way goes on from its last chunk and step (generate_long's resume) and writes the
+  // frames an uninterrupted render writes.
+  void render_long(const serve::RenderTask& t, GenerateRequest r, SignedOutput& out,
+                   const std::function<void(double)>& report) {
+    ModeOptions o;
+    const int chunk = chunk_frames(pipe_, o), context = 1 + 4 * o.context_latents;
+    int emitted = 0;
+    FrameLog log;
+    if (!t.checkpoint_path.empty()) {
+      log = FrameLog(t.checkpoint_path + ".frames", r.width, r.height);
+      o.resume_frames = log.read();
+      const SavedCheckpoint step = read_checkpoint(t.checkpoint_path);
+      if (step.state && step.made >= 0) o.resume_step = step.state, o.resume_step_made = step.made;
+      if (!o.resume_frames.empty() || o.resume_step)
+        std::fprintf(stderr, "kinema serve: %s resumes after %zu frames%s\n", t.id.c_str(), o.resume_frames.size(),
+                     o.resume_step ? (" and sampling step " + std::to_string(o.resume_step->step)).c_str() : "");
+      r.checkpoint = [&, path = t.checkpoint_path](const SampleCheckpoint& c) { write_checkpoint(path, c, emitted); };
+      o.chunk_done = [&](int) { log.sync(); };
+    }
+    const size_t logged = o.resume_frames.size();
+    generate_long(pipe_, r, o, [&](const Frame& f) {
+      out.write(f);
+      if (size_t(emitted++) >= logged) log.append(f);  // frames before are in the log already
+    }, [&](const GenerateProgress& p) {  // the frames made, and the share of this chunk's new ones
+      const int fresh = emitted == 0 ? chunk : std::min(chunk - context, r.frames - emitted);
+      report((emitted + double(p.step) / std::max(1, p.steps) * fresh) / r.frames);
+    });
+  }
+
   // As `kinema generate`: the prompt under the whole policy, the negative prompt only under the
   // rule no policy lifts (it names what to avoid).
   void check_policy(const serve::RenderTask& t) const {

@@ -54,6 +54,9 @@ struct ModelManifest {
   // Wan2.2 A14B: a high-noise expert samples while the timestep is >= boundary x 1000 (guided by
   // cfg_high), then the low-noise expert (the DiT, guided by cfg). 0: one DiT.
   float boundary = 0.f, cfg_high = 0.f;
+  // Wan2.2 TI2V: a given first frame conditions by replacement, not by channels: its latent is
+  // latent frame 0 on every DiT call, whose tokens see timestep 0 (textimage2video.py).
+  bool replace_first_frame = false;
 };
 
 ModelManifest read_manifest(const std::string& path);
@@ -153,7 +156,8 @@ class Pipeline {
   // config.json, the DiT in diffusion_pytorch_model*.safetensors (sharded or not; original or
   // ComfyUI key names; or one .gguf), Wan2.1_VAE.pth, models_t5_umt5-xxl-enc-bf16.pth,
   // google/umt5-xxl/spiece.model and, for I2V/FLF2V,
-  // models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth.
+  // models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth. Wan2.2 too: T2V-A14B and I2V-A14B
+  // (high_noise_model/ and low_noise_model/, no CLIP) and TI2V-5B (Wan2.2_VAE.pth).
   // Each missing piece is an Error naming the file expected.
   static Pipeline load_wan(const std::string& dir, const PipelineLoadOptions& options = {});
   const ModelManifest& manifest() const { return manifest_; }

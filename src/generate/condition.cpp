@@ -78,6 +78,19 @@ Tensor paste_known(const Tensor& z, const Tensor& condition, int64_t mask_channe
   return Tensor::from_vector(v, s);
 }
 
+Tensor replace_first_latent(const Tensor& x, const Tensor& first) {
+  const int64_t T = x.size(2);
+  return T == 1 ? first : kinema::concat({first, slice(x, 2, 1, T)}, 2);  // [1, C, T', h, w]
+}
+
+Tensor first_frame_timesteps(float t, const Shape& s, const DiTConfig& c) {
+  const int64_t per_frame = (s[3] / c.patch_size[1]) * (s[4] / c.patch_size[2]);  // tokens of one patch frame
+  const int64_t n = (s[2] / c.patch_size[0]) * per_frame;
+  std::vector<float> v(size_t(n), t);
+  std::fill_n(v.begin(), per_frame, 0.f);  // tokens run (t, h, w): frame 0's come first
+  return Tensor::from_vector(v, {1, n});   // [1, N]
+}
+
 }  // namespace detail
 
 Tensor Pipeline::encode_frames(const std::vector<Frame>& frames) const {

@@ -17,6 +17,12 @@ std::vector<Frame> video_to_frames(const Tensor& video);    // [1, 3, T, H, W] -
 // ([1, K + C, T', h, w]) replaced by the condition's known latent.
 Tensor paste_known(const Tensor& z, const Tensor& condition, int64_t mask_channels);
 
+// Wan2.2 TI2V: x [1, C, T', h, w] with latent frame 0 replaced by first [1, C, 1, h, w].
+Tensor replace_first_latent(const Tensor& x, const Tensor& first);
+// Wan2.2 TI2V's per-token timesteps [1, N] for a latent of `shape` [1, C, T', h, w] under the
+// DiT's patch grid: 0 for the tokens of latent frame 0, t for the rest.
+Tensor first_frame_timesteps(float t, const Shape& shape, const DiTConfig& dit);
+
 // SDEdit's schedule: the flow schedule of `steps` steps cut to start at sigma = strength
 // (shift applied), with about steps·strength steps. strength in (0, 1].
 Schedule edit_schedule(int steps, double shift, double strength);

@@ -71,7 +71,8 @@ Pipeline::Pipeline(std::string dir, ModelManifest m, Tokenizer t, TextEncoder e,
       vae_(std::move(v)), dit_(std::move(d)) {}
 
 Pipeline Pipeline::load(const std::string& dir, const PipelineLoadOptions& options) {
-  if (!fs::exists(fs::path(dir) / "model.json") && fs::exists(fs::path(dir) / "Wan2.1_VAE.pth"))
+  if (!fs::exists(fs::path(dir) / "model.json") &&
+      (fs::exists(fs::path(dir) / "Wan2.1_VAE.pth") || fs::exists(fs::path(dir) / "Wan2.2_VAE.pth")))
     return load_wan(dir, options);
   ModelManifest m = read_manifest((fs::path(dir) / "model.json").string());
   Tokenizer tok = Tokenizer::load(checked_file(dir, m.tokenizer, "tokenizer"));
@@ -110,7 +111,11 @@ GenerateRequest Pipeline::resolve(const GenerateRequest& in) const {
   if (r.sampler.empty()) r.sampler = m.sampler;
   make_stepper(r.sampler);  // an unknown name is an Error listing the samplers
   const int64_t C = vae_.config().z_dim;
-  check(r.known.empty() || dit_.config().in_dim == 2 * C + tc, "generate", "this model has no frame-conditioning ",
+  for (const KnownFrame& k : r.known)  // Wan2.2 TI2V conditions on frame 0 alone
+    check(!m.replace_first_frame || k.index == 0, "generate", "this model (Wan2.2 TI2V) animates a given first frame ",
+          "only; got frame ", k.index, " (give --image, not --last-image or later frames)");
+  check(r.known.empty() || m.replace_first_frame || dit_.config().in_dim == 2 * C + tc, "generate",
+        "this model has no frame-conditioning ",
         "channels (DiT in_dim ", dit_.config().in_dim, ", needs ", 2 * C + tc, "); image-to-video, extend, ",
         "loop and join need a model trained with frame conditioning");
   for (const KnownFrame& k : r.known) {
@@ -220,12 +225,20 @@ GenerateResult Pipeline::generate(const GenerateRequest& request,
     fo.condition = r.known.empty() ? Tensor::zeros({1, c.in_dim - c.out_dim, latent[2], latent[3], latent[4]})
                                    : condition_tensor(r.known, r.frames, r.width, r.height);
   if (c.image_dim > 0) fo.image_context = image_context(r.known, r.frames);  // Wan I2V/FLF2V
+  const bool given_first = std::any_of(r.known.begin(), r.known.end(), [](const KnownFrame& k) { return k.index == 0; });
+  check(c.image_dim > 0 || !manifest_.keep_grey_latents || given_first, "generate",
+        "this Wan I2V model animates a given image: give --image (the first frame)");
+  // Wan2.2 TI2V: the given first frame's latent [1, C, 1, h, w], put in place before every call
+  // (resolve() admits frame 0 alone).
+  const Tensor first = manifest_.replace_first_frame && given_first ? encode_frames({r.known.front().frame}) : Tensor();
   // Both CFG branches see the same frames (and image): guidance steers the text.
   const float high_from = manifest_.boundary * 1000.f;  // Wan2.2 A14B: which expert
   ModelFn model = [&](const Tensor& x, const ModelCall& call) {
-    Tensor t = Tensor::from_vector({call.timestep}, {1});
     const DiT& expert = high_noise_ && call.timestep >= high_from ? *high_noise_ : dit_;
-    return expert.forward(x, t, call.conditional ? cond : uncond, fo);
+    if (first.defined())  // its tokens are clean: timestep 0
+      return expert.forward(detail::replace_first_latent(x, first),
+                            detail::first_frame_timesteps(call.timestep, x.shape(), c), call.conditional ? cond : uncond, fo);
+    return expert.forward(x, Tensor::from_vector({call.timestep}, {1}), call.conditional ? cond : uncond, fo);
   };
   t0 = Clock::now();
   SampleOptions so;
@@ -252,7 +265,8 @@ GenerateResult Pipeline::generate(const GenerateRequest& request,
     sched.steps = r.steps, sched.shift = out.shift, sched.sigma_max = 1.0;
     sched.timesteps = TimestepMode::exact;  // the trainer feeds 1000 t
     z = sample(model, Tensor::from_vector(noise, latent), flow_schedule(sched), so);
-    if (r.paste_known && !r.known.empty()) z = detail::paste_known(z, fo.condition, c.in_dim - 2 * c.out_dim);
+    if (first.defined()) z = detail::replace_first_latent(z, first);
+    else if (r.paste_known && !r.known.empty()) z = detail::paste_known(z, fo.condition, c.in_dim - 2 * c.out_dim);
   }
   out.seconds.sampling = since(t0);
 

@@ -13,6 +13,7 @@
 
 #include "generate/internal.hpp"
 #include "kinema/error.hpp"
+#include "kinema/ops.hpp"
 #include "kinema/pipeline.hpp"
 #include "kinema/tensor_file.hpp"
 #include "tiny_bundle.hpp"
@@ -81,18 +82,20 @@ fs::path tiny_wan_dir(const std::string& type = "t2v") {
   fs::copy_file(std::string(KINEMA_SOURCE_DIR) + "/models/default/tokenizer.model", dir / "google/umt5-xxl/spiece.model");
   DiTConfig dc;
   dc.dim = 32, dc.num_heads = 2, dc.num_layers = 1, dc.ffn_dim = 64, dc.freq_dim = 32, dc.text_dim = 32;
-  const bool image = type == "i2v" || type == "flf2v";
-  dc.in_dim = image ? 12 : 4, dc.out_dim = 4;
+  const bool image = type == "i2v" || type == "flf2v";  // Wan2.1's, with the CLIP tower
+  // Wan2.2 A14B: two experts in subfolders (seeds differ unless type is "a14b-same"); "i2v-a14b"
+  // is Wan2.2 I2V-A14B's: channel conditioning without CLIP.
+  const bool experts = type.rfind("a14b", 0) == 0 || type == "i2v-a14b";
+  dc.in_dim = image || type == "i2v-a14b" ? 12 : 4, dc.out_dim = 4;
   if (image) dc.image_dim = 160;  // the CLIP tower's width
-  // Wan2.2 A14B: two experts in subfolders (seeds differ unless type is "a14b-same").
-  const bool experts = type.rfind("a14b", 0) == 0;
+  const std::string model_type = type == "i2v-a14b" ? "i2v" : experts ? "t2v" : type;
   auto write_dit = [&](const fs::path& d, uint64_t seed) {
     fs::create_directories(d);
     TensorFile dit;
     for (auto& [k, v] : DiT::init_random(dc, seed, DiTInit::random).to_tensors().tensors)
       dit.tensors["model.diffusion_model." + k] = v;
     save_tensors((d / "diffusion_pytorch_model.safetensors").string(), dit);
-    std::ofstream(d / "config.json") << R"({"_class_name": "WanModel", "model_type": ")" << (experts ? "t2v" : type)
+    std::ofstream(d / "config.json") << R"({"_class_name": "WanModel", "model_type": ")" << model_type
                                      << R"(", "dim": 32, "num_heads": 2, "num_layers": 1, "text_len": 16})";
   };
   if (experts) {
@@ -103,13 +106,14 @@ fs::path tiny_wan_dir(const std::string& type = "t2v") {
   }
   VaeConfig vc;
   vc.dim = 8, vc.z_dim = 4, vc.dim_mult = {1, 1, 2, 2}, vc.num_res_blocks = 1;
+  if (type == "ti2v") vc.layout = VaeLayout::wan22, vc.patch_size = 2, vc.dim = 4, vc.decoder_dim = 6;  // x16
   TextEncoderConfig tc;
   tc.vocab_size = 2048, tc.dim = 32, tc.dim_attn = 32, tc.ffn_dim = 64, tc.num_heads = 2, tc.num_layers = 1;
   const fs::path tmp = dir / "tmp.safetensors";
   TensorFile vae = VAE::init_random(vc, 2, VaeInit::random).to_tensors(), text = TextEncoder::init_random(tc, 1).to_tensors();
   vae.metadata.clear(), text.metadata.clear();  // .pth files carry no metadata
   save_tensors(tmp.string(), vae);
-  save_as_pth(tmp, dir / "Wan2.1_VAE.pth");
+  save_as_pth(tmp, dir / (type == "ti2v" ? "Wan2.2_VAE.pth" : "Wan2.1_VAE.pth"));
   save_tensors(tmp.string(), text);
   save_as_pth(tmp, dir / "models_t5_umt5-xxl-enc-bf16.pth");
   if (image) {
@@ -280,6 +284,105 @@ TEST(WanDirectory, A14BSwitchesExpertsAtTheBoundary) {
   const std::vector<Frame> mixed = Pipeline::load(differ.string()).generate(r).frames;
   EXPECT_GT(max_frame_difference(mixed, single), 0.0) << "the high-noise expert took no step";
   for (const fs::path& d : {same, differ, one}) fs::remove_all(d);
+}
+
+}  // namespace
+}  // namespace kinema
+
+namespace kinema {
+namespace {
+
+double test_max_abs(const Tensor& a, const Tensor& b) {
+  const std::vector<float> x = contiguous(a).to_vector(), y = contiguous(b).to_vector();
+  double worst = x.size() == y.size() ? 0.0 : 1e30;
+  for (size_t i = 0; i < x.size() && i < y.size(); ++i) worst = std::max(worst, double(std::abs(x[i] - y[i])));
+  return worst;
+}
+
+Frame test_image(int width, int height) {
+  Frame image{width, height, std::vector<uint8_t>(size_t(width * height * 3))};
+  for (size_t i = 0; i < image.rgb.size(); ++i) image.rgb[i] = uint8_t((i * 7) % 256);
+  return image;
+}
+
+// Wan2.2 TI2V-5B's layout: Wan2.2_VAE.pth (x16 in space) and one DiT for text and image: a given
+// first frame's latent is latent frame 0 throughout, and the rest is sampled around it.
+TEST(WanDirectory, TI2VGeneratesFromTextAndFromAFirstFrame) {
+  const fs::path dir = tiny_wan_dir("ti2v");
+  const Pipeline p = Pipeline::load(dir.string());
+  EXPECT_TRUE(p.manifest().replace_first_frame);
+  EXPECT_EQ(p.manifest().fps, 24);
+  EXPECT_EQ(p.manifest().frames, 121);
+  EXPECT_EQ(p.manifest().sizes[0], (std::pair<int, int>{1280, 704}));
+  EXPECT_EQ(p.vae().config().layout, VaeLayout::wan22);
+  EXPECT_EQ(p.vae().config().spatial_compression(), 16);
+  GenerateRequest r;
+  r.prompt = "a paper boat drifts", r.width = 64, r.height = 32, r.frames = 5, r.steps = 2, r.seed = 4;
+  r.keep_latent = true;
+  const GenerateResult text = p.generate(r);
+  ASSERT_EQ(text.frames.size(), 5u);
+  EXPECT_EQ(text.frames[0].width, 64);
+  r.known = {KnownFrame{0, test_image(64, 32)}};
+  const GenerateResult image = p.generate(r);
+  ASSERT_EQ(image.frames.size(), 5u);
+  const Tensor first = p.encode_frames({r.known[0].frame});  // [1, 4, 1, 2, 4]
+  EXPECT_EQ(test_max_abs(slice(image.latent, 2, 0, 1), first), 0.0) << "latent frame 0 is the image's";
+  EXPECT_GT(test_max_abs(slice(image.latent, 2, 1, 2), slice(text.latent, 2, 1, 2)), 0.0) << "the image conditions the rest";
+  r.known = {KnownFrame{4, test_image(64, 32)}};
+  try {
+    p.generate(r);
+    FAIL() << "TI2V takes a first frame only";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("first frame only"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
+}
+
+// Wan2.2 I2V-A14B's layout: two experts with in_dim 36-style channel conditioning and no CLIP
+// file; Wan's boundary 0.900 and guidance (3.5, 3.5).
+TEST(WanDirectory, I2VA14BLoadsTwoExpertsWithoutClip) {
+  const fs::path dir = tiny_wan_dir("i2v-a14b");
+  const Pipeline p = Pipeline::load(dir.string());
+  EXPECT_EQ(p.manifest().boundary, 0.9f);
+  EXPECT_EQ(p.manifest().cfg, 3.5f);
+  EXPECT_EQ(p.manifest().cfg_high, 3.5f);
+  EXPECT_EQ(p.manifest().steps, 40);
+  EXPECT_EQ(p.manifest().shift, 5.f);
+  EXPECT_TRUE(p.manifest().keep_grey_latents);
+  EXPECT_EQ(p.dit().config().in_dim, 12);
+  EXPECT_EQ(p.dit().config().image_dim, 0);
+  GenerateRequest r;
+  r.prompt = "the kite rises", r.width = 32, r.height = 32, r.frames = 5, r.steps = 2, r.seed = 1;
+  try {
+    p.generate(r);
+    FAIL() << "Wan I2V without an image must be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("give --image"), std::string::npos) << e.what();
+  }
+  r.known = {KnownFrame{0, test_image(32, 32)}};
+  EXPECT_EQ(p.generate(r).frames.size(), 5u);
+  fs::remove_all(dir);
+}
+
+// What is not a Wan2.1 or Wan2.2 release directory says what it lacks or what it is.
+TEST(WanDirectory, UnknownModelTypesAndMissingVaesAreNamed) {
+  const fs::path dir = tiny_wan_dir("ti2v");
+  std::ofstream(dir / "config.json") << R"({"model_type": "s2v", "dim": 32, "num_heads": 2})";
+  try {
+    Pipeline::load(dir.string());
+    FAIL() << "a Wan s2v model must be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("kinema runs Wan t2v, i2v, flf2v and ti2v"), std::string::npos) << e.what();
+  }
+  std::ofstream(dir / "config.json") << R"({"model_type": "ti2v", "dim": 32, "num_heads": 2})";
+  fs::remove(dir / "Wan2.2_VAE.pth");
+  try {
+    Pipeline::load_wan(dir.string());
+    FAIL() << "a directory without a VAE must be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no Wan2.1_VAE.pth or Wan2.2_VAE.pth"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
 }
 
 }  // namespace

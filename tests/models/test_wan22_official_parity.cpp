@@ -104,6 +104,9 @@ TEST(Wan22OfficialParity, VaeFilesThatAreNeitherLayoutAreRefused) {
   TensorFile shaped = g;
   shaped.tensors["decoder.upsamples.1.upsamples.0.residual.2.weight"] = Tensor::zeros({6, 5, 3, 3, 3});
   expect_error([&] { VAE::from_tensors(shaped); }, "\"decoder.upsamples.1.upsamples.0.residual.2.weight\" has shape");
+  VaeConfig uneven = wan22_vae_config();  // the last stage's 160 -> 480 cannot be a channel average
+  uneven.dim_mult = {1, 3}, uneven.temporal_downsample = {false}, uneven.latents_mean.clear(), uneven.latents_std.clear();
+  expect_error([&] { uneven.validate(); }, "cannot average its input down");
   TensorFile mixed = g;  // a Wan2.1-style key among Wan2.2's
   mixed.tensors["encoder.downsamples.0.residual.0.gamma"] = Tensor::zeros({4, 1, 1, 1});
   expect_error([&] { VAE::from_tensors(mixed); }, "encoder.downsamples.0.residual.0.gamma");

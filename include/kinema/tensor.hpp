@@ -1,4 +1,5 @@
-// Tensor: a typed, strided view of a reference-counted, 64-byte aligned buffer.
+// Tensor: a typed, strided view of a reference-counted buffer: 64-byte aligned from the
+// allocator, or a range of a memory-mapped weights file (element-aligned only; see Storage).
 // Shapes are listed outermost first, as in PyTorch, so they match checkpoints: [B, N, D].
 // Strides are in elements. Quantized tensors (q8_0, q4_0) are always contiguous and blocked
 // along the last dimension, which must be a multiple of 32.
@@ -22,20 +23,26 @@ std::string shape_str(const Shape& s);  // "[2, 77, 4096]"
 int64_t shape_numel(const Shape& s);    // throws Error on negative dims or overflow
 Shape contiguous_strides(const Shape& s);
 
-// A buffer from the context's allocator; freed blocks go back to its pool for reuse.
+// A buffer from the context's allocator; freed blocks go back to its pool for reuse. Or memory
+// owned elsewhere: weights loaded from a memory-mapped file (kinema/tensor_file.hpp) point into
+// the mapping, which `owner` keeps alive; such storage is aligned to its elements only (kernels
+// read with unaligned loads), and writing to it copies the page, never touching the file.
 class Storage {
  public:
   explicit Storage(size_t nbytes);
+  Storage(uint8_t* data, size_t nbytes, std::shared_ptr<const void> owner);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
   uint8_t* data() const { return data_; }
   size_t nbytes() const { return nbytes_; }
+  bool is_mapped() const { return owner_ != nullptr; }  // memory owned elsewhere (a mapped file)
 
  private:
   uint8_t* data_ = nullptr;
   size_t nbytes_ = 0, rounded_ = 0;
-  std::shared_ptr<Pool> pool_;  // keeps the pool alive for release
+  std::shared_ptr<Pool> pool_;          // keeps the pool alive for release
+  std::shared_ptr<const void> owner_;   // or keeps the mapping alive
 };
 
 struct Node;

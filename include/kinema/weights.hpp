@@ -14,6 +14,10 @@ namespace kinema {
 
 struct WeightLoadOptions {
   DType dequantize_to = DType::bf16;  // f32 or bf16: for GGUF types kinema has no kernel for
+  // safetensors (single and sharded) and GGUF tensors stored in a kinema dtype point into the
+  // mapped file (kinema/tensor_file.hpp TensorMemory); dequantized GGUF tensors, .pth tensors,
+  // tensors not element-aligned in their file and tensors converted later are their own copies.
+  TensorMemory memory = TensorMemory::mapped;
 };
 
 // GGUF v2/v3 (ggml's format: magic "GGUF", version, tensor and key-value counts, typed
@@ -31,7 +35,7 @@ TensorFile load_pth(const std::string& path);
 
 // Sharded safetensors: "model.safetensors.index.json" ({"weight_map": {name: shard file}})
 // and its shards beside it; every name must come from the shard the index names.
-TensorFile load_safetensors_index(const std::string& index_path);
+TensorFile load_safetensors_index(const std::string& index_path, const TensorLoadOptions& options = {});
 
 // A model's weights for another storage type: every matrix (2-D or more, inner dimension a
 // multiple of 32) becomes `matrices` (f32, bf16, f16, q8_0 or q4_0); every other tensor f32.

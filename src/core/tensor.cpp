@@ -42,7 +42,11 @@ Storage::Storage(size_t nbytes) : nbytes_(nbytes) {
   pool_ = current_context().impl().pool;
   data_ = pool_->allocate(nbytes, &rounded_);
 }
-Storage::~Storage() { pool_->release(data_, rounded_); }
+Storage::Storage(uint8_t* data, size_t nbytes, std::shared_ptr<const void> owner)
+    : data_(data), nbytes_(nbytes), owner_(std::move(owner)) {}
+Storage::~Storage() {
+  if (pool_) pool_->release(data_, rounded_);
+}
 
 static size_t storage_bytes(const Shape& shape, DType dtype) {
   int64_t n = shape_numel(shape);

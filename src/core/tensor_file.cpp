@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "core/mapped_file.hpp"
 #include "kinema/error.hpp"
 #include "kinema/ops.hpp"
 
@@ -69,20 +70,18 @@ void save_tensors(const std::string& path, const TensorFile& file) {
   KINEMA_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "safetensors", "cannot rename ", tmp, " to ", path);
 }
 
-TensorFile load_tensors(const std::string& path) {
-  std::ifstream f(path, std::ios::binary | std::ios::ate);
-  KINEMA_CHECK(bool(f), "safetensors", "cannot open ", path);
-  uint64_t size = uint64_t(f.tellg());
+TensorFile load_tensors(const std::string& path, const TensorLoadOptions& options) {
+  const ReadOnlyFile f = ReadOnlyFile::open(path, "safetensors");
+  const uint64_t size = f.size();
   KINEMA_CHECK(size >= 8, "safetensors", path, " is ", size, " bytes: too short for a header");
-  f.seekg(0);
   unsigned char len[8];
-  f.read(reinterpret_cast<char*>(len), 8);
+  f.read(0, len, 8);
   uint64_t n = 0;
   for (int i = 0; i < 8; ++i) n |= uint64_t(len[i]) << (8 * i);
   KINEMA_CHECK(n <= kMaxHeader && n <= size - 8, "safetensors", path, ": header length ", n,
         " exceeds the file (", size, " bytes)");
   std::string text(static_cast<size_t>(n), '\0');
-  f.read(text.data(), std::streamsize(n));
+  f.read(8, text.data(), n);
   json header;
   try {
     header = json::parse(text);
@@ -91,8 +90,14 @@ TensorFile load_tensors(const std::string& path) {
   }
   KINEMA_CHECK(header.is_object(), "safetensors", path, ": header must be a JSON object");
   const uint64_t data_start = 8 + n, data_size = size - data_start;
+  struct Entry {
+    std::string name;
+    DType dtype;
+    Shape shape;
+    uint64_t begin, end;
+  };
   TensorFile out;
-  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  std::vector<Entry> entries;
   for (auto& [name, entry] : header.items()) {
     if (name == "__metadata__") {
       KINEMA_CHECK(entry.is_object(), "safetensors", path, ": __metadata__ must be an object");
@@ -110,20 +115,27 @@ TensorFile load_tensors(const std::string& path) {
       KINEMA_CHECK(uint64_t(numel) <= data_size && uint64_t(numel) * block_bytes(dt) == offs[1] - offs[0],
             "safetensors", path, ": tensor '", name, "' shape ", shape_str(shape), " needs ",
             uint64_t(numel) * block_bytes(dt), " bytes but its range holds ", offs[1] - offs[0]);
-      ranges.push_back({offs[0], offs[1]});
-      Tensor t = Tensor::empty(shape, dt);
-      f.seekg(std::streamoff(data_start + offs[0]));
-      f.read(reinterpret_cast<char*>(t.raw_data()), std::streamsize(offs[1] - offs[0]));
-      KINEMA_CHECK(bool(f), "safetensors", path, ": could not read tensor '", name, "'");
-      out.tensors[name] = t;
+      entries.push_back({name, dt, std::move(shape), offs[0], offs[1]});
     } catch (const json::exception& e) {
       fail("safetensors", path, ": tensor '", name, "' has a malformed entry (", e.what(), ")");
     }
   }
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (const Entry& e : entries) ranges.push_back({e.begin, e.end});
   std::sort(ranges.begin(), ranges.end());
   for (size_t i = 1; i < ranges.size(); ++i)
     KINEMA_CHECK(ranges[i].first >= ranges[i - 1].second, "safetensors", path,
           ": two tensors overlap in the data section");
+  // The whole header is valid: only now is data mapped or read.
+  const std::shared_ptr<MappedFile> mapped = options.memory == TensorMemory::mapped ? f.map() : nullptr;
+  for (const Entry& e : entries) {
+    Tensor t = mapped ? mapped_tensor(mapped, data_start + e.begin, e.shape, e.dtype) : Tensor();
+    if (!t.defined()) {  // read, or not aligned to its elements in the file: a copy
+      t = Tensor::empty(e.shape, e.dtype);
+      f.read(data_start + e.begin, t.raw_data(), e.end - e.begin);
+    }
+    out.tensors[e.name] = t;
+  }
   return out;
 }
 

@@ -3,11 +3,13 @@
 // that says what the file looks like.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
 #include "io_test_util.hpp"
 #include "kinema/error.hpp"
+#include "kinema/ops.hpp"
 #include "kinema/weights.hpp"
 
 namespace fs = std::filesystem;
@@ -66,6 +68,44 @@ TEST(LoadWeights, ChoosesTheReaderByContent) {
   fs::create_directories(dir.file("one"));
   fs::copy_file(dir.file("g.safetensors"), dir.file("one/model.gguf"));
   expect_sample(load_weights(dir.file("one")), "directory with one file");
+}
+
+// Every format that maps (GGUF in each stored type, safetensors, a sharded index) gives the
+// same bytes mapped as read; tensors not aligned to their element size in the file are copies.
+TEST(LoadWeights, MappedEqualsReadBitForBit) {
+  test::TempDir dir;
+  TensorFile f;
+  std::vector<float> v(2 * 3 * 64);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = float(int(i * 37 % 101) - 50) / 7.f;
+  for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0})
+    f.tensors["w." + std::string(dtype_name(t))] = cast(Tensor::from_vector(v, {2, 3, 64}), t);
+  f.tensors["odd"] = Tensor::from_vector({1, 2, 3}, {3}, DType::bf16);  // puts what follows at odd offsets
+  save_gguf(dir.file("m.gguf"), f);
+  TensorFile st;
+  for (const auto& [name, t] : f.tensors)
+    if (!is_quantized(t.dtype())) st.tensors[name] = t;
+  save_tensors(dir.file("m.safetensors"), st);
+  fs::create_directories(dir.file("sharded"));
+  save_tensors(dir.file("sharded/m-1.safetensors"), st);
+  std::ofstream(dir.file("sharded/model.safetensors.index.json"))
+      << R"({"weight_map": {"w.f32": "m-1.safetensors", "w.f16": "m-1.safetensors", "w.bf16": "m-1.safetensors",
+         "odd": "m-1.safetensors"}})";
+  for (const std::string& path : {dir.file("m.gguf"), dir.file("m.safetensors"), dir.file("sharded")}) {
+    WeightLoadOptions mapped, read;
+    read.memory = TensorMemory::read;
+    const TensorFile a = load_weights(path, mapped), b = load_weights(path, read);
+    ASSERT_EQ(a.tensors.size(), b.tensors.size()) << path;
+    for (const auto& [name, t] : b.tensors) {
+      const Tensor& m = a.tensors.at(name);
+      ASSERT_EQ(m.dtype(), t.dtype()) << path << " " << name;
+      ASSERT_EQ(m.shape(), t.shape()) << path << " " << name;
+      EXPECT_EQ(0, std::memcmp(m.raw_data(), t.raw_data(), t.storage()->nbytes())) << path << " " << name;
+      // GGUF aligns every tensor to 32 bytes; in safetensors "odd" leaves w.f32 at an offset of 2 mod 4.
+      const bool aligned = path == dir.file("m.gguf") || name != "w.f32";
+      EXPECT_EQ(m.storage()->is_mapped(), aligned) << path << " " << name;
+      EXPECT_FALSE(t.storage()->is_mapped()) << path << " " << name;
+    }
+  }
 }
 
 TEST(LoadWeights, SaysWhatAFileLooksLike) {

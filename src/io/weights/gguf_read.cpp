@@ -10,6 +10,7 @@
 #include <set>
 #include <vector>
 
+#include "core/mapped_file.hpp"
 #include "core/quant.hpp"
 #include "io/weights/gguf_format.hpp"
 #include "io/weights/gguf_quants.hpp"
@@ -354,12 +355,26 @@ TensorFile load_gguf(const std::string& path, const WeightLoadOptions& options) 
   if (n_tensors) check_layout(r, infos, data_start, alignment);
   apply_orig_shapes(path, infos, out);
 
+  // The header is valid: tensors stored in a kinema dtype point into the mapped file (a file
+  // that is no longer the size the header was checked against is refused before mapping).
+  std::shared_ptr<MappedFile> mapped;
+  if (options.memory == TensorMemory::mapped && n_tensors > 0) {
+    const ReadOnlyFile file = ReadOnlyFile::open(path, "gguf");
+    check(file.size() == r.size(), "gguf", path, " is ", file.size(), " bytes now but was ", r.size(),
+          " when its header was checked; it changed while loading (load it again once it is complete)");
+    mapped = file.map();
+  }
   for (const TensorInfo& info : infos) {
     // q8_0/q4_0 stay blocked along the last dimension, if the returned shape allows it.
     DType dt = kinema_dtype(info.type, options.dequantize_to);
     if (is_quantized(dt) && info.out_shape.back() % kQuantBlock != 0) dt = options.dequantize_to;
-    Tensor t = Tensor::empty(info.out_shape, dt);
-    read_tensor(f, path, data_start, info, t);
+    Tensor t;
+    if (mapped && !gguf::needs_dequantize(info.type) && dt == kinema_dtype(info.type, DType::f32))
+      t = mapped_tensor(mapped, data_start + info.offset, info.out_shape, dt);
+    if (!t.defined()) {
+      t = Tensor::empty(info.out_shape, dt);
+      read_tensor(f, path, data_start, info, t);
+    }
     out.tensors[info.name] = t;
   }
   return out;

@@ -58,8 +58,9 @@ TensorFile load_weights(const std::string& path_in, const WeightLoadOptions& opt
   const std::string head = first_bytes(path, 16);
   if (head.rfind("GGUF", 0) == 0) return load_gguf(path, options);
   if (head.rfind("PK\x03\x04", 0) == 0) return load_pth(path);
-  if (has_suffix(path, ".json") || (!head.empty() && head[0] == '{')) return load_safetensors_index(path);
-  if (head.size() >= 9 && head[8] == '{') return load_tensors(path);  // safetensors: u64 length, then JSON
+  const TensorLoadOptions memory{options.memory};
+  if (has_suffix(path, ".json") || (!head.empty() && head[0] == '{')) return load_safetensors_index(path, memory);
+  if (head.size() >= 9 && head[8] == '{') return load_tensors(path, memory);  // safetensors: u64 length, then JSON
   check(!(head.size() >= 2 && uint8_t(head[0]) == 0x80 && uint8_t(head[1]) <= 5), "weights", path,
         " is a bare pickle (PyTorch's format before 1.6, or a pickled object): kinema reads only tensors, from "
         "torch.save's zip format; re-save it with torch.save(state_dict, path) on a current PyTorch, or as "

@@ -52,7 +52,7 @@ void check_shard_name(const std::string& shard, const std::string& name, const s
 
 }  // namespace
 
-TensorFile load_safetensors_index(const std::string& index_path) {
+TensorFile load_safetensors_index(const std::string& index_path, const TensorLoadOptions& options) {
   json index = read_index(index_path);
   KINEMA_CHECK(index.is_object() && index.contains("weight_map") && index["weight_map"].is_object(),
                "safetensors index", index_path, ": expected a JSON object with a \"weight_map\" "
@@ -79,7 +79,7 @@ TensorFile load_safetensors_index(const std::string& index_path) {
       out.metadata[k] = v.is_string() ? v.get<std::string>() : v.dump();
   for (const auto& [shard, names] : shards) {
     const std::string file = (dir / shard).string();
-    TensorFile part = load_tensors(file);
+    TensorFile part = load_tensors(file, options);
     for (const std::string& name : names)
       KINEMA_CHECK(part.tensors.count(name), "safetensors index", index_path, ": tensor '", name,
                    "' is missing from shard ", file, ", where the index says it is");

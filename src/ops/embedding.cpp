@@ -1,4 +1,5 @@
 // embedding: row gather; its vjp scatter-adds the cotangent rows back (repeated ids add up).
+#include <cassert>
 #include <cstring>
 
 #include "backend/cpu/reduce_exec.hpp"
@@ -18,13 +19,19 @@ Tensor embedding(const Tensor& weight, const std::vector<int32_t>& ids, const Sh
   for (size_t i = 0; i < ids.size(); ++i)
     KINEMA_CHECK(ids[i] >= 0 && ids[i] < V, "embedding", "id ", ids[i], " at position ", i,
           " is outside the vocabulary [0, ", V, ")");
-  Tensor w = is_quantized(weight.dtype()) ? cast(weight, DType::f32) : contiguous(weight.detach());
+  // A quantized table is gathered in its own blocks (a row is D / 32 whole blocks: kinema
+  // quantizes only such matrices) and only the gathered rows are dequantized: casting the whole
+  // table first made a 4 GiB f32 copy of a q8_0 umT5-XXL's 256384 x 4096 embedding per prompt.
+  const bool quantized = is_quantized(weight.dtype());
+  assert(!quantized || D % block_elems(weight.dtype()) == 0);
+  Tensor w = contiguous(weight.detach());
   Shape out_shape = ids_shape;
   out_shape.push_back(D);
-  Tensor out = Tensor::empty(out_shape, w.dtype());
-  size_t row = size_t(D) * block_bytes(w.dtype());
+  Tensor out = Tensor::empty(quantized ? Shape{int64_t(ids.size()), D} : out_shape, w.dtype());
+  const size_t row = size_t(D / block_elems(w.dtype())) * block_bytes(w.dtype());
   for (size_t i = 0; i < ids.size(); ++i)
     std::memcpy(out.raw_data() + i * row, w.raw_data() + size_t(ids[i]) * row, row);
+  if (quantized) out = reshape(cast(out, DType::f32), out_shape);  // [..., D]
   return record(out, "embedding", {weight}, [ids, V, D, wt = weight.dtype()](const Tensor& g) {
     Tensor gf = as_f32_contiguous(g);
     Tensor gw = Tensor::zeros({V, D});

@@ -11,6 +11,8 @@
 #include "core/quant.hpp"
 #include "kinema/dtype.hpp"
 #include "kinema/error.hpp"
+#include "kinema/ops.hpp"
+#include "kinema/tensor.hpp"
 
 namespace kinema {
 namespace {
@@ -79,6 +81,22 @@ TEST(Quant, Q8_0AndQ4_0FollowTheGgufFormulas) {
   for (int i = 0; i < 32; ++i) {
     EXPECT_NEAR(y8[i], x[i], d8 * 0.5f + 1e-6f) << i;  // error at most half a step
     EXPECT_NEAR(y4[i], x[i], std::fabs(d4) * 1.0f + 1e-6f) << i;
+  }
+}
+
+// A q8_0 table's rows are gathered as blocks and dequantized alone (a q8_0 umT5-XXL's token
+// embedding is 256384 x 4096); they must equal the rows of the whole dequantized table.
+TEST(Quant, EmbeddingOfAQuantizedTableIsTheDequantizedTablesRows) {
+  std::vector<float> v(40 * 64);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = std::sin(float(i) * 0.37f) * 2.f;
+  for (DType t : {DType::q8_0, DType::q4_0}) {
+    Tensor q = cast(Tensor::from_vector(v, {40, 64}), t);  // [40, 64]
+    const std::vector<int32_t> ids{39, 0, 7, 7, 21, 1};
+    Tensor got = embedding(q, ids, {2, 3});                  // [2, 3, 64]
+    Tensor want = embedding(cast(q, DType::f32), ids, {2, 3});
+    ASSERT_EQ(got.dtype(), DType::f32);
+    ASSERT_EQ(got.shape(), (Shape{2, 3, 64}));
+    EXPECT_EQ(got.to_vector(), want.to_vector()) << dtype_name(t);
   }
 }
 

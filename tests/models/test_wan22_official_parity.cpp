@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "generate/internal.hpp"
 #include "kinema/autograd.hpp"
 #include "kinema/dit.hpp"
 #include "kinema/error.hpp"
@@ -181,6 +182,27 @@ TEST(Wan22OfficialParity, FourStepDpmppRunWithGuidanceMatchesWansLoop) {
   SampleOptions o{.sampler = "dpm++", .guidance = {.cfg = 5.0f}};
   const double err = test::max_rel_error(sample(fn, g.tensors.at("input.noise"), s, o), g.tensors.at("output.latents"));
   std::printf("  4-step DPM++ + CFG 5 latents: max error %.2e of their scale\n", err);
+  EXPECT_LE(err, 1e-3);
+}
+
+// wan/textimage2video.py's image-to-video loop run by make_goldens_wan22.py (UniPC, 4 steps,
+// shift 3, guide 5, tiny TI2V DiT): Wan puts the image latent back at latent frame 0 after every
+// step; kinema's Pipeline::generate puts it in before every DiT call (with per-token timesteps)
+// and once after sampling, the same helpers driven here. Equal because the solver is elementwise.
+TEST(Wan22OfficialParity, FourStepTI2VImageToVideoMatchesWansLoop) {
+  NoGradGuard no_grad;
+  const TensorFile g = test::wan_golden("wan22_ti2v_sampling.safetensors");
+  const DiT model = DiT::from_tensors(test::formula_dit_weights(tiny_wan22_dit(6, 6)));
+  const Tensor& first = g.tensors.at("input.first");  // [1, 6, 1, 6, 8]
+  ModelFn fn = [&](const Tensor& x, const ModelCall& call) {
+    const Tensor& ctx = g.tensors.at(call.conditional ? "input.context" : "input.context_null");
+    return model.forward(detail::replace_first_latent(x, first),
+                         detail::first_frame_timesteps(call.timestep, x.shape(), model.config()), ctx);
+  };
+  SampleOptions o{.sampler = "unipc", .guidance = {.cfg = 5.0f}};
+  const Tensor z = detail::replace_first_latent(sample(fn, g.tensors.at("input.noise"), flow_schedule({.steps = 4, .shift = 3.0}), o), first);
+  const double err = test::max_rel_error(z, g.tensors.at("output.latents"));
+  std::printf("  4-step TI2V image-to-video (UniPC + CFG 5) latents: max error %.2e of their scale\n", err);
   EXPECT_LE(err, 1e-3);
 }
 

@@ -17,6 +17,8 @@ per case:
   frame's tokens at t = 0, masks_like(zero=True));
 - wan22_dit_i2v.safetensors: WanModel model_type i2v as Wan2.2 I2V-A14B runs it (y = mask +
   image latent concatenated to x, no CLIP branch);
+- wan22_ti2v_sampling.safetensors: textimage2video.py's image-to-video loop (UniPC) on the tiny
+  TI2V DiT, the image latent put back at latent frame 0 after every step;
 - wan_dpmpp_sampling.safetensors: FlowDPMSolverMultistepScheduler (wan/utils/fm_solvers.py)
   driven as wan/text2video.py drives it with sample_solver='dpm++' (get_sampling_sigmas +
   retrieve_timesteps), 4 steps, shift 3, guidance 5, on make_goldens.py's tiny T2V DiT (the
@@ -181,6 +183,36 @@ def dpmpp_golden(out_dir):
                  {"steps": "4", "shift": "3", "guide_scale": "5", "solver": "dpm++"})
 
 
+def ti2v_sampling_golden(out_dir):
+    """wan/textimage2video.py's i2v loop (UniPC, 4 steps, shift 3, guide 5) on the tiny TI2V
+    DiT: latent frame 0 is the image latent z before the loop and after every step, and its
+    tokens see timestep 0."""
+    from wan.utils.fm_solvers_unipc import FlowUniPCMultistepScheduler
+    from wan.utils.utils import masks_like
+    m, _ = wan22_dit(model_type="ti2v", in_dim=6, out_dim=6)
+    g = torch.Generator().manual_seed(16)
+    noise = torch.randn(6, 3, 6, 8, generator=g)
+    z = torch.randn(6, 1, 6, 8, generator=g)             # the image's latent, one frame
+    ctx, ctx_null = torch.randn(7, 32, generator=g), torch.randn(5, 32, generator=g)
+    sched = FlowUniPCMultistepScheduler(num_train_timesteps=1000, shift=1, use_dynamic_shifting=False)
+    sched.set_timesteps(4, device="cpu", shift=3.0)
+    _, mask2 = masks_like([noise], zero=True)
+    latent = (1. - mask2[0]) * z + mask2[0] * noise
+    with torch.no_grad():
+        for t in sched.timesteps:
+            timestep = (mask2[0][0][:, ::2, ::2] * torch.stack([t])).flatten()[None]   # [1, 36]
+            cond = m([latent], t=timestep, context=[ctx], seq_len=36)[0]
+            uncond = m([latent], t=timestep, context=[ctx_null], seq_len=36)[0]
+            pred = uncond + 5.0 * (cond - uncond)
+            latent = sched.step(pred.unsqueeze(0), t, latent.unsqueeze(0), return_dict=False)[0].squeeze(0)
+            latent = (1. - mask2[0]) * z + mask2[0] * latent
+    pad = lambda c: torch.cat([c, c.new_zeros(16 - c.size(0), 32)])[None]
+    save_checked(f"{out_dir}/wan22_ti2v_sampling.safetensors",
+                 {"input.noise": noise[None], "input.first": z[None], "input.context": pad(ctx),
+                  "input.context_null": pad(ctx_null), "output.latents": latent[None]},
+                 {"steps": "4", "shift": "3", "guide_scale": "5", "solver": "unipc"})
+
+
 def save_checked(path, tensors, metadata):
     for k, v in tensors.items():
         assert torch.isfinite(v).all(), f"{path}: {k} is not finite"
@@ -208,4 +240,5 @@ if __name__ == "__main__":
     ti2v_dit_golden(out_dir)
     i2v_dit_golden(out_dir)
     dpmpp_golden(out_dir)
+    ti2v_sampling_golden(out_dir)
     print("wrote", out_dir)

@@ -37,6 +37,8 @@ struct RenderTask {
   float strength = -1;           // SDEdit strength in [0, 1] (< 0: the renderer's default)
   std::string extend_source;     // the video an extension continues, or ""; then `frames` is the
   int extend_frames = 0;         // total and extend_frames (a multiple of 4) of them are new
+  std::string storyboard;        // kinema's storyboard: a JSON list of shots, or ""; then `frames`
+  int shot_frames = 0;           // is all shots' and shot_frames the length of a shot without seconds
   std::string join_source;       // kinema's join: the video the extension leads into, or ""; then
   int join_frames = 0;           // the last join_frames of `frames` are that video's
   std::string video_path, thumbnail_path, spritesheet_path;  // to write

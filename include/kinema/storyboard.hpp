@@ -35,6 +35,11 @@ Storyboard storyboard_from_prompt(const std::string& prompt, double total_second
 // True when a prompt holds a [shot] marker.
 bool has_shot_markers(const std::string& prompt);
 
+// Frames a shot gets at `fps`: 1 + 4k for its seconds, or default_frames when it gives none.
+int shot_frames(const Shot& shot, int fps, int default_frames);
+// The frames of all shots together: the length of generate_storyboard's video.
+int storyboard_frames(const Storyboard& board, int fps, int default_frames);
+
 struct StoryboardOptions {
   ModeOptions mode;          // shots longer than a chunk continue in chunks
   // Frames of the first shot placed in front of every later shot (1 + 4k; 1 = its anchor

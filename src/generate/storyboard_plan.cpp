@@ -156,7 +156,7 @@ std::vector<ShotPlan> plan_storyboard(const Pipeline& pipe, const Storyboard& bo
     if (i == 0) p.framing = Framing::wide;  // the first shot establishes (a cut needs a shot before it)
     if (p.framing == Framing::unspecified)  // alternate, so that every [shot] cuts between framings
       p.framing = plans.back().framing == Framing::close ? Framing::wide : Framing::close;
-    p.frames = shot.seconds > 0 ? 1 + kTc * std::max(1, int(std::lround(shot.seconds * rs.fps / kTc))) : default_frames;
+    p.frames = shot_frames(shot, rs.fps, default_frames);
     const std::string words = squeeze(said.text + cam.text);
     check(!words.empty() || i > 0, "storyboard", "shot 1 names nothing to show once its framing words are taken");
     const bool in_front = i > 0 || !base.reference.empty();

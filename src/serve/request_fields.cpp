@@ -52,6 +52,8 @@ Fields from_json(const std::string& body) {
         ids += (ids.empty() ? "" : ",") + id.get<std::string>();
       }
       f.text[key] = ids;
+    } else if (key == "storyboard" && (v.is_array() || v.is_object())) {  // kinema's shots, checked by create
+      f.text[key] = v.dump();
     } else if (v.is_string()) {
       f.text[key] = v.get<std::string>();
     } else if (key == "prompt" || key == "model" || key == "size" || key == "negative" || key == "sampler") {

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "kinema/error.hpp"
+#include "kinema/storyboard.hpp"
 #include "serve/characters.hpp"
 #include "serve/expiry.hpp"
 #include "serve/random_id.hpp"
@@ -64,6 +65,29 @@ void read_extras(const Fields& f, json& p) {
     if (p["loop"] && p.value("frames", 0) < 9)
       throw bad_request("seconds", "a loop needs at least 9 frames (two passes); ask for more seconds");
   }
+}
+
+// kinema's storyboard: the field `storyboard` (a JSON list of shots, as `kinema generate
+// --storyboard` reads) or [shot] markers in the prompt (the requested seconds split evenly). The
+// shots are stored as JSON for the renderer; the video is all of them, so `frames` becomes their
+// sum (shots without seconds get the request's own length, `shot_frames`).
+void read_storyboard(const Fields& f, const std::string& prompt, const ModelInfo& m, double seconds, json& p) {
+  if (!f.has("storyboard") && !has_shot_markers(prompt)) return;
+  if (p.value("loop", false)) throw bad_request("storyboard", "a storyboard cannot also be a loop");
+  Storyboard board;
+  try {
+    board = f.has("storyboard") ? storyboard_from_json(f.get("storyboard")) : storyboard_from_prompt(prompt, seconds);
+  } catch (const Error& e) {
+    throw bad_request("storyboard", e.what());
+  }
+  if (board.shots.size() > 32) throw bad_request("storyboard", "a storyboard has at most 32 shots");
+  const int per_shot = p["frames"], total = storyboard_frames(board, m.fps, per_shot);
+  if (total > m.max_frames)
+    throw bad_request("storyboard", "the shots add up to " + seconds_string(total, m.fps) + " s, longer than this server "
+                                    "makes (" + seconds_string(m.max_frames, m.fps) + " s)");
+  json shots = json::array();
+  for (const Shot& s : board.shots) shots.push_back({{"prompt", s.prompt}, {"seconds", s.seconds}, {"camera", s.camera}});
+  p["storyboard"] = shots.dump(), p["shot_frames"] = per_shot, p["frames"] = total;
 }
 
 // The content of a video whose retention ran out (docs/serve.md, "Expiry").
@@ -142,6 +166,7 @@ void create(Service& s, const httplib::Request& req, httplib::Response& res) {
   json p = {{"width", w}, {"height", h}, {"frames", frames}, {"fps", m.fps},
             {"requested", {{"model", requested_model}, {"size", size}, {"seconds", seconds}}}};
   read_extras(f, p);
+  read_storyboard(f, job.prompt, m, std::strtod(seconds.c_str(), nullptr), p);
   const std::optional<Character> character = requested_character(s, owner, f, job.prompt);
   if (character && f.file)
     throw bad_request("input_reference", "give an input_reference or a character (@" + character->name + "), not both");
@@ -159,7 +184,7 @@ void create(Service& s, const httplib::Request& req, httplib::Response& res) {
     p["input_reference"] = name;
   }
   job.model = m.name, job.size = std::to_string(w) + "x" + std::to_string(h);
-  job.seconds = seconds_string(frames, m.fps), job.params = json_text(p);
+  job.seconds = seconds_string(p["frames"], m.fps), job.params = json_text(p);
   try {
     submit(s, job);
   } catch (...) {
@@ -173,7 +198,7 @@ void create(Service& s, const httplib::Request& req, httplib::Response& res) {
 // mode, which the new job does not inherit.
 constexpr const char* kSourceKeys[] = {"input_reference", "remix_source", "remix_source_upload", "extend_source",
                                        "extend_source_upload", "extend_frames", "join_source", "join_frames",
-                                       "loop", "seed", "strength"};
+                                       "loop", "seed", "strength", "storyboard", "shot_frames"};
 
 // Removes a stored upload unless the request that stored it got its job queued.
 struct UploadGuard {

@@ -44,6 +44,7 @@ RenderTask task_of(const Job& job, const std::string& videos, const std::string&
   if (const std::string src = p.value("extend_source", ""); !src.empty()) t.extend_source = videos + "/" + src;
   if (const std::string src = p.value("extend_source_upload", ""); !src.empty()) t.extend_source = uploads + "/" + src;
   if (!t.extend_source.empty()) t.extend_frames = p.value("extend_frames", 0);
+  t.storyboard = p.value("storyboard", ""), t.shot_frames = p.value("shot_frames", 0);
   if (const std::string to = p.value("join_source", ""); !to.empty()) t.join_source = videos + "/" + to;
   if (!t.join_source.empty()) t.join_frames = p.value("join_frames", 0);
   return t;

@@ -252,6 +252,34 @@ TEST_F(Api, AJoinIsAnExtensionIntoAnotherVideoOfTheSameSize) {
             "join");
 }
 
+TEST_F(Api, AStoryboardIsAListOfShotsOrShotMarkersAndItsLengthIsTheirSum) {
+  auto s = start();
+  const json shots = json::array({{{"prompt", "a red ball rolls"}, {"seconds", 1}},
+                                  {{"prompt", "close-up of the ball"}, {"camera", "close-up"}}});
+  auto r = s->post("/v1/videos", {{"prompt", "a ball"}, {"seconds", "0.5"}, {"storyboard", shots}});
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json v = s->wait_for(json::parse(r->body)["id"], "completed");
+  EXPECT_EQ(v["kinema"]["frames"], 13 + 9);  // 1 s, then the request's 0.5 s
+  EXPECT_EQ(v["seconds"], "1.83");
+  ASSERT_EQ(stage.seen.size(), 1u);
+  EXPECT_EQ(stage.seen[0].shot_frames, 9);
+  const json stored = json::parse(stage.seen[0].storyboard);
+  ASSERT_EQ(stored.size(), 2u);
+  EXPECT_EQ(stored[1]["camera"], "close-up");
+  // [shot] markers split the requested seconds; multipart takes the list as JSON text.
+  r = s->post("/v1/videos", {{"prompt", "a red ball rolls [shot] close-up of the ball"}, {"seconds", "2"}});
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json::parse(r->body)["kinema"]["frames"], 13 + 13);
+  httplib::MultipartFormDataItems items = {{"prompt", "x", "", ""}, {"storyboard", shots.dump(), "", ""}};
+  EXPECT_EQ(s->client->Post("/v1/videos", items)->status, 200);
+  for (const json& bad : {json::array(), json::array({{{"prompt", "a"}, {"zoom", 2}}}), json::array({{{"prompt", ""}}}),
+                          json::array({{{"prompt", "a"}, {"seconds", 45}}, {{"prompt", "b"}, {"seconds", 45}}})})
+    EXPECT_EQ(error_of(s->post("/v1/videos", {{"prompt", "x"}, {"storyboard", bad}}), 400)["param"], "storyboard")
+        << bad.dump();
+  EXPECT_EQ(error_of(s->post("/v1/videos", {{"prompt", "x"}, {"storyboard", "not json"}}), 400)["param"], "storyboard");
+  EXPECT_EQ(error_of(s->post("/v1/videos", {{"prompt", "a [shot] b"}, {"loop", true}}), 400)["param"], "storyboard");
+}
+
 TEST_F(Api, KinemasOwnFieldsReachTheRenderer) {
   auto s = start();
   auto r = s->post("/v1/videos", {{"prompt", "a"}, {"seconds", 1}, {"seed", 42}, {"steps", 7}, {"sampler", "euler"},

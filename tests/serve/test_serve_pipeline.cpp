@@ -97,6 +97,19 @@ TEST(ServePipeline, AJoinLeadsFromOneVideoIntoAnother) {
   EXPECT_GT(mean_abs_diff(joined[33], first[12]), mean_abs_diff(joined[33], second[8]));
 }
 
+// kinema's storyboard behind the queue: every shot in turn, in one signed video.
+TEST(ServePipeline, AStoryboardJobHoldsEveryShot) {
+  const fs::path dir = fresh_dir("pipeline_storyboard");
+  auto s = start_tiny(dir);
+  auto r = s->post("/v1/videos", {{"prompt", "a red circle moves right [shot] close-up of the red circle"},
+                                  {"seconds", "1.5"}, {"size", "48x32"}, {"steps", 2}});
+  ASSERT_EQ(r->status, 200) << r->body;
+  const std::string id = json::parse(r->body)["id"];
+  s->wait_for(id, "completed", 60);
+  std::ofstream(dir / "board.mp4", std::ios::binary) << s->get("/v1/videos/" + id + "/content")->body;
+  EXPECT_EQ(read_video((dir / "board.mp4").string()).size(), 9u + 9u);  // two shots of 0.75 s
+}
+
 TEST(ServePipeline, ARefusedPromptFailsTheJobWithThePolicyRule) {
   const fs::path dir = fresh_dir("pipeline_refused");
   auto s = start_tiny(dir);

@@ -11,6 +11,7 @@
 #include "kinema/modes.hpp"
 #include "kinema/pipeline.hpp"
 #include "kinema/safety.hpp"
+#include "kinema/storyboard.hpp"
 #include "kinema/tensor_file.hpp"
 #include "frame_log.hpp"
 #include "signed_output.hpp"
@@ -96,6 +97,16 @@ class PipelineRenderer : public serve::Renderer {
         report(0.9 * p.step / std::max(1, p.steps));
       });
       for (const Frame& f : m.frames) out.write(f);
+    } else if (!t.storyboard.empty()) {
+      GenerateRequest base = r;
+      base.frames = t.shot_frames;
+      int emitted = 0;
+      generate_storyboard(pipe_, storyboard_from_json(t.storyboard), base, {},
+                          [&](const Frame& f) { out.write(f), ++emitted; },
+                          [&](const GenerateProgress& p) {
+                            const int next = std::min(chunk, r.frames - emitted);  // about what this clip adds
+                            report((emitted + double(p.step) / std::max(1, p.steps) * next) / r.frames);
+                          });
     } else if (!t.join_source.empty()) {
       check(std::filesystem::exists(t.extend_source) && std::filesystem::exists(t.join_source), "join",
             "a video to join is no longer stored");

@@ -79,6 +79,18 @@ struct KnownFrame {
   Frame frame;    // the request's width x height
 };
 
+// How generation decodes the latent (VAE::decode_tiled), in latent pixels (x the VAE's spatial
+// compression in output pixels). Time is always decoded one latent frame at a time (the causal
+// schedule), so with tiles the decode's working memory is bounded by the tile, not the frame
+// size or the clip length; what grows with the clip is only the decoded video itself.
+struct DecodeTiling {
+  static constexpr int64_t kAuto = -1;
+  // kAuto: one piece when the whole-frame decode fits in the memory available, else tiles of
+  // 32 (Wan's 256 output pixels); 0: one piece; N > overlap: tiles of N x N latent pixels.
+  int64_t tile = kAuto;
+  int64_t overlap = 8;  // latent pixels neighbouring tiles share and blend across (< tile)
+};
+
 struct GenerateRequest {
   std::string prompt;
   std::string negative;        // the unconditional branch of CFG ("" = the empty caption)
@@ -118,6 +130,8 @@ struct GenerateRequest {
   // with the same request; rank 0 encodes the text, each DiT forward is split by tokens
   // (DiTForwardOptions::sequence_parallel) and every rank returns the same frames.
   Communicator* sequence_parallel = nullptr;
+  // VAE decode tiling (not under sequence parallelism, which splits the decode by time).
+  DecodeTiling vae_tile;
 };
 
 struct GenerateTimings { double text = 0, sampling = 0, decode = 0; };
@@ -135,6 +149,7 @@ struct GenerateResult {
   std::string sampler;
   Tensor latent;                     // [1, C, T', h, w] when keep_latent
   int64_t peak_latent_frames = 0;    // latent frames live at once (the sampled clip's T')
+  int64_t vae_tile = 0;              // latent tile side the decode used (0: one piece)
 };
 
 struct GenerateProgress { int step = 0, steps = 0; double elapsed = 0; };
@@ -165,17 +180,24 @@ class Pipeline {
   std::string model_digest() const { return manifest_.dit.sha256; }
 
   // Fills the request's defaults and checks it (size a multiple of the patch grid, frames
-  // 1 + 4k, memory); throws Error saying the nearest valid value.
+  // 1 + 4k, VAE tiling, memory); throws Error saying the nearest valid value. The resolved
+  // request's vae_tile is never kAuto.
   GenerateRequest resolve(const GenerateRequest& request) const;
-  // Bytes the request needs at peak (latents, DiT activations, VAE decode of one chunk).
+  // Bytes the request needs at peak (latents, DiT activations, VAE decode of one chunk at its
+  // vae_tile, the decoded clip).
   int64_t estimate_bytes(const GenerateRequest& resolved) const;
+  // The request's vae_tile with kAuto decided: one piece when estimate_bytes of the untiled
+  // decode is at most `available` bytes, else tiles of 32. Error for a negative tile or overlap
+  // or a tile not larger than its overlap.
+  DecodeTiling decode_tiling(const GenerateRequest& request, int64_t available) const;
   GenerateResult generate(const GenerateRequest& request,
                           const std::function<void(const GenerateProgress&)>& progress = {}) const;
 
   // Frames (each the same size, 1 + 4k of them) -> normalized latent [1, C, T', h, w].
   Tensor encode_frames(const std::vector<Frame>& frames) const;
-  // Normalized latent [1, C, T', h, w] -> RGB frames (VAE decode in causal chunks).
-  std::vector<Frame> decode_frames(const Tensor& latent) const;
+  // Normalized latent [1, C, T', h, w] -> RGB frames (VAE decode in causal chunks, in one piece
+  // or in spatial tiles; kAuto decides by the memory available now).
+  std::vector<Frame> decode_frames(const Tensor& latent, const DecodeTiling& tiling = {0, 8}) const;
   // The frame-conditioning tensor [1, K + C, T', h, w] of a clip of `frames` frames of
   // width x height given `known` (docs/conditioning.md): K = 4 mask channels from
   // condition_mask(), then the normalized latent of the clip with the known frames in place and

@@ -103,9 +103,21 @@ Tensor Pipeline::encode_frames(const std::vector<Frame>& frames) const {
   return vae_.normalize(vae_.encode(detail::frames_to_video(frames)).mu);  // [1, C, T', h, w]
 }
 
-std::vector<Frame> Pipeline::decode_frames(const Tensor& latent) const {
+std::vector<Frame> Pipeline::decode_frames(const Tensor& latent, const DecodeTiling& tiling) const {
+  check(latent.ndim() == 5, "decode", "latent must be [1, C, T', h, w]; got ", shape_str(latent.shape()));
+  DecodeTiling t = tiling;
+  if (t.tile == DecodeTiling::kAuto) {  // decided by the memory available now
+    GenerateRequest r;
+    const int64_t s = vae_.config().spatial_compression(), tc = vae_.config().temporal_compression();
+    r.width = int(latent.size(4) * s), r.height = int(latent.size(3) * s), r.frames = int(1 + (latent.size(2) - 1) * tc);
+    r.vae_tile = tiling;
+    t = decode_tiling(r, detail::available_bytes());
+  }
+  decode_tiling(GenerateRequest{.vae_tile = t}, 0);  // checks the tile against its overlap
   NoGradGuard no_grad;
-  return detail::video_to_frames(vae_.decode(vae_.denormalize(latent)));  // [1, 3, T, H, W]
+  const Tensor z = vae_.denormalize(latent);
+  return detail::video_to_frames(t.tile > 0 ? vae_.decode_tiled(z, VaeTileOptions{t.tile, t.overlap})
+                                            : vae_.decode(z));  // [1, 3, T, H, W]
 }
 
 Tensor Pipeline::condition_tensor(const std::vector<KnownFrame>& known, int frames, int width,

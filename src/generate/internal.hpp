@@ -30,6 +30,9 @@ Schedule edit_schedule(int steps, double shift, double strength);
 // torch.nn.functional.interpolate(mode="bicubic", align_corners=False): [B, C, H, W] -> out size.
 Tensor resize_bicubic(const Tensor& x, int64_t out_h, int64_t out_w);
 
+// MemAvailable from /proc/meminfo (8 GiB where it cannot be read).
+int64_t available_bytes();
+
 // The DiT's weights as PipelineLoadOptions::dit_type asks (unchanged when unset).
 TensorFile dit_weights(TensorFile file, const PipelineLoadOptions& options);
 

@@ -38,7 +38,9 @@ std::string checked_file(const std::string& dir, const ModelManifest::File& f, c
   return path;
 }
 
-int64_t available_bytes() {
+}  // namespace
+
+int64_t detail::available_bytes() {
   std::ifstream f("/proc/meminfo");
   std::string key;
   int64_t kb = 0;
@@ -47,6 +49,8 @@ int64_t available_bytes() {
     if (key == "MemAvailable:") return kb * 1024;
   return int64_t(8) << 30;
 }
+
+namespace {
 
 // Nearest multiple of m (at least m).
 int nearest_multiple(int v, int m) { return std::max(m, int(std::lround(double(v) / m)) * m); }
@@ -134,7 +138,9 @@ GenerateRequest Pipeline::resolve(const GenerateRequest& in) const {
       check(f.width == r.width && f.height == r.height, "edit", "the input is ", f.width, "x", f.height,
             "; the clip is ", r.width, "x", r.height);
   }
-  const int64_t need = estimate_bytes(r), have = available_bytes();
+  const int64_t have = detail::available_bytes();
+  r.vae_tile = decode_tiling(r, have);
+  const int64_t need = estimate_bytes(r);
   if (need > have) {
     const int64_t per_frame = std::max<int64_t>(1, need / r.frames);
     const int64_t fit = std::max<int64_t>(1, have / per_frame);
@@ -152,10 +158,31 @@ int64_t Pipeline::estimate_bytes(const GenerateRequest& r) const {
   const int64_t tokens = lt * (lh / c.patch_size[1]) * (lw / c.patch_size[2]);
   // DiT: the widest live activations (MLP hidden + residual + q/k/v), two CFG branches in turn.
   const int64_t dit = tokens * (c.ffn_dim + 6 * c.dim) * 4 * 2;
-  // VAE decode: one latent frame at a time at full resolution, its widest stage ~8 buffers.
-  const int64_t vae = int64_t(r.width) * r.height * tc * vae_.config().dim * 8 * 4;
+  // VAE decode: one latent frame at a time over a tile (the whole frame untiled), about 20
+  // buffers of its widest stage (bench_vae_tiled_decode: Wan2.1's VAE peaks at 11.3 GiB over
+  // 832x480 in one piece, 2.9 GiB in tiles of 32, weights included); a tile's decoded clip is
+  // held (twice, while its chunks are joined) until it is blended into the output.
+  const int64_t tile = r.vae_tile.tile > 0 ? r.vae_tile.tile * s : int64_t(1) << 30;
+  const int64_t tw = std::min<int64_t>(r.width, tile), th = std::min<int64_t>(r.height, tile);
+  const int64_t vae = tw * th * tc * vae_.config().dim * 20 * 4 + (r.vae_tile.tile > 0 ? tw * th * 3 * r.frames * 8 : 0);
   const int64_t frames = int64_t(r.width) * r.height * 3 * (r.frames * 5);  // f32 clip + RGB frames
   return dit + vae + frames + (int64_t(256) << 20);  // + weights and workspace
+}
+
+DecodeTiling Pipeline::decode_tiling(const GenerateRequest& r, int64_t available) const {
+  DecodeTiling t = r.vae_tile;
+  check(t.tile >= DecodeTiling::kAuto, "generate", "VAE tile ", t.tile,
+        " is negative; expected 0 (one piece), a tile side in latent pixels, or auto");
+  check(t.overlap >= 0, "generate", "VAE tile overlap ", t.overlap, " is negative; expected >= 0 latent pixels");
+  check(t.tile <= 0 || t.tile > t.overlap, "generate", "VAE tile ", t.tile, " must be larger than its overlap ",
+        t.overlap, " (neighbouring tiles share the overlap); use a tile of at least ", t.overlap + 1,
+        " or a smaller overlap");
+  if (t.tile != DecodeTiling::kAuto) return t;
+  GenerateRequest whole = r;
+  whole.vae_tile = {0, t.overlap};
+  t.tile = estimate_bytes(whole) <= available ? 0 : 32;  // Wan's 256-pixel tiles
+  t.overlap = std::min<int64_t>(t.overlap, 31);
+  return t;
 }
 
 TensorFile detail::dit_weights(TensorFile file, const PipelineLoadOptions& options) {
@@ -276,7 +303,8 @@ GenerateResult Pipeline::generate(const GenerateRequest& request,
     NoGradGuard no_grad;
     out.frames = detail::video_to_frames(vae_.decode_across(vae_.denormalize(z), *r.sequence_parallel));
   } else {
-    out.frames = decode_frames(z);
+    out.frames = decode_frames(z, r.vae_tile);
+    out.vae_tile = r.vae_tile.tile;
   }
   out.seconds.decode = since(t0);
   if (r.keep_latent) out.latent = z;

@@ -42,7 +42,8 @@ struct GenerateCli {
 #define KF KINEMA_OPT_FLOAT
 #define KS KINEMA_OPT_STRING
 const std::vector<Option<GenerateCli>>& options() {
-  static const std::vector<Option<GenerateCli>> table = {
+  static const std::vector<Option<GenerateCli>> table = [] {
+    std::vector<Option<GenerateCli>> rows = {
       {"-o", "FILE", "output: .mp4, .webm, .gif, or .png (one frame: text-to-image)", KS(out)},
       {"--model", "DIR", "model directory (model.json + weights, or a Wan2.1 T2V release: docs/wan.md); default: the shipped model", KS(model)},
       {"--type", "T", "convert the DiT's matrices on load: bf16, f16, q8_0 or q4_0 (less memory; q8_0 is close to lossless)", KS(type)},
@@ -74,7 +75,10 @@ const std::vector<Option<GenerateCli>>& options() {
       {"--context", "K", "long videos: latent frames of the previous chunk each chunk sees", KI(mode.context_latents)},
       {"--no-anchor", "", "long videos: do not re-anchor each chunk on the first frame", KINEMA_OPT_FLAG(no_anchor)},
       {"--storyboard", "FILE", "several shots in one video: a JSON list of {\"prompt\", \"seconds\", \"camera\"} (or write [shot] between prompts)", KS(storyboard)},
-  };
+    };
+    for (auto& row : vae_tile_options<GenerateCli>()) rows.push_back(std::move(row));
+    return rows;
+  }();
   return table;
 }
 #undef KI
@@ -194,6 +198,7 @@ int cmd_generate(int argc, char** argv) {
     c.req.width = w, c.req.height = h;
   }
   const VideoFormat format = format_from_path(c.out);
+  check_vae_tile(c.req.vae_tile, "generate");
   c.req.expand = !c.no_expand;
   Pipeline pipe = Pipeline::load(c.model.empty() ? default_model_dir() : c.model, load_options(c.type));
   if (c.req.frames <= 0 && format == VideoFormat::png) c.req.frames = 1;
@@ -226,9 +231,10 @@ int cmd_generate(int argc, char** argv) {
   }
   resolve_characters(pipe, r, c.quiet);  // @NAME: the reference in front, a description in the caption
   if (!c.quiet)
-    std::fprintf(stderr, "model %s: %dx%d, %d frames at %d fps, %d %s steps, cfg %g, seed %llu%s\n",
+    std::fprintf(stderr, "model %s: %dx%d, %d frames at %d fps, %d %s steps, cfg %g, seed %llu%s%s\n",
                  pipe.manifest().name.c_str(), r.width, r.height, r.frames, r.fps, r.steps, r.sampler.c_str(),
-                 double(r.cfg), static_cast<unsigned long long>(r.seed), chunked ? " (in chunks)" : "");
+                 double(r.cfg), static_cast<unsigned long long>(r.seed), chunked ? " (in chunks)" : "",
+                 r.vae_tile.tile > 0 ? (", VAE decode in tiles of " + std::to_string(r.vae_tile.tile)).c_str() : "");
   const auto bar = c.quiet ? std::function<void(const GenerateProgress&)>{} : draw_bar;
   if (chunked) return write_chunked(pipe, c, r, bar);
   GenerateResult g = pipe.generate(r, bar);

@@ -29,7 +29,7 @@ std::string default_model_dir() {
 #define KF KINEMA_OPT_FLOAT
 #define KS KINEMA_OPT_STRING
 std::vector<Option<ModeCli>> common_mode_options() {
-  return {
+  std::vector<Option<ModeCli>> rows = {
       {"-o", "FILE", "output: .mp4, .webm or .gif", KS(out)},
       {"--model", "DIR", "model directory (model.json + weights, or a Wan2.1 T2V release: docs/wan.md); default: the shipped model", KS(model)},
       {"--type", "T", "convert the DiT's matrices on load: bf16, f16, q8_0 or q4_0 (less memory; q8_0 is close to lossless)", KS(type)},
@@ -49,10 +49,31 @@ std::vector<Option<ModeCli>> common_mode_options() {
       {"--policy", "FILE", "operator prompt policy (JSON, docs/safety.md)", KS(policy)},
       {"--quiet", "", "no progress bar", KINEMA_OPT_FLAG(quiet)},
   };
+  for (auto& row : vae_tile_options<ModeCli>()) rows.push_back(std::move(row));
+  return rows;
 }
 #undef KI
 #undef KF
 #undef KS
+
+int64_t parse_vae_tile(const std::string& v) {
+  if (v == "auto") return DecodeTiling::kAuto;
+  char* end = nullptr;
+  const long long n = std::strtoll(v.c_str(), &end, 10);
+  check(!v.empty() && *end == 0 && n >= 0 && n <= 1 << 20, "--vae-tile",
+        "expected 0 (decode in one piece), auto, or a tile side in latent pixels (32 = 256 output pixels); got '", v,
+        "'");
+  return n;
+}
+
+std::string vae_tile_text(int64_t tile) { return tile == DecodeTiling::kAuto ? "auto" : std::to_string(tile); }
+
+void check_vae_tile(const DecodeTiling& t, const char* command) {
+  check(t.overlap >= 0, command, "--vae-tile-overlap must be >= 0 latent pixels; got ", t.overlap);
+  check(t.tile <= 0 || t.tile > t.overlap, command, "--vae-tile ", t.tile, " must be larger than --vae-tile-overlap ",
+        t.overlap, " (neighbouring tiles share the overlap); use --vae-tile ", t.overlap + 1,
+        " or more, or a smaller --vae-tile-overlap");
+}
 
 bool parse_mode_cli(const std::vector<Option<ModeCli>>& table, int argc, char** argv, ModeCli& c,
                     const char* command) {
@@ -69,6 +90,7 @@ Pipeline load_mode_pipeline(ModeCli& c, const char* command) {
           "--size needs WxH, e.g. 128x128; got '", c.size, "'");
     c.req.width = w, c.req.height = h;
   }
+  check_vae_tile(c.req.vae_tile, command);
   c.req.expand = !c.no_expand;
   c.req.paste_known = !c.no_paste;
   c.mode.anchor = !c.no_anchor;

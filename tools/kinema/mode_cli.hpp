@@ -26,6 +26,26 @@ struct ModeCli {
 
 // Rows every mode command accepts; a command appends its own.
 std::vector<Option<ModeCli>> common_mode_options();
+
+// --vae-tile N|auto: "auto" or a latent tile side >= 0; anything else is an Error saying what
+// is valid. The rows below write Cli::req.vae_tile (generate and the mode commands).
+int64_t parse_vae_tile(const std::string& value);
+std::string vae_tile_text(int64_t tile);
+template <class Cli>
+std::vector<Option<Cli>> vae_tile_options() {
+  return {
+      {"--vae-tile", "N|auto",
+       "VAE decode in spatial tiles of N x N latent pixels (8N output pixels with Wan2.1's VAE), blended "
+       "across the overlap: memory is bounded by the tile, not the frame or the clip; 0 = one piece; auto = "
+       "tiles of 32 only when one piece would not fit in the memory available",
+       [](const Cli& c) { return vae_tile_text(c.req.vae_tile.tile); },
+       [](Cli& c, const std::string& v) { c.req.vae_tile.tile = parse_vae_tile(v); }},
+      {"--vae-tile-overlap", "N", "latent pixels neighbouring VAE tiles share (less than --vae-tile)",
+       KINEMA_OPT_INT(req.vae_tile.overlap)},
+  };
+}
+// After parsing: the tile against its overlap, naming the flags.
+void check_vae_tile(const DecodeTiling& tiling, const char* command);
 // Parses argv: positionals into c.inputs, options by the table. False when --help was asked.
 bool parse_mode_cli(const std::vector<Option<ModeCli>>& table, int argc, char** argv, ModeCli& c,
                     const char* command);

@@ -1,5 +1,7 @@
 // matmul and linear on oneDNN. Batch dims broadcast; a batch that only one operand has is
 // folded into M when that operand is row-major, so weights meet one large 2-D GEMM.
+#include <algorithm>
+
 #include "backend/cpu/dnnl_plans.hpp"
 #include "backend/cpu/exec.hpp"
 #include "backend/cpu/kernels.hpp"
@@ -144,14 +146,86 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   });
 }
 
+namespace {
+
+// Rows of a quantized weight dequantized at a time: at most kPanelBytes in the compute dtype,
+// so the scratch stays bounded (a Wan 14B MLP weight would be 283 MB of f32), a multiple of 16
+// rows and at least 64. Panels are large on purpose: bench_quant_linear measured cache-sized
+// panels (4 MiB, one GEMM of a few hundred columns each) 1.3-1.6x slower than one GEMM over the
+// whole dequantized weight at 3,200 tokens on 2 threads; every Wan2.1-1.3B matrix (the largest
+// 55 MB in f32) is one panel.
+constexpr int64_t kPanelBytes = int64_t(64) << 20;
+
+int64_t panel_rows(int64_t n, int64_t k, int64_t elem) {
+  int64_t p = kPanelBytes / std::max<int64_t>(1, k * elem);
+  p = std::max<int64_t>(64, p / 16 * 16);
+  return std::min(n, p);
+}
+
+// y [M, N] = x [M, K] @ w^T for a quantized w [N, K] (f32 or bf16 x, y in x's dtype). Each
+// panel of the weight's rows is dequantized (d * q, exact in f32) by the SIMD kernel on every
+// thread into a pooled scratch buffer (no page faults after the first call; never a whole
+// f32 copy of a large weight) and meets x in one oneDNN GEMM that writes the panel's columns
+// of y. bf16 x computes in bf16 where the CPU has bf16 dot products (the panel rounded to bf16, as
+// a cast weight would be), else in f32 like matmul. Gradient: x's only (quantized weights are
+// frozen), through the dequantized weight.
+Tensor quantized_linear(const Tensor& x, const Tensor& w) {
+  const int64_t K = w.size(1), N = w.size(0), M = x.numel() / std::max<int64_t>(1, K);
+  const bool bf16 = x.dtype() == DType::bf16 && cpu_has_bf16_dot();
+  const DType compute = bf16 ? DType::bf16 : DType::f32, out_t = x.dtype() == DType::bf16 ? DType::bf16 : DType::f32;
+  Shape out_shape(x.shape().begin(), x.shape().end() - 1);
+  out_shape.push_back(N);
+  Tensor xc = contiguous(cast(x.detach(), compute));  // [M, K]
+  Tensor y = Tensor::empty(out_shape, compute);        // [M, N]
+  if (M > 0 && N > 0) {
+    const int64_t P = panel_rows(N, K, int64_t(block_bytes(compute)));
+    const int64_t row_bytes = K / kQuantBlock * int64_t(block_bytes(w.dtype()));
+    Tensor panel = Tensor::empty({P, K}, DType::f32);                    // [P, K]
+    Tensor panel16 = bf16 ? Tensor::empty({P, K}, DType::bf16) : Tensor();  // [P, K]
+    const uint8_t* wq = static_cast<const uint8_t*>(w.raw_data());
+    const int64_t esize = int64_t(block_bytes(compute));
+    for (int64_t n0 = 0; n0 < N; n0 += P) {
+      const int64_t p = std::min(P, N - n0);
+      parallel_for(p, 4, [&](int64_t b, int64_t e) {
+        for (int64_t r = b; r < e; ++r) {
+          float* row = panel.data<float>() + r * K;
+          dequantize_row_f32(wq + (n0 + r) * row_bytes, row, K, w.dtype());
+          if (bf16) f32_to_bf16_row(row, reinterpret_cast<uint16_t*>(panel16.raw_data()) + r * K, K);
+        }
+      });
+      MatmulDesc d;
+      d.m = M, d.n = p, d.k = K;
+      d.a_strides[1] = K, d.a_strides[2] = 1;  // x [M, K] row-major
+      d.b_strides[1] = 1, d.b_strides[2] = K;  // the panel [p, K] read as [K, p]
+      d.ab = d.c = compute;
+      d.c_ld = N;
+      KINEMA_CHECK(dnnl_matmul(d, xc.raw_data(), bf16 ? panel16.raw_data() : panel.raw_data(),
+                               static_cast<uint8_t*>(y.raw_data()) + n0 * esize),
+                   "linear", "oneDNN rejected a ", dtype_name(compute), " GEMM [", M, ", ", K, "] @ [", K, ", ", p, "]");
+    }
+  }
+  y = cast(y, out_t);
+  return record(y, "linear", {x}, [w, dt = x.dtype()](const Tensor& g) {
+    Tensor wd = cast(w, g.dtype() == DType::bf16 ? DType::bf16 : DType::f32);  // [N, K]
+    return std::vector<Tensor>{cast(matmul(g, wd), dt)};
+  });
+}
+
+}  // namespace
+
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   KINEMA_CHECK(weight.ndim() == 2, "linear", "weight must be [out, in]; got ", shape_str(weight.shape()));
   KINEMA_CHECK(x.ndim() >= 1 && x.size(-1) == weight.size(1), "linear", "input ", shape_str(x.shape()),
         " does not match weight ", shape_str(weight.shape()), " (in features ", weight.size(1), ")");
-  Tensor w = is_quantized(weight.dtype()) ? cast(weight, x.dtype() == DType::bf16 ? DType::bf16 : DType::f32)
-                                          : weight;
+  const bool quantized = is_quantized(weight.dtype());
   Tensor x2 = x.ndim() == 1 ? reshape(x, {1, x.size(0)}) : x;
-  Tensor y = matmul(x2, transpose(w, 0, 1));
+  Tensor y;
+  if (quantized && (x.dtype() == DType::f32 || x.dtype() == DType::bf16) && !current_context().reference_kernels()) {
+    y = quantized_linear(x2, weight);
+  } else {  // the reference: the whole weight dequantized, then matmul
+    Tensor w = quantized ? cast(weight, x.dtype() == DType::bf16 ? DType::bf16 : DType::f32) : weight;
+    y = matmul(x2, transpose(w, 0, 1));
+  }
   if (x.ndim() == 1) y = reshape(y, {weight.size(0)});
   if (bias.defined()) {
     KINEMA_CHECK(bias.ndim() == 1 && bias.size(0) == weight.size(0), "linear", "bias ",

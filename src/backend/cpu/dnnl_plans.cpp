@@ -98,7 +98,8 @@ bool dnnl_matmul(const MatmulDesc& d, const void* a, const void* b, void* c) {
   std::ostringstream key;
   key << "mm:" << d.batch << "," << d.m << "," << d.n << "," << d.k;
   for (int i = 0; i < 3; ++i) key << ":" << d.a_strides[i] << "," << d.b_strides[i];
-  key << ":" << int(d.ab) << int(d.c) << d.accumulate;
+  const int64_t ldc = d.c_ld ? d.c_ld : d.n;
+  key << ":" << int(d.ab) << int(d.c) << d.accumulate << ":" << ldc;
   memory::dims ad{d.a_strides[0] ? d.batch : 1, d.m, d.k};
   memory::dims bd{d.b_strides[0] ? d.batch : 1, d.k, d.n};
   memory::dims cd{d.batch, d.m, d.n};
@@ -107,7 +108,7 @@ bool dnnl_matmul(const MatmulDesc& d, const void* a, const void* b, void* c) {
   auto bstride = [](int64_t s, int64_t rows, int64_t cols) { return s ? s : rows * cols; };
   memory::desc amd(ad, dt(d.ab), memory::dims{bstride(d.a_strides[0], d.m, d.k), d.a_strides[1], d.a_strides[2]});
   memory::desc bmd(bd, dt(d.ab), memory::dims{bstride(d.b_strides[0], d.k, d.n), d.b_strides[1], d.b_strides[2]});
-  memory::desc cmd(cd, dt(d.c), memory::dims{d.m * d.n, d.n, 1});
+  memory::desc cmd(cd, dt(d.c), memory::dims{d.m * ldc, ldc, 1});
   dnnl::primitive* p = plan(ctx, key.str(), [&](const dnnl::engine& eng) {
     dnnl::primitive_attr attr;
     if (d.accumulate) {

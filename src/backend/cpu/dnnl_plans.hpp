@@ -19,6 +19,7 @@ struct MatmulDesc {
   int64_t b_strides[3] = {0, 0, 0};  // batch, row (k), col (n)
   DType ab = DType::f32, c = DType::f32;
   bool accumulate = false;  // C += A @ B (oneDNN sum post-op)
+  int64_t c_ld = 0;         // C's row stride (batch stride m * c_ld); 0 = n, C dense
 };
 
 // Returns false when oneDNN cannot run this combination on this CPU (caller falls back).

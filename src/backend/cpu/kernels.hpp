@@ -4,6 +4,8 @@
 #pragma once
 #include <cstdint>
 
+#include "kinema/dtype.hpp"
+
 namespace kinema {
 
 enum class BinaryOp : uint8_t { add, sub, mul, div };
@@ -118,4 +120,7 @@ namespace kinema {
 // Contiguous bf16 <-> f32 rows (reference: the scalar conversions in kinema/dtype.hpp).
 void bf16_to_f32_row(const uint16_t* src, float* dst, int64_t n);
 void f32_to_bf16_row(const float* src, uint16_t* dst, int64_t n);
+// n elements (a multiple of 32) of q8_0 or q4_0 blocks to f32 (reference: dequantize_row in
+// core/quant.hpp, which gives the same bits).
+void dequantize_row_f32(const uint8_t* blocks, float* dst, int64_t n, DType q);
 }  // namespace kinema

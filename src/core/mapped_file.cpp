@@ -84,4 +84,12 @@ Tensor mapped_tensor(const std::shared_ptr<MappedFile>& file, uint64_t offset, c
   return Tensor(std::move(impl));
 }
 
+void release_mapped_pages(const Tensor& t) {
+  if (!t.defined() || !t.storage() || !t.storage()->is_mapped()) return;
+  const uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(t.storage()->data());
+  const uintptr_t first = (begin + page - 1) / page * page, last = (begin + t.storage()->nbytes()) / page * page;
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), size_t(last - first), MADV_DONTNEED);
+}
+
 }  // namespace kinema

@@ -71,4 +71,11 @@ size_t element_alignment(DType dtype);
 // The range must lie inside the mapping (callers validate headers first).
 Tensor mapped_tensor(const std::shared_ptr<MappedFile>& file, uint64_t offset, const Shape& shape, DType dtype);
 
+// Drops the process's resident pages of t's bytes in its mapping (the whole pages inside them;
+// madvise MADV_DONTNEED), so memory read once (a weight converted on load) stops counting
+// against the process; the page cache keeps them and a later read faults them back in from the
+// file. Does nothing for a tensor that is not on mapped storage. Only for tensors whose pages
+// were never written (a written page is a private copy, and dropping it loses the writes).
+void release_mapped_pages(const Tensor& t);
+
 }  // namespace kinema

@@ -51,6 +51,10 @@ struct ModelManifest {
   // Wan I2V/FLF2V's conditioning: the latents of the grey frames around the given ones stay in
   // the condition (kinema's own models are trained with zeros there).
   bool keep_grey_latents = false;
+  // Wan's sampling schedule (kinema/sampler.hpp): the first sigma float32(0.999) (1 with dpm++, as
+  // Wan's get_sampling_sigmas) and timesteps int64(1000·sigma), what Wan's DiT was run with.
+  // kinema's own models: sigma 1 and exact 1000·sigma, what their trainer feeds.
+  bool wan_schedule = false;
   // Wan2.2 A14B: a high-noise expert samples while the timestep is >= boundary x 1000 (guided by
   // cfg_high), then the low-noise expert (the DiT, guided by cfg). 0: one DiT.
   float boundary = 0.f, cfg_high = 0.f;

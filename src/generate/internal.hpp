@@ -23,6 +23,9 @@ Tensor replace_first_latent(const Tensor& x, const Tensor& first);
 // DiT's patch grid: 0 for the tokens of latent frame 0, t for the rest.
 Tensor first_frame_timesteps(float t, const Shape& shape, const DiTConfig& dit);
 
+// The text-to-video schedule of a request: Wan's (ModelManifest::wan_schedule) or kinema's own.
+ScheduleOptions sampling_schedule(const ModelManifest& manifest, const GenerateRequest& request, double shift);
+
 // SDEdit's schedule: the flow schedule of `steps` steps cut to start at sigma = strength
 // (shift applied), with about steps·strength steps. strength in (0, 1].
 Schedule edit_schedule(int steps, double shift, double strength);

@@ -185,6 +185,14 @@ DecodeTiling Pipeline::decode_tiling(const GenerateRequest& r, int64_t available
   return t;
 }
 
+ScheduleOptions detail::sampling_schedule(const ModelManifest& m, const GenerateRequest& r, double shift) {
+  ScheduleOptions s;
+  s.steps = r.steps, s.shift = shift;
+  s.sigma_max = m.wan_schedule && r.sampler != "dpm++" ? kWanSigmaMax : 1.0;
+  s.timesteps = m.wan_schedule ? TimestepMode::wan_truncated : TimestepMode::exact;
+  return s;
+}
+
 TensorFile detail::dit_weights(TensorFile file, const PipelineLoadOptions& options) {
   if (!options.dit_type) return file;
   return convert_weights(std::move(file), *options.dit_type);
@@ -288,10 +296,7 @@ GenerateResult Pipeline::generate(const GenerateRequest& request,
       z = sample(model, Tensor::from_vector(noise, latent), sched, so);
     }
   } else {
-    ScheduleOptions sched;
-    sched.steps = r.steps, sched.shift = out.shift, sched.sigma_max = 1.0;
-    sched.timesteps = TimestepMode::exact;  // the trainer feeds 1000 t
-    z = sample(model, Tensor::from_vector(noise, latent), flow_schedule(sched), so);
+    z = sample(model, Tensor::from_vector(noise, latent), flow_schedule(detail::sampling_schedule(manifest_, r, out.shift)), so);
     if (first.defined()) z = detail::replace_first_latent(z, first);
     else if (r.paste_known && !r.known.empty()) z = detail::paste_known(z, fo.condition, c.in_dim - 2 * c.out_dim);
   }

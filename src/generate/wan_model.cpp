@@ -137,7 +137,10 @@ Pipeline Pipeline::load_wan(const std::string& dir_in, const PipelineLoadOptions
   VAE vae = load_wan_vae(dir);
   TextEncoder text = TextEncoder::from_tensors(
       load_weights(need(dir, "models_t5_umt5-xxl-enc-bf16.pth", "the umT5-XXL text encoder").string()));
-  Tokenizer tok = Tokenizer::load(need(dir, "google/umt5-xxl/spiece.model", "umT5's sentencepiece tokenizer").string());
+  // umT5's tokenizer: sentencepiece's spiece.model, or the same model as Hugging Face's tokenizer.json.
+  const bool spiece = fs::exists(dir / "google/umt5-xxl/spiece.model") || !fs::exists(dir / "google/umt5-xxl/tokenizer.json");
+  Tokenizer tok = Tokenizer::load(need(dir, spiece ? "google/umt5-xxl/spiece.model" : "google/umt5-xxl/tokenizer.json",
+                                       "umT5's tokenizer: spiece.model or tokenizer.json").string());
   check(dit.config().text_dim == text.config().dim, "wan", "the DiT reads text of width ", dit.config().text_dim,
         " but the text encoder writes ", text.config().dim);
   check(dit.config().out_dim == vae.config().z_dim, "wan", "the DiT predicts ", dit.config().out_dim,
@@ -148,7 +151,7 @@ Pipeline Pipeline::load_wan(const std::string& dir_in, const PipelineLoadOptions
   m.name = dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();
   wan_defaults(m, type, experts);
   m.max_text_len = low.config.value("text_len", int64_t(512));
-  m.pad_text = true, m.world_prompts = false;
+  m.pad_text = true, m.world_prompts = false, m.wan_schedule = true;
   m.dit.path = low.file;
   m.dit.sha256 = sha256_file(low.config_path.string());  // provenance names the model by its config (hashing 28 GB
                                                          // of weights would take minutes)

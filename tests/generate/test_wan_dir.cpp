@@ -16,6 +16,8 @@
 #include "kinema/ops.hpp"
 #include "kinema/pipeline.hpp"
 #include "kinema/tensor_file.hpp"
+#include "hf_tokenizer_json.hpp"
+#include "kinema/sampler.hpp"
 #include "tiny_bundle.hpp"
 
 namespace fs = std::filesystem;
@@ -140,6 +142,40 @@ TEST(WanDirectory, LoadsAndGeneratesWithWansTextPath) {
   EXPECT_FALSE(g.expanded);  // Wan takes the prompt as written
   EXPECT_EQ(g.caption, r.prompt);
   fs::remove_all(dir);
+}
+
+// Wan directories sample on Wan's own schedule (its first sigma and integer timesteps, as the
+// parity tests check against Wan's loop); kinema's models on the one their trainer used.
+TEST(WanDirectory, SamplesOnWansScheduleAndKinemasModelsOnTheirOwn) {
+  GenerateRequest r;
+  r.steps = 4, r.sampler = "unipc";
+  ModelManifest wan;
+  wan.wan_schedule = true;
+  ScheduleOptions s = detail::sampling_schedule(wan, r, 3.0);
+  EXPECT_EQ(s.sigma_max, kWanSigmaMax);
+  EXPECT_EQ(s.timesteps, TimestepMode::wan_truncated);
+  EXPECT_EQ(flow_schedule(s).timesteps[1], std::floor(flow_schedule(s).timesteps[1]));
+  r.sampler = "dpm++";
+  EXPECT_EQ(detail::sampling_schedule(wan, r, 3.0).sigma_max, 1.0);
+  s = detail::sampling_schedule(ModelManifest{}, r, 3.0);
+  EXPECT_EQ(s.sigma_max, 1.0);
+  EXPECT_EQ(s.timesteps, TimestepMode::exact);
+  EXPECT_EQ(s.steps, 4);
+  EXPECT_EQ(s.shift, 3.0);
+  EXPECT_TRUE(Pipeline::load(tiny_wan_dir().string()).manifest().wan_schedule);
+}
+
+// umT5's tokenizer may come as Hugging Face's tokenizer.json instead of spiece.model.
+TEST(WanDirectory, TakesTheTokenizerAsTokenizerJson) {
+  const fs::path dir = tiny_wan_dir("t2v");
+  const fs::path spm = dir / "google/umt5-xxl/spiece.model", json = dir / "google/umt5-xxl/tokenizer.json";
+  std::ifstream in(spm, std::ios::binary);
+  std::ofstream(json) << test::hf_json_from_sentencepiece(std::string(std::istreambuf_iterator<char>(in), {}));
+  const std::vector<int32_t> want = Pipeline::load(dir.string()).tokenizer().encode("a red ball rolls left");
+  fs::remove(spm);
+  EXPECT_EQ(Pipeline::load(dir.string()).tokenizer().encode("a red ball rolls left"), want);
+  fs::remove(json);
+  EXPECT_THROW(Pipeline::load(dir.string()), Error);
 }
 
 TEST(WanDirectory, AMissingPieceIsNamed) {

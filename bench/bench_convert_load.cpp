@@ -23,6 +23,7 @@
 #include "bench_common.hpp"
 #include "kinema/dit.hpp"
 #include "kinema/weights.hpp"
+#include "in_child.hpp"
 
 using namespace kinema;
 using namespace kinema::bench;
@@ -67,29 +68,14 @@ struct Result {
 };
 
 template <typename F>
-Result in_child(F work) {
-  int fds[2];
-  if (::pipe(fds) != 0) return {};
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(fds[0]);
+Result measured(F work) {
+  return bench::in_child<Result>([&] {
     Result r;
     const double t0 = now_s();
     work();
-    r.seconds = now_s() - t0;
-    rusage u{};
-    ::getrusage(RUSAGE_SELF, &u);
-    r.max_rss_gb = double(u.ru_maxrss) / (1024.0 * 1024.0);  // KiB
-    if (::write(fds[1], &r, sizeof r) != ssize_t(sizeof r)) _exit(1);
-    _exit(0);
-  }
-  ::close(fds[1]);
-  Result r;
-  if (::read(fds[0], &r, sizeof r) != ssize_t(sizeof r)) r = {};
-  ::close(fds[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return r;
+    r.seconds = now_s() - t0, r.max_rss_gb = bench::peak_rss_gib();
+    return r;
+  });
 }
 
 }  // namespace
@@ -109,7 +95,7 @@ int main(int argc, char** argv) {
   report("convert_load", "file size (bf16 DiT)", gb, "GB", 0);
 
   volatile uint64_t sink = 0;
-  const Result read = in_child([&] {
+  const Result read = measured([&] {
     TensorFile f = load_weights(path);
     uint64_t s = 0;
     for (const auto& [name, t] : f.tensors) {
@@ -118,13 +104,13 @@ int main(int argc, char** argv) {
     }
     sink = s;
   });
-  const Result kept = in_child([&] {
+  const Result kept = measured([&] {
     TensorFile f = load_weights(path);
     TensorFile out;
     for (const auto& [name, t] : f.tensors) out.tensors[name] = convert_weight(t, DType::q8_0);
   });
-  const Result q8 = in_child([&] { TensorFile f = convert_weights(load_weights(path), DType::q8_0); });
-  const Result q4 = in_child([&] { TensorFile f = convert_weights(load_weights(path), DType::q4_0); });
+  const Result q8 = measured([&] { TensorFile f = convert_weights(load_weights(path), DType::q8_0); });
+  const Result q4 = measured([&] { TensorFile f = convert_weights(load_weights(path), DType::q4_0); });
   std::filesystem::remove(path);
   for (auto [name, r] : {std::pair{"load, read every byte", read}, std::pair{"load + q8_0, sources kept (before)", kept},
                          std::pair{"load + q8_0 (convert_weights)", q8}, std::pair{"load + q4_0 (convert_weights)", q4}}) {

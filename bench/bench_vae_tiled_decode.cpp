@@ -24,6 +24,7 @@
 #include "kinema/autograd.hpp"
 #include "kinema/context.hpp"
 #include "kinema/vae.hpp"
+#include "in_child.hpp"
 
 namespace {
 using kinema::bench::now_s;
@@ -42,11 +43,7 @@ struct Result {
 
 // In a child process: build the VAE and latent, decode once, report time and peak memory.
 Result decode_in_child(const Args& a, bool tiled) {
-  int fds[2];
-  if (::pipe(fds) != 0) return {};
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(fds[0]);
+  return kinema::bench::in_child<Result>([&] {
     Result r;
     try {
       kinema::Context ctx(kinema::ContextOptions{a.threads});
@@ -65,25 +62,13 @@ Result decode_in_child(const Args& a, bool tiled) {
       r.seconds = now_s() - t0;
       const float* p = video.data<float>();
       for (int64_t i = 0; i < video.numel(); i += 4097) r.checksum += p[i];
-      struct rusage u {};
-      ::getrusage(RUSAGE_SELF, &u);
-      r.peak_gib = double(u.ru_maxrss) / (1024.0 * 1024.0);  // ru_maxrss is in KiB on Linux
+      r.peak_gib = kinema::bench::peak_rss_gib();
       r.ok = 1;
     } catch (const std::exception& e) {
       std::fprintf(stderr, "%s decode failed: %s\n", tiled ? "tiled" : "untiled", e.what());
     }
-    (void)!::write(fds[1], &r, sizeof r);
-    ::_exit(r.ok ? 0 : 1);
-  }
-  ::close(fds[1]);
-  Result r;
-  if (::read(fds[0], &r, sizeof r) != ssize_t(sizeof r)) r = {};  // the child died (killed for memory?)
-  ::close(fds[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (!WIFEXITED(status)) std::fprintf(stderr, "the %s decode's process was killed (signal %d)\n",
-                                       tiled ? "tiled" : "untiled", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-  return r;
+    return r;
+  });
 }
 
 Args parse(int argc, char** argv) {

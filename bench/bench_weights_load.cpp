@@ -18,6 +18,7 @@
 
 #include "bench_common.hpp"
 #include "kinema/tensor_file.hpp"
+#include "in_child.hpp"
 
 namespace {
 namespace fs = std::filesystem;
@@ -55,11 +56,7 @@ struct Result {
 
 // In a child: load, measure, write the result to the pipe.
 Result measure(const std::string& path, kinema::TensorMemory memory) {
-  int fds[2];
-  if (::pipe(fds) != 0) return {};
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(fds[0]);
+  return kinema::bench::in_child<Result>([&] {
     Result r;
     r.rss_before = rss_kib();
     const double t0 = now_s();
@@ -74,16 +71,8 @@ Result measure(const std::string& path, kinema::TensorMemory memory) {
     r.touch_s = now_s() - t1;
     r.rss_touched = rss_kib();
     if (sum < 0) std::printf("impossible\n");
-    (void)!::write(fds[1], &r, sizeof r);
-    ::_exit(0);
-  }
-  ::close(fds[1]);
-  Result r;
-  (void)!::read(fds[0], &r, sizeof r);
-  ::close(fds[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return r;
+    return r;
+  });
 }
 
 }  // namespace

@@ -10,10 +10,11 @@
 #include "kinema/error.hpp"
 #include "kinema/media.hpp"
 
+#include "cli_test_util.hpp"
+
 namespace fs = std::filesystem;
 
 namespace kinema {
-fs::path tiny_bundle();  // test_pipeline.cpp
 namespace cli {
 int cmd_generate(int argc, char** argv);
 int cmd_extend(int argc, char** argv);
@@ -23,30 +24,9 @@ int cmd_edit(int argc, char** argv);
 }  // namespace cli
 namespace {
 
-fs::path dir() {
-  fs::path d = fs::temp_directory_path() / ("kinema_cli_modes_" + std::to_string(::getpid()));
-  fs::create_directories(d);
-  ::setenv("KINEMA_CONFIG_DIR", (d / "config").c_str(), 1);  // the local signing identity
-  return d;
-}
-
-int run(int (*cmd)(int, char**), std::vector<std::string> args) {
-  args.insert(args.begin(), "mode");
-  for (const char* a : {"--model", "", "--quiet", "--no-frame-review", "--steps", "1", "--preview", "none"}) args.push_back(a);
-  args[args.size() - 7] = tiny_bundle().string();
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  return cmd(int(argv.size()), argv.data());
-}
-
-std::string error_of(int (*cmd)(int, char**), std::vector<std::string> args) {
-  try {
-    run(cmd, std::move(args));
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+fs::path dir() { return test::cli_dir("kinema_cli_modes"); }
+int run(int (*cmd)(int, char**), std::vector<std::string> args) { return test::run_tiny(cmd, std::move(args)); }
+std::string error_of(int (*cmd)(int, char**), std::vector<std::string> args) { return test::tiny_error(cmd, std::move(args)); }
 
 std::string write_clip(const std::string& name, int w, int h, int frames) {
   const std::string path = (dir() / name).string();

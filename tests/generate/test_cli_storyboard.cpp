@@ -11,10 +11,11 @@
 #include "kinema/error.hpp"
 #include "kinema/media.hpp"
 
+#include "cli_test_util.hpp"
+
 namespace fs = std::filesystem;
 
 namespace kinema {
-fs::path tiny_bundle();
 namespace cli {
 int cmd_generate(int argc, char** argv);
 int cmd_extend(int argc, char** argv);
@@ -23,26 +24,13 @@ int cmd_character(int argc, char** argv);
 namespace {
 
 fs::path dir() {
-  fs::path d = fs::temp_directory_path() / ("kinema_cli_story_" + std::to_string(::getpid()));
-  fs::create_directories(d);
-  ::setenv("KINEMA_CONFIG_DIR", (d / "config").c_str(), 1);
+  const fs::path d = test::cli_dir("kinema_cli_story");
   ::setenv("KINEMA_HOME", (d / "home").c_str(), 1);  // the character store of generate and extend
   return d;
 }
 
-int call(int (*cmd)(int, char**), std::vector<std::string> args) {
-  args.insert(args.begin(), "cmd");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  return cmd(int(argv.size()), argv.data());
-}
-
-int gen(int (*cmd)(int, char**), std::vector<std::string> args) {
-  const std::vector<std::string> common = {"--model", tiny_bundle().string(), "--quiet", "--no-frame-review",
-                                           "--steps", "1", "--preview", "none"};
-  args.insert(args.end(), common.begin(), common.end());
-  return call(cmd, args);
-}
+int call(int (*cmd)(int, char**), std::vector<std::string> args) { return test::call_cli(cmd, std::move(args)); }
+int gen(int (*cmd)(int, char**), std::vector<std::string> args) { return test::run_tiny(cmd, std::move(args)); }
 
 std::string error_of(const std::function<int()>& f) {
   try {

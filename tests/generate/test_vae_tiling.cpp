@@ -14,6 +14,7 @@
 #include "kinema/media.hpp"
 #include "kinema/pipeline.hpp"
 #include "kinema/vae.hpp"
+#include "cli_test_util.hpp"
 #include "tiny_bundle.hpp"
 
 namespace fs = std::filesystem;
@@ -25,30 +26,9 @@ int cmd_extend(int argc, char** argv);
 }  // namespace cli
 namespace {
 
-fs::path out_dir() {
-  fs::path d = fs::temp_directory_path() / ("kinema_vae_tile_" + std::to_string(::getpid()));
-  fs::create_directories(d);
-  ::setenv("KINEMA_CONFIG_DIR", (d / "config").c_str(), 1);  // the local signing identity
-  return d;
-}
-
-int run(int (*cmd)(int, char**), std::vector<std::string> args) {
-  args.insert(args.begin(), "cmd");
-  for (const char* a : {"--model", "", "--quiet", "--no-frame-review", "--steps", "1", "--preview", "none"}) args.push_back(a);
-  args[args.size() - 7] = tiny_bundle().string();
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  return cmd(int(argv.size()), argv.data());
-}
-
-std::string error_of(int (*cmd)(int, char**), std::vector<std::string> args) {
-  try {
-    run(cmd, std::move(args));
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+fs::path out_dir() { return test::cli_dir("kinema_vae_tile"); }
+using test::run_tiny;
+std::string error_of(int (*cmd)(int, char**), std::vector<std::string> args) { return test::tiny_error(cmd, std::move(args)); }
 
 // Output pixels [a, b) of one axis where tiles of `tile` latent pixels (overlap `overlap`, x s)
 // blend, widened by `margin` on each side: the seams. Tile starts as decode_tiled places them.
@@ -199,9 +179,9 @@ TEST(VaeTiling, AutoTilesOnlyWhenTheWholeFrameWouldNotFit) {
 TEST(VaeTiling, CliTiledPngMatchesUntiledAwayFromSeams) {
   const fs::path d = out_dir();
   const std::string whole = (d / "whole.png").string(), tiled = (d / "tiled.png").string();
-  ASSERT_EQ(run(cli::cmd_generate, {"a blue star on a night sky", "-o", whole, "--size", "256x192", "--seed", "2",
+  ASSERT_EQ(run_tiny(cli::cmd_generate, {"a blue star on a night sky", "-o", whole, "--size", "256x192", "--seed", "2",
                                     "--vae-tile", "0"}), 0);
-  ASSERT_EQ(run(cli::cmd_generate, {"a blue star on a night sky", "-o", tiled, "--size", "256x192", "--seed", "2",
+  ASSERT_EQ(run_tiny(cli::cmd_generate, {"a blue star on a night sky", "-o", tiled, "--size", "256x192", "--seed", "2",
                                     "--vae-tile", "12", "--vae-tile-overlap", "2"}), 0);
   const Difference diff = compare(read_video(tiled), read_video(whole), 12, 2);
   std::printf("  CLI PNG 256x192, tiles 12/2: away from seams mean %.3f max %.0f; PSNR %.1f dB\n", diff.mean_away,
@@ -226,7 +206,7 @@ TEST(VaeTiling, BadFlagsAreErrorsNamingThem) {
   // The mode commands take the same flags.
   e = error_of(cli::cmd_extend, {"in.mp4", "the circle rolls on", "--vae-tile", "2", "--vae-tile-overlap", "2"});
   EXPECT_NE(e.find("[extend] --vae-tile 2 must be larger than --vae-tile-overlap 2"), std::string::npos) << e;
-  EXPECT_EQ(run(cli::cmd_generate, {"a red circle", "-o", png, "--vae-tile", "auto"}), 0);
+  EXPECT_EQ(run_tiny(cli::cmd_generate, {"a red circle", "-o", png, "--vae-tile", "auto"}), 0);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@ namespace kinema {
 size_t dtype_size(DType t) { return is_quantized(t) ? 0 : block_bytes(t); }
 
 void load_f32_row(const uint8_t* src, DType dtype, int64_t stride, float* dst, int64_t n) {
+  if (n <= 0) return;  // an empty tensor's data may be null, which memcpy may not be given
   switch (dtype) {
     case DType::f32: {
       const float* s = reinterpret_cast<const float*>(src);
@@ -33,6 +34,7 @@ void load_f32_row(const uint8_t* src, DType dtype, int64_t stride, float* dst, i
 }
 
 void store_f32_row(const float* src, uint8_t* dst, DType dtype, int64_t n) {
+  if (n <= 0) return;  // an empty tensor's data may be null, which memcpy may not be given
   switch (dtype) {
     case DType::f32: std::memcpy(dst, src, size_t(n) * 4); return;
     case DType::bf16: return f32_to_bf16_row(src, reinterpret_cast<uint16_t*>(dst), n);

@@ -6,6 +6,7 @@
 #include <functional>
 #include <unistd.h>
 
+#include "error_of.hpp"
 #include "kinema/characters.hpp"
 #include "kinema/error.hpp"
 #include "kinema/world.hpp"
@@ -14,6 +15,7 @@ namespace fs = std::filesystem;
 
 namespace kinema {
 namespace {
+using test::error_of;
 
 fs::path dir() {
   fs::path d = fs::temp_directory_path() / ("kinema_characters_" + std::to_string(::getpid()));
@@ -36,15 +38,6 @@ std::string subject_clip(const std::string& name, world::Color c, world::Shape s
   for (world::Image& im : world::render(s)) vw.write(Frame{im.width, im.height, std::move(im.rgb)});
   vw.close();
   return path;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
 }
 
 TEST(Characters, CreateDescribesAndStoresTheReference) {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "error_of.hpp"
 #include "kinema/autograd.hpp"
 #include "kinema/error.hpp"
 #include "kinema/ops.hpp"
@@ -13,15 +14,6 @@
 
 namespace kinema::test {
 namespace {
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 TEST(TextEncoder, BucketsFollowT5) {
   // 32 buckets, max distance 128: 16 per direction, distances 0..7 exact, then log-spaced.

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "error_of.hpp"
 #include "kinema/error.hpp"
 #include "kinema/tokenizer.hpp"
 #include "text_test_util.hpp"
@@ -16,15 +17,6 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::string kModel = std::string(KINEMA_SOURCE_DIR) + "/models/default/tokenizer.model";
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 // sentencepiece's nmt_nfkc cleaning of plain ASCII: runs of spaces collapse, ends are trimmed.
 std::string squeeze(const std::string& s) {

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "error_of.hpp"
 #include "hf_tokenizer_json.hpp"
 #include "kinema/error.hpp"
 #include "kinema/tokenizer.hpp"
@@ -21,15 +22,6 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::string kModel = std::string(KINEMA_SOURCE_DIR) + "/models/default/tokenizer.model";
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 std::string read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);

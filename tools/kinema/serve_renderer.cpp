@@ -89,13 +89,12 @@ class PipelineRenderer : public serve::Renderer {
       done = std::max(done, std::min(f, 0.97));
       progress(done);
     };
+    const ProgressFn by_step = [&](const GenerateProgress& p) { report(0.9 * p.step / std::max(1, p.steps)); };
     const int chunk = chunk_frames(pipe_, {});
     if (t.loop) {
       GenerateRequest base = r;
       base.frames = t.frames;
-      ModeResult m = loop_video(pipe_, base, {}, [&](const GenerateProgress& p) {
-        report(0.9 * p.step / std::max(1, p.steps));
-      });
+      ModeResult m = loop_video(pipe_, base, {}, by_step);
       for (const Frame& f : m.frames) out.write(f);
     } else if (!t.storyboard.empty()) {
       GenerateRequest base = r;
@@ -115,9 +114,7 @@ class PipelineRenderer : public serve::Renderer {
       const std::vector<Frame> b = read_frames(t.join_source, r.width, r.height, t.join_frames);
       GenerateRequest base = r;
       base.frames = chunk;
-      ModeResult m = join_videos(pipe_, a, b, base, t.extend_frames, {}, [&](const GenerateProgress& p) {
-        report(0.9 * p.step / std::max(1, p.steps));
-      });
+      ModeResult m = join_videos(pipe_, a, b, base, t.extend_frames, {}, by_step);
       for (const Frame& f : m.frames) out.write(f);
     } else if (!t.extend_source.empty()) {
       check(std::filesystem::exists(t.extend_source), "extend", "the source video is no longer stored");
@@ -125,9 +122,7 @@ class PipelineRenderer : public serve::Renderer {
       const std::vector<Frame> before = read_frames(t.extend_source, r.width, r.height, t.frames - t.extend_frames);
       GenerateRequest base = r;
       base.frames = chunk;
-      ModeResult m = extend_video(pipe_, before, base, t.extend_frames, false, {}, [&](const GenerateProgress& p) {
-        report(0.9 * p.step / std::max(1, p.steps));
-      });
+      ModeResult m = extend_video(pipe_, before, base, t.extend_frames, false, {}, by_step);
       for (const Frame& f : m.frames) out.write(f);
     } else if (r.frames > chunk && r.edit.empty()) {
       render_long(t, r, out, report);
@@ -137,9 +132,7 @@ class PipelineRenderer : public serve::Renderer {
         if (r.resume) std::fprintf(stderr, "kinema serve: %s resumes after sampling step %d\n", t.id.c_str(), r.resume->step);
         r.checkpoint = [path = t.checkpoint_path](const SampleCheckpoint& c) { write_checkpoint(path, c); };
       }
-      GenerateResult g = pipe_.generate(r, [&](const GenerateProgress& p) {
-        report(0.9 * p.step / std::max(1, p.steps));
-      });
+      GenerateResult g = pipe_.generate(r, by_step);
       for (Frame& f : g.frames) out.write(std::move(f));
     }
     progress(0.98);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backend/cpu/kernels.hpp"
+#include "core/denormals.hpp"
 #include "kinema/context.hpp"
 
 namespace kinema {
@@ -49,6 +50,7 @@ void attention_forward_f32(const AttnDesc& a, const float* qs, const float* kt, 
   const int threads = current_context().threads();
 #pragma omp parallel num_threads(threads)
   {
+    flush_denormals_on_this_thread();
     std::vector<float> S(size_t(kBq * kBk)), acc(size_t(kBq * Dp)), m(kBq), l(kBq);
 #pragma omp for schedule(dynamic)
     for (int64_t task = 0; task < BH * nqb; ++task) {
@@ -110,6 +112,7 @@ void attention_backward_f32(const AttnDesc& a, const float* qs, const float* k, 
   std::vector<std::vector<float>> dq_private(static_cast<size_t>(threads));
 #pragma omp parallel num_threads(threads)
   {
+    flush_denormals_on_this_thread();
     std::vector<float>& dqt = dq_private[size_t(omp_get_thread_num())];
     dqt.assign(qsize, 0.f);
     std::vector<float> P(size_t(kBq * kBk)), dP(size_t(kBq * kBk)), dK(size_t(kBk * Dp)),

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "core/context_impl.hpp"
+#include "core/denormals.hpp"
 #include "kinema/error.hpp"
 
 namespace kinema {
@@ -84,6 +85,7 @@ dnnl::primitive* plan(Context& ctx, const std::string& key, Make make) {
 
 void set_threads(Context& ctx) {
   if (omp_get_max_threads() != ctx.threads()) omp_set_num_threads(ctx.threads());
+  flush_denormals_in_team(ctx.threads());
 }
 
 }  // namespace

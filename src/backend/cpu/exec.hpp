@@ -27,6 +27,7 @@ void parallel_for(int64_t n, int64_t min_chunk, F fn);
 
 #include <algorithm>
 
+#include "core/denormals.hpp"
 #include "kinema/context.hpp"
 
 namespace kinema {
@@ -35,11 +36,13 @@ void parallel_for(int64_t n, int64_t min_chunk, F fn) {
   int threads = current_context().threads();
   int64_t chunks = std::min<int64_t>(threads, std::max<int64_t>(1, n / std::max<int64_t>(1, min_chunk)));
   if (chunks <= 1) {
+    flush_denormals_on_this_thread();
     if (n > 0) fn(int64_t(0), n);
     return;
   }
 #pragma omp parallel for num_threads(int(chunks)) schedule(static)
   for (int64_t c = 0; c < chunks; ++c) {
+    flush_denormals_on_this_thread();
     int64_t b = n * c / chunks, e = n * (c + 1) / chunks;
     if (b < e) fn(b, e);
   }

@@ -179,6 +179,9 @@ class Pipeline {
   // (high_noise_model/ and low_noise_model/, no CLIP) and TI2V-5B (Wan2.2_VAE.pth).
   // Each missing piece is an Error naming the file expected.
   static Pipeline load_wan(const std::string& dir, const PipelineLoadOptions& options = {});
+  // A pipeline over models already in memory (e.g. a training run's current weights, for its
+  // sample videos); dir() is "". Error when the models do not fit together or m.sizes is empty.
+  static Pipeline from_models(ModelManifest m, Tokenizer tokenizer, TextEncoder encoder, VAE vae, DiT dit);
   const ModelManifest& manifest() const { return manifest_; }
   const std::string& dir() const { return dir_; }
   std::string model_digest() const { return manifest_.dit.sha256; }
@@ -236,5 +239,8 @@ std::vector<float> condition_mask(const std::vector<int>& given, int frames, int
 
 // A contact sheet: up to `count` frames spread evenly over the clip, in one row.
 Frame contact_sheet(const std::vector<Frame>& frames, int count = 8);
+// Rows (e.g. contact sheets of several clips) stacked top to bottom on white, 2 pixels apart;
+// narrower rows are left-aligned.
+Frame stack_rows(const std::vector<Frame>& rows);
 
 }  // namespace kinema

@@ -1,4 +1,5 @@
-// A one-row contact sheet of a clip's frames, for previews.
+// A one-row contact sheet of a clip's frames, for previews, and rows of them stacked (one row
+// per clip: the sample sheets of a training run).
 #include <algorithm>
 #include <cstring>
 
@@ -24,6 +25,27 @@ Frame contact_sheet(const std::vector<Frame>& frames, int count) {
                   &src.rgb[size_t(y) * w * 3], size_t(w) * 3);
   }
   return sheet;
+}
+
+Frame stack_rows(const std::vector<Frame>& rows) {
+  check(!rows.empty(), "stack_rows", "needs at least one row");
+  const int gap = 2;
+  Frame out;
+  for (const Frame& r : rows) {
+    check(r.width > 0 && r.height > 0 && r.rgb.size() == size_t(r.width) * size_t(r.height) * 3, "stack_rows",
+          "a row is empty or its pixels do not match its size; got ", r.width, "x", r.height, " with ",
+          r.rgb.size(), " bytes");
+    out.width = std::max(out.width, r.width), out.height += r.height + gap;
+  }
+  out.height -= gap;
+  out.rgb.assign(size_t(out.width) * size_t(out.height) * 3, 255);
+  int top = 0;
+  for (const Frame& r : rows) {
+    for (int y = 0; y < r.height; ++y)
+      std::memcpy(&out.rgb[size_t(top + y) * out.width * 3], &r.rgb[size_t(y) * r.width * 3], size_t(r.width) * 3);
+    top += r.height + gap;
+  }
+  return out;
 }
 
 }  // namespace kinema

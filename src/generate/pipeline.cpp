@@ -83,11 +83,18 @@ Pipeline Pipeline::load(const std::string& dir, const PipelineLoadOptions& optio
   TextEncoder enc = TextEncoder::from_tensors(load_tensors(checked_file(dir, m.text_encoder, "text encoder")));
   VAE vae = VAE::from_tensors(load_tensors(checked_file(dir, m.vae, "VAE")));
   DiT dit = DiT::from_tensors(detail::dit_weights(load_tensors(checked_file(dir, m.dit, "DiT")), options));
-  check(dit.config().text_dim == enc.config().dim, "model", "the DiT reads text of width ",
-        dit.config().text_dim, " but the text encoder writes ", enc.config().dim);
+  Pipeline p = from_models(std::move(m), std::move(tok), std::move(enc), std::move(vae), std::move(dit));
+  p.dir_ = dir;
+  return p;
+}
+
+Pipeline Pipeline::from_models(ModelManifest m, Tokenizer tokenizer, TextEncoder encoder, VAE vae, DiT dit) {
+  check(dit.config().text_dim == encoder.config().dim, "model", "the DiT reads text of width ",
+        dit.config().text_dim, " but the text encoder writes ", encoder.config().dim);
   check(dit.config().out_dim == vae.config().z_dim, "model", "the DiT predicts ", dit.config().out_dim,
         " channels but the VAE's latent has ", vae.config().z_dim);
-  return Pipeline(dir, std::move(m), std::move(tok), std::move(enc), std::move(vae), std::move(dit));
+  check(!m.sizes.empty(), "model", "the manifest lists no trained size; give at least one (width, height)");
+  return Pipeline("", std::move(m), std::move(tokenizer), std::move(encoder), std::move(vae), std::move(dit));
 }
 
 GenerateRequest Pipeline::resolve(const GenerateRequest& in) const {

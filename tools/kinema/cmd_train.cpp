@@ -2,6 +2,7 @@
 // latents (tests, smoke runs) or the world -> VAE -> latent set (--data world).
 // Options come from one table, which also prints the help and the defaults.
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +19,7 @@
 #include "kinema/text_encoder.hpp"
 #include "kinema/tokenizer.hpp"
 #include "kinema/train.hpp"
+#include "kinema/train_samples.hpp"
 #include "kinema/vae.hpp"
 #include "kinema/world_latents.hpp"
 #include "option_table.hpp"
@@ -45,6 +47,9 @@ struct TrainCli : TrainLoopCli {
   std::string tokenizer = "models/default/tokenizer.model";
   std::string init;  // warm start: DiT weights (a joint file brings its text encoder)
   int64_t precompute = 0;
+  int64_t sample_every = 0;   // 0: no sample videos
+  std::string sample_prompts;  // "": default_sample_prompts
+  TrainSampleOptions sample;
   // The default model (--data world): dim 256, 4 heads, 8 layers, ffn 1024, frame conditioning.
   DataDefault dim{64, 256}, heads{4, 4}, layers{2, 8}, ffn{128, 1024};
   DataDefault mask_channels{-1, 4};  // -1: no frame conditioning
@@ -118,6 +123,16 @@ const std::vector<Option<TrainCli>>& options() {
       {"--images", "P", "world data: share of one-frame images (text-to-image)", KF(world.image_fraction)},
       {"--world-seed", "N", "world data: world seed", KI(world.seed)},
       {"--precompute", "N", "world data: fill the latent cache for indices [0, N) and exit", KI(precompute)},
+      {"--sample-every", "N", "world data: every N steps and at the end, rank 0 writes DIR/samples/step-NNNNNNNN/"
+                              "{NN.mp4, sheet.png} from fixed prompts with the EMA weights (0: off)", KI(sample_every)},
+      {"--sample-prompts", "FILE",
+       "one prompt per line (default: 4 fixed prompts from the training scenes, none held out)",
+       [](const TrainCli& c) { return c.sample_prompts.empty() ? "4 training prompts" : c.sample_prompts; },
+       [](TrainCli& c, const std::string& v) { c.sample_prompts = v; }},
+      {"--sample-steps", "S", "sampling steps of each sample clip", KI(sample.steps)},
+      {"--sample-frames", "T", "frames of each sample clip (1 + 4k), at the data's first size (128x128)",
+       KI(sample.frames)},
+      {"--sample-seed", "N", "prompt i samples with seed N + i", KI(sample.seed)},
   };
   return table;
 }
@@ -136,8 +151,49 @@ void print_help() {
       "micro-batches never mix latent shapes. Interrupt at\n"
       "any time; the same command with --resume continues from the last checkpoint and gives the same losses\n"
       "as an uninterrupted run.\n"
-      "Progress goes to stderr; DIR/train_log.csv holds step,loss,lr,grad_norm,seconds. See docs/train.md.\n\n");
+      "Progress goes to stderr; DIR/train_log.csv holds step,loss,lr,grad_norm,seconds. With --sample-every N,\n"
+      "DIR/samples/ gets a clip per fixed prompt and a contact sheet every N steps. See docs/train.md.\n\n");
   print_options(options());
+}
+
+// --sample-every: the prompts (from --sample-prompts or the training scenes) checked against the
+// held-out split, and the sample size, fps and shift of the world data, before training starts.
+// vae: the world data's (nullptr for synthetic data).
+void prepare_samples(TrainCli& c, const VAE* vae) {
+  check(c.sample_every >= 0, "train dit", "--sample-every must be >= 0; got ", c.sample_every);
+  if (c.sample_every == 0) return;
+  check(vae != nullptr, "train dit", "--sample-every needs --data world (samples are decoded by its VAE and ",
+        "prompted through its text encoder; synthetic latents have neither)");
+  check(c.sample.steps > 0, "train dit", "--sample-steps must be positive; got ", c.sample.steps);
+  const int tc = int(vae->config().temporal_compression());
+  check(c.sample.frames > 0 && (c.sample.frames - 1) % tc == 0, "train dit", "--sample-frames must be 1 + ", tc,
+        "k (the VAE compresses time by ", tc, "); got ", c.sample.frames);
+  TrainSampleOptions& o = c.sample;
+  o.width = c.world.sizes.at(0).first, o.height = c.world.sizes.at(0).second, o.fps = c.world.fps;
+  o.base_tokens = c.trainer.flow.base_tokens, o.max_text_len = c.world.max_text_len;
+  o.prompts = c.sample_prompts.empty() ? default_sample_prompts(c.world.video(), o)
+                                       : read_sample_prompts(c.sample_prompts);
+  check_sample_prompts(o);
+}
+
+// After every --sample-every-th step and the run's last, the EMA weights sample the prompts into
+// DIR/samples/. run_train_loop calls this on rank 0 only. A failed sample is a warning: the run
+// goes on.
+std::function<void(const StepStats&)> sample_hook(const TrainCli& c, const DiTTrainer& trainer, const VAE& vae,
+                                                  const Tokenizer& tokenizer, const TextEncoder* frozen) {
+  const int64_t last = c.stop_after > 0 ? std::min(c.stop_after, c.steps) : c.steps;
+  return [&c, &trainer, &vae, &tokenizer, frozen, last](const StepStats& s) {
+    if ((s.step % c.sample_every != 0 && s.step != last) || stop_requested()) return;
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+      const Pipeline pipe = sampling_pipeline(trainer.ema_tensors(), frozen, vae, tokenizer, c.sample);
+      const std::string dir = write_train_samples(c.out + "/samples", s.step, sample_clips(pipe, c.sample), c.sample);
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::fprintf(stderr, "\nsamples: %s (%.1f s)\n", dir.c_str(), seconds);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "\nwarning: no samples at step %lld: %s\n", static_cast<long long>(s.step), e.what());
+    }
+  };
 }
 
 int train_dit(int argc, char** argv) {
@@ -191,8 +247,10 @@ int train_dit(int argc, char** argv) {
     c.model.text_dim = encoder->config().dim;
     c.model.out_dim = vae->config().z_dim;
     data = std::move(w);
+    prepare_samples(c, vae.get());
   } else {
     check(c.precompute == 0, "train dit", "--precompute needs --data world");
+    prepare_samples(c, nullptr);
     check(c.joint_text.get(false) == 0, "train dit", "--train-text-encoder needs --data world");
     c.model.text_dim = c.data.text_dim;
     c.model.out_dim = c.data.channels;
@@ -225,7 +283,9 @@ int train_dit(int argc, char** argv) {
     std::fprintf(stderr, "resumed from %s at step %lld\n", ck.c_str(),
                  static_cast<long long>(trainer.steps_done()));
   }
-  return run_train_loop(trainer, c);
+  std::function<void(const StepStats&)> on_step;
+  if (c.sample_every > 0) on_step = sample_hook(c, trainer, *vae, *tokenizer, joint ? nullptr : encoder.get());
+  return run_train_loop(trainer, c, on_step);
 }
 
 // Ctrl-C (SIGINT) or SIGTERM: finish the step in flight, save, exit 130.

@@ -9,15 +9,6 @@
 namespace kinema::world {
 namespace {
 
-void add(Scorecard& card, const char* kind, const std::string& text, double score) {
-  score = std::clamp(score, 0.0, 1.0);
-  card.claims.push_back({kind, text, score, score >= 0.5});
-}
-
-std::string name(const Scene& s, int i) {
-  return std::string(color_name(s.objects[i].color)) + " " + shape_name(s.objects[i].shape);
-}
-
 int first_present(const Track& t) {
   for (size_t f = 0; f < t.size(); ++f) if (t[f]) return int(f);
   return -1;
@@ -95,6 +86,69 @@ int onset(const Scene& s, const SceneFacts& facts, const Track& t, double thresh
   return -1;
 }
 
+// Whether a bouncing object sets off the way the reference does, in [0, 1] (1 when the
+// reference's first leg is too short to tell). The path error alone cannot see it: an object
+// that starts toward a nearby wall is back from it within a frame or two, and from then on
+// its path differs from one that set off the other way only by a small offset.
+double set_off_score(const Track& tr, const Track& rt, int H) {
+  const int F = int(rt.size());
+  int a = 0;
+  while (a + 1 < F && !(rt[a] && tr[a] && rt[a + 1])) ++a;
+  if (a + 1 >= F) return 1;
+  // Observed against reference displacement from frame a to b: the cosine (passes within 60
+  // degrees), 1 when the reference moves under 2.5 pixels at 128 (too little to tell).
+  auto agree = [&](int b) {
+    const double rx = rt[b]->cx - rt[a]->cx, ry = rt[b]->cy - rt[a]->cy, ox = tr[b]->cx - tr[a]->cx, oy = tr[b]->cy - tr[a]->cy;
+    const double rn = std::hypot(rx, ry), on = std::hypot(ox, oy);
+    if (rn < 0.02 * H) return 1.0;
+    if (on < 0.3 * rn) return 0.0;
+    return (rx * ox + ry * oy) / (rn * on);
+  };
+  // The first step, and the reference's first leg (while its steps keep the first one's
+  // direction): a wall a frame away turns the object back after that first step.
+  const double vx = rt[a + 1]->cx - rt[a]->cx, vy = rt[a + 1]->cy - rt[a]->cy;
+  int b = a + 1;
+  while (b + 1 < F && rt[b + 1]) {
+    const double sx = rt[b + 1]->cx - rt[b]->cx, sy = rt[b + 1]->cy - rt[b]->cy;
+    if (sx * vx + sy * vy < 0.9 * std::hypot(sx, sy) * std::hypot(vx, vy)) break;
+    ++b;
+  }
+  while (b > a && !tr[b]) --b;
+  const double step = tr[a + 1] ? agree(a + 1) : 1;
+  return b > a ? std::min(step, agree(b)) : step;
+}
+
+// Whether object i lies wholly inside frame f (every shape fits in 1.15 times its radius).
+bool inside_frame(const Scene& s, const SceneFacts& facts, int i, int f) {
+  const ObjectState& st = facts.states[f].objects[i];
+  const CameraState& c = facts.states[f].camera;
+  double px, py;
+  to_screen(s, c, st.x, st.y, px, py);
+  const double r = 1.15 * st.radius * c.zoom * s.height;
+  return px - r >= 0 && py - r >= 0 && px + r <= s.width && py + r <= s.height;
+}
+
+// Area ratio (last / first frame, at the same camera zoom: a cut or zoom changes apparent
+// size) of object i, observed and in the reference, over the first and last frames where both
+// see it and the reference shows it wholly inside the frame (and, with `shaped`, reads as its
+// shape: not partly hidden); when it is never wholly inside, over frames where it is seen
+// (a ring cut by the edge still reads as a ring).
+struct AreaChange { double observed = 1, reference = 1; };
+AreaChange area_change(const Scene& s, const SceneFacts& facts, int i, const Track& tr, const Track& rt, bool shaped) {
+  int a = -1, b = -1;
+  for (int whole = 1; whole >= 0 && b <= a; --whole) {
+    a = b = -1;
+    for (size_t f = 0; f < tr.size(); ++f)
+      if (tr[f] && rt[f] && (!shaped || rt[f]->shape == s.objects[i].shape) && (!whole || inside_frame(s, facts, i, int(f)))) {
+        if (a < 0) a = int(f);
+        b = int(f);
+      }
+  }
+  if (b <= a) return {};
+  auto z2 = [&](int f) { const double z = facts.states[f].camera.zoom; return z * z; };
+  return {(tr[b]->area / z2(b)) / (tr[a]->area / z2(a)), (rt[b]->area / z2(b)) / (rt[a]->area / z2(a))};
+}
+
 double presence(const Track& t, int from, int to) {
   int n = 0, p = 0;
   for (int f = std::max(0, from); f < std::min(int(t.size()), to); ++f) ++n, p += bool(t[f]);
@@ -103,29 +157,31 @@ double presence(const Track& t, int from, int to) {
 
 void motion_claim(const Scene& s, const SceneFacts& facts, const Observations& o, int i, Scorecard& card) {
   const Object& ob = s.objects[i];
-  // Motion is judged within one shot (the one where the reference shows the object longest):
-  // screen positions jump at a cut.
+  // Motion is judged within one shot (screen positions jump at a cut): the one where the
+  // reference shows the object longest while its behaviour runs (an object that starts moving
+  // just after the cut shows its motion only in the second shot).
   int counts[2] = {0, 0};
-  for (size_t f = 0; f < o.ref_track[i].size(); ++f) counts[facts.states[f].camera.shot & 1] += bool(o.ref_track[i][f]);
+  for (size_t f = 0; f < o.ref_track[i].size(); ++f)
+    counts[facts.states[f].camera.shot & 1] += o.ref_track[i][f] && frame_time(s, int(f) + 1) > ob.start;
   const int shot = counts[1] > counts[0] ? 1 : 0;
   Track tr = o.track[i], rt = o.ref_track[i];
   for (size_t f = 0; f < tr.size(); ++f)
     if (facts.states[f].camera.shot != shot) tr[f].reset(), rt[f].reset();
   const int H = s.height;
-  const std::string who = "the " + name(s, i);
+  const std::string who = "the " + object_name(s, i);
   double odx = 0, ody = 0, rdx = 0, rdy = 0;
   const bool have_obs = displacement(tr, odx, ody), have_ref = displacement(rt, rdx, rdy);
   switch (ob.behavior) {
     case Behavior::still: {
       const double err = have_obs && have_ref ? std::hypot(odx - rdx, ody - rdy) / H : 1;
-      add(card, "motion", who + " stays still", 1 - err / 0.2);
+      add_claim(card, "motion", who + " stays still", 1 - err / 0.2);
       break;
     }
     case Behavior::move: {
       double score = 0;
       const double rn = std::hypot(rdx, rdy), on = std::hypot(odx, ody);
       if (have_obs && have_ref && rn > 1e-6 && on > 0.25 * rn) score = ((odx * rdx + ody * rdy) / (rn * on) - 0.4) / 0.6;
-      add(card, "motion", who + " moves " + dir_name(ob.dir), score);
+      add_claim(card, "motion", who + " moves " + dir_name(ob.dir), score);
       if (facts.collides_with[i] >= 0) {
         // Momentum transfer: the horizontal motion reverses after the hit, like the reference.
         // Positions are mapped back to world x through the expected camera, so a cut or pan
@@ -149,12 +205,13 @@ void motion_claim(const Scene& s, const SceneFacts& facts, const Observations& o
           const double rout = wx(fr, rpeak) - wx(fr, ra), out = wx(ft, peak) - wx(ft, a), back = wx(ft, b) - wx(ft, peak);
           sc = (out * rout > 0 && back * out < 0 && std::abs(back) > 0.02) ? 1 : 0;
         }
-        add(card, "collision", who + " collides with the " + name(s, facts.collides_with[i]) + " and bounces back", sc);
+        add_claim(card, "collision", who + " collides with the " + object_name(s, facts.collides_with[i]) + " and bounces back", sc);
       }
       break;
     }
     case Behavior::bounce:
-      add(card, "bounce", who + " bounces off the walls", 1 - path_error(tr, rt, H) / 0.24);
+      add_claim(card, "bounce", who + " bounces off the walls",
+                std::min(1 - path_error(tr, rt, H) / 0.24, set_off_score(tr, rt, H)));
       break;
     case Behavior::fall: {
       // In world coordinates (through the expected camera, so cuts and zooms cancel): the
@@ -181,44 +238,48 @@ void motion_claim(const Scene& s, const SceneFacts& facts, const Observations& o
       };
       const std::vector<double> oy = world_y(o.track[i]), ry = world_y(o.ref_track[i]);
       const double od = drop(oy), rd = drop(ry);
-      add(card, "gravity", who + " falls and bounces " + std::to_string(facts.bounces[i]) + " times",
+      add_claim(card, "gravity", who + " falls and bounces " + std::to_string(facts.bounces[i]) + " times",
           rd > 0 && od >= 0.5 * rd && std::abs(count_bounces(oy) - count_bounces(ry)) <= 1 ? 1.0 : 0.0);
       break;
     }
     case Behavior::rotate: {
       const double ro = total_rotation(tr, ob.shape), rr = total_rotation(rt, ob.shape);
-      add(card, "rotation", who + " spins " + (ob.speed > 0 ? "clockwise" : "counterclockwise"),
+      add_claim(card, "rotation", who + " spins " + (ob.speed > 0 ? "clockwise" : "counterclockwise"),
           (ro * rr > 0 && std::abs(ro) > 0.4 * std::abs(rr)) ? std::min(1.0, std::abs(ro) / std::abs(rr)) : 0);
       break;
     }
     case Behavior::grow:
     case Behavior::shrink: {
-      // Whole clip (areas are normalised by the expected zoom, so a cut does not matter).
-      const Track &tr = o.track[i], &rt = o.ref_track[i];
-      // First and last frames where the reference shows the whole shape (not clipped by the
-      // frame edge or hidden), and the observed object is there.
-      int a = -1, b = -1;
-      for (size_t f = 0; f < tr.size(); ++f)
-        if (tr[f] && rt[f] && rt[f]->shape == ob.shape) {
-          if (a < 0) a = int(f);
-          b = int(f);
-        }
-      auto z2 = [&](int f) { const double z = facts.states[f].camera.zoom; return z * z; };
-      const double r = a >= 0 && b > a ? (tr[b]->area / z2(b)) / (tr[a]->area / z2(a)) : 1;
+      // Whole clip (areas are normalised by the expected zoom, so a cut does not matter), over
+      // the frames where the reference shows the whole shape.
+      const AreaChange c = area_change(s, facts, i, o.track[i], o.ref_track[i], true);
+      const double r = c.observed, rr = c.reference;
       const bool grow = ob.behavior == Behavior::grow;
-      add(card, "size_change", who + (grow ? " grows" : " shrinks"), grow ? (r - 1.1) / 0.3 : (0.9 - r) / 0.2);
+      // Half the reference's own change over the same frames passes: a neighbour overlapping
+      // it there, or few frames with the whole shape in view (a pan carrying it out), make that
+      // change smaller than the behaviour's full 2.9x or 0.3x. The fixed bars apply when the
+      // reference changes by under 5%.
+      double score = grow ? (r - 1.1) / 0.3 : (0.9 - r) / 0.2;
+      if (grow ? rr > 1.05 : rr < 1 / 1.05) score = std::log(r) / std::log(rr);
+      add_claim(card, "size_change", who + (grow ? " grows" : " shrinks"), score);
       break;
     }
     case Behavior::orbit:
-      add(card, "orbit", who + " orbits the " + name(s, ob.target), 1 - path_error(tr, rt, H) / 0.24);
+      add_claim(card, "orbit", who + " orbits the " + object_name(s, ob.target), 1 - path_error(tr, rt, H) / 0.24);
       break;
     case Behavior::appear:
     case Behavior::disappear: {
-      const int F = int(o.track[i].size()), cut = int(ob.start * s.fps);
-      const double before = presence(o.track[i], 0, cut - 1), after = presence(o.track[i], cut + 2, F);
+      // Seen where it exists (in the frames where the reference shows it: a pan can carry it
+      // out of view) and not seen on the other side of its start.
+      const Track &ft = o.track[i], &fr = o.ref_track[i];
+      const int F = int(ft.size()), cut = int(ob.start * s.fps);
       const bool appear = ob.behavior == Behavior::appear;
-      add(card, "appearance", who + (appear ? " appears" : " disappears"),
-          appear ? std::min(after, 1 - before) : std::min(before, 1 - after));
+      const int from = appear ? cut + 2 : 0, to = appear ? F : cut - 1;
+      int shown = 0, seen = 0;
+      for (int f = std::max(0, from); f < std::min(F, to); ++f) shown += bool(fr[f]), seen += fr[f] && ft[f];
+      if (shown == 0) break;  // never in view while it exists: nothing to claim
+      const double gone = appear ? presence(ft, 0, cut - 1) : presence(ft, cut + 2, F);
+      add_claim(card, "appearance", who + (appear ? " appears" : " disappears"), std::min(double(seen) / shown, 1 - gone));
       break;
     }
   }
@@ -245,8 +306,8 @@ void add_object_claims(const Scene& s, const SceneFacts& facts, const Observatio
     }
     if (expected == 0) continue;  // never visible in the reference (off screen): nothing to claim
     if (leader) {
-      add(card, "color", std::string("a ") + color_name(ob.color) + " object is present", (double(present) / expected - 0.3) / 0.4);
-      if (shape_frames > 0) add(card, "shape", "the " + std::string(color_name(ob.color)) + " object is a " + shape_name(ob.shape),
+      add_claim(card, "color", std::string("a ") + color_name(ob.color) + " object is present", (double(present) / expected - 0.3) / 0.4);
+      if (shape_frames > 0) add_claim(card, "shape", "the " + std::string(color_name(ob.color)) + " object is a " + shape_name(ob.shape),
                                 (double(shaped) / shape_frames - 0.3) / 0.4);
       // Count: in the frames where the reference shows the most of them (all members in view),
       // the number of (colour, shape) detections matches the reference.
@@ -264,17 +325,17 @@ void add_object_claims(const Scene& s, const SceneFacts& facts, const Observatio
         agree += count(o.seen[f], rt[f]->color) == most;
       }
       if (frames > 0)
-        add(card, "count", std::to_string(facts.group_size[i]) + " " + name(s, i) + (facts.group_size[i] > 1 ? "s" : ""),
+        add_claim(card, "count", std::to_string(facts.group_size[i]) + " " + object_name(s, i) + (facts.group_size[i] > 1 ? "s" : ""),
             (double(agree) / frames - 0.3) / 0.4);
     }
     if (!ratios.empty()) {
       const double r = median(ratios);
-      add(card, "size", "the " + name(s, i) + " is " + size_name(ob.size), 1 - std::abs(std::log(r)) / std::log(1.55) * 0.5);
+      add_claim(card, "size", "the " + object_name(s, i) + " is " + size_name(ob.size), 1 - std::abs(std::log(r)) / std::log(1.55) * 0.5);
     }
     const int a = first_present(rt);
     if (a >= 0) {
       const double err = tr[a] ? std::hypot(tr[a]->cx - rt[a]->cx, tr[a]->cy - rt[a]->cy) / H : 1;
-      add(card, "position", "the " + name(s, i) + " starts at the " + facts.place[i], 1 - err / 0.3);
+      add_claim(card, "position", "the " + object_name(s, i) + " starts at the " + facts.place[i], 1 - err / 0.3);
     }
     if (F > 1) motion_claim(s, facts, o, i, card);
     if (F > 1 && facts.passes_behind[i] >= 0) {
@@ -293,7 +354,7 @@ void add_object_claims(const Scene& s, const SceneFacts& facts, const Observatio
       const bool same = fa >= 0 && b > fa && shape_seen(fa, 1) && shape_seen(b, -1) &&
                         tr[b]->area / tr[fa]->area > 0.7 && tr[b]->area / tr[fa]->area < 1.4 && last_present(rt) == F - 1 &&
                         b >= F - 2;
-      add(card, "occlusion", "the " + name(s, i) + " passes behind the " + name(s, facts.passes_behind[i]) +
+      add_claim(card, "occlusion", "the " + object_name(s, i) + " passes behind the " + object_name(s, facts.passes_behind[i]) +
                                  " and comes out unchanged",
           same && hidden > 0 ? double(hidden_ok) / hidden : 0);
     }
@@ -305,16 +366,15 @@ void add_object_claims(const Scene& s, const SceneFacts& facts, const Observatio
         // Start: the original colour; end (last quarter): the new colour, kept.
         const double late = presence(tj, F - F / 4, F), early = presence(tj, 0, std::max(1, F / 6));
         sc = std::min(late, early);
-        add(card, "cause_effect", "the " + name(s, j) + " turns " + color_name(ob.effect_color) + " when hit and stays " +
+        add_claim(card, "cause_effect", "the " + object_name(s, j) + " turns " + color_name(ob.effect_color) + " when hit and stays " +
                                       color_name(ob.effect_color), (sc - 0.3) / 0.4);
       } else {
-        // Areas are compared at the same camera zoom (a cut or zoom changes apparent size).
-        auto z2 = [&](int f) { const double z = facts.states[f].camera.zoom; return z * z; };
-        const int a0 = first_present(tj), b0 = last_present(tj), ra = first_present(rj), rb = last_present(rj);
-        const double r = a0 >= 0 && b0 > a0 ? (tj[b0]->area / z2(b0)) / (tj[a0]->area / z2(a0)) : 1;
-        const double rr = ra >= 0 && rb > ra ? (rj[rb]->area / z2(rb)) / (rj[ra]->area / z2(ra)) : 1;
-        sc = (r < 1 - 0.5 * (1 - rr) && b0 >= F - 2) ? 1 : 0;
-        add(card, "cause_effect", "the " + name(s, i) + " bites the " + name(s, j) + ", leaving a mark", sc);
+        // The target loses at least half the area the reference's loses, over the frames where
+        // the reference shows it wholly inside the frame (a pan carrying it past the edge
+        // loses area too, bite or not), and is still there when the reference last shows it.
+        const AreaChange c = area_change(s, facts, j, tj, rj, false);
+        sc = (c.observed < 1 - 0.5 * (1 - c.reference) && last_present(tj) >= last_present(rj) - 1) ? 1 : 0;
+        add_claim(card, "cause_effect", "the " + object_name(s, i) + " bites the " + object_name(s, j) + ", leaving a mark", sc);
       }
     }
   }
@@ -329,7 +389,7 @@ void add_object_claims(const Scene& s, const SceneFacts& facts, const Observatio
       const int oa = onset(s, facts, o.track[j], th), ob2 = onset(s, facts, o.track[i], th);
       const int ra = onset(s, facts, o.ref_track[j], th), rb = onset(s, facts, o.ref_track[i], th);
       const bool ok = oa >= 0 && ob2 >= 0 && ob2 > oa && (ra < 0 || rb < 0 || ob2 - oa >= 0.3 * (rb - ra));
-      add(card, "event_order", "first the " + name(s, j) + " moves, then the " + name(s, i) + " moves", ok ? 1 : 0);
+      add_claim(card, "event_order", "first the " + object_name(s, j) + " moves, then the " + object_name(s, i) + " moves", ok ? 1 : 0);
       break;
     }
   }

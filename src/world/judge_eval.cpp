@@ -3,19 +3,18 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
+#include "kinema/error.hpp"
 #include "world/internal.hpp"
-#include "world/detect.hpp"
-#include "world/scene_facts.hpp"
 
 namespace kinema::world {
 namespace {
-
-std::string obj(const Scene& s, int i) {
-  return std::string(color_name(s.objects[i].color)) + " " + shape_name(s.objects[i].shape);
-}
 
 // 3x3 box blur (edges clamp): stands in for a generator's soft output.
 Image box_blur3(const Image& in) {
@@ -35,7 +34,38 @@ Image box_blur3(const Image& in) {
   return out;
 }
 
-std::vector<Image> prepare(const Scene& s, const JudgeEvalOptions& opt, const std::string& tmp) {
+// The perturbation judged for clip `seed`: any kind, or (targeted runs) one of `only`, for which
+// a few object draws are tried, since each perturbation picks its object at random.
+bool find_perturbation(const Scene& s, uint64_t seed, const std::string& only, Scene& other, std::string& kind,
+                       std::string& needle) {
+  if (only.empty()) return perturb(s, seed, other, kind, needle);
+  for (int draw = 0; draw < 8; ++draw)
+    if (perturb(s, mix_seed(seed, uint64_t(draw)), other, kind, needle, only)) return true;
+  return false;
+}
+
+void note_miss(JudgeEval& ev, uint64_t seed, const std::string& what) {
+  if (ev.misses.size() < 40) ev.misses.push_back("seed " + std::to_string(seed) + " " + what);
+}
+
+// One miss, for debugging: the spec the claim came from, the spec that was rendered (the same
+// one for a true claim), the claim, the whole scorecard, and the frames the judge saw.
+void dump_case(const std::string& dir, const std::string& stem, const Scene& expected, const Scene& rendered,
+               const Claim& claim, const Scorecard& card, const std::vector<Image>& frames) {
+  const nlohmann::json j = {{"claim", {{"kind", claim.kind}, {"text", claim.text}, {"score", claim.score}}},
+                            {"expected", nlohmann::json::parse(to_json(expected))},
+                            {"rendered", nlohmann::json::parse(to_json(rendered))},
+                            {"scorecard", nlohmann::json::parse(card.json())}};
+  const std::string base = (std::filesystem::path(dir) / stem).string();
+  std::ofstream f(base + ".json");
+  check(bool(f), "world.selftest", "cannot write ", base, ".json; is --dump-failures a writable directory?");
+  f << j.dump(2) << "\n";
+  write_png_strip(base + ".png", frames);
+}
+
+}  // namespace
+
+std::vector<Image> prepare_frames(const Scene& s, const JudgeEvalOptions& opt, const std::string& tmp) {
   Scene r = s;
   if (opt.downscale) r.width *= 2, r.height *= 2;
   std::vector<Image> frames = render(r);
@@ -50,190 +80,6 @@ std::vector<Image> prepare(const Scene& s, const JudgeEvalOptions& opt, const st
   return frames;
 }
 
-}  // namespace
-
-bool perturb(const Scene& s, uint64_t seed, Scene& out, std::string& kind, std::string& needle) {
-  Rng rng(mix_seed(seed, 0x9e7));
-  const SceneFacts facts = scene_facts(s);
-  const int n = int(s.objects.size());
-  std::vector<int> options;  // candidate perturbations, tried in random order
-  for (int k = 0; k < 21; ++k) options.push_back(k);
-  for (int k = 20; k > 0; --k) std::swap(options[k], options[rng.below(k + 1)]);
-  for (int k : options) {
-    out = s;
-    const int i = n ? rng.below(n) : 0;
-    Object* o = n ? &out.objects[i] : nullptr;
-    const bool multi = s.frames > 1;
-    const bool alone = n && facts.group_size[i] == 1 && o->effect == Effect::none;
-    bool target_of_effect = false;
-    for (const Object& p : s.objects) target_of_effect = target_of_effect || (p.effect != Effect::none && &p != &s.objects[i] && p.target == i);
-    switch (k) {
-      case 0: {  // colour
-        if (!alone || target_of_effect) break;
-        std::vector<Color> free;
-        for (int c = 0; c < kColorCount; ++c) {
-          bool used = false;
-          for (const Object& p : s.objects) used = used || p.color == Color(c) || (p.effect == Effect::recolor && p.effect_color == Color(c));
-          if (!used && color_fits_background(s, Color(c))) free.push_back(Color(c));
-        }
-        if (free.empty()) break;
-        o->color = rng.pick(free);
-        kind = "color"; needle = std::string("a ") + color_name(s.objects[i].color) + " object";
-        return true;
-      }
-      case 1:  // shape
-        if (!alone) break;
-        do o->shape = Shape(rng.below(kShapeCount)); while (o->shape == s.objects[i].shape ||
-            (s.objects[i].behavior == Behavior::rotate && symmetry_order(o->shape) == 0));
-        kind = "shape"; needle = "object is a " + std::string(shape_name(s.objects[i].shape));
-        if (out.objects[i].color != s.objects[i].color) break;
-        needle = std::string("the ") + color_name(s.objects[i].color) + " " + needle;
-        return true;
-      case 2:  // size (one category)
-        if (!alone || o->behavior == Behavior::grow || o->behavior == Behavior::shrink) break;
-        o->size = o->size == Size::medium ? (rng.chance(0.5) ? Size::small : Size::large) : Size::medium;
-        kind = "size"; needle = obj(s, i) + " is ";
-        return true;
-      case 3:  // direction of a mover
-        if (!multi || !n || o->behavior != Behavior::move || facts.collides_with[i] >= 0 || o->effect != Effect::none) break;
-        o->dir = Dir((int(o->dir) + 2 + rng.below(5)) % 8);
-        kind = "motion"; needle = obj(s, i) + " moves";
-        return true;
-      case 4:  // a still object moves instead
-        if (!multi || !alone || o->behavior != Behavior::still || facts.passes_behind.size() == 0) break;
-        { bool occ = false; for (int p : facts.passes_behind) occ = occ || p == i; if (occ || target_of_effect) break; }
-        o->behavior = Behavior::move; o->dir = Dir(rng.below(8)); o->speed = 0.35 / clip_seconds(s);
-        kind = "motion"; needle = obj(s, i) + " stays still";
-        return true;
-      case 5:  // spin the other way
-        if (!multi || !n || o->behavior != Behavior::rotate) break;
-        o->speed = -o->speed;
-        kind = "rotation"; needle = obj(s, i) + " spins";
-        return true;
-      case 6:  // grow <-> shrink
-        if (!multi || !n || (o->behavior != Behavior::grow && o->behavior != Behavior::shrink)) break;
-        o->behavior = o->behavior == Behavior::grow ? Behavior::shrink : Behavior::grow;
-        kind = "size_change"; needle = obj(s, i);
-        return true;
-      case 7:  // a falling object stays up
-        if (!multi || !n || o->behavior != Behavior::fall) break;
-        o->behavior = Behavior::still;
-        kind = "gravity"; needle = obj(s, i) + " falls";
-        return true;
-      case 8:  // appear <-> disappear
-        if (!multi || !n || (o->behavior != Behavior::appear && o->behavior != Behavior::disappear)) break;
-        o->behavior = o->behavior == Behavior::appear ? Behavior::disappear : Behavior::appear;
-        kind = "appearance"; needle = obj(s, i);
-        return true;
-      case 9:  // move to the other side of the frame
-        if (!alone || o->behavior == Behavior::orbit || target_of_effect) break;
-        if (std::abs(o->x - aspect(s) / 2) < 0.25) break;
-        o->x = aspect(s) - o->x;
-        for (int p : facts.passes_behind) if (p == i) o->x = -1;
-        if (o->x < 0) break;
-        kind = "position"; needle = obj(s, i) + " starts";
-        return true;
-      case 10: {  // background
-        const int nb = int(background_palette().size());
-        for (int tries = 0; tries < 40; ++tries) {
-          out.background = Background(rng.below(5));
-          out.bg_top = rng.below(nb); out.bg_bottom = rng.below(nb);
-          if (out.background == Background::night) out.bg_top = 4;
-          if (out.background == Background::plain) out.bg_bottom = out.bg_top;
-          // Visibly different: another named colour at the top or bottom, or another layout.
-          const auto& pal = background_palette();
-          auto has_bottom = [](Background b) { return b == Background::gradient || b == Background::horizon || b == Background::stripes; };
-          const bool top = color_dist(pal[out.bg_top].rgb, pal[s.bg_top].rgb) >= 90;
-          const bool bottom = has_bottom(out.background) && has_bottom(s.background) &&
-                              color_dist(pal[out.bg_bottom].rgb, pal[s.bg_bottom].rgb) >= 90;
-          auto structured = [](Background b) { return b == Background::horizon || b == Background::stripes || b == Background::night; };
-          const bool layout = out.background != s.background && (structured(out.background) || structured(s.background));
-          if (!top && !bottom && !layout) continue;
-          bool fits = true;
-          for (const Object& p : out.objects) fits = fits && color_fits_background(out, p.color);
-          if (fits) { kind = "background"; needle = "background"; return true; }
-        }
-        break;
-      }
-      case 11:  // camera
-        if (!multi || s.camera.cut > 0 || n == 0) break;
-        if (s.camera.motion == CameraMotion::still) {
-          out.camera.motion = rng.chance(0.5) ? CameraMotion::pan_left : CameraMotion::pan_right;
-          out.camera.amount = 0.3;
-        } else if (s.camera.motion == CameraMotion::zoom_in || s.camera.motion == CameraMotion::zoom_out) {
-          out.camera.motion = s.camera.motion == CameraMotion::zoom_in ? CameraMotion::zoom_out : CameraMotion::zoom_in;
-        } else {
-          out.camera.motion = s.camera.motion == CameraMotion::pan_left ? CameraMotion::pan_right : CameraMotion::pan_left;
-        }
-        kind = "camera"; needle = "camera";
-        return true;
-      case 12:  // count: drop one member of a group
-        if (!n || facts.group_size[i] < 2) break;
-        out.objects.erase(out.objects.begin() + i);
-        for (Object& p : out.objects) if (p.target > i) --p.target;
-        kind = "count"; needle = obj(s, i);
-        return true;
-      case 13:  // cause and effect: no trace
-        if (!multi || !n || o->effect == Effect::none) break;
-        kind = "cause_effect"; needle = obj(s, o->target);
-        o->effect = Effect::none;
-        return true;
-      case 14:  // occlusion: the mover passes in front instead
-        if (!multi || !n || facts.passes_behind[i] < 0) break;
-        o->layer = out.objects[facts.passes_behind[i]].layer + 1;
-        kind = "occlusion"; needle = obj(s, i);
-        return true;
-      case 15:  // event order: swap the start times
-        if (!multi) break;
-        for (int a = 0; a < n; ++a)
-          for (int b = 0; b < n; ++b)
-            if (s.objects[b].start > 0 && s.objects[a].start < s.objects[b].start && s.objects[a].behavior != Behavior::still &&
-                s.objects[b].behavior != Behavior::still && s.objects[b].behavior != Behavior::appear &&
-                s.objects[b].behavior != Behavior::disappear && s.objects[a].behavior != Behavior::appear &&
-                s.objects[a].behavior != Behavior::disappear) {
-              std::swap(out.objects[a].start, out.objects[b].start);
-              kind = "event_order"; needle = "then the " + obj(s, b);
-              return true;
-            }
-        break;
-      case 16:  // relation: swap the two objects' places
-        if (facts.rel.empty()) break;
-        {
-          const Relation& r = facts.rel[rng.below(int(facts.rel.size()))];
-          Object &a = out.objects[r.a], &b = out.objects[r.b];
-          if (a.behavior == Behavior::orbit || b.behavior == Behavior::orbit || a.effect != Effect::none ||
-              b.effect != Effect::none || facts.group_size[r.a] > 1 || facts.group_size[r.b] > 1) break;
-          std::swap(a.x, b.x);
-          std::swap(a.y, b.y);
-          kind = "relation";
-          needle = "the " + obj(s, r.a) + (r.kind == "left_of" ? " starts left of the " : " starts above the ") + obj(s, r.b);
-          return true;
-        }
-      case 17:  // orbit the other way
-        if (!multi || !n || o->behavior != Behavior::orbit) break;
-        o->speed = -o->speed;
-        kind = "orbit"; needle = obj(s, i);
-        return true;
-      case 18:  // bounce off in another direction
-        if (!multi || !n || o->behavior != Behavior::bounce) break;
-        o->dir = Dir((int(o->dir) + 2 + rng.below(5)) % 8);
-        kind = "bounce"; needle = obj(s, i);
-        return true;
-      case 20:  // one continuous shot instead of a cut
-        if (!multi || s.camera.cut <= 0) break;
-        out.camera.cut = 0;
-        kind = "cross_shot"; needle = "shot cuts";
-        return true;
-      case 19:  // movers on different layers pass through each other: no collision
-        if (!multi || !n || facts.collides_with[i] < 0) break;
-        o->layer = out.objects[facts.collides_with[i]].layer + 1;
-        kind = "collision"; needle = obj(s, i);
-        return true;
-    }
-  }
-  return false;
-}
-
 double JudgeEval::true_rate() const {
   int t = 0, p = 0;
   for (const auto& [k, v] : kinds) t += v.true_total, p += v.true_pass;
@@ -244,6 +90,23 @@ double JudgeEval::false_rate() const {
   int t = 0, p = 0;
   for (const auto& [k, v] : kinds) t += v.false_total, p += v.false_caught;
   return t ? double(p) / t : 0;
+}
+
+std::vector<std::string> JudgeEval::kinds_below(double min_true, double min_false, int min_cases) const {
+  std::vector<std::string> out;
+  char line[160];
+  for (const auto& [k, v] : kinds) {
+    if (v.true_total >= min_cases && v.true_pass < min_true * v.true_total) {
+      std::snprintf(line, sizeof line, "%s: true %d/%d (%.1f%%)", k.c_str(), v.true_pass, v.true_total, 100.0 * v.true_pass / v.true_total);
+      out.push_back(line);
+    }
+    if (v.false_total >= min_cases && v.false_caught < min_false * v.false_total) {
+      std::snprintf(line, sizeof line, "%s: false %d/%d (%.1f%%)", k.c_str(), v.false_caught, v.false_total,
+                    100.0 * v.false_caught / v.false_total);
+      out.push_back(line);
+    }
+  }
+  return out;
 }
 
 std::string JudgeEval::report() const {
@@ -261,31 +124,61 @@ std::string JudgeEval::report() const {
 }
 
 JudgeEval evaluate_judge(const JudgeEvalOptions& opt) {
+  if (!opt.kind.empty() && !is_claim_kind(opt.kind)) {
+    std::string kinds;
+    for (const std::string& k : claim_kinds()) kinds += (kinds.empty() ? "" : ", ") + k;
+    fail("world.selftest", "unknown claim kind '", opt.kind, "'; expected one of ", kinds);
+  }
   JudgeEval ev;
   const std::string tmp = "/tmp/kinema-judge-" + std::to_string(getpid()) + ".mp4";
+  if (!opt.dump_dir.empty()) std::filesystem::create_directories(opt.dump_dir);
   SampleOptions so{opt.size, opt.size, opt.fps, opt.frames};
-  for (int c = 0; c < opt.clips; ++c) {
-    const uint64_t seed = mix_seed(opt.seed, c);
+  // A targeted run samples until `clips` scenes have the kind; the bound only stops a kind the
+  // sampler never produces at this clip length from looping forever.
+  const long max_sampled = opt.kind.empty() ? opt.clips : 2000L * std::max(1, opt.clips);
+  for (long c = 0; ev.clips < opt.clips; ++c) {
+    check(c < max_sampled, "world.selftest", "no sampled scene has a claim of kind '", opt.kind, "' after ", c,
+          " scenes; try more --frames or another kind");
+    const uint64_t seed = mix_seed(opt.seed, uint64_t(c));
     const Scene s = sample_scene(seed, so);
-    const Scorecard card = judge(prepare(s, opt, tmp), s);
+    ++ev.sampled;
+    Scene probe;
+    std::string probe_kind, probe_needle;
+    if (!opt.kind.empty() && !find_perturbation(s, mix_seed(seed, 77), opt.kind, probe, probe_kind, probe_needle)) continue;
+    ++ev.clips;
+    const std::vector<Image> frames = prepare_frames(s, opt, tmp);
+    const Scorecard card = judge(frames, s);
     for (const Claim& cl : card.claims) {
       KindStats& k = ev.kinds[cl.kind];
       ++k.true_total;
       k.true_pass += cl.pass;
-      if (!cl.pass && ev.misses.size() < 40) ev.misses.push_back("seed " + std::to_string(seed) + " true claim judged false: " + cl.text);
+      if (cl.pass) continue;
+      note_miss(ev, seed, "true claim judged false: " + cl.text);
+      if (!opt.dump_dir.empty())
+        dump_case(opt.dump_dir, std::to_string(seed) + "-true-" + cl.kind, s, s, cl, card, frames);
     }
+    std::vector<std::string> judged;  // perturbed specs already judged for this clip
     for (int rep = 0; rep < opt.negatives; ++rep) {
-    Scene other;
-    std::string kind, needle;
-    if (!perturb(s, mix_seed(seed, 77 + rep), other, kind, needle)) continue;
-    const Scorecard neg = judge(prepare(other, opt, tmp), s);
-    for (const Claim& cl : neg.claims) {
-      if (cl.kind != kind || cl.text.find(needle) == std::string::npos) continue;
-      KindStats& k = ev.kinds[cl.kind];
-      ++k.false_total;
-      k.false_caught += !cl.pass;
-      if (cl.pass && ev.misses.size() < 40) ev.misses.push_back("seed " + std::to_string(seed) + " false claim judged true: " + cl.text);
-    }
+      Scene other;
+      std::string kind, needle;
+      if (!find_perturbation(s, mix_seed(seed, 77 + rep), opt.kind, other, kind, needle)) continue;
+      // The same change twice (a kind with one way to perturb it) would count one case twice.
+      const std::string spec = to_json(other);
+      if (std::find(judged.begin(), judged.end(), spec) != judged.end()) continue;
+      judged.push_back(spec);
+      const std::vector<Image> neg_frames = prepare_frames(other, opt, tmp);
+      const Scorecard neg = judge(neg_frames, s);
+      for (const Claim& cl : neg.claims) {
+        if (cl.kind != kind || cl.text.find(needle) == std::string::npos) continue;
+        KindStats& k = ev.kinds[cl.kind];
+        ++k.false_total;
+        k.false_caught += !cl.pass;
+        if (!cl.pass) continue;
+        note_miss(ev, seed, "false claim judged true: " + cl.text);
+        if (!opt.dump_dir.empty())
+          dump_case(opt.dump_dir, std::to_string(seed) + "-false-" + cl.kind + "-" + std::to_string(rep), s, other, cl, neg,
+                    neg_frames);
+      }
     }
   }
   if (opt.reencode) std::remove(tmp.c_str());

@@ -1,4 +1,5 @@
-// Scene-wide claims of the judge: relations, background, camera motion, cross-shot consistency.
+// Scene-wide claims of the judge: relations, background, camera motion, and (cross_shot.cpp)
+// cross-shot consistency.
 #include <algorithm>
 #include <array>
 
@@ -7,15 +8,6 @@
 
 namespace kinema::world {
 namespace {
-
-void add(Scorecard& card, const char* kind, const std::string& text, double score) {
-  score = std::clamp(score, 0.0, 1.0);
-  card.claims.push_back({kind, text, score, score >= 0.5});
-}
-
-std::string name(const Scene& s, int i) {
-  return std::string(color_name(s.objects[i].color)) + " " + shape_name(s.objects[i].shape);
-}
 
 // Per-row median colours (the background model the detector uses), resampled to 32 rows.
 std::vector<std::array<double, 3>> row_profile(const Image& f) {
@@ -30,12 +22,6 @@ std::vector<std::array<double, 3>> row_profile(const Image& f) {
     }
   }
   return out;
-}
-
-double mean_abs_diff(const Image& a, const Image& b) {
-  double acc = 0;
-  for (size_t i = 0; i < a.rgb.size(); i += 7) acc += std::abs(int(a.rgb[i]) - int(b.rgb[i]));
-  return acc / (a.rgb.size() / 7.0);
 }
 
 }  // namespace
@@ -53,7 +39,7 @@ void add_scene_claims(const Scene& s, const SceneFacts& facts, const Observation
       const double d = left ? tb[f]->cx - ta[f]->cx : tb[f]->cy - ta[f]->cy;
       score = 0.5 + d / (0.1 * H);
     }
-    add(card, "relation", "the " + name(s, r.a) + (left ? " starts left of the " : " starts above the ") + name(s, r.b), score);
+    add_claim(card, "relation", "the " + object_name(s, r.a) + (left ? " starts left of the " : " starts above the ") + object_name(s, r.b), score);
   }
   // Background: per-row colours of the first frame against the reference rendering's.
   {
@@ -72,7 +58,7 @@ void add_scene_claims(const Scene& s, const SceneFacts& facts, const Observation
     const auto& pal = background_palette();
     std::string text = std::string(background_name(s.background)) + " background (" + pal[s.bg_top].name;
     if (s.background != Background::plain && s.background != Background::night) text += std::string(", ") + pal[s.bg_bottom].name;
-    add(card, "background", text + ")", 1 - err / 60);
+    add_claim(card, "background", text + ")", 1 - err / 60);
   }
   if (F < 2) return;
   // Camera: the screen motion of every visible object matches the reference (which includes
@@ -95,40 +81,10 @@ void add_scene_claims(const Scene& s, const SceneFacts& facts, const Observation
       const double m = err[err.size() / 2];
       std::string text = s.camera.motion == CameraMotion::still ? "the camera is static"
                                                                  : std::string("the camera ") + camera_name(s.camera.motion);
-      add(card, "camera", text, 1 - m / 0.2);
+      add_claim(card, "camera", text, 1 - m / 0.2);
     }
   }
-  if (s.camera.cut > 0) {
-    // Cross-shot: the cut is where the reference cuts, and each object keeps colour and shape.
-    // The cut is where the reference cuts if the frame difference there is a clear peak: at
-    // least half the largest difference in the clip and twice the median one.
-    int ref_cut = 1;
-    for (int f = 1; f < F; ++f) if (facts.states[f].camera.shot != facts.states[f - 1].camera.shot) { ref_cut = f; break; }
-    std::vector<double> diff(F, 0);
-    for (int f = 1; f < F; ++f) diff[f] = mean_abs_diff(frames[f - 1], frames[f]);
-    std::vector<double> sorted(diff.begin() + 1, diff.end());
-    std::sort(sorted.begin(), sorted.end());
-    const double peak = sorted.back(), med = sorted[sorted.size() / 2];
-    int cut = ref_cut;
-    double here = 0;
-    for (int f = std::max(1, ref_cut - 1); f <= std::min(F - 1, ref_cut + 1); ++f)
-      if (diff[f] > here) here = diff[f], cut = f;
-    const bool cut_seen = here >= 0.5 * peak && here >= 2 * med && here > 0.3;
-    int kept = 0, total = 0;
-    auto seen_with_shape = [&](const Track& t, Shape sh, int from, int to) {
-      for (int f = from; f < to; ++f) if (t[f] && t[f]->shape == sh) return true;
-      return false;
-    };
-    for (size_t i = 0; i < o.track.size(); ++i) {
-      const Shape sh = s.objects[i].shape;
-      if (!seen_with_shape(o.ref_track[i], sh, 0, ref_cut) || !seen_with_shape(o.ref_track[i], sh, ref_cut, F)) continue;
-      ++total;
-      kept += seen_with_shape(o.track[i], sh, 0, cut) && seen_with_shape(o.track[i], sh, cut, F);
-    }
-    if (total == 0) total = kept = 1;  // nothing visible on both sides: only the cut is checked
-    add(card, "cross_shot", "the shot cuts and the objects keep their colour and shape",
-        cut_seen && total > 0 ? double(kept) / total : 0);
-  }
+  if (s.camera.cut > 0) add_cross_shot_claim(s, facts, o, frames, card);
 }
 
 }  // namespace kinema::world

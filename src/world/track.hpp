@@ -1,7 +1,9 @@
 // Tracks for the judge: per expected object and frame, the observed detection of its colour
 // nearest to where the expected scene puts it, and the same for a reference rendering.
 #pragma once
+#include <algorithm>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "kinema/world.hpp"
@@ -21,5 +23,18 @@ Observations observe(const std::vector<Image>& frames, const Scene& ref, const S
 void add_object_claims(const Scene& s, const SceneFacts& facts, const Observations& obs, Scorecard& card);
 void add_scene_claims(const Scene& s, const SceneFacts& facts, const Observations& obs,
                       const std::vector<Image>& frames, Scorecard& card);
+void add_cross_shot_claim(const Scene& s, const SceneFacts& facts, const Observations& obs,
+                          const std::vector<Image>& frames, Scorecard& card);
+
+// A claim with its score clamped to [0, 1]; it passes at 0.5.
+inline void add_claim(Scorecard& card, const char* kind, const std::string& text, double score) {
+  score = std::clamp(score, 0.0, 1.0);
+  card.claims.push_back({kind, text, score, score >= 0.5});
+}
+
+// "red circle": how claims name object i.
+inline std::string object_name(const Scene& s, int i) {
+  return std::string(color_name(s.objects[i].color)) + " " + shape_name(s.objects[i].shape);
+}
 
 }  // namespace kinema::world

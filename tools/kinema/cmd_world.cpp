@@ -32,7 +32,8 @@ const char* kWorldHelp =
     "  kinema world expand \"prompt\" [--seed N]     parse a prompt; print caption, spec, mappings\n"
     "  kinema world caption --seed N | --spec FILE  print the detailed caption and a short prompt\n"
     "  kinema world dataset --out DIR --clips N [--seed N]   write training shards (resumable)\n"
-    "  kinema world selftest [--clips N] [--reencode] [--downscale]   measure the judge's accuracy\n"
+    "  kinema world selftest [--clips N] [--reencode] [--downscale] [--kind KIND] [--dump-failures DIR]\n"
+    "                                               measure the judge's accuracy (per claim kind)\n"
     "  kinema world vocab                           vocabulary size\n";
 
 std::string read_text(const std::string& path) {

@@ -3,7 +3,8 @@
 // measures 1 rank, then starts itself under `mpirun -np 2` and the ranks measure 2 x 1
 // thread: samples/s, speed-up (ideal 2 when the two ranks get a core each), the gradient
 // all-reduce's seconds per step and its share of the step, and the optimizer state per rank
-// with and without ZeRO sharding.
+// with and without ZeRO sharding; and the 2-rank run's model FLOP utilisation (issue 6's
+// yardstick: the default model is trained this way, two ranks of one thread).
 #include <cstdlib>
 #include <string>
 
@@ -64,6 +65,10 @@ int main(int argc, char** argv) {
   const double step_s = double(4 * comm.size()) / dp.samples_per_s;
   const std::string n = std::to_string(comm.size()) + " ranks x 1 thread";
   report("data_parallel", n + " samples/s", dp.samples_per_s, "samples/s", 0);
+  // FLOPs counted analytically as bench_dit_train does: training = 3x the forward.
+  const double flops_per_sample = 3.0 * dit_forward_flops(default_dit_config(), 7 * 8 * 8, 80);
+  report("data_parallel", n + " model FLOP/s vs bf16 peak", dp.samples_per_s * flops_per_sample / 1e9, "GFLOP/s",
+         read_peaks().bf16_gflops);
   if (baseline > 0) report("data_parallel", n + " speed-up over 1 rank", dp.samples_per_s / baseline, "x", comm.size());
   report("data_parallel", n + " gradient all-reduce s/step", dp.allreduce_s, "s", 0);
   report("data_parallel", n + " all-reduce share of the step", dp.allreduce_s / step_s, "fraction", 0);

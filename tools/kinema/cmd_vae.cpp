@@ -175,6 +175,27 @@ int vae_stats(int argc, char** argv) {
   return 0;
 }
 
+// The judge may word or count claims differently on other frames: match them by kind and
+// text; a claim the decoded frames lack does not pass. per_kind[kind] += {kept, passed originally}.
+struct ClaimsKept {
+  int64_t passed_original = 0, passed_decoded = 0, kept = 0;
+};
+ClaimsKept claims_kept(const world::Scorecard& original, const world::Scorecard& decoded,
+                       std::map<std::string, std::pair<int64_t, int64_t>>& per_kind) {
+  ClaimsKept r;
+  std::map<std::string, int> passed_decoded;
+  for (const world::Claim& k : decoded.claims)
+    r.passed_decoded += k.pass, passed_decoded[k.kind + "\n" + k.text] += k.pass;
+  for (const world::Claim& k : original.claims) {
+    if (!k.pass) continue;
+    ++r.passed_original;
+    ++per_kind[k.kind].second;
+    int& n = passed_decoded[k.kind + "\n" + k.text];
+    if (n > 0) ++r.kept, ++per_kind[k.kind].first, --n;
+  }
+  return r;
+}
+
 int vae_recon(int argc, char** argv) {
   VaeCmdCli c;
   c.clips = 20;
@@ -201,6 +222,7 @@ int vae_recon(int argc, char** argv) {
   NoGradGuard no_grad;
   double psnr_sum = 0, psnr_min = 1e9, seconds = 0;
   int64_t claims_orig = 0, claims_dec = 0, still = 0, claims_total = 0;
+  std::map<std::string, std::pair<int64_t, int64_t>> per_kind;  // kind -> {kept, passed originally}
   std::string rows;
   uint64_t seed = uint64_t(c.seed) * 1000003ull;
   for (int64_t i = 0; i < c.clips; ++i) {
@@ -220,17 +242,8 @@ int vae_recon(int argc, char** argv) {
     psnr_sum += p, psnr_min = std::min(psnr_min, p);
     const std::vector<world::Image> decoded = to_images(y);
     const world::Scorecard a = world::judge(frames, scene), b = world::judge(decoded, scene);
-    // The judge may word or count claims differently on other frames: match them by kind
-    // and text; a claim the decoded frames lack does not pass.
-    int64_t pass_a = 0, pass_b = 0, both = 0;
-    std::map<std::string, int> passed_b;
-    for (const world::Claim& k : b.claims) pass_b += k.pass, passed_b[k.kind + "\n" + k.text] += k.pass;
-    for (const world::Claim& k : a.claims) {
-      if (!k.pass) continue;
-      ++pass_a;
-      int& n = passed_b[k.kind + "\n" + k.text];
-      if (n > 0) ++both, --n;
-    }
+    const ClaimsKept k = claims_kept(a, b, per_kind);
+    const int64_t pass_a = k.passed_original, pass_b = k.passed_decoded, both = k.kept;
     claims_total += int64_t(a.claims.size());
     claims_orig += pass_a, claims_dec += pass_b, still += both;
     std::printf("clip %3lld  psnr %6.2f dB  judge %lld/%zu original, %lld/%zu decoded\n",
@@ -270,11 +283,19 @@ int vae_recon(int argc, char** argv) {
               mean_psnr >= 32 ? "met" : "NOT met", static_cast<long long>(claims_orig),
               static_cast<long long>(claims_total), static_cast<long long>(claims_dec), 100 * still_share,
               still_share >= 0.98 ? "met" : "NOT met", seconds / double(c.clips));
+  std::string kinds;
+  for (const auto& [kind, kp] : per_kind) {
+    std::printf("  %-14s %5.1f%% kept (%lld of %lld)\n", kind.c_str(), 100.0 * double(kp.first) / double(kp.second),
+                static_cast<long long>(kp.first), static_cast<long long>(kp.second));
+    kinds += (kinds.empty() ? "\"" : ", \"") + kind + "\": [" + std::to_string(kp.first) + ", " +
+             std::to_string(kp.second) + "]";
+  }
   std::ofstream json(fs::path(c.out) / "recon.json");
   json << "{\n  \"vae\": \"" << c.vae << "\", \"clips\": " << c.clips << ", \"frames\": " << c.frames
        << ",\n  \"psnr_mean\": " << mean_psnr << ", \"psnr_min\": " << psnr_min
        << ",\n  \"claims\": " << claims_total << ", \"pass_original\": " << claims_orig
        << ", \"pass_decoded\": " << claims_dec << ", \"still_pass_share\": " << still_share
+       << ",\n  \"per_kind_kept_of_passed\": {" << kinds << "}"
        << ",\n  \"seconds_per_clip\": " << seconds / double(c.clips) << ",\n  \"per_clip\": [\n    " << rows
        << "\n  ]\n}\n";
   return 0;

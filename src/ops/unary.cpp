@@ -84,6 +84,21 @@ std::vector<OpCase> unary_cases(const char* name, Tensor (*fn)(const Tensor&), c
   return cases;
 }
 
+// The same plus one f32 case over [-300, 300], for the logistic-based ops: exp of a large
+// argument must not overflow into a wrong result (sigmoid(-200) once came out 1).
+std::vector<OpCase> with_wide_case(std::vector<OpCase> cases, const char* name,
+                                   Tensor (*fn)(const Tensor&), const char* torch) {
+  Tensor x = test_input({1000}, DType::f32, 999, Layout::contiguous, -300.f, 300.f);
+  OpCase c;
+  c.repro = std::string(name) + "(x=" + describe(x) + " in [-300, 300])";
+  c.inputs = {x};
+  c.run = [fn](const std::vector<Tensor>& in) { return fn(in[0]); };
+  c.torch = torch;
+  c.finite_differences = false;  // steps are tiny against inputs this large
+  cases.push_back(std::move(c));
+  return cases;
+}
+
 Tensor gelu_erf_fn(const Tensor& x) { return gelu(x, GeluApprox::none); }
 Tensor gelu_tanh_fn(const Tensor& x) { return gelu(x, GeluApprox::tanh); }
 Tensor scale_fn(const Tensor& x) { return scale(x, -1.75f); }
@@ -96,16 +111,21 @@ std::vector<OpCase> sqrt_cases() { return unary_cases("sqrt", sqrt, "torch.sqrt"
 std::vector<OpCase> rsqrt_cases() { return unary_cases("rsqrt", rsqrt, "torch.rsqrt", {0.25f, 4.f}); }
 std::vector<OpCase> square_cases() { return unary_cases("square", square, "torch.square"); }
 std::vector<OpCase> tanh_cases() { return unary_cases("tanh", tanh, "torch.tanh"); }
-std::vector<OpCase> sigmoid_cases() { return unary_cases("sigmoid", sigmoid, "torch.sigmoid"); }
+std::vector<OpCase> sigmoid_cases() {
+  return with_wide_case(unary_cases("sigmoid", sigmoid, "torch.sigmoid"), "sigmoid", sigmoid,
+                        "torch.sigmoid");
+}
 std::vector<OpCase> silu_cases() {
-  return unary_cases("silu", silu, "torch.nn.functional.silu");
+  const char* torch = "torch.nn.functional.silu";
+  return with_wide_case(unary_cases("silu", silu, torch), "silu", silu, torch);
 }
 std::vector<OpCase> relu_cases() {
   return unary_cases("relu", relu, "torch.relu", {-3.f, 3.f}, /*smooth=*/false);
 }
 std::vector<OpCase> gelu_tanh_cases() {
-  return unary_cases("gelu_tanh", gelu_tanh_fn,
-                     "lambda x: torch.nn.functional.gelu(x, approximate='tanh')");
+  const char* torch = "lambda x: torch.nn.functional.gelu(x, approximate='tanh')";
+  return with_wide_case(unary_cases("gelu_tanh", gelu_tanh_fn, torch), "gelu_tanh", gelu_tanh_fn,
+                        torch);
 }
 std::vector<OpCase> gelu_erf_cases() {
   return unary_cases("gelu_erf", gelu_erf_fn, "lambda x: torch.nn.functional.gelu(x)");

@@ -5,72 +5,65 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 // foreach_target re-includes this file once per target; the code below is per target.
 #include "hwy/contrib/math/math-inl.h"
-#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 
 #include <cmath>
 
 #include "backend/cpu/kernels.hpp"
+#include "backend/cpu/simd/exp_nonpositive-inl.h"
+#include "backend/cpu/simd/store_row-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace kinema {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Outputs larger than the caches are written with non-temporal stores: a normal store first
-// reads the line it overwrites (read-for-ownership), a third more memory traffic than the op
-// needs; memcpy avoids it the same way.
-constexpr int64_t kStreamMin = int64_t(1) << 20;  // floats (4 MiB)
-
-// Writes out[i] = g(i) for a contiguous run, streaming when the run is large; g(d, i) -> V.
-template <class G>
-HWY_INLINE void Produce(float* HWY_RESTRICT out, int64_t n, G g, int64_t* done) {
-  const hn::ScalableTag<float> d;
-  const int64_t N = int64_t(hn::Lanes(d));
-  int64_t i = 0;
-  if (n >= kStreamMin) {
-    const hn::CappedTag<float, 1> d1;
-    for (; i < n && reinterpret_cast<uintptr_t>(out + i) % (N * 4) != 0; ++i)
-      hn::StoreU(g(d1, i), d1, out + i);
-    for (; i + N <= n; i += N) hn::Stream(g(d, i), d, out + i);
-    hwy::FlushStream();
-  } else {
-    for (; i + N <= n; i += N) hn::StoreU(g(d, i), d, out + i);
-  }
-  *done = i;
-}
-
-// Applies f(d, v) over n contiguous floats; the tail reuses f with a one-lane tag.
+// Applies f(d, v) over n contiguous floats (d: a full-vector or one-lane tag).
 template <class F>
 HWY_INLINE void MapUnary(const float* HWY_RESTRICT x, float* HWY_RESTRICT y, int64_t n, F f) {
-  int64_t i = 0;
-  Produce(y, n, [&](auto dd, int64_t j) { return f(dd, hn::LoadU(dd, x + j)); }, &i);
-  const hn::CappedTag<float, 1> d1;
-  for (; i < n; ++i) hn::StoreU(f(d1, hn::LoadU(d1, x + i)), d1, y + i);
+  const bool stream = n >= kStreamMin;
+  StoreRow(y, n, [&](auto dd, int64_t j) { return f(dd, hn::LoadU(dd, x + j)); }, stream);
+  if (stream) hwy::FlushStream();
 }
 
+// 1 / (1 + exp(z)) from t = exp(-|z|) <= 1, which cannot overflow (Highway's Exp is valid up
+// to 104 only: exp(200) made sigmoid(-200) come out 1): 1 / (1 + t) for z <= 0, else t / (1 + t).
+template <class D, class V>
+HWY_INLINE V Logistic(D d, V z) {
+  const auto one = hn::Set(d, 1.f);
+  const auto t = ExpNonPositive(d, hn::Or(z, hn::Set(d, -0.f)));  // the sign bit set: -|z|
+  return hn::Div(hn::IfThenElse(hn::Gt(z, hn::Zero(d)), t, one), hn::Add(one, t));
+}
+
+// exp gives 0 for NaN, so sigmoid passes NaN through itself (silu and GELU
+// multiply by x, which does).
 template <class D, class V>
 HWY_INLINE V Sigmoid(D d, V v) {
-  const auto one = hn::Set(d, 1.f);
-  return hn::Div(one, hn::Add(one, hn::Exp(d, hn::Neg(v))));
+  return hn::IfThenElse(hn::IsNaN(v), v, Logistic(d, hn::Neg(v)));
+}
+
+// GELU's tanh form through the logistic function, 0.5 (1 + tanh(u)) = 1 / (1 + exp(-2u)) with
+// u = sqrt(2/pi) (x + 0.044715 x^3): one exp and one division, where tanh costs an expm1, a
+// division and sign handling.
+template <class D, class V>
+HWY_INLINE V GeluGate(D d, V x) {
+  const auto k2 = hn::Set(d, -2 * 0.7978845608028654f), c = hn::Set(d, 0.044715f);
+  return Logistic(d, hn::Mul(k2, hn::MulAdd(hn::Mul(c, x), hn::Mul(x, x), x)));  // z = -2u
 }
 
 template <class D, class V>
 HWY_INLINE V GeluTanh(D d, V x) {
-  const auto k = hn::Set(d, 0.7978845608028654f), c = hn::Set(d, 0.044715f);
-  const auto half = hn::Set(d, 0.5f), one = hn::Set(d, 1.f);
-  const auto u = hn::Mul(k, hn::MulAdd(hn::Mul(c, x), hn::Mul(x, x), x));
-  return hn::Mul(hn::Mul(half, x), hn::Add(one, hn::Tanh(d, u)));
+  return hn::Mul(x, GeluGate(d, x));
 }
 
+// d/dx [x s] with s = sigmoid(2u): s + x * 2 s (1 - s) * du/dx, du/dx = k (1 + 3c x^2)
 template <class D, class V>
 HWY_INLINE V GeluTanhGrad(D d, V x) {
-  const auto k = hn::Set(d, 0.7978845608028654f), c = hn::Set(d, 0.044715f);
-  const auto half = hn::Set(d, 0.5f), one = hn::Set(d, 1.f), three_c = hn::Set(d, 3 * 0.044715f);
-  const auto x2 = hn::Mul(x, x);
-  const auto t = hn::Tanh(d, hn::Mul(k, hn::MulAdd(hn::Mul(c, x), x2, x)));
-  const auto dt = hn::Mul(hn::NegMulAdd(t, t, one), hn::Mul(k, hn::MulAdd(three_c, x2, one)));
-  return hn::MulAdd(hn::Mul(half, x), dt, hn::Mul(half, hn::Add(one, t)));
+  const auto k2 = hn::Set(d, 2 * 0.7978845608028654f), three_c = hn::Set(d, 3 * 0.044715f);
+  const auto one = hn::Set(d, 1.f);
+  const auto s = GeluGate(d, x);
+  const auto du2 = hn::Mul(k2, hn::MulAdd(three_c, hn::Mul(x, x), one));  // 2 du/dx
+  return hn::Mul(s, hn::MulAdd(hn::Mul(x, hn::Sub(one, s)), du2, one));
 }
 
 void UnaryF32(UnaryOp op, const float* x, float* y, int64_t n, float p) {
@@ -85,7 +78,7 @@ void UnaryF32(UnaryOp op, const float* x, float* y, int64_t n, float p) {
     case UnaryOp::tanh: return MapUnary(x, y, n, [](auto d, auto v) { return hn::Tanh(d, v); });
     case UnaryOp::sigmoid: return MapUnary(x, y, n, [](auto d, auto v) { return Sigmoid(d, v); });
     case UnaryOp::silu:
-      return MapUnary(x, y, n, [](auto d, auto v) { return hn::Mul(v, Sigmoid(d, v)); });
+      return MapUnary(x, y, n, [](auto d, auto v) { return hn::Mul(v, Logistic(d, hn::Neg(v))); });
     case UnaryOp::relu:
       return MapUnary(x, y, n, [](auto d, auto v) { return hn::Max(v, hn::Zero(d)); });
     case UnaryOp::gelu_tanh: return MapUnary(x, y, n, [](auto d, auto v) { return GeluTanh(d, v); });
@@ -99,7 +92,7 @@ void UnaryF32(UnaryOp op, const float* x, float* y, int64_t n, float p) {
       });
     case UnaryOp::silu_grad:
       return MapUnary(x, y, n, [](auto d, auto v) {
-        const auto s = Sigmoid(d, v), one = hn::Set(d, 1.f);
+        const auto s = Logistic(d, hn::Neg(v)), one = hn::Set(d, 1.f);
         return hn::Mul(s, hn::MulAdd(v, hn::Sub(one, s), one));
       });
     case UnaryOp::gelu_tanh_grad:
@@ -118,24 +111,20 @@ void UnaryF32(UnaryOp op, const float* x, float* y, int64_t n, float p) {
 template <class F>
 HWY_INLINE void MapBinary(const float* a, int64_t sa, const float* b, int64_t sb, float* out,
                           int64_t n, F f) {
-  const hn::ScalableTag<float> d;
-  const hn::CappedTag<float, 1> d1;
-  const int64_t N = int64_t(hn::Lanes(d));
-  int64_t i = 0;
-  (void)N;
+  const bool stream = n >= kStreamMin;
   if (sa == 1 && sb == 1) {
-    Produce(out, n, [&](auto dd, int64_t j) { return f(hn::LoadU(dd, a + j), hn::LoadU(dd, b + j)); }, &i);
-    for (; i < n; ++i) hn::StoreU(f(hn::LoadU(d1, a + i), hn::LoadU(d1, b + i)), d1, out + i);
+    StoreRow(out, n, [&](auto dd, int64_t j) { return f(hn::LoadU(dd, a + j), hn::LoadU(dd, b + j)); }, stream);
   } else if (sa == 0 && sb == 1) {
-    Produce(out, n, [&](auto dd, int64_t j) { return f(hn::Set(dd, a[0]), hn::LoadU(dd, b + j)); }, &i);
-    for (; i < n; ++i) hn::StoreU(f(hn::Set(d1, a[0]), hn::LoadU(d1, b + i)), d1, out + i);
+    StoreRow(out, n, [&](auto dd, int64_t j) { return f(hn::Set(dd, a[0]), hn::LoadU(dd, b + j)); }, stream);
   } else if (sa == 1 && sb == 0) {
-    Produce(out, n, [&](auto dd, int64_t j) { return f(hn::LoadU(dd, a + j), hn::Set(dd, b[0])); }, &i);
-    for (; i < n; ++i) hn::StoreU(f(hn::LoadU(d1, a + i), hn::Set(d1, b[0])), d1, out + i);
+    StoreRow(out, n, [&](auto dd, int64_t j) { return f(hn::LoadU(dd, a + j), hn::Set(dd, b[0])); }, stream);
   } else {
-    for (; i < n; ++i)
+    const hn::CappedTag<float, 1> d1;
+    for (int64_t i = 0; i < n; ++i)
       hn::StoreU(f(hn::Set(d1, a[i * sa]), hn::Set(d1, b[i * sb])), d1, out + i);
+    return;
   }
+  if (stream) hwy::FlushStream();
 }
 
 void BinaryF32(BinaryOp op, const float* a, int64_t sa, const float* b, int64_t sb, float* out,

@@ -219,10 +219,16 @@ struct StepStats {
 // directory and a rename, then points dir/latest at it; load() restores all of it in place
 // (the optimizer keeps references to the parameters) and refuses a checkpoint of another
 // format, data set size, key set or shape.
+//
+// frozen: tensors of the model that do not train (a VAE's encoder under a decoder being
+// trained): no optimizer state, no EMA, but the saved model files hold them, and load()
+// requires them there with the very same values (a run resumed on another encoder would
+// continue in another latent space).
 class TrainState {
  public:
   TrainState(std::string format, std::vector<std::string> keys, std::vector<Tensor> params,
-             int64_t dataset_size, const TrainLoopOptions& options, uint64_t rng_stream);
+             int64_t dataset_size, const TrainLoopOptions& options, uint64_t rng_stream,
+             std::map<std::string, Tensor> frozen = {});
   // After the micro-batches' backward: clip, set the scheduled lr, AdamW step, zero the grads,
   // update the EMA, count the step. Fills s.grad_norm, s.lr and s.step.
   void finish_step(StepStats& s);
@@ -254,6 +260,7 @@ class TrainState {
   std::string format_;
   std::vector<std::string> keys_;
   std::vector<Tensor> params_, ema_;
+  std::map<std::string, Tensor> frozen_;
   int64_t dataset_size_;
   TrainLoopOptions options_;
   Communicator* comm_ = nullptr;

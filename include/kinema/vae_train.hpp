@@ -1,7 +1,8 @@
 // Training the causal video VAE: reconstruction (L1 + L2 on pixels in [-1, 1]) plus a small KL
 // to N(0, 1), on clips of any shape (each sample runs alone, so images and clips of different
 // sizes mix in one optimizer step), with the shared TrainState (AdamW, EMA, checkpoints that
-// resume bit-identically). docs/train.md gives the recipe.
+// resume bit-identically); or the decoder alone on a frozen encoder's latents. docs/train.md
+// gives the recipe.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -22,6 +23,23 @@ class VideoDataset {
   virtual Tensor get(int64_t index) const = 0;
 };
 
+// Which parts of the VAE train.
+enum class VaeTrainedPart {
+  whole,    // encoder and decoder: reconstruction + KL
+  // conv2 and decoder.* (is_vae_decoder_key) on the latents of the frozen encoder (encoder.*
+  // and conv1, which make mu and logvar; no gradients, optimizer state or EMA): the latent
+  // space, and a DiT trained on it, stay valid, as with Stable Diffusion's ft-MSE decoder.
+  // Reconstruction only: with the encoder fixed the KL is a constant.
+  decoder,
+};
+
+// What the decoder reads in training.
+enum class VaeDecoderInput {
+  // mu + exp(logvar / 2) eps: the decoder learns to take latents near mu, as a DiT's are.
+  sample,
+  mean,  // mu itself
+};
+
 struct VaeTrainerOptions : TrainLoopOptions {
   float l1_weight = 1.f;     // mean |x̂ - x|
   float l2_weight = 1.f;     // mean (x̂ - x)²
@@ -31,6 +49,8 @@ struct VaeTrainerOptions : TrainLoopOptions {
   // first and leaves colours grey for thousands of steps; != 1 measures both L1 and L2 in
   // the orthonormal (luma, R-G, R+G-2B) basis with the colour axes scaled by this.
   float chroma_weight = 1.f;
+  VaeTrainedPart trained = VaeTrainedPart::whole;
+  VaeDecoderInput decoder_input = VaeDecoderInput::sample;
 };
 
 struct VaeStepStats : StepStats {};
@@ -39,19 +59,34 @@ struct VaeStepStats : StepStats {};
 // the opponent-colour basis when chroma_weight != 1.
 Tensor vae_reconstruction_loss(const Tensor& decoded, const Tensor& x, const VaeTrainerOptions& options);
 
+// Does this checkpoint key belong to the decoding half (conv2, decoder.*)? The rest (encoder.*,
+// conv1) maps pixels to mu and logvar.
+bool is_vae_decoder_key(const std::string& key);
+
+// A VAE file with init's encoder and latent statistics and a new decoder of base width
+// decoder_width, initialised as VAE::init_random does (VaeInit::standard, Wan's init) from seed.
+// Throws Error when the width does not fit the file's stages.
+TensorFile vae_with_new_decoder(const TensorFile& init, int64_t decoder_width, uint64_t seed);
+
 class VaeTrainer {
  public:
-  // The model must outlive the trainer; its parameters are updated in place.
+  // The model must outlive the trainer; its parameters are updated in place (with
+  // VaeTrainedPart::decoder only the decoder's; the encoder's are left as they are).
   VaeTrainer(VAE& model, const VideoDataset& data, const VaeTrainerOptions& options);
   StepStats step();
   int64_t steps_done() const { return state_.step(); }
   int64_t data_position() const { return state_.data_position(); }
   TensorFile ema_tensors() const;
-  // Checkpoints with format "kinema.train.vae/1" (TrainState::save / load).
+  // Checkpoints with format "kinema.train.vae/1", or "kinema.train.vae-decoder/1" when only the
+  // decoder trains (TrainState::save / load; model and EMA files are whole VAEs either way, and
+  // load() refuses a checkpoint whose encoder differs from the model's).
   std::string save(const std::string& dir) const;
   void load(const std::string& dir);
 
  private:
+  // One clip's loss [1], x [1, 3, T, H, W]; noise_seed draws the latent sample.
+  Tensor clip_loss(const Tensor& x, uint64_t noise_seed) const;
+
   VAE& model_;
   const VideoDataset& data_;
   VaeTrainerOptions options_;

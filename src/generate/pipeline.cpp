@@ -171,7 +171,7 @@ int64_t Pipeline::estimate_bytes(const GenerateRequest& r) const {
   // held (twice, while its chunks are joined) until it is blended into the output.
   const int64_t tile = r.vae_tile.tile > 0 ? r.vae_tile.tile * s : int64_t(1) << 30;
   const int64_t tw = std::min<int64_t>(r.width, tile), th = std::min<int64_t>(r.height, tile);
-  const int64_t vae = tw * th * tc * vae_.config().dim * 20 * 4 + (r.vae_tile.tile > 0 ? tw * th * 3 * r.frames * 8 : 0);
+  const int64_t vae = tw * th * tc * vae_.config().decoder_width() * 20 * 4 + (r.vae_tile.tile > 0 ? tw * th * 3 * r.frames * 8 : 0);
   const int64_t frames = int64_t(r.width) * r.height * 3 * (r.frames * 5);  // f32 clip + RGB frames
   return dit + vae + frames + (int64_t(256) << 20);  // + weights and workspace
 }

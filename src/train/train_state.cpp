@@ -20,10 +20,12 @@ namespace fs = std::filesystem;
 namespace kinema {
 
 TrainState::TrainState(std::string format, std::vector<std::string> keys, std::vector<Tensor> params,
-                       int64_t dataset_size, const TrainLoopOptions& options, uint64_t rng_stream)
+                       int64_t dataset_size, const TrainLoopOptions& options, uint64_t rng_stream,
+                       std::map<std::string, Tensor> frozen)
     : format_(std::move(format)),
       keys_(std::move(keys)),
       params_(std::move(params)),
+      frozen_(std::move(frozen)),
       dataset_size_(dataset_size),
       options_(options),
       comm_(options.comm ? options.comm : options.shard_optimizer ? &world_comm() : nullptr),
@@ -129,6 +131,17 @@ void copy_into(const Tensor& dst, const Tensor& src, const std::string& key, con
   std::memcpy(dst.data<float>(), v.data(), v.size() * sizeof(float));
 }
 
+// A frozen tensor must come back from a checkpoint exactly as the model holds it.
+void check_frozen(const std::map<std::string, Tensor>& frozen, const TensorFile& f, const std::string& file) {
+  for (const auto& [key, t] : frozen) {
+    auto it = f.tensors.find(key);
+    check(it != f.tensors.end(), "load checkpoint", file, " lacks the frozen tensor ", key);
+    check(it->second.shape() == t.shape() && it->second.to_vector() == t.to_vector(), "load checkpoint",
+          file, ": the frozen tensor ", key, " differs from the model's; resume with the weights the run "
+          "started from (the trained part learns on what the frozen part gives it)");
+  }
+}
+
 std::string meta(const TensorFile& f, const std::string& key, const std::string& file) {
   auto it = f.metadata.find(key);
   check(it != f.metadata.end(), "load checkpoint", file, " lacks metadata \"", key, "\"");
@@ -205,8 +218,9 @@ void TrainState::load(const std::string& dir) {
     if (is_ema && (ema_.empty() || meta(state, "has_ema", state_path) != "1")) continue;
     const std::string path = (p / (std::string(which) + ".safetensors")).string();
     TensorFile f = load_tensors(path);
-    check(f.tensors.size() == keys_.size(), "load checkpoint", path, " holds ", f.tensors.size(),
-          " tensors; the model has ", keys_.size());
+    check(f.tensors.size() == keys_.size() + frozen_.size(), "load checkpoint", path, " holds ",
+          f.tensors.size(), " tensors; the model has ", keys_.size(), " trained and ", frozen_.size(), " frozen");
+    check_frozen(frozen_, f, path);
     for (size_t i = 0; i < keys_.size(); ++i) {
       auto it = f.tensors.find(keys_[i]);
       check(it != f.tensors.end(), "load checkpoint", path, " lacks ", keys_[i]);

@@ -1,7 +1,10 @@
 // The VAE trainer: per-sample reconstruction + KL, accumulated over a batch of clips of any
-// shapes, then the shared TrainState's clip / AdamW / EMA step.
+// shapes, then the shared TrainState's clip / AdamW / EMA step; or the decoder alone, on the
+// latents of the frozen encoder.
 #include <chrono>
 #include <cmath>
+#include <map>
+#include <optional>
 
 #include "kinema/autograd.hpp"
 #include "kinema/error.hpp"
@@ -11,10 +14,31 @@
 namespace kinema {
 namespace {
 
-std::vector<std::string> vae_keys(const VaeConfig& config) {
+// The model's parameters split into what trains (keys, params) and what stays (frozen).
+struct TrainedSplit {
   std::vector<std::string> keys;
-  for (const auto& [key, shape] : vae_parameter_shapes(config)) keys.push_back(key);
-  return keys;
+  std::vector<Tensor> params;
+  std::map<std::string, Tensor> frozen;
+};
+
+TrainedSplit split_parameters(const VAE& model, VaeTrainedPart part) {
+  TrainedSplit s;
+  for (const auto& [key, shape] : vae_parameter_shapes(model.config())) {
+    if (part == VaeTrainedPart::decoder && !is_vae_decoder_key(key)) {
+      s.frozen[key] = model.weight(key);
+    } else {
+      s.keys.push_back(key);
+      s.params.push_back(model.weight(key));
+    }
+  }
+  return s;
+}
+
+TrainState make_state(const VAE& model, int64_t dataset_size, const VaeTrainerOptions& options) {
+  TrainedSplit s = split_parameters(model, options.trained);
+  const bool decoder = options.trained == VaeTrainedPart::decoder;
+  return TrainState(decoder ? "kinema.train.vae-decoder/1" : "kinema.train.vae/1", std::move(s.keys),
+                    std::move(s.params), dataset_size, options, 0x7661652d6b6eULL, std::move(s.frozen));
 }
 
 Tensor batch_of_one(const Tensor& clip) {
@@ -42,16 +66,30 @@ VaeTrainer::VaeTrainer(VAE& model, const VideoDataset& data, const VaeTrainerOpt
     : model_(model),
       data_(data),
       options_(options),
-      state_("kinema.train.vae/1", vae_keys(model.config()), model.parameters(), data.size(), options,
-             0x7661652d6b6eULL) {
+      state_(make_state(model, data.size(), options)) {
   check(options.split == TrainLoopOptions::Split::data, "VaeTrainer",
         "the VAE trains data-parallel only (sequence parallelism splits the DiT's tokens)");
 }
 
-StepStats VaeTrainer::step() {
-  auto t0 = std::chrono::steady_clock::now();
+Tensor VaeTrainer::clip_loss(const Tensor& x, uint64_t noise_seed) const {
   VaeRunOptions whole;
   whole.chunking = VaeChunking::whole;  // training clips are short: one pass, same result
+  const bool frozen_encoder = options_.trained == VaeTrainedPart::decoder;
+  VaeLatent lat;
+  {
+    // A frozen encoder builds no graph: no gradients reach it, and no activations are kept.
+    std::optional<NoGradGuard> no_grad;
+    if (frozen_encoder) no_grad.emplace();
+    lat = model_.encode(x, whole);
+  }
+  Tensor z = options_.decoder_input == VaeDecoderInput::mean ? lat.mu : vae_sample(lat, noise_seed);
+  Tensor loss = vae_reconstruction_loss(model_.decode(z, whole), x, options_);
+  if (!frozen_encoder && options_.kl_weight > 0) loss = add(loss, scale(vae_kl(lat), options_.kl_weight));
+  return loss;
+}
+
+StepStats VaeTrainer::step() {
+  auto t0 = std::chrono::steady_clock::now();
   // A micro-batch is batch_size clips, one at a time; ranks take turns by micro-batch.
   const int64_t n = options_.batch_size * state_.micro_batches();
   double loss_sum = 0;
@@ -60,10 +98,7 @@ StepStats VaeTrainer::step() {
     // The reparameterisation noise comes from the trainer's RNG, so resume replays it.
     const uint64_t noise_seed = (uint64_t(state_.rng().next_u32()) << 32) | state_.rng().next_u32();
     if (!state_.owns_micro_batch(i / options_.batch_size)) continue;
-    Tensor x = batch_of_one(data_.get(index));
-    VaeLatent lat = model_.encode(x, whole);
-    Tensor loss = vae_reconstruction_loss(model_.decode(vae_sample(lat, noise_seed), whole), x, options_);
-    if (options_.kl_weight > 0) loss = add(loss, scale(vae_kl(lat), options_.kl_weight));
+    Tensor loss = clip_loss(batch_of_one(data_.get(index)), noise_seed);
     loss_sum += loss.item();
     backward(scale(loss, 1.f / float(n)));  // the step's gradient is the mean over its clips
   }

@@ -82,6 +82,16 @@ void infer_flat_stages(const Tensors& t, VaeConfig& c) {
   }
 }
 
+// decoder.conv1 [decoder_dim · mult[-1], z, 3, 3, 3]: the decoder's own base width, which Wan2.2
+// sets apart from the encoder's and a decoder trained on a frozen encoder may widen.
+int64_t decoder_base_width(const Tensors& t, const VaeConfig& c) {
+  const std::string key = "decoder.conv1.weight";
+  const int64_t first = need(t, key, 5).size(0);
+  KINEMA_CHECK(first % c.dim_mult.back() == 0, "vae", "tensor \"", key, "\" has ", first,
+               " outputs; expected a multiple of the last stage's multiplier ", c.dim_mult.back());
+  return first / c.dim_mult.back();
+}
+
 // Wan2.2: encoder.downsamples.S.downsamples.M, the resampler last in every stage but the last.
 void infer_nested_stages(const Tensors& t, VaeConfig& c) {
   const std::set<int64_t> stages = indices_under(t, "encoder.downsamples.");
@@ -96,12 +106,7 @@ void infer_nested_stages(const Tensors& t, VaeConfig& c) {
     if (s + 1 < int64_t(stages.size()))
       c.temporal_downsample.push_back(t.count(p + std::to_string(c.num_res_blocks) + ".time_conv.weight") > 0);
   }
-  // decoder.conv1 [decoder_dim · mult[-1], z, 3, 3, 3]
-  const std::string key = "decoder.conv1.weight";
-  const int64_t first = need(t, key, 5).size(0);
-  KINEMA_CHECK(first % c.dim_mult.back() == 0, "vae", "tensor \"", key, "\" has ", first,
-               " outputs; expected a multiple of the last stage's multiplier ", c.dim_mult.back());
-  c.decoder_dim = first / c.dim_mult.back();
+  c.decoder_dim = decoder_base_width(t, c);
 }
 
 // encoder.conv1 [dim, 3p², 3, 3, 3]: RGB (p = 1, Wan2.1) or p x p-patchified RGB (p = 2, Wan2.2).
@@ -129,8 +134,14 @@ VaeConfig infer_vae_config(const Tensors& t, const std::map<std::string, std::st
     return kv.first.rfind("encoder.downsamples.0.downsamples.", 0) == 0;
   });
   c.layout = nested ? VaeLayout::wan22 : VaeLayout::wan21;
-  if (nested) infer_nested_stages(t, c);
-  else infer_flat_stages(t, c);
+  if (nested) {
+    infer_nested_stages(t, c);
+  } else {
+    infer_flat_stages(t, c);
+    // Wan2.1's decoder is as wide as its encoder (decoder_dim 0); a wider one is kept apart.
+    const int64_t decoder = decoder_base_width(t, c);
+    c.decoder_dim = decoder == c.dim ? 0 : decoder;
+  }
   auto mean = metadata.find("latents_mean"), std_ = metadata.find("latents_std");
   if (mean != metadata.end()) c.latents_mean = parse_floats("latents_mean", mean->second);
   if (std_ != metadata.end()) c.latents_std = parse_floats("latents_std", std_->second);

@@ -1,21 +1,29 @@
-// linear on quantized weights at Wan2.1-T2V-1.3B's shapes (issue 8: `--type q8_0` ran the DiT
-// ~3.5x slower than bf16). x is f32, as kinema generate's DiT computes (DiTForwardOptions's
-// default; this CPU has no bf16 dot product, so bf16 compute would run f32 GEMMs too):
+// linear on quantized weights at Wan2.1-T2V-1.3B's shapes (issue 8: the DiT step in q8_0 must
+// be >= 2x stable-diffusion.cpp's). x is f32, as kinema generate's DiT computes
+// (DiTForwardOptions's default; this CPU has no bf16 dot product, so bf16 compute would run f32
+// GEMMs too):
+//   f32        the weight already in f32: one oneDNN f32 GEMM (the f32 speed of light here)
 //   bf16       the DiT's bf16 weight: cast to f32 per call (Run::linear_with), then linear
-//   q8_0 old   what linear did before: the whole weight dequantized to f32 (the scalar
-//              dequantize_row) per call, then one GEMM
-//   q8_0       linear now: dequantized panel by panel into cache, one GEMM per panel
+//   q8_0 deq   QuantizedLinear::dequantize: dequantized panel by panel, one oneDNN GEMM per panel
+//   q8_0 int8  QuantizedLinear::int8 (the default): x quantized to int8 blocks on the fly,
+//              integer dot products on AVX512-VNNI (backend/cpu/simd/quant_int8_gemm.cpp)
+//   q4_0 deq, q4_0 int8   the same for q4_0
 // for tokens 3200 (512x320, 17 frames) and 128 (the smoke run), shapes [1536 -> 1536],
 // [1536 -> 8960], [8960 -> 1536]; and a one-layer Wan-1.3B-shaped DiT forward (3,200 tokens,
-// 512 text tokens) with bf16, q8_0 and q4_0 weights. All cases run in one process, alternated,
-// so a machine shared with other work affects them alike: compare the ratios, not the GFLOP/s.
-//   bench_quant_linear [--tokens N] [--no-block]
+// 512 text tokens) with bf16, q8_0 and q4_0 weights, each quantized one both ways. The variants
+// run interleaved (one call of each per round, the median over rounds), so a machine shared with
+// other work affects them alike: compare the ratios. GFLOP/s count 2 M N K per call; int8 rows
+// also give the fraction of the int8 peak, 4x bench_peak's f32 FMA peak (vpdpbusd does 64
+// multiply-adds where an FMA does 16, at the same rate on this CPU).
+//   bench_quant_linear [--tokens N] [--no-block]      (--tokens 1: a decode-like product)
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <string>
 
 #include "bench_common.hpp"
 #include "kinema/autograd.hpp"
+#include "kinema/context.hpp"
 #include "kinema/ops.hpp"
 #include "kinema/weights.hpp"
 
@@ -34,29 +42,64 @@ Tensor randn(const Shape& s, uint64_t seed, float scale) {
   return Tensor::from_vector(v, s);
 }
 
-void linear_cases(int64_t tokens) {
+struct Variant {
+  std::string name;
+  std::function<void()> run;
+  std::vector<double> times;
+};
+
+// One call of each variant per round, `rounds` rounds after a warm-up; the median per variant.
+std::vector<double> interleaved(std::vector<Variant>& vs, int rounds) {
+  for (Variant& v : vs) v.run();
+  for (int r = 0; r < rounds; ++r)
+    for (Variant& v : vs) {
+      const double a = now_s();
+      v.run();
+      v.times.push_back(now_s() - a);
+    }
+  std::vector<double> med;
+  for (Variant& v : vs) {
+    std::sort(v.times.begin(), v.times.end());
+    med.push_back(v.times[v.times.size() / 2]);
+  }
+  return med;
+}
+
+Tensor linear_as(QuantizedLinear mode, const Tensor& x, const Tensor& w) {
+  QuantizedLinearScope scope(mode);
+  return linear(x, w);
+}
+
+void linear_cases(int64_t tokens, const Peaks& peaks) {
   struct Sh { int64_t in, out; };
+  const QuantizedLinear deq = QuantizedLinear::dequantize, int8 = QuantizedLinear::int8;
   for (Sh sh : {Sh{1536, 1536}, Sh{1536, 8960}, Sh{8960, 1536}}) {
     Tensor x = randn({1, tokens, sh.in}, 1, 1.f);
     Tensor wf = randn({sh.out, sh.in}, 2, 0.03f);
     Tensor wb = cast(wf, DType::bf16), w8 = cast(wf, DType::q8_0), w4 = cast(wf, DType::q4_0);
     const double flops = 2.0 * double(tokens) * double(sh.in) * double(sh.out);
-    const int reps = tokens >= 1000 ? 3 : 10;
     const std::string shape = std::to_string(tokens) + " tok [" + std::to_string(sh.in) + "->" + std::to_string(sh.out) + "]";
-    double t_bf16 = time_it([&] { linear(x, cast(wb, DType::f32)); }, reps);
-    double t_q8_old = time_it([&] { linear(x, cast(w8, DType::f32)); }, reps);
-    double t_q8 = time_it([&] { linear(x, w8); }, reps);
-    double t_q4_old = time_it([&] { linear(x, cast(w4, DType::f32)); }, reps);
-    double t_q4 = time_it([&] { linear(x, w4); }, reps);
-    double t_bf16b = time_it([&] { linear(x, cast(wb, DType::f32)); }, reps);  // again: drift check
-    const double tb = std::min(t_bf16, t_bf16b);
-    report("quant_linear", "linear " + shape + " bf16", flops / tb / 1e9, "GFLOP/s", 0);
-    report("quant_linear", "linear " + shape + " q8_0 old", flops / t_q8_old / 1e9, "GFLOP/s", 0, "bf16", flops / tb / 1e9);
-    report("quant_linear", "linear " + shape + " q8_0", flops / t_q8 / 1e9, "GFLOP/s", 0, "bf16", flops / tb / 1e9);
-    report("quant_linear", "linear " + shape + " q4_0 old", flops / t_q4_old / 1e9, "GFLOP/s", 0, "bf16", flops / tb / 1e9);
-    report("quant_linear", "linear " + shape + " q4_0", flops / t_q4 / 1e9, "GFLOP/s", 0, "bf16", flops / tb / 1e9);
-    std::fprintf(stderr, "%-28s time / bf16: q8_0 old %.2f  q8_0 %.2f  q4_0 old %.2f  q4_0 %.2f  (bf16 runs %.3f, %.3f s)\n",
-                 shape.c_str(), t_q8_old / tb, t_q8 / tb, t_q4_old / tb, t_q4 / tb, t_bf16, t_bf16b);
+    std::vector<Variant> vs = {{"f32", [&] { linear(x, wf); }, {}},
+                               {"bf16", [&] { linear(x, cast(wb, DType::f32)); }, {}},
+                               {"q8_0 deq", [&] { linear_as(deq, x, w8); }, {}},
+                               {"q8_0 int8", [&] { linear_as(int8, x, w8); }, {}},
+                               {"q4_0 deq", [&] { linear_as(deq, x, w4); }, {}},
+                               {"q4_0 int8", [&] { linear_as(int8, x, w4); }, {}}};
+    const std::vector<double> t = interleaved(vs, tokens >= 1000 ? 5 : tokens >= 64 ? 15 : 50);
+    std::string line = shape + " GFLOP/s:";
+    for (size_t i = 0; i < vs.size(); ++i) {
+      const bool is_int8 = vs[i].name.ends_with("int8");
+      const double peak = is_int8 ? 4 * peaks.f32_gflops : peaks.f32_gflops;
+      report("quant_linear", "linear " + shape + " " + vs[i].name, flops / t[i] / 1e9, "GFLOP/s", peak, "f32",
+             flops / t[0] / 1e9);
+      char v[32];
+      std::snprintf(v, sizeof v, " %.3g", flops / t[i] / 1e9);
+      line += "  " + vs[i].name + v;
+    }
+    std::fprintf(stderr, "%s", line.c_str());
+    std::fprintf(stderr, "\n%-28s time / f32: bf16 %.2f  q8_0 deq %.2f  int8 %.2f  q4_0 deq %.2f  int8 %.2f;"
+                 " q8_0 int8 at %.0f%% of the int8 peak\n", "", t[1] / t[0], t[2] / t[0], t[3] / t[0], t[4] / t[0],
+                 t[5] / t[0], peaks.f32_gflops > 0 ? 100 * flops / t[3] / 1e9 / (4 * peaks.f32_gflops) : 0.0);
   }
 }
 
@@ -68,15 +111,24 @@ void block_case() {
   Tensor t = Tensor::from_vector({500.f}, {1});
   Tensor ctx = randn({1, 512, 4096}, 5, 1.f);
   const double flops = dit_forward_flops(c, 3200, 512);
-  double base = 0;
-  for (DType w : {DType::bf16, DType::q8_0, DType::q4_0}) {
-    DiT dit = DiT::from_tensors(convert_weights(f32, w));
-    NoGradGuard ng;
-    const double s = time_it([&] { dit.forward(x, t, ctx); }, 3);
-    if (w == DType::bf16) base = s;
-    report("quant_linear", "1-layer Wan-1.3B DiT forward 3200 tok " + std::string(dtype_name(w)), flops / s / 1e9,
-           "GFLOP/s", 0, "bf16", flops / base / 1e9);
-    std::fprintf(stderr, "DiT 1 layer %s: %.3f s (%.2f x bf16)\n", std::string(dtype_name(w)).c_str(), s, s / base);
+  DiT bf16 = DiT::from_tensors(convert_weights(f32, DType::bf16));
+  DiT q8 = DiT::from_tensors(convert_weights(f32, DType::q8_0));
+  DiT q4 = DiT::from_tensors(convert_weights(f32, DType::q4_0));
+  auto forward = [&](const DiT& d, QuantizedLinear mode) {
+    QuantizedLinearScope scope(mode);
+    d.forward(x, t, ctx);
+  };
+  const QuantizedLinear deq = QuantizedLinear::dequantize, int8 = QuantizedLinear::int8;
+  std::vector<Variant> vs = {{"bf16", [&] { forward(bf16, deq); }, {}},
+                             {"q8_0 deq", [&] { forward(q8, deq); }, {}},
+                             {"q8_0 int8", [&] { forward(q8, int8); }, {}},
+                             {"q4_0 deq", [&] { forward(q4, deq); }, {}},
+                             {"q4_0 int8", [&] { forward(q4, int8); }, {}}};
+  const std::vector<double> s = interleaved(vs, 3);
+  for (size_t i = 0; i < vs.size(); ++i) {
+    report("quant_linear", "1-layer Wan-1.3B DiT forward 3200 tok " + vs[i].name, flops / s[i] / 1e9, "GFLOP/s", 0,
+           "bf16", flops / s[0] / 1e9);
+    std::fprintf(stderr, "DiT 1 layer %s: %.3f s (%.2f x bf16)\n", vs[i].name.c_str(), s[i], s[i] / s[0]);
   }
 }
 
@@ -90,7 +142,8 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--no-block")) block = false;
   }
   NoGradGuard ng;
-  for (int64_t n : tokens) linear_cases(n);
+  const Peaks peaks = read_peaks();
+  for (int64_t n : tokens) linear_cases(n, peaks);
   if (block) block_case();
   return 0;
 }

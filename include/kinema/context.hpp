@@ -9,10 +9,24 @@
 
 namespace kinema {
 
+// How linear multiplies activations by q8_0 / q4_0 weights.
+enum class QuantizedLinear : uint8_t {
+  // The activations quantized on the fly into int8 blocks of 32 and integer dot products, as
+  // ggml does (AVX512-VNNI; elsewhere `dequantize`): about 2x the f32 GEMM's speed, and an
+  // approximation of x @ dequantize(w)^T (normalised MSE near 1.5e-5 on random activations;
+  // each output within the activations' rounding, tests/ops/test_quant_linear_int8.cpp).
+  int8,
+  // The weight dequantized to f32 panel by panel and an f32 GEMM: x @ dequantize(w)^T to f32
+  // rounding. Parity tests that compare against PyTorch at 1e-4 need this.
+  dequantize,
+};
+
 struct ContextOptions {
   int threads = 0;                     // 0 = OMP_NUM_THREADS if set, else all cores
   bool reference_kernels = false;      // run every op on its naive reference kernel
   size_t pool_limit_bytes = size_t(4) << 30;  // freed buffers kept for reuse, at most
+  // The environment variable KINEMA_QUANT_LINEAR=int8|dequantize, when set, overrides this.
+  QuantizedLinear quantized_linear = QuantizedLinear::int8;
 };
 
 struct ContextStats {
@@ -32,6 +46,8 @@ class Context {
   void set_threads(int n);
   bool reference_kernels() const { return reference_kernels_; }
   void set_reference_kernels(bool on) { reference_kernels_ = on; }
+  QuantizedLinear quantized_linear() const { return quantized_linear_; }
+  void set_quantized_linear(QuantizedLinear mode) { quantized_linear_ = mode; }
   ContextStats stats() const;
 
   struct Impl;  // allocator pool, oneDNN engine/stream and plan cache (backend-private)
@@ -40,6 +56,7 @@ class Context {
  private:
   int threads_ = 1;
   bool reference_kernels_ = false;
+  QuantizedLinear quantized_linear_ = QuantizedLinear::int8;
   std::unique_ptr<Impl> impl_;
 };
 
@@ -67,6 +84,20 @@ class ReferenceKernelsScope {
 
  private:
   bool saved_;
+};
+
+// Runs linear on quantized weights by `mode` in the scope (tests that need the exact path).
+class QuantizedLinearScope {
+ public:
+  explicit QuantizedLinearScope(QuantizedLinear mode) : saved_(current_context().quantized_linear()) {
+    current_context().set_quantized_linear(mode);
+  }
+  ~QuantizedLinearScope() { current_context().set_quantized_linear(saved_); }
+  QuantizedLinearScope(const QuantizedLinearScope&) = delete;
+  QuantizedLinearScope& operator=(const QuantizedLinearScope&) = delete;
+
+ private:
+  QuantizedLinear saved_;
 };
 
 }  // namespace kinema

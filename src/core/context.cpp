@@ -2,15 +2,25 @@
 
 #include <omp.h>
 
+#include <cstdlib>
+#include <string>
+
 #include "core/context_impl.hpp"
 #include "kinema/error.hpp"
 
 namespace kinema {
 
 Context::Context(const ContextOptions& options)
-    : reference_kernels_(options.reference_kernels), impl_(std::make_unique<Impl>()) {
+    : reference_kernels_(options.reference_kernels), quantized_linear_(options.quantized_linear),
+      impl_(std::make_unique<Impl>()) {
   impl_->pool = std::make_shared<Pool>(options.pool_limit_bytes);
   set_threads(options.threads);
+  if (const char* e = std::getenv("KINEMA_QUANT_LINEAR")) {
+    const std::string v = e;
+    KINEMA_CHECK(v == "int8" || v == "dequantize", "context",
+                 "KINEMA_QUANT_LINEAR must be int8 or dequantize; got \"", v, "\"");
+    quantized_linear_ = v == "int8" ? QuantizedLinear::int8 : QuantizedLinear::dequantize;
+  }
 }
 
 Context::~Context() = default;

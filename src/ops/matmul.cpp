@@ -1,10 +1,12 @@
 // matmul and linear on oneDNN. Batch dims broadcast; a batch that only one operand has is
 // folded into M when that operand is row-major, so weights meet one large 2-D GEMM.
 #include <algorithm>
+#include <cmath>
 
 #include "backend/cpu/dnnl_plans.hpp"
 #include "backend/cpu/exec.hpp"
 #include "backend/cpu/kernels.hpp"
+#include "backend/cpu/quant_int8.hpp"
 #include "backend/cpu/reduce_exec.hpp"
 #include "kinema/autograd.hpp"
 #include "kinema/context.hpp"
@@ -162,19 +164,16 @@ int64_t panel_rows(int64_t n, int64_t k, int64_t elem) {
   return std::min(n, p);
 }
 
-// y [M, N] = x [M, K] @ w^T for a quantized w [N, K] (f32 or bf16 x, y in x's dtype). Each
-// panel of the weight's rows is dequantized (d * q, exact in f32) by the SIMD kernel on every
-// thread into a pooled scratch buffer (no page faults after the first call; never a whole
-// f32 copy of a large weight) and meets x in one oneDNN GEMM that writes the panel's columns
-// of y. bf16 x computes in bf16 where the CPU has bf16 dot products (the panel rounded to bf16, as
-// a cast weight would be), else in f32 like matmul. Gradient: x's only (quantized weights are
-// frozen), through the dequantized weight.
-Tensor quantized_linear(const Tensor& x, const Tensor& w) {
+// y [M, N] = x [M, K] @ w^T for a quantized w [N, K] (f32 or bf16 x, y in the compute dtype).
+// Each panel of the weight's rows is dequantized (d * q, exact in f32) by the SIMD kernel on
+// every thread into a pooled scratch buffer (no page faults after the first call; never a
+// whole f32 copy of a large weight) and meets x in one oneDNN GEMM that writes the panel's
+// columns of y. bf16 x computes in bf16 where the CPU has bf16 dot products (the panel rounded
+// to bf16, as a cast weight would be), else in f32 like matmul.
+Tensor dequantized_linear(const Tensor& x, const Tensor& w, const Shape& out_shape) {
   const int64_t K = w.size(1), N = w.size(0), M = x.numel() / std::max<int64_t>(1, K);
   const bool bf16 = x.dtype() == DType::bf16 && cpu_has_bf16_dot();
-  const DType compute = bf16 ? DType::bf16 : DType::f32, out_t = x.dtype() == DType::bf16 ? DType::bf16 : DType::f32;
-  Shape out_shape(x.shape().begin(), x.shape().end() - 1);
-  out_shape.push_back(N);
+  const DType compute = bf16 ? DType::bf16 : DType::f32;
   Tensor xc = contiguous(cast(x.detach(), compute));  // [M, K]
   Tensor y = Tensor::empty(out_shape, compute);        // [M, N]
   if (M > 0 && N > 0) {
@@ -204,7 +203,27 @@ Tensor quantized_linear(const Tensor& x, const Tensor& w) {
                    "linear", "oneDNN rejected a ", dtype_name(compute), " GEMM [", M, ", ", K, "] @ [", K, ", ", p, "]");
     }
   }
-  y = cast(y, out_t);
+  return y;
+}
+
+// The same product with x quantized to int8 blocks on the fly and integer dot products
+// (backend/cpu/quant_int8.hpp; QuantizedLinear::int8): y in f32.
+Tensor int8_linear(const Tensor& x, const Tensor& w, const Shape& out_shape) {
+  const int64_t K = w.size(1), N = w.size(0), M = x.numel() / std::max<int64_t>(1, K);
+  Tensor xc = contiguous(x.detach());              // [M, K] f32 or bf16
+  Tensor y = Tensor::empty(out_shape, DType::f32);  // [M, N]
+  linear_int8(xc.raw_data(), xc.dtype(), M, K, static_cast<const uint8_t*>(w.raw_data()), w.dtype(), N,
+              y.data<float>(), N);
+  return y;
+}
+
+// Gradient: x's only (quantized weights are frozen), through the dequantized weight.
+Tensor quantized_linear(const Tensor& x, const Tensor& w) {
+  Shape out_shape(x.shape().begin(), x.shape().end() - 1);
+  out_shape.push_back(w.size(0));
+  const bool int8 = current_context().quantized_linear() == QuantizedLinear::int8 && cpu_has_int8_dot();
+  Tensor y = int8 ? int8_linear(x, w, out_shape) : dequantized_linear(x, w, out_shape);
+  y = cast(y, x.dtype() == DType::bf16 ? DType::bf16 : DType::f32);
   return record(y, "linear", {x}, [w, dt = x.dtype()](const Tensor& g) {
     Tensor wd = cast(w, g.dtype() == DType::bf16 ? DType::bf16 : DType::f32);  // [N, K]
     return std::vector<Tensor>{cast(matmul(g, wd), dt)};
@@ -261,6 +280,19 @@ std::vector<OpCase> matmul_cases() {
   return cases;
 }
 
+// Each block of 32 values snapped to multiples of max|x| / 127: the values int8 activation
+// quantization (backend/cpu/quant_int8.hpp) represents exactly.
+Tensor on_int8_grid(const Tensor& x) {
+  std::vector<float> v = x.to_vector();
+  for (size_t b = 0; b + kQuantBlock <= v.size(); b += kQuantBlock) {
+    float amax = 0.f;
+    for (int j = 0; j < kQuantBlock; ++j) amax = std::max(amax, std::fabs(v[b + j]));
+    const float step = amax / 127.f;
+    for (int j = 0; step > 0.f && j < kQuantBlock; ++j) v[b + j] = std::nearbyint(v[b + j] / step) * step;
+  }
+  return Tensor::from_vector(v, x.shape());
+}
+
 std::vector<OpCase> linear_cases() {
   std::vector<OpCase> cases;
   uint64_t seed = 850;
@@ -279,8 +311,10 @@ std::vector<OpCase> linear_cases() {
       cases.push_back(std::move(c));
     }
   // Quantized weights: the oracle sees the dequantized values, the harness no weight gradient.
+  // x lies on int8 grids, so the default int8 path (QuantizedLinear::int8) is exact up to f32
+  // rounding and meets the harness's f32 bounds like the dequantize path (the reference).
   for (DType q : {DType::q8_0, DType::q4_0}) {
-    Tensor x = test_input({3, 96}, DType::f32, seed++), w = test_input({10, 96}, q, seed++);
+    Tensor x = on_int8_grid(test_input({3, 96}, DType::f32, seed++)), w = test_input({10, 96}, q, seed++);
     OpCase c;
     c.repro = "linear(x=" + describe(x) + ", w=" + describe(w) + ")";
     c.inputs = {x, w};

@@ -1,7 +1,8 @@
-// linear on q8_0 / q4_0 weights (issue 8): the fast path dequantizes the weight panel by panel
-// with a SIMD kernel and runs one GEMM per panel; the reference dequantizes the whole weight
-// (cast) and multiplies. The shapes cross the panel boundary (a weight wider than one panel,
-// the last panel partial), so a wrong panel offset, row stride or output column shows.
+// linear on q8_0 / q4_0 weights (issue 8), the exact path (QuantizedLinear::dequantize): it
+// dequantizes the weight panel by panel with a SIMD kernel and runs one GEMM per panel; the
+// reference dequantizes the whole weight (cast) and multiplies. The shapes cross the panel
+// boundary (a weight wider than one panel, the last panel partial), so a wrong panel offset, row
+// stride or output column shows. The int8 path (the default) is test_quant_linear_int8.cpp's.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,6 +11,7 @@
 #include "backend/cpu/kernels.hpp"
 #include "core/quant.hpp"
 #include "kinema/autograd.hpp"
+#include "kinema/context.hpp"
 #include "kinema/ops.hpp"
 
 namespace kinema {
@@ -49,6 +51,7 @@ TEST(QuantLinear, SimdDequantizeEqualsScalarBitForBit) {
 
 // K 4096: a panel is 4096 rows of f32, so 4176 outputs take two panels, the second 80 rows.
 TEST(QuantLinear, F32EqualsDequantizedWeightAcrossPanels) {
+  QuantizedLinearScope exact(QuantizedLinear::dequantize);
   const int64_t K = 4096, N = 4176;
   Tensor x = random({2, 3, K}, 2, 1.f);
   Tensor b = random({N}, 3, 0.1f);
@@ -66,6 +69,7 @@ TEST(QuantLinear, F32EqualsDequantizedWeightAcrossPanels) {
 }
 
 TEST(QuantLinear, Bf16EqualsDequantizedWeightWithinBf16Rounding) {
+  QuantizedLinearScope exact(QuantizedLinear::dequantize);
   const int64_t K = 4096, N = 4176;
   Tensor x = cast(random({5, K}, 5, 1.f), DType::bf16);
   Tensor w = cast(random({N, K}, 6, 0.05f), DType::q8_0);

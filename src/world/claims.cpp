@@ -203,7 +203,12 @@ void motion_claim(const Scene& s, const SceneFacts& facts, const Observations& o
           for (int f = a; f <= b; ++f)
             if (ft[f] && (wx(ft, f) - wx(ft, a)) * sign > (wx(ft, peak) - wx(ft, a)) * sign) peak = f;
           const double rout = wx(fr, rpeak) - wx(fr, ra), out = wx(ft, peak) - wx(ft, a), back = wx(ft, b) - wx(ft, peak);
-          sc = (out * rout > 0 && back * out < 0 && std::abs(back) > 0.02) ? 1 : 0;
+          // It comes back at least half as far as the reference has by the same frame: an
+          // object passing behind another (no collision) is seen in pieces whose centroid can
+          // step back a few pixels, which is not a rebound.
+          const double rback = fr[b] ? wx(fr, b) - wx(fr, rpeak) : 0;
+          const double need = std::max(0.02, rback * rout < 0 ? 0.5 * std::abs(rback) : 0.0);
+          sc = (out * rout > 0 && back * out < 0 && std::abs(back) > need) ? 1 : 0;
         }
         add_claim(card, "collision", who + " collides with the " + object_name(s, facts.collides_with[i]) + " and bounces back", sc);
       }

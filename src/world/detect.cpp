@@ -18,9 +18,40 @@ using Profile = std::array<double, kBins>;
 
 struct Component { int label; std::vector<int> pixels; };
 
-// Radial profile of a binary mask around (cx, cy): outermost set point along each ray,
-// normalised to mean 1. `hollow` reports whether the centre region is empty (rings).
-Profile radial_profile(const std::vector<uint8_t>& mask, int W, int H, double cx, double cy, double rmax) {
+// Where an object's outline lies between pixel centres: the pixel colour's position between
+// the background of its row (alpha 0) and the object's colour (alpha 1), sampled bilinearly,
+// crosses one half. The binary mask alone puts the outline on whole pixels, which for a small
+// shape is a staircase; H.264's half-resolution colour makes that staircase coarser still, and
+// a small circle's then fits the hexagon template better than the circle's.
+struct EdgeModel {
+  const Image& img;
+  const std::vector<std::array<uint8_t, 3>>& bg;  // per row
+  double obj[3];
+
+  double alpha(double x, double y) const {
+    const int W = img.width, H = img.height;
+    x = std::clamp(x, 0.0, W - 1.0);
+    y = std::clamp(y, 0.0, H - 1.0);
+    const int x0 = int(x), y0 = int(y), x1 = std::min(x0 + 1, W - 1), y1 = std::min(y0 + 1, H - 1);
+    const double fx = x - x0, fy = y - y0;
+    const std::array<uint8_t, 3>& b = bg[std::clamp(int(std::lround(y)), 0, H - 1)];
+    double num = 0, den = 0;
+    for (int c = 0; c < 3; ++c) {
+      auto at = [&](int xx, int yy) { return double(img.rgb[(size_t(yy) * W + xx) * 3 + c]); };
+      const double v = (1 - fy) * ((1 - fx) * at(x0, y0) + fx * at(x1, y0)) + fy * ((1 - fx) * at(x0, y1) + fx * at(x1, y1));
+      const double axis = obj[c] - b[c];
+      num += (v - b[c]) * axis;
+      den += axis * axis;
+    }
+    return den > 1 ? num / den : 0;
+  }
+};
+
+// Radial profile of a binary mask around (cx, cy): outermost set point along each ray, moved
+// to the sub-pixel outline within a pixel of it when an edge model is given, normalised to
+// mean 1.
+Profile radial_profile(const std::vector<uint8_t>& mask, int W, int H, double cx, double cy, double rmax,
+                       const EdgeModel* edge) {
   Profile p{};
   for (int b = 0; b < kBins; ++b) {
     const double a = 2 * kPi * b / kBins, dx = std::cos(a), dy = std::sin(a);
@@ -31,6 +62,19 @@ Profile radial_profile(const std::vector<uint8_t>& mask, int W, int H, double cx
       if (mask[size_t(y) * W + x]) last = r;
     }
     p[b] = last + 0.5;
+    if (!edge) continue;
+    // From just outside the mask inwards, the first step where alpha reaches one half; the
+    // crossing is interpolated within that step.
+    constexpr double kStep = 0.25;
+    double prev = edge->alpha(cx + dx * (last + 1.25), cy + dy * (last + 1.25));
+    for (double r = last + 1.25 - kStep; r >= std::max(0.0, last - 1.0); r -= kStep) {
+      const double cur = edge->alpha(cx + dx * r, cy + dy * r);
+      if (cur >= 0.5 && prev < 0.5) {
+        p[b] = r + kStep * (cur - 0.5) / std::max(1e-9, cur - prev);
+        break;
+      }
+      prev = cur;
+    }
   }
   double mean = 0;
   for (double v : p) mean += v;
@@ -76,7 +120,11 @@ const Templates& templates() {
         mask[i] = img[0].rgb[i * 3] < 110;
         if (mask[i]) cx += i % 160, cy += i / 160, ++n;
       }
-      const Profile sharp = radial_profile(mask, 160, 160, cx / n, cy / n, 60);
+      const std::vector<std::array<uint8_t, 3>> bg(160, {img[0].rgb[0], img[0].rgb[1], img[0].rgb[2]});
+      uint8_t black[3];
+      color_rgb(Color::black, black);
+      const EdgeModel edge{img[0], bg, {double(black[0]), double(black[1]), double(black[2])}};
+      const Profile sharp = radial_profile(mask, 160, 160, cx / n, cy / n, 60, &edge);
       for (int k = 0; k < kSmoothings; ++k) t.profile[s][k] = smooth(sharp, k);
     }
   });
@@ -200,7 +248,8 @@ std::vector<Detection> detect(const Image& f) {
         inner_set += mask[size_t(y) * W + x];
       }
     const bool hollow = inner > 0 && inner_set < 0.35 * inner;
-    classify(radial_profile(mask, W, H, d.cx, d.cy, rmax), hollow, d);
+    const EdgeModel edge{f, bg, {d.rgb[0], d.rgb[1], d.rgb[2]}};
+    classify(radial_profile(mask, W, H, d.cx, d.cy, rmax, &edge), hollow, d);
     for (int i : pix) mask[i] = 0;
     out.push_back(d);
   }

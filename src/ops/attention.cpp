@@ -32,20 +32,23 @@ struct Packed {
   Tensor qs, k, kt, v, vt, mask;
 };
 
+// k and vt are read by the backward only; `for_backward` false leaves them out.
 Packed pack(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
-            const AttentionOptions& o) {
+            const AttentionOptions& o, bool for_backward) {
   NoGradGuard ng;
   Packed p;
   AttnDesc& a = p.desc;
   a.batch = q.size(0), a.heads = q.size(1), a.nq = q.size(2), a.nk = k.size(2), a.d = q.size(3);
-  a.dp = round_up(a.d, kTileAlign), a.nkp = round_up(a.nk, kTileAlign);
+  a.dp = round_up(a.d, kTileAlign), a.nkp = attention_key_stride(a.nk);
   a.scale = o.scale > 0 ? o.scale : 1.f / std::sqrt(float(a.d));
   a.causal = o.causal;
   p.qs = packed(q, a.nq, a.dp, a.scale);
-  p.k = packed(k, a.nk, a.dp);
   p.v = packed(v, a.nk, a.dp);
   p.kt = contiguous(transpose(packed(k, a.nkp, a.d), -1, -2));  // [B, H, D, Nkp]
-  p.vt = contiguous(transpose(packed(v, a.nkp, a.d), -1, -2));
+  if (for_backward) {
+    p.k = packed(k, a.nk, a.dp);
+    p.vt = contiguous(transpose(packed(v, a.nkp, a.d), -1, -2));
+  }
   if (mask.defined()) {
     Shape full{a.batch, a.heads, a.nq, a.nk};
     broadcast_shapes(mask.shape(), full, "attention");
@@ -75,7 +78,9 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor
   KINEMA_CHECK(q.size(0) == k.size(0) && q.size(1) == k.size(1) && q.size(3) == k.size(3), "attention",
         "q ", shape_str(q.shape()), " does not match k ", shape_str(k.shape()));
   KINEMA_CHECK(!o.causal || q.size(2) <= k.size(2), "attention", "causal needs Nq <= Nk");
-  Packed p = pack(q.detach(), k.detach(), v.detach(), mask, o);
+  const bool for_backward =
+      grad_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad());
+  Packed p = pack(q.detach(), k.detach(), v.detach(), mask, o, for_backward);
   const AttnDesc& a = p.desc;
   bool ref = current_context().reference_kernels();
   Tensor out = Tensor::empty({a.batch, a.heads, a.nq, a.dp});
@@ -110,7 +115,8 @@ std::vector<OpCase> attention_cases() {
   };
   const P ps[] = {{1, 2, 37, 37, 16, false, false}, {2, 1, 70, 150, 64, false, false},
                   {1, 2, 130, 130, 24, true, false}, {1, 1, 33, 200, 64, false, true},
-                  {1, 1, 128, 128, 128, false, false}};
+                  {1, 1, 128, 128, 128, false, false},
+                  {1, 1, 40, 256, 32, false, false}};  // Nk = 256: kt's rows get the stride pad
   for (const P& s : ps)
     for (DType t : {DType::f32, DType::bf16}) {
       Tensor q = test_input({s.B, s.H, s.Nq, s.D}, t, seed++, Layout::strided, -2.f, 2.f);

@@ -44,6 +44,11 @@ int64_t causal_kend(const AttnDesc& a, int64_t i0, int64_t mq) {
 
 }  // namespace
 
+int64_t attention_key_stride(int64_t nk) {
+  const int64_t s = round_up(nk, kTileAlign);
+  return s % 256 == 0 ? s + kTileAlign : s;
+}
+
 void attention_forward_f32(const AttnDesc& a, const float* qs, const float* kt, const float* v,
                            float* o, float* lse) {
   const int64_t BH = a.batch * a.heads, nqb = (a.nq + kBq - 1) / kBq, Dp = a.dp;
@@ -64,25 +69,9 @@ void attention_forward_f32(const AttnDesc& a, const float* qs, const float* kt, 
       const int64_t kend = causal_kend(a, i0, mq);
       for (int64_t j0 = 0; j0 < kend; j0 += kBk) {
         const int64_t nk = std::min(kBk, kend - j0), nkp = round_up(nk, kTileAlign);
-        std::fill(S.begin(), S.begin() + mq * kBk, 0.f);
-        gemm_acc_f32(mq, nkp, a.d, Q, Dp, KT + j0, a.nkp, S.data(), kBk);
+        gemm_f32(mq, nkp, a.d, Q, Dp, KT + j0, a.nkp, S.data(), kBk);
         mask_scores(a, bh, i0, mq, j0, nk, nkp, S.data(), kBk);
-        for (int64_t r = 0; r < mq; ++r) {
-          float* s = S.data() + r * kBk;
-          float mx = row_max_f32(s, nk);
-          float mnew = std::max(m[size_t(r)], mx);
-          if (mnew == kNegInf) {  // every key so far masked: contributes nothing
-            std::fill(s, s + nkp, 0.f);
-            continue;
-          }
-          float alpha = std::exp(m[size_t(r)] - mnew);
-          float sum = exp_shift_sum_f32(s, s, nk, mnew);
-          std::fill(s + nk, s + nkp, 0.f);
-          l[size_t(r)] = l[size_t(r)] * alpha + sum;
-          m[size_t(r)] = mnew;
-          if (alpha != 1.f)
-            for (int64_t c = 0; c < Dp; ++c) acc[size_t(r * Dp + c)] *= alpha;
-        }
+        online_softmax_block_f32(S.data(), kBk, mq, nk, nkp, m.data(), l.data(), acc.data(), Dp, Dp);
         gemm_acc_f32(mq, Dp, nk, S.data(), kBk, V + j0 * Dp, Dp, acc.data(), Dp);
       }
       for (int64_t r = 0; r < mq; ++r) {

@@ -2,7 +2,7 @@
 //   qs [BH, Nq, Dp]  queries pre-multiplied by the softmax scale
 //   k  [BH, Nk, Dp]  keys, kt [BH, D, Nkp] keys transposed
 //   v  [BH, Nk, Dp]  values, vt [BH, D, Nkp] values transposed
-//   Dp = D rounded up to kTileAlign, Nkp = Nk rounded up likewise; padding is zero.
+//   Dp = D rounded up to kTileAlign, Nkp = attention_key_stride(Nk) >= Nk; padding is zero.
 // The forward keeps the row log-sum-exp so the backward can recompute P block by block;
 // neither materialises the Nq x Nk matrix.
 #pragma once
@@ -17,6 +17,11 @@ struct AttnDesc {
   const float* mask = nullptr;     // additive, f32, read with the strides below
   int64_t mask_strides[4] = {0, 0, 0, 0};  // b, h, q, k (0 = broadcast)
 };
+
+// Nk rounded up to kTileAlign, plus kTileAlign where that is a multiple of 256 floats: rows
+// of kt and vt a multiple of 1 KiB apart fall in the same cache sets, so a key block's rows
+// evicted each other (Nk = 4096: the score GEMM ran ~25% slower).
+int64_t attention_key_stride(int64_t nk);
 
 // o [BH, Nq, Dp], lse [BH, Nq]
 void attention_forward_f32(const AttnDesc& a, const float* qs, const float* kt, const float* v,

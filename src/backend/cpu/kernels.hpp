@@ -110,10 +110,18 @@ void gemm_acc_f32_ref(int64_t M, int64_t N, int64_t K, const float* A, int64_t l
 // The same with A stored transposed: A is [K, M] with row stride lda (C += A^T B).
 void gemm_acc_f32_at(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
                      int64_t ldb, float* C, int64_t ldc);
-// p[j] = exp(s[j] - shift) for j < n; returns the sum of p.
+// C = A @ B under gemm_acc_f32's contract (C is written, not read).
+void gemm_f32(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+              int64_t ldb, float* C, int64_t ldc);
+// p[j] = exp(s[j] - shift) for j < n, s[j] <= shift (-inf gives 0); returns the sum of p.
 float exp_shift_sum_f32(const float* s, float* p, int64_t n, float shift);
 float exp_shift_sum_f32_ref(const float* s, float* p, int64_t n, float shift);
-float row_max_f32(const float* x, int64_t n);  // -inf for n == 0
+// One key block of flash attention's online softmax over scores S [rows, ld] (cols valid,
+// padding to cols_p): per row the running max m and sum l are updated, the scores become
+// exp(s - m) (0 in the padding), and the accumulator row acc [rows, ld_acc] (acc_cols values)
+// is rescaled by exp(m_old - m_new). Rows masked so far (m = -inf) get zero probabilities.
+void online_softmax_block_f32(float* S, int64_t ld, int64_t rows, int64_t cols, int64_t cols_p,
+                              float* m, float* l, float* acc, int64_t ld_acc, int64_t acc_cols);
 }  // namespace kinema
 
 namespace kinema {

@@ -3,10 +3,12 @@
 #include <omp.h>
 
 #include <oneapi/dnnl/dnnl.hpp>
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/context_impl.hpp"
 #include "core/denormals.hpp"
@@ -17,10 +19,32 @@ namespace kinema {
 using dnnl::memory;
 using tag = dnnl::memory::format_tag;
 
+// A matmul plan's key: every MatmulDesc field that shapes the primitive, as plain integers
+// (batch, m, n, k, a strides, b strides, ldc, dtypes and accumulate). Hashing 12 integers per
+// call instead of printing them into a string keeps kinema::matmul within a few percent of
+// calling oneDNN directly.
+using MatmulKey = std::array<int64_t, 12>;
+struct MatmulKeyHash {
+  size_t operator()(const MatmulKey& k) const {
+    uint64_t h = 1469598103934665603ull;  // FNV-1a over the integers
+    for (int64_t v : k) h = (h ^ uint64_t(v)) * 1099511628211ull;
+    return size_t(h);
+  }
+};
+
+// A matmul primitive with its memory objects, made once; each call only points them at its
+// data (set_data_handle). A context's plans serve one thread at a time.
+struct MatmulPlan {
+  dnnl::primitive prim;
+  memory a, b, c;
+  std::unordered_map<int, memory> args;  // the same three objects, by oneDNN argument
+};
+
 struct DnnlState {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
-  std::unordered_map<std::string, dnnl::primitive> plans;
+  std::unordered_map<MatmulKey, MatmulPlan, MatmulKeyHash> matmuls;
+  std::unordered_set<MatmulKey, MatmulKeyHash> matmul_unsupported;
   // convolutions run in the blocked layouts oneDNN picks (format any); the plan remembers
   // them so execution can reorder in and out
   struct ConvPlan {
@@ -61,28 +85,6 @@ const PD& reject_reference(const PD& pd) {
   return pd;
 }
 
-// Looks a plan up by key, building it with make() on a miss; counts hits and misses.
-template <typename Make>
-dnnl::primitive* plan(Context& ctx, const std::string& key, Make make) {
-  DnnlState& s = state(ctx);
-  auto it = s.plans.find(key);
-  if (it != s.plans.end()) {
-    ++ctx.impl().plan_hits;
-    return &it->second;
-  }
-  if (s.unsupported.count(key)) return nullptr;
-  ++ctx.impl().plan_misses;
-  try {
-    return &s.plans.emplace(key, make(s.engine)).first->second;
-  } catch (const dnnl::error&) {
-    s.unsupported[key] = true;  // e.g. bf16 on a CPU without it: the caller falls back
-    return nullptr;
-  } catch (const SlowImplementation&) {
-    s.unsupported[key] = true;
-    return nullptr;
-  }
-}
-
 void set_threads(Context& ctx) {
   if (omp_get_max_threads() != ctx.threads()) omp_set_num_threads(ctx.threads());
   flush_denormals_in_team(ctx.threads());
@@ -95,13 +97,17 @@ bool cpu_has_bf16_dot() {
   return has;
 }
 
-bool dnnl_matmul(const MatmulDesc& d, const void* a, const void* b, void* c) {
-  Context& ctx = current_context();
-  std::ostringstream key;
-  key << "mm:" << d.batch << "," << d.m << "," << d.n << "," << d.k;
-  for (int i = 0; i < 3; ++i) key << ":" << d.a_strides[i] << "," << d.b_strides[i];
+namespace {
+
+MatmulKey matmul_key(const MatmulDesc& d) {
   const int64_t ldc = d.c_ld ? d.c_ld : d.n;
-  key << ":" << int(d.ab) << int(d.c) << d.accumulate << ":" << ldc;
+  return {d.batch, d.m, d.n, d.k, d.a_strides[0], d.a_strides[1], d.a_strides[2],
+          d.b_strides[0], d.b_strides[1], d.b_strides[2], ldc,
+          int64_t(d.ab) | int64_t(d.c) << 8 | int64_t(d.accumulate) << 16};
+}
+
+MatmulPlan make_matmul_plan(const MatmulDesc& d, const dnnl::engine& eng) {
+  const int64_t ldc = d.c_ld ? d.c_ld : d.n;
   memory::dims ad{d.a_strides[0] ? d.batch : 1, d.m, d.k};
   memory::dims bd{d.b_strides[0] ? d.batch : 1, d.k, d.n};
   memory::dims cd{d.batch, d.m, d.n};
@@ -111,22 +117,52 @@ bool dnnl_matmul(const MatmulDesc& d, const void* a, const void* b, void* c) {
   memory::desc amd(ad, dt(d.ab), memory::dims{bstride(d.a_strides[0], d.m, d.k), d.a_strides[1], d.a_strides[2]});
   memory::desc bmd(bd, dt(d.ab), memory::dims{bstride(d.b_strides[0], d.k, d.n), d.b_strides[1], d.b_strides[2]});
   memory::desc cmd(cd, dt(d.c), memory::dims{d.m * ldc, ldc, 1});
-  dnnl::primitive* p = plan(ctx, key.str(), [&](const dnnl::engine& eng) {
-    dnnl::primitive_attr attr;
-    if (d.accumulate) {
-      dnnl::post_ops po;
-      po.append_sum(1.f);
-      attr.set_post_ops(po);
-    }
-    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(amd, bmd, cmd), attr, eng);
-    return dnnl::primitive(dnnl::matmul(reject_reference(pd)));
-  });
+  dnnl::primitive_attr attr;
+  if (d.accumulate) {
+    dnnl::post_ops po;
+    po.append_sum(1.f);
+    attr.set_post_ops(po);
+  }
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(amd, bmd, cmd), attr, eng);
+  MatmulPlan p{dnnl::matmul(reject_reference(pd)), memory(amd, eng, DNNL_MEMORY_NONE),
+               memory(bmd, eng, DNNL_MEMORY_NONE), memory(cmd, eng, DNNL_MEMORY_NONE), {}};
+  p.args = {{DNNL_ARG_SRC, p.a}, {DNNL_ARG_WEIGHTS, p.b}, {DNNL_ARG_DST, p.c}};
+  return p;
+}
+
+// The plan for d, built on a miss; null when oneDNN has no fast implementation for it.
+MatmulPlan* matmul_plan(Context& ctx, const MatmulDesc& d) {
+  DnnlState& s = state(ctx);
+  const MatmulKey key = matmul_key(d);
+  auto it = s.matmuls.find(key);
+  if (it != s.matmuls.end()) {
+    ++ctx.impl().plan_hits;
+    return &it->second;
+  }
+  if (s.matmul_unsupported.count(key)) return nullptr;
+  ++ctx.impl().plan_misses;
+  try {
+    return &s.matmuls.emplace(key, make_matmul_plan(d, s.engine)).first->second;
+  } catch (const dnnl::error&) {
+    // e.g. bf16 on a CPU without it: the caller falls back
+  } catch (const SlowImplementation&) {
+  }
+  s.matmul_unsupported.insert(key);
+  return nullptr;
+}
+
+}  // namespace
+
+bool dnnl_matmul(const MatmulDesc& d, const void* a, const void* b, void* c) {
+  Context& ctx = current_context();
+  MatmulPlan* p = matmul_plan(ctx, d);
   if (!p) return false;
   DnnlState& s = state(ctx);
   set_threads(ctx);
-  memory am(amd, s.engine, const_cast<void*>(a)), bm(bmd, s.engine, const_cast<void*>(b)),
-      cm(cmd, s.engine, c);
-  p->execute(s.stream, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
+  p->a.set_data_handle(const_cast<void*>(a));
+  p->b.set_data_handle(const_cast<void*>(b));
+  p->c.set_data_handle(c);
+  p->prim.execute(s.stream, p->args);
   s.stream.wait();
   return true;
 }

@@ -75,12 +75,28 @@ struct PromptMeasures {
   }
 };
 
+// The 60 s check's measurement of one long render (src/generate/modes_long.cpp). Chunk costs
+// are taken in the process's CPU time as well as wall time: on a shared machine the wall time
+// of a chunk follows the load of other work, its CPU time far less.
+struct LongRenderMeasure {
+  double video_seconds = 0, wall_seconds = 0, cpu_seconds = 0;
+  std::vector<double> chunk_wall_seconds, chunk_cpu_seconds;  // per chunk, in order
+  // Medians over the chunks between the first (a whole clip) and the last (may be short).
+  double median_chunk_wall = 0, median_chunk_cpu = 0;
+  int chunks = 0;
+  int64_t peak_rss_bytes = 0;       // the process's peak resident set during the render
+  double first_to_last_delta_e = 0; // worst CIEDE2000 of subjects seen in the first and last chunk
+  int drift_subjects = 0;           // how many such subjects
+  int first_chunk_subjects = 0;     // subjects seen in the first chunk
+};
+
 struct ModesScorecard {
   std::string model, model_digest, date;
   int prompts = 0, width = 0, height = 0, fps = 0, clip_frames = 0, new_frames = 0, steps = 0;
   float cfg = 0, edit_strength = 0;
   std::vector<PromptMeasures> per_prompt;
   std::vector<ModeFigure> figures;
+  std::vector<LongRenderMeasure> long_renders;  // the 60 s check's short and long render
   std::vector<std::string> notes;
 };
 
@@ -93,7 +109,6 @@ ModesScorecard run_modes_scorecard(const Pipeline& pipe, const ModesScorecardOpt
 std::vector<ModeFigure> aggregate_mode_figures(const std::vector<PromptMeasures>& prompts);
 // The 60 s check's figures from its two renders; unmeasured placeholders (with `note`) when
 // either is missing.
-struct LongRenderMeasure;
 std::vector<ModeFigure> long_render_figures(const LongRenderMeasure* short_render,
                                             const LongRenderMeasure* long_render, const std::string& note = "");
 
@@ -104,23 +119,16 @@ std::string modes_scorecard_markdown(const ModesScorecard& card);  // the same a
 // ---- the arithmetic of the figures, on frames ------------------------------------------------
 // Peak signal-to-noise ratio of b against a, dB over RGB (255 peak); +inf for identical frames.
 double frame_psnr(const Frame& a, const Frame& b);
-// Motion tracks of `output` against `input`, frame by frame: each subject the world detector
-// finds in an input frame is matched to the nearest detection in the output's frame (any colour:
-// an edit recolours); the median distance in pixels over all of them (+inf when the output shows
-// none; NaN when the input shows none).
+// Motion tracks of `output` against `input`, frame by frame: the subjects the world detector
+// finds in an input frame are matched one to one, nearest first, to the detections in the
+// output's frame (by place only: an edit recolours); the median distance in pixels over all of
+// them, an unmatched subject counting +inf (NaN when the input shows none).
 double track_error_px(const std::vector<Frame>& input, const std::vector<Frame>& output);
 // The world renderer's frames as kinema frames.
 std::vector<Frame> render_frames(const world::Scene& scene);
 
-// The 60 s check's measurement of one long render (src/generate/modes_long.cpp).
-struct LongRenderMeasure {
-  double video_seconds = 0, compute_seconds = 0;
-  double median_chunk_seconds = 0;  // over the chunks between the first and the last
-  int chunks = 0;
-  int64_t peak_rss_bytes = 0;       // the process's peak resident set during the render
-  double first_to_last_delta_e = 0; // worst CIEDE2000 of subjects seen in the first and last chunk
-  int drift_subjects = 0;           // how many such subjects
-};
+// A render of `seconds` (1 + 4k frames at base's fps) in chunks (generate_long), streamed into
+// the continuity meter; resets the process's peak-memory counter first (Linux).
 LongRenderMeasure measure_long_render(const Pipeline& pipe, const GenerateRequest& base, double seconds,
                                       const ModeOptions& mode);
 // The worst colour drift of subjects tracked from before the first seam to after the last one,

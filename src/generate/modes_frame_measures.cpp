@@ -24,20 +24,31 @@ double frame_psnr(const Frame& a, const Frame& b) {
 }
 
 namespace {
+
 std::vector<world::Detection> detections(const Frame& f) { return world::detect(world::Image{f.width, f.height, f.rgb}); }
+
+// Each input subject's distance to its output subject in one frame, matched one to one, nearest
+// pairs first (one output blob cannot stand for two subjects); +inf for those left unmatched.
+void match_frame(const std::vector<world::Detection>& in, const std::vector<world::Detection>& out,
+                 std::vector<double>& distances) {
+  struct Pair { double d; size_t a, b; };
+  std::vector<Pair> pairs;
+  for (size_t a = 0; a < in.size(); ++a)
+    for (size_t b = 0; b < out.size(); ++b) pairs.push_back({std::hypot(in[a].cx - out[b].cx, in[a].cy - out[b].cy), a, b});
+  std::sort(pairs.begin(), pairs.end(), [](const Pair& x, const Pair& y) { return x.d < y.d; });
+  std::vector<double> best(in.size(), std::numeric_limits<double>::infinity());
+  std::vector<bool> used_a(in.size(), false), used_b(out.size(), false);
+  for (const Pair& p : pairs)
+    if (!used_a[p.a] && !used_b[p.b]) used_a[p.a] = used_b[p.b] = true, best[p.a] = p.d;
+  distances.insert(distances.end(), best.begin(), best.end());
+}
+
 }  // namespace
 
 double track_error_px(const std::vector<Frame>& input, const std::vector<Frame>& output) {
   std::vector<double> d;
   const size_t n = std::min(input.size(), output.size());
-  for (size_t t = 0; t < n; ++t) {
-    const auto in = detections(input[t]), out = detections(output[t]);
-    for (const world::Detection& a : in) {
-      double best = std::numeric_limits<double>::infinity();
-      for (const world::Detection& b : out) best = std::min(best, std::hypot(a.cx - b.cx, a.cy - b.cy));
-      d.push_back(best);
-    }
-  }
+  for (size_t t = 0; t < n; ++t) match_frame(detections(input[t]), detections(output[t]), d);
   if (d.empty()) return std::numeric_limits<double>::quiet_NaN();
   std::sort(d.begin(), d.end());
   const size_t h = d.size() / 2;

@@ -1,7 +1,8 @@
 // The 60 s check of the modes benchmark (kinema/modes_scorecard.hpp): one long render in chunks
-// streamed into the continuity meter (never held), its peak resident memory, compute time per
-// chunk, and the colour drift of subjects from the first chunk to the last.
+// streamed into the continuity meter (never held), its peak resident memory, wall and CPU time
+// per chunk, and the colour drift of subjects from the first chunk to the last.
 #include <malloc.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -35,6 +36,27 @@ int64_t peak_rss_bytes() {
   fail("modes scorecard", "no VmHWM in /proc/self/status; the 60 s check needs Linux");
 }
 
+// Wall and process CPU time (every thread) since construction.
+class Stopwatch {
+ public:
+  double wall() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_).count(); }
+  double cpu() const { return cpu_now() - cpu_; }
+
+ private:
+  static double cpu_now() {
+    timespec t{};
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+  }
+  std::chrono::steady_clock::time_point wall_ = std::chrono::steady_clock::now();
+  double cpu_ = cpu_now();
+};
+
+// The first chunk makes a whole clip and the last may be short: the chunks between are alike.
+std::vector<double> middle(const std::vector<double>& v) {
+  return v.size() > 2 ? std::vector<double>(v.begin() + 1, v.end() - 1) : v;
+}
+
 double median_of(std::vector<double> v) {
   if (v.empty()) return NAN;
   std::sort(v.begin(), v.end());
@@ -57,33 +79,31 @@ std::pair<double, int> first_to_last_drift(const SubjectReport& report, const st
 
 LongRenderMeasure measure_long_render(const Pipeline& pipe, const GenerateRequest& base, double seconds,
                                       const ModeOptions& mode) {
-  using Clock = std::chrono::steady_clock;
   GenerateRequest r = base;
   r.fps = r.fps > 0 ? r.fps : pipe.manifest().fps;
   r.frames = 1 + 4 * std::max(1, int(std::lround(seconds * r.fps / 4)));
   SubjectOptions so;
   so.stride = std::max(1, r.frames / 240);  // ~240 detections, as continuity_scorecard samples
   ContinuityMeter meter(so);
-  std::vector<double> chunk_seconds;
+  LongRenderMeasure out;
   ModeOptions o = mode;
   reset_peak_rss();
-  const auto t0 = Clock::now();
-  auto last = t0;
+  const Stopwatch start;
+  Stopwatch chunk;
   o.chunk_done = [&](int) {
-    const auto now = Clock::now();
-    chunk_seconds.push_back(std::chrono::duration<double>(now - last).count());
-    last = now;
+    out.chunk_wall_seconds.push_back(chunk.wall()), out.chunk_cpu_seconds.push_back(chunk.cpu());
+    chunk = Stopwatch();
   };
   const ModeResult m = generate_long(pipe, r, o, [&](const Frame& f) { meter.add(f); });
-  LongRenderMeasure out;
-  out.compute_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  out.wall_seconds = start.wall(), out.cpu_seconds = start.cpu();
   out.peak_rss_bytes = peak_rss_bytes();
   out.video_seconds = double(r.frames) / r.fps, out.chunks = m.chunks;
-  // The first chunk makes a whole clip and the last may be short: the chunks between are alike.
-  if (chunk_seconds.size() > 2) chunk_seconds = {chunk_seconds.begin() + 1, chunk_seconds.end() - 1};
-  out.median_chunk_seconds = median_of(chunk_seconds);
+  out.median_chunk_wall = median_of(middle(out.chunk_wall_seconds));
+  out.median_chunk_cpu = median_of(middle(out.chunk_cpu_seconds));
   const ContinuityScorecard card = meter.finish(m.seams, "long", false);
   std::tie(out.first_to_last_delta_e, out.drift_subjects) = first_to_last_drift(card.subjects, m.seams);
+  for (const SubjectDrift& d : card.subjects.subjects)
+    out.first_chunk_subjects += !m.seams.empty() && d.first_frame < m.seams.front();
   return out;
 }
 

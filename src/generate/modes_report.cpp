@@ -53,6 +53,14 @@ nlohmann::json prompt_json(const PromptMeasures& p) {
   return j;
 }
 
+nlohmann::json long_json(const LongRenderMeasure& r) {
+  return {{"video_seconds", r.video_seconds},   {"wall_seconds", r.wall_seconds},
+          {"cpu_seconds", r.cpu_seconds},       {"chunks", r.chunks},
+          {"chunk_wall_seconds", r.chunk_wall_seconds}, {"chunk_cpu_seconds", r.chunk_cpu_seconds},
+          {"peak_rss_bytes", r.peak_rss_bytes}, {"first_chunk_subjects", r.first_chunk_subjects},
+          {"drift_subjects", r.drift_subjects}, {"first_to_last_delta_e", number(r.first_to_last_delta_e)}};
+}
+
 }  // namespace
 
 std::string modes_scorecard_json(const ModesScorecard& c) {
@@ -65,6 +73,7 @@ std::string modes_scorecard_json(const ModesScorecard& c) {
   for (const ModeFigure& f : c.figures) j["figures"].push_back(figure_json(f));
   j["per_prompt"] = nlohmann::json::array();
   for (const PromptMeasures& p : c.per_prompt) j["per_prompt"].push_back(prompt_json(p));
+  for (const LongRenderMeasure& r : c.long_renders) j["long_renders"].push_back(long_json(r));
   if (!c.notes.empty()) j["notes"] = c.notes;
   return j.dump(2) + "\n";
 }

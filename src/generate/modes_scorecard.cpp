@@ -71,15 +71,22 @@ ModesScorecard header(const Pipeline& pipe, const ModesScorecardOptions& o, cons
   return card;
 }
 
-std::vector<ModeFigure> long_check(const Pipeline& pipe, const GenerateRequest& base, const ModesScorecardOptions& o,
-                                   const ModeOptions& mode) {
-  if (!o.long_check) return long_render_figures(nullptr, nullptr, "not run (--long)");
+// The 60 s check on the first prompt: its figures, and both renders into card.long_renders.
+void long_check(const Pipeline& pipe, const GenerateRequest& base, const ModesScorecardOptions& o,
+                const ModeOptions& mode, ModesScorecard& card) {
+  if (!o.long_check) {
+    for (ModeFigure& f : long_render_figures(nullptr, nullptr, "not run (--long)")) card.figures.push_back(std::move(f));
+    return;
+  }
   say(o, "60 s check: " + base.prompt);
-  const LongRenderMeasure s = measure_long_render(pipe, base, o.short_seconds, mode);
-  say(o, "  " + std::to_string(int(o.short_seconds)) + " s render: " + std::to_string(s.compute_seconds) + " s");
-  const LongRenderMeasure l = measure_long_render(pipe, base, o.long_seconds, mode);
-  say(o, "  " + std::to_string(int(o.long_seconds)) + " s render: " + std::to_string(l.compute_seconds) + " s");
-  return long_render_figures(&s, &l);
+  for (double seconds : {o.short_seconds, o.long_seconds}) {
+    card.long_renders.push_back(measure_long_render(pipe, base, seconds, mode));
+    char b[128];
+    std::snprintf(b, sizeof b, "  %.0f s render: %.1f s (CPU %.1f s)", seconds, card.long_renders.back().wall_seconds,
+                  card.long_renders.back().cpu_seconds);
+    say(o, b);
+  }
+  for (ModeFigure& f : long_render_figures(&card.long_renders[0], &card.long_renders[1])) card.figures.push_back(std::move(f));
 }
 
 }  // namespace
@@ -118,7 +125,7 @@ ModesScorecard run_modes_scorecard(const Pipeline& pipe, const ModesScorecardOpt
     for (const std::string& n : card.per_prompt.back().notes) card.notes.push_back("prompt " + std::to_string(i + 1) + ": " + n);
   }
   card.figures = aggregate_mode_figures(card.per_prompt);
-  for (ModeFigure& f : long_check(pipe, cases[0].base, o, mode)) card.figures.push_back(std::move(f));
+  long_check(pipe, cases[0].base, o, mode, card);
   return card;
 }
 

@@ -70,6 +70,8 @@ TEST(ModesScorecard, WritesEveryFigureWithItsBarAndCountOnTheTinyBundleForThePla
   EXPECT_EQ(count_of("extend_backward.seam"), 1);
   EXPECT_EQ(count_of("join.seam"), 2);
   EXPECT_EQ(count_of("long.memory"), 2);
+  ASSERT_EQ(j["long_renders"].size(), 2u);
+  EXPECT_EQ(j["long_renders"][1]["chunk_cpu_seconds"].size(), j["long_renders"][1]["chunks"].get<size_t>());
   EXPECT_TRUE(fs::exists(out / "modes.md"));
   // `kinema scorecard` judges the same held-out prompt first.
   const fs::path plain = out.parent_path() / "plain";
@@ -108,6 +110,13 @@ TEST(ModesScorecard, TrackErrorIsZeroForTheSameMotionInAnotherColourAndTheShiftO
   world::Scene shifted = s;
   shifted.objects[0].x += 6.0 / s.height;  // 6 pixels to the right
   EXPECT_NEAR(track_error_px(in, render_frames(shifted)), 6.0, 0.75);
+  // Matching is one to one: two input subjects over one output blob leave one of them unmatched.
+  world::Scene two = s;
+  two.objects.push_back(s.objects[0]);
+  two.objects[1].color = world::Color::blue, two.objects[1].y = 0.8, two.objects[0].y = 0.2;
+  world::Scene first_only = two;
+  first_only.objects.pop_back();
+  EXPECT_TRUE(std::isinf(track_error_px(render_frames(two), render_frames(first_only))));
 }
 
 TEST(ModesScorecard, APerfectlyLoopingClipClosesWithinTheBarAndAOneWayClipDoesNot) {
@@ -166,8 +175,8 @@ TEST(ModesScorecard, DriftCountsSubjectsSeenInTheFirstAndTheLastChunk) {
   EXPECT_DOUBLE_EQ(worst, 3);
   EXPECT_EQ(n, 1);
   LongRenderMeasure s, l;
-  s.peak_rss_bytes = 100, l.peak_rss_bytes = 105, s.median_chunk_seconds = 2, l.median_chunk_seconds = 2.4;
-  s.video_seconds = 10, l.video_seconds = 60, s.compute_seconds = 14, l.compute_seconds = 90;
+  s.peak_rss_bytes = 100, l.peak_rss_bytes = 105, s.median_chunk_cpu = 2, l.median_chunk_cpu = 2.4;
+  s.video_seconds = 10, l.video_seconds = 60, s.wall_seconds = 14, l.wall_seconds = 90;
   l.first_to_last_delta_e = 3, l.drift_subjects = 1;
   const std::vector<ModeFigure> f = long_render_figures(&s, &l);
   EXPECT_NEAR(f[0].value, 1.05, 1e-12);
@@ -177,6 +186,8 @@ TEST(ModesScorecard, DriftCountsSubjectsSeenInTheFirstAndTheLastChunk) {
   EXPECT_NEAR(f[2].value, 1.5, 1e-12);
   EXPECT_FALSE(f[2].pass.has_value());  // compute per second of video is reported, not barred
   EXPECT_TRUE(*f[3].pass);
+  l.drift_subjects = 0;  // no subject tracked from the first chunk to the last: nothing measured
+  EXPECT_FALSE(long_render_figures(&s, &l)[3].pass.has_value());
 }
 
 }  // namespace

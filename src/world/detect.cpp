@@ -154,6 +154,21 @@ void classify(const Profile& p, bool hollow, Detection& d) {
   d.fit = best / kBins;
 }
 
+// The k-fold harmonics of a profile: a shape turned by phi has its profile shifted by phi, so
+// the k-th Fourier coefficient's phase moves by -k phi.
+void orient(const Profile& p, Detection& d) {
+  for (int k = 2; k <= 6; ++k) {
+    double re = 0, im = 0;
+    for (int b = 0; b < kBins; ++b) {
+      const double a = 2 * kPi * b * k / kBins;
+      re += p[b] * std::cos(a);
+      im -= p[b] * std::sin(a);
+    }
+    d.harmonic_angle[k] = -std::atan2(im, re) / k;
+    d.harmonic_strength[k] = 2 * std::hypot(re, im) / kBins;
+  }
+}
+
 // Background model: the per-channel median of each row (all backgrounds are functions of y).
 std::vector<std::array<uint8_t, 3>> row_background(const Image& f) {
   std::vector<std::array<uint8_t, 3>> bg(f.height);
@@ -249,7 +264,9 @@ std::vector<Detection> detect(const Image& f) {
       }
     const bool hollow = inner > 0 && inner_set < 0.35 * inner;
     const EdgeModel edge{f, bg, {d.rgb[0], d.rgb[1], d.rgb[2]}};
-    classify(radial_profile(mask, W, H, d.cx, d.cy, rmax, &edge), hollow, d);
+    const Profile profile = radial_profile(mask, W, H, d.cx, d.cy, rmax, &edge);
+    classify(profile, hollow, d);
+    orient(profile, d);
     for (int i : pix) mask[i] = 0;
     out.push_back(d);
   }

@@ -14,6 +14,14 @@ struct Detection {
   double area = 0;         // pixels
   double angle = 0;        // orientation from the best template rotation, radians
   double fit = 0;          // template distance (lower is better)
+  // Orientation modulo 2*pi/k from the outline's k-fold harmonic (k = 2..6: the symmetry
+  // orders of the world's shapes), and that harmonic's strength (relative to the mean radius).
+  // Sub-bin and averaged over the whole outline, so it follows a turning hexagon through
+  // compression noise that moves the best template rotation by whole bins, and it exists
+  // when the shape itself is misread (a small hexagon as a circle) while the outline still
+  // shows its k corners.
+  double harmonic_angle[7] = {0, 0, 0, 0, 0, 0, 0};
+  double harmonic_strength[7] = {0, 0, 0, 0, 0, 0, 0};
   // Mean RGB of the interior pixels (edges are blurred into the background), for colour drift.
   double rgb[3] = {0, 0, 0};
 };

@@ -52,7 +52,7 @@ bool displacement(const Track& t, double& dx, double& dy) {
 // outline's k-th harmonic; the observed frame counts while that harmonic is at least a third
 // as strong as the reference's (a circle has none). A heart (one-fold) takes the best template
 // rotation, in frames where it reads as a heart.
-struct Rotation { double observed = 0, reference = 0; };
+struct Rotation { double observed = 0, reference = 0; int reference_pairs = 0; };
 Rotation total_rotation(const Track& tr, const Track& rt, Shape shape) {
   const int k = symmetry_order(shape);
   if (k == 0) return {};
@@ -65,12 +65,14 @@ Rotation total_rotation(const Track& tr, const Track& rt, Shape shape) {
     if (delta < -period / 2) delta += period;
     return delta;
   };
+  auto clean = [&](int f) { return rt[f] && rt[f]->shape == shape && rt[f]->fit <= kCleanFit; };
   auto usable = [&](int f) {
-    if (!rt[f] || !tr[f] || rt[f]->shape != shape || rt[f]->fit > kCleanFit) return false;
+    if (!clean(f) || !tr[f]) return false;
     return k >= 2 ? tr[f]->harmonic_strength[k] >= rt[f]->harmonic_strength[k] / 3 : tr[f]->shape == shape;
   };
   Rotation total;
   for (int f = 1; f < int(rt.size()); ++f) {
+    total.reference_pairs += clean(f - 1) && clean(f);
     if (!usable(f - 1) || !usable(f)) continue;
     total.observed += wrap(angle(*tr[f]) - angle(*tr[f - 1]));
     total.reference += wrap(angle(*rt[f]) - angle(*rt[f - 1]));
@@ -262,7 +264,9 @@ void motion_claim(const Scene& s, const SceneFacts& facts, const Observations& o
       break;
     }
     case Behavior::rotate: {
-      const Rotation rot = total_rotation(tr, rt, ob.shape);
+      // Whole clip: a cut moves and zooms the view but does not turn it.
+      const Rotation rot = total_rotation(o.track[i], o.ref_track[i], ob.shape);
+      if (rot.reference_pairs == 0) break;  // never shown clean in two frames running: nothing to see
       const double ro = rot.observed, rr = rot.reference;
       add_claim(card, "rotation", who + " spins " + (ob.speed > 0 ? "clockwise" : "counterclockwise"),
           (ro * rr > 0 && std::abs(ro) > 0.4 * std::abs(rr)) ? std::min(1.0, std::abs(ro) / std::abs(rr)) : 0);

@@ -1,13 +1,15 @@
 // The judge's cross-shot claim: the clip cuts where the reference cuts, and every object seen
 // on both sides of the cut keeps its colour and shape.
 //
-// The cut is found from the objects. The second shot frames the scene 1.3-1.6x closer on
-// another centre, so at a cut every object jumps: in the frame after it, an object looks like
-// the reference's after-cut view of it (place and size), in the frame before, like the
-// before-cut view. Frame differences alone cannot tell a cut from an object that starts moving
-// or vanishes in the same frame, which a continuous shot often shows (ordered events start
-// and objects disappear around mid-clip, where cuts are). Only when no object is seen on both
-// sides of the reference's cut is the frame difference used, and then it must be a spike.
+// The cut is found from the objects and the background. The second shot frames the scene
+// 1.3-1.6x closer on another centre, so at a cut every object jumps: in the frame after it, an
+// object looks like the reference's after-cut view of it (place and size), in the frame
+// before, like the before-cut view; the background's rows move with the zoom. Frame
+// differences alone cannot tell a cut from an object that starts moving or vanishes in the
+// same frame, which a continuous shot often shows (ordered events start and objects disappear
+// around mid-clip, where cuts are). Only when neither an object seen on both sides nor the
+// background shows the reference's cut is the frame difference used, and then it must be a
+// spike.
 #include <algorithm>
 #include <cmath>
 
@@ -40,6 +42,17 @@ int side_of(const std::vector<Detection>& dets, const Detection& before, const D
   return 0;
 }
 
+// Mean colour distance between two row profiles.
+double profile_distance(const std::vector<std::array<double, 3>>& a, const std::vector<std::array<double, 3>>& b) {
+  double d = 0;
+  for (size_t k = 0; k < a.size(); ++k) {
+    uint8_t x[3], y[3];
+    for (int c = 0; c < 3; ++c) x[c] = uint8_t(a[k][c]), y[c] = uint8_t(b[k][c]);
+    d += color_dist(x, y);
+  }
+  return d / double(a.size());
+}
+
 double mean_abs_diff(const Image& a, const Image& b) {
   double acc = 0;
   for (size_t i = 0; i < a.rgb.size(); i += 7) acc += std::abs(int(a.rgb[i]) - int(b.rgb[i]));
@@ -59,24 +72,53 @@ void add_cross_shot_claim(const Scene& s, const SceneFacts& facts, const Observa
   std::vector<int> candidates = {ref_cut};
   if (ref_cut - 1 >= 1) candidates.push_back(ref_cut - 1);
   if (ref_cut + 1 <= F - 1) candidates.push_back(ref_cut + 1);
-  int informative = 0, cut = ref_cut, best_votes = 0;
-  std::vector<int> votes(candidates.size(), 0);
+  // Per candidate: objects that show the cut there (before-view, then after-view) and objects
+  // that show none (still the before-view after it). An object leaving the frame in a
+  // continuous shot can look like its edge-clipped after-cut view; another that stays put
+  // says there was no cut.
+  int informative = 0, cut = ref_cut, best = -1;
+  std::vector<int> votes(candidates.size(), 0), against(candidates.size(), 0);
   for (int i = 0; i < n; ++i) {
     const auto &before = o.ref_track[i][ref_cut - 1], &after = o.ref_track[i][ref_cut];
     if (!before || !after || view_cost(*after, *before, H) < kInformative) continue;
     ++informative;
     for (size_t c = 0; c < candidates.size(); ++c) {
-      const int f = candidates[c];
-      votes[c] += side_of(o.seen[f - 1], *before, *after, H) < 0 && side_of(o.seen[f], *before, *after, H) > 0;
+      const int f = candidates[c], now = side_of(o.seen[f], *before, *after, H);
+      votes[c] += side_of(o.seen[f - 1], *before, *after, H) < 0 && now > 0;
+      against[c] += now < 0;
+    }
+  }
+  // The background votes too, unless it looks the same from both framings (plain): its rows
+  // (gradient, horizon, stripes, stars) move with the zoom, while an object vanishing in one
+  // frame, which alone would make the frame difference spike, leaves them as they were.
+  {
+    Scene empty = s;
+    empty.objects.clear();
+    Image view[2];
+    for (int k = 0; k < 2; ++k) render_frame(empty, FrameState{{}, facts.states[ref_cut - 1 + k].camera}, view[k]);
+    const auto before = row_profile(view[0]), after = row_profile(view[1]);
+    if (profile_distance(before, after) >= 8) {
+      ++informative;
+      auto side = [&](int f) {
+        const auto p = row_profile(frames[f]);
+        const double db = profile_distance(p, before), da = profile_distance(p, after);
+        return da < db ? 1 : db < da ? -1 : 0;
+      };
+      for (size_t c = 0; c < candidates.size(); ++c) {
+        const int f = candidates[c], now = side(f);
+        votes[c] += side(f - 1) < 0 && now > 0;
+        against[c] += now < 0;
+      }
     }
   }
   bool cut_seen = false;
   if (informative > 0) {
     for (size_t c = 0; c < candidates.size(); ++c)
-      if (votes[c] > best_votes) best_votes = votes[c], cut = candidates[c];
-    cut_seen = 2 * best_votes >= informative;
+      if (best < 0 || votes[c] - against[c] > votes[best] - against[best]) best = int(c);
+    cut = candidates[best];
+    cut_seen = 2 * votes[best] >= informative && votes[best] > against[best];
   } else {
-    // No object to follow across the cut: the frame difference there must stand out from its
+    // Nothing to follow across the cut: the frame difference there must stand out from its
     // neighbours' (a step, as when something starts moving, is not a cut) and from the clip's.
     std::vector<double> diff(F + 1, 0);
     for (int f = 1; f < F; ++f) diff[f] = mean_abs_diff(frames[f - 1], frames[f]);

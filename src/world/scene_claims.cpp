@@ -7,9 +7,7 @@
 #include "world/track.hpp"
 
 namespace kinema::world {
-namespace {
 
-// Per-row median colours (the background model the detector uses), resampled to 32 rows.
 std::vector<std::array<double, 3>> row_profile(const Image& f) {
   std::vector<std::array<double, 3>> out(32);
   std::vector<uint8_t> v(f.width);
@@ -23,8 +21,6 @@ std::vector<std::array<double, 3>> row_profile(const Image& f) {
   }
   return out;
 }
-
-}  // namespace
 
 void add_scene_claims(const Scene& s, const SceneFacts& facts, const Observations& o,
                       const std::vector<Image>& frames, Scorecard& card) {

@@ -2,6 +2,7 @@
 // nearest to where the expected scene puts it, and the same for a reference rendering.
 #pragma once
 #include <algorithm>
+#include <array>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,10 @@ void add_scene_claims(const Scene& s, const SceneFacts& facts, const Observation
                       const std::vector<Image>& frames, Scorecard& card);
 void add_cross_shot_claim(const Scene& s, const SceneFacts& facts, const Observations& obs,
                           const std::vector<Image>& frames, Scorecard& card);
+
+// Per-row median colours of a frame (the background model the detector uses), resampled to
+// 32 rows: objects covering less than half a row do not show.
+std::vector<std::array<double, 3>> row_profile(const Image& f);
 
 // A claim with its score clamped to [0, 1]; it passes at 0.5.
 inline void add_claim(Scorecard& card, const char* kind, const std::string& text, double score) {

@@ -10,26 +10,12 @@
 
 #include "backend/cpu/kernels.hpp"
 #include "backend/cpu/simd/exp_nonpositive-inl.h"
+#include "backend/cpu/simd/row_max-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace kinema {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
-
-HWY_INLINE float RowMax(const float* x, int64_t n) {
-  const hn::ScalableTag<float> d;
-  const int64_t L = int64_t(hn::Lanes(d));
-  auto m0 = hn::Set(d, -HUGE_VALF), m1 = m0;
-  int64_t j = 0;
-  for (; j + 2 * L <= n; j += 2 * L) {
-    m0 = hn::Max(m0, hn::LoadU(d, x + j));
-    m1 = hn::Max(m1, hn::LoadU(d, x + j + L));
-  }
-  for (; j + L <= n; j += L) m0 = hn::Max(m0, hn::LoadU(d, x + j));
-  float r = hn::GetLane(hn::MaxOfLanes(d, hn::Max(m0, m1)));
-  for (; j < n; ++j) r = x[j] > r ? x[j] : r;
-  return r;
-}
 
 // p[j] = exp(s[j] - shift) for j < n (s[j] - shift <= 0; -inf gives 0); returns the sum of p.
 HWY_INLINE float ExpShiftSumRow(const float* s, float* p, int64_t n, float shift) {

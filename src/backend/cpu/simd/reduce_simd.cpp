@@ -12,6 +12,7 @@
 
 #include "backend/cpu/kernels.hpp"
 #include "backend/cpu/simd/exp_nonpositive-inl.h"
+#include "backend/cpu/simd/row_max-inl.h"
 #include "backend/cpu/simd/store_row-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -34,23 +35,6 @@ HWY_INLINE float RowSum(const float* x, int64_t n) {
   float s = hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(a0, a1), hn::Add(a2, a3))));
   for (; i < n; ++i) s += x[i];
   return s;
-}
-
-HWY_INLINE float RowMax(const float* x, int64_t n) {
-  const hn::ScalableTag<float> d;
-  const int64_t N = int64_t(hn::Lanes(d));
-  auto m0 = hn::Set(d, -std::numeric_limits<float>::infinity()), m1 = m0, m2 = m0, m3 = m0;
-  int64_t i = 0;
-  for (; i + 4 * N <= n; i += 4 * N) {
-    m0 = hn::Max(m0, hn::LoadU(d, x + i));
-    m1 = hn::Max(m1, hn::LoadU(d, x + i + N));
-    m2 = hn::Max(m2, hn::LoadU(d, x + i + 2 * N));
-    m3 = hn::Max(m3, hn::LoadU(d, x + i + 3 * N));
-  }
-  for (; i + N <= n; i += N) m0 = hn::Max(m0, hn::LoadU(d, x + i));
-  float r = hn::GetLane(hn::MaxOfLanes(d, hn::Max(hn::Max(m0, m1), hn::Max(m2, m3))));
-  for (; i < n; ++i) r = std::fmax(r, x[i]);
-  return r;
 }
 
 void SumRows(const float* x, int64_t rows, int64_t len, float* out) {

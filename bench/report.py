@@ -10,10 +10,12 @@ json.dump(lines, open(sys.argv[2], "w"), indent=1)
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 rows = []
 for r in lines:
+    if "case" not in r or "value" not in r:
+        continue  # a bench with its own record (watermark): kept in the JSON, not in the table
     peer = f"{r['peer_value']:.4g} ({r['peer']})" if "peer" in r else ""
     ratio = f"{r['value'] / r['peer_value']:.2f}x" if r.get("peer_value") else ""
     rows.append((r["bench"], r["case"], f"{r['value']:.4g} {r['unit']}",
-                 f"{100 * r['fraction_of_peak']:.1f}%", peer, ratio))
+                 f"{100 * r['fraction_of_peak']:.1f}%" if "fraction_of_peak" in r else "", peer, ratio))
 head = ("bench", "case", "kinema", "of peak", "peer", "vs peer")
 widths = [max(len(str(x[i])) for x in rows + [head]) for i in range(len(head))]
 for row in [head] + rows:

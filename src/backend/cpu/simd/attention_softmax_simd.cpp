@@ -10,7 +10,7 @@
 
 #include "backend/cpu/kernels.hpp"
 #include "backend/cpu/simd/exp_nonpositive-inl.h"
-#include "backend/cpu/simd/row_max-inl.h"
+#include "backend/cpu/simd/row_reduce-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace kinema {

@@ -12,30 +12,13 @@
 
 #include "backend/cpu/kernels.hpp"
 #include "backend/cpu/simd/exp_nonpositive-inl.h"
-#include "backend/cpu/simd/row_max-inl.h"
+#include "backend/cpu/simd/row_reduce-inl.h"
 #include "backend/cpu/simd/store_row-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace kinema {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
-
-HWY_INLINE float RowSum(const float* x, int64_t n) {
-  const hn::ScalableTag<float> d;
-  const int64_t N = int64_t(hn::Lanes(d));
-  auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
-  int64_t i = 0;
-  for (; i + 4 * N <= n; i += 4 * N) {
-    a0 = hn::Add(a0, hn::LoadU(d, x + i));
-    a1 = hn::Add(a1, hn::LoadU(d, x + i + N));
-    a2 = hn::Add(a2, hn::LoadU(d, x + i + 2 * N));
-    a3 = hn::Add(a3, hn::LoadU(d, x + i + 3 * N));
-  }
-  for (; i + N <= n; i += N) a0 = hn::Add(a0, hn::LoadU(d, x + i));
-  float s = hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(a0, a1), hn::Add(a2, a3))));
-  for (; i < n; ++i) s += x[i];
-  return s;
-}
 
 void SumRows(const float* x, int64_t rows, int64_t len, float* out) {
   for (int64_t r = 0; r < rows; ++r) out[r] = RowSum(x + r * len, len);

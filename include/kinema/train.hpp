@@ -279,12 +279,13 @@ struct TrainerOptions : TrainLoopOptions {
 };
 
 // Micro-batches and buckets: the trainer draws indices from the shuffled DataOrder into one
-// queue per LatentDataset::bucket, in order of arrival, and a micro-batch is the first queue
-// to reach batch_size (emptied as it is taken). Indices left in other queues wait for later
-// micro-batches, across epochs. The queues are a function of the data position alone (replay
-// the order from 0, pushing each index and emptying a queue when it fills), so a checkpoint
-// stores only the position and load() rebuilds the queues. With one bucket this is exactly
-// "the next batch_size indices of the order".
+// queue per LatentDataset::bucket, in order of arrival. A step's first micro-batch is the first
+// queue to hold batch_size indices, and the step's other micro-batches (accumulation x ranks)
+// come from the same bucket, so every rank does work of one shape and none waits for another
+// at the all-reduce. Indices left in other queues wait for later steps, across epochs. The
+// queues are a function of the data position alone (replay the steps from position 0), so a
+// checkpoint stores only the position and load() rebuilds the queues. With one bucket this is
+// exactly "the next batch_size indices of the order" for each micro-batch.
 //
 // Joint text training: given a trainable text encoder, the trainer encodes each sample's
 // caption_ids itself and the flow loss's gradient trains the encoder with the DiT (one
@@ -310,6 +311,9 @@ class DiTTrainer {
 
   // The dataset indices of the next micro-batch (all of one bucket); advances the data order.
   std::vector<int64_t> next_micro_batch();
+  // The next step's micro-batches (state micro_batches() of them, all of one bucket), as
+  // step() draws them.
+  std::vector<std::vector<int64_t>> next_step_micro_batches();
 
  private:
   TensorFile model_tensors() const;

@@ -17,6 +17,7 @@
 #include "kinema/ops.hpp"
 #include "kinema/tensor_file.hpp"
 #include "kinema/train.hpp"
+#include "train/bucket_queues.hpp"
 
 namespace fs = std::filesystem;
 
@@ -99,8 +100,9 @@ StepStats DiTTrainer::step() {
   const Tensor empty = data_.empty_context();
   const std::vector<int32_t> empty_ids = text_ ? data_.empty_caption_ids() : std::vector<int32_t>{};
   double loss_sum = 0;
+  const std::vector<std::vector<int64_t>> batches = next_step_micro_batches();
   for (int64_t a = 0; a < state_.micro_batches(); ++a) {
-    std::vector<int64_t> indices = next_micro_batch();
+    const std::vector<int64_t>& indices = batches[size_t(a)];
     if (!state_.owns_micro_batch(a)) {  // another rank's: only keep the RNG in step
       sample_generators(state_.rng(), int64_t(indices.size()));
       continue;
@@ -142,12 +144,11 @@ StepStats DiTTrainer::step() {
 }
 
 std::vector<int64_t> DiTTrainer::next_micro_batch() {
-  for (;;) {
-    const int64_t index = state_.order().next();
-    std::vector<int64_t>& q = pending_[data_.bucket(index)];
-    q.push_back(index);
-    if (int64_t(q.size()) == options_.batch_size) return std::exchange(q, {});
-  }
+  return detail::take_any(pending_, state_.order(), data_, options_.batch_size);
+}
+
+std::vector<std::vector<int64_t>> DiTTrainer::next_step_micro_batches() {
+  return detail::take_step(pending_, state_.order(), data_, options_.batch_size, state_.micro_batches());
 }
 
 TensorFile DiTTrainer::model_tensors() const {
@@ -158,12 +159,20 @@ std::string DiTTrainer::save(const std::string& dir) const { return state_.save(
 
 void DiTTrainer::load(const std::string& dir) {
   state_.load(dir);
-  // Rebuild the bucket queues: replay the order up to the restored position (see train.hpp).
+  // Rebuild the bucket queues: replay the steps up to the restored position (see train.hpp).
   pending_.clear();
   const int64_t position = state_.data_position();
   DataOrder replay(data_.size(), options_.seed);
+  while (replay.position() < position)
+    detail::take_step(pending_, replay, data_, options_.batch_size, state_.micro_batches());
+  if (replay.position() == position) return;
+  // A checkpoint from before steps took one bucket (micro-batches were taken one at a time,
+  // each from whichever queue filled first): rebuild the queues that rule left; training goes
+  // on from them under the present rule.
+  pending_.clear();
+  DataOrder old(data_.size(), options_.seed);
   for (int64_t p = 0; p < position; ++p) {
-    const int64_t index = replay.next();
+    const int64_t index = old.next();
     std::vector<int64_t>& q = pending_[data_.bucket(index)];
     q.push_back(index);
     if (int64_t(q.size()) == options_.batch_size) q.clear();

@@ -107,7 +107,9 @@ TEST(VaeDecoderTraining, StepsLeaveEveryEncoderTensorBitIdenticalAndChangeTheDec
   // The EMA averages the decoder only; its encoder is the frozen one.
   const TensorFile ema = trainer.ema_tensors();
   for (const auto& [key, v] : before) {
-    if (!is_vae_decoder_key(key)) EXPECT_EQ(ema.tensors.at(key).to_vector(), v) << key;
+    if (!is_vae_decoder_key(key)) {
+      EXPECT_EQ(ema.tensors.at(key).to_vector(), v) << key;
+    }
   }
 }
 
@@ -134,7 +136,9 @@ TEST(VaeDecoderTraining, AWiderDecoderIsSavedAndLoadedWithItsWidthInferred) {
   const TensorFile wide = vae_with_new_decoder(init, 12, 1);
   EXPECT_EQ(wide.tensors.at("decoder.conv1.weight").shape(), (Shape{24, 4, 3, 3, 3}));  // 12 x mult 2
   for (const auto& [key, t] : init.tensors) {
-    if (!is_vae_decoder_key(key)) EXPECT_EQ(wide.tensors.at(key).to_vector(), t.to_vector()) << key;
+    if (!is_vae_decoder_key(key)) {
+      EXPECT_EQ(wide.tensors.at(key).to_vector(), t.to_vector()) << key;
+    }
   }
 
   world::WorldVideoDataset data(tiny_clips());

@@ -57,7 +57,9 @@ TEST(WorldVideo, ClipsArePureFunctionsOfTheIndexInMinusOneToOne) {
     ASSERT_EQ(a.shape()[2], 16);
     ASSERT_EQ(a.shape()[3], 16);
     (a.shape()[1] == 1 ? saw_image : saw_clip) = true;
-    if (a.shape()[1] != 1) ASSERT_EQ(a.shape()[1], 5);
+    if (a.shape()[1] != 1) {
+      ASSERT_EQ(a.shape()[1], 5);
+    }
     for (float v : a.to_vector()) ASSERT_TRUE(v >= -1.f && v <= 1.f);
   }
   EXPECT_TRUE(saw_image && saw_clip);

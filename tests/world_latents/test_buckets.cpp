@@ -74,6 +74,33 @@ TEST(Buckets, EveryMicroBatchHasOneShapeAndNoIndexIsLost) {
   EXPECT_LE(trainer.data_position(), 124);
 }
 
+TEST(Buckets, EveryStepTakesAllItsMicroBatchesFromOneBucket) {
+  TwoShapeDataset data;
+  DiT model = DiT::init_random(tiny(), 1);
+  TrainerOptions o = options();
+  o.batch_size = 2, o.accumulation = 3;
+  DiTTrainer trainer(model, data, o);
+  std::map<std::string, int64_t> steps, samples;
+  int64_t used = 0;
+  for (int i = 0; i < 60; ++i) {
+    const std::vector<std::vector<int64_t>> step = trainer.next_step_micro_batches();
+    ASSERT_EQ(step.size(), 3u);
+    const std::string bucket = data.bucket(step[0][0]);
+    for (const std::vector<int64_t>& mb : step) {
+      ASSERT_EQ(mb.size(), 2u);
+      for (int64_t idx : mb) EXPECT_EQ(data.bucket(idx), bucket) << "step " << i;
+      used += 2;
+    }
+    ++steps[bucket], samples[bucket] += 6;
+  }
+  // Both buckets get whole steps, in about their share of the data (4 of 11 indices are wide).
+  EXPECT_GE(steps["wide"], 10);
+  EXPECT_GE(steps["square"], 25);
+  // Nothing is lost: what was drawn and not used is waiting, less than a step's worth a bucket.
+  EXPECT_GE(trainer.data_position(), used);
+  EXPECT_LT(trainer.data_position(), used + 2 * 6);
+}
+
 TEST(Buckets, ResumeWithTwoBucketsIsBitIdentical) {
   Context ctx(ContextOptions{1});
   ContextScope scope(ctx);
@@ -105,6 +132,25 @@ TEST(Buckets, ResumeWithTwoBucketsIsBitIdentical) {
   ASSERT_EQ(straight.size(), resumed.size());
   for (size_t i = 0; i < straight.size(); ++i) EXPECT_EQ(straight[i], resumed[i]) << "step " << i;
   EXPECT_EQ(w_straight, w_resumed);
+  fs::remove_all(dir);
+}
+
+// A run saved when micro-batches were taken one at a time, each from the first queue to fill
+// (before steps took one bucket), stops at a data position no sequence of whole steps reaches;
+// load() then rebuilds the queues that rule left, and the next micro-batch is the one the run
+// would have taken.
+TEST(Buckets, CheckpointFromTheOneMicroBatchAtATimeRuleResumesItsQueues) {
+  TwoShapeDataset data;
+  fs::path dir = fs::temp_directory_path() / ("kinema_buckets_old_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  DiT model = DiT::init_random(tiny(), 1);
+  DiTTrainer before(model, data, options());
+  for (int i = 0; i < 5; ++i) before.next_micro_batch();
+  before.save(dir.string());
+  DiTTrainer after(model, data, options());
+  after.load(find_checkpoint(dir.string()));
+  EXPECT_EQ(after.data_position(), before.data_position());
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(after.next_micro_batch(), before.next_micro_batch()) << i;
   fs::remove_all(dir);
 }
 

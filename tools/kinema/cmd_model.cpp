@@ -1,6 +1,7 @@
 // `kinema model pack|check`: assemble a model directory (the four files + model.json with
 // their SHA-256 and the generation defaults) and verify one.
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -125,14 +126,15 @@ int check_model(int argc, char** argv) {
 
 int cmd_model(int argc, char** argv) {
   const std::string what = argc > 1 ? argv[1] : "";
+  const bool help = argc > 2 && (!std::strcmp(argv[2], "--help") || !std::strcmp(argv[2], "-h"));
   if (what == "pack") return pack(argc - 1, argv + 1);
-  if (what == "check") return check_model(argc - 1, argv + 1);
-  if (what == "cast") return cast_weights(argc - 1, argv + 1);
+  if (what == "check" && !help) return check_model(argc - 1, argv + 1);
+  if (what == "cast" && !help) return cast_weights(argc - 1, argv + 1);
   std::printf("usage: kinema model pack|check ...\n"
               "  pack   assemble a model directory from trained weights (`kinema model pack --help`)\n"
               "  check  load a model directory and verify every file's SHA-256\n"
               "  cast   IN OUT --dtype bf16: a compact copy of a weights file (matrices bf16)\n");
-  return what.empty() || what == "--help" || what == "-h" ? 0 : 2;
+  return what.empty() || what == "--help" || what == "-h" || help ? 0 : 2;
 }
 
 }  // namespace kinema::cli

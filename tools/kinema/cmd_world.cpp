@@ -32,8 +32,13 @@ const char* kWorldHelp =
     "  kinema world expand \"prompt\" [--seed N]     parse a prompt; print caption, spec, mappings\n"
     "  kinema world caption --seed N | --spec FILE  print the detailed caption and a short prompt\n"
     "  kinema world dataset --out DIR --clips N [--seed N]   write training shards (resumable)\n"
-    "  kinema world selftest [--clips N] [--reencode] [--downscale] [--kind KIND] [--dump-failures DIR]\n"
-    "                                               measure the judge's accuracy (per claim kind)\n"
+    "  kinema world selftest [--clips N] [--reencode] [--downscale] [--blur PASSES] [--kind KIND]\n"
+    "                        [--seed N] [--size N] [--negatives N] [--dump-failures DIR] [--replay FILE]\n"
+    "                                               measure the judge's accuracy (per claim kind): N clips\n"
+    "                                               rendered, optionally H.264 CRF 28 / 2x downscaled /\n"
+    "                                               blurred, judged against their own scene and perturbed ones;\n"
+    "                                               --kind targets one claim kind, --dump-failures writes each\n"
+    "                                               miss as JSON, --replay FILE judges one again (docs/world.md)\n"
     "  kinema world vocab                           vocabulary size\n";
 
 std::string read_text(const std::string& path) {
@@ -148,6 +153,11 @@ int cmd_world(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const std::string sub = argv[1];
+  for (int i = 2; i < argc; ++i)
+    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
+      std::printf("%s", kWorldHelp);
+      return 0;
+    }
   if (sub == "render") return world_render(argc - 1, argv + 1);
   if (sub == "expand") return world_expand(argc - 1, argv + 1);
   if (sub == "caption") return world_caption(argc - 1, argv + 1);

@@ -46,6 +46,11 @@ struct DiTConfig {
   // and attended by every block's cross-attention beside the text (k_img, v_img). 0: none (T2V).
   int64_t image_dim = 0;
   int64_t image_tokens = 0;  // FLF2V: img_emb.emb_pos [1, image_tokens, image_dim] (514); 0: none
+  // kinema's own addition, not in Wan: the caption's mean token (of text_embedding's output,
+  // padding masked) through text_pool (Linear dim -> dim, zero at init) is added to the time
+  // embedding, so the caption's global facts (background, camera, colours) modulate every
+  // block directly, as SD3 adds its pooled text vector. Present when text_pool.* is.
+  bool pooled_text = false;
   float eps = 1e-6f;
   float rope_theta = 10000.f;
 

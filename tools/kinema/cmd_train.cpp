@@ -28,6 +28,14 @@
 namespace kinema::cli {
 namespace {
 
+// Gives warm-start weights the pooled-text path at zero (the model computes what it did).
+void add_pooled_text(TensorFile& dit) {
+  if (dit.tensors.count("text_pool.weight")) return;
+  const int64_t D = infer_dit_config(dit.tensors, dit.metadata).dim;
+  dit.tensors["text_pool.weight"] = Tensor::zeros({D, D});
+  dit.tensors["text_pool.bias"] = Tensor::zeros({D});
+}
+
 // Model-size flags whose default depends on --data: {synthetic, world}; set() pins a value.
 struct DataDefault {
   int64_t synthetic, world;
@@ -54,6 +62,7 @@ struct TrainCli : TrainLoopCli {
   DataDefault dim{64, 256}, heads{4, 4}, layers{2, 8}, ffn{128, 1024};
   DataDefault mask_channels{-1, 4};  // -1: no frame conditioning
   DataDefault joint_text{0, 1};      // train the text encoder with the DiT (world data)
+  DataDefault pooled_text{0, 1};     // DiTConfig::pooled_text (a new model, or added to --init's)
   uint64_t init_seed = 1;
   TrainCli() {
     world.count = 100000;
@@ -98,6 +107,8 @@ const std::vector<Option<TrainCli>>& options() {
       {"--layers", "N", "new model: blocks", KD(layers)},
       {"--ffn", "F", "new model: MLP width", KD(ffn)},
       {"--init-seed", "N", "new model: seed of the random init (Wan's init_weights)", KI(init_seed)},
+      {"--pooled-text", "0|1", "the caption's mean token added to the time embedding (text_pool; kinema's, not Wan's); "
+                               "with --init, added at zero to weights without it", KD(pooled_text)},
       {"--init", "FILE", "warm start from these DiT weights (e.g. models/default/dit.safetensors, or a run's "
                          "ema.safetensors, whose text encoder then replaces --text-encoder); fresh optimizer and schedule", KS(init)},
       {"--latents", "N", "synthetic data: number of latents", KI(data.count)},
@@ -208,11 +219,13 @@ int train_dit(int argc, char** argv) {
   c.model.dim = c.dim.get(world_data), c.model.num_heads = c.heads.get(world_data);
   c.model.num_layers = c.layers.get(world_data), c.model.ffn_dim = c.ffn.get(world_data);
   if (world_data) c.model.freq_dim = 256;
+  c.model.pooled_text = c.pooled_text.get(world_data) != 0;
   const int64_t mask_channels = c.mask_channels.get(world_data);
 
   // --init: the DiT's weights, and the text encoder trained with it when the file carries one.
   auto [init_dit, init_text] = c.init.empty() ? std::pair<TensorFile, TensorFile>{}
                                               : split_text_encoder(load_tensors(c.init));
+  if (!c.init.empty() && c.model.pooled_text) add_pooled_text(init_dit);
   std::unique_ptr<LatentDataset> data;
   bool joint = false;
   std::unique_ptr<VAE> vae;

@@ -34,7 +34,9 @@ std::vector<float> init_values(const std::string& name, const Shape& shape, DiTI
   std::vector<float> v(size_t(shape_numel(shape)), 0.f);
   std::normal_distribution<float> normal(0.f, 1.f);
   bool random = init == DiTInit::random;
-  if (ends_with(name, "modulation")) {  // torch.randn(1, k, dim) / dim**0.5
+  if (name.rfind("text_pool.", 0) == 0) {
+    // zero: a model given the pooled path starts out computing what it did without it
+  } else if (ends_with(name, "modulation")) {  // torch.randn(1, k, dim) / dim**0.5
     float s = 1.f / std::sqrt(float(shape.back()));
     for (float& x : v) x = normal(rng) * s;
   } else if (is_norm_weight(name)) {
@@ -65,12 +67,27 @@ Tensor f32_copy(const Tensor& t) {
 // Wan keeps the timestep path in f32 whatever the compute dtype. t [B] gives e [B, D] and
 // e0 [B, 6, D]; per-token t [B, N] (Wan2.2: TI2V's first latent frame at t = 0) gives
 // e [B, N, D] and e0 [B, N, 6, D], cut to this rank's tokens under sequence parallelism.
-std::pair<Tensor, Tensor> time_embeddings(const dit::Run& run, const Tensor& t, int64_t B,
+// The caption's mean token [B, D] over its valid tokens (context_lens), through text_pool.
+Tensor pooled_text(const dit::Run& run, const Tensor& ctx) {
+  const int64_t B = ctx.size(0), L = ctx.size(1);
+  const std::vector<int64_t>& lens = run.options.context_lens;
+  std::vector<float> w(size_t(B * L), 1.f / float(L));
+  for (int64_t b = 0; b < B && !lens.empty(); ++b)
+    for (int64_t j = 0; j < L; ++j) w[size_t(b * L + j)] = j < lens[size_t(b)] ? 1.f / float(lens[size_t(b)]) : 0.f;
+  Tensor mean = sum(mul(ctx, Tensor::from_vector(w, {B, L, 1})), ReduceOptions{{1}, false});  // [B, D]
+  return run.linear(mean, "text_pool", DType::f32);
+}
+
+std::pair<Tensor, Tensor> time_embeddings(const dit::Run& run, const Tensor& t, int64_t B, const Tensor& pooled,
                                           const std::function<void(const std::string&, const Tensor&)>& trace) {
   const DiTConfig& c = run.config();
   Tensor freq = dit::sinusoidal_embedding(t, c.freq_dim);                    // [B·L, freq_dim]
   Tensor e = run.linear(freq, "time_embedding.0", DType::f32);               // [B·L, D]
   e = run.linear(silu(e), "time_embedding.2", DType::f32);                   // [B·L, D]
+  if (pooled.defined())  // [B, D] onto each sample's (or each of its tokens') embedding
+    e = t.ndim() == 1 ? add(e, pooled)
+                      : reshape(add(reshape(e, {B, t.size(1), c.dim}), reshape(pooled, {B, 1, c.dim})),
+                                {B * t.size(1), c.dim});
   Tensor e0 = run.linear(silu(e), "time_projection.1", DType::f32);          // [B·L, 6*D]
   if (t.ndim() == 1) {
     e0 = reshape(e0, {B, 6, c.dim});                                         // [B, 6, D]
@@ -177,9 +194,10 @@ Tensor DiT::forward(const Tensor& x, const Tensor& t, const Tensor& context,
     run.shard = &*shard;
     tokens = slice(tokens, 1, shard->begin(), shard->begin() + shard->size());  // [B, n, D]
   }
-  auto [e, e0] = time_embeddings(run, t, B, trace);  // [B, D] and [B, 6, D], or per token [B, n, ...]
   Tensor ctx = dit::text_embedding(run, context);  // [B, L, D]
   trace("text_embedding", ctx);
+  const Tensor pooled = c.pooled_text ? pooled_text(run, ctx) : Tensor();  // [B, D]
+  auto [e, e0] = time_embeddings(run, t, B, pooled, trace);  // [B, D] and [B, 6, D], or per token [B, n, ...]
   KINEMA_CHECK(options.image_context.defined() == (c.image_dim > 0), "dit",
                c.image_dim > 0 ? "this DiT is Wan I2V/FLF2V: give the image's CLIP features (image_context)"
                                : "this DiT has no image branch (text-to-video): image_context must be empty");

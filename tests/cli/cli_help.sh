@@ -31,6 +31,7 @@ model
 model pack
 model check
 model cast
+model text-use
 check-prompt
 serve
 keys

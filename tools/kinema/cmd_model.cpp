@@ -1,6 +1,7 @@
 // `kinema model pack|check`: assemble a model directory (the four files + model.json with
 // their SHA-256 and the generation defaults) and verify one.
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -11,6 +12,7 @@
 #include "kinema/ops.hpp"
 #include "kinema/pipeline.hpp"
 #include "kinema/tensor_file.hpp"
+#include "kinema/text_use.hpp"
 #include "kinema/train.hpp"
 #include "option_table.hpp"
 
@@ -114,6 +116,31 @@ int cast_weights(int argc, char** argv) {
   return 0;
 }
 
+constexpr const char* kTextUseUsage =
+    "usage: kinema model text-use DIR [--clips N] [--seed N]\n"
+    "  the DiT's flow loss on N fresh world clips (default 8) with each clip's own caption, another\n"
+    "  clip's and the empty one, at t = 0.3, 0.6, 0.9, 0.97: does the model read its caption?\n";
+
+int text_use(int argc, char** argv) {
+  check(argc >= 2 && argv[1][0] != '-', "model text-use", kTextUseUsage);
+  TextUseOptions o;
+  for (int i = 2; i < argc; ++i) {
+    const std::string a = argv[i];
+    check(i + 1 < argc && (a == "--clips" || a == "--seed"), "model text-use", "unknown option or missing value '",
+          a, "'\n", kTextUseUsage);
+    const char* v = argv[++i];
+    if (a == "--clips") o.clips = std::atoi(v);
+    else o.seed = std::strtoull(v, nullptr, 10);
+  }
+  const Pipeline p = Pipeline::load(argv[1]);
+  std::printf("%s: flow loss with each clip's own caption, another clip's, and the empty caption (%d clips)\n",
+              argv[1], o.clips);
+  std::printf("     t     own   other   empty   own/other\n");
+  for (const TextUseRow& r : measure_text_use(p, o))
+    std::printf("  %.2f  %.4f  %.4f  %.4f   %.3f\n", r.t, r.own, r.other, r.empty, r.own / r.other);
+  return 0;
+}
+
 int check_model(int argc, char** argv) {
   check(argc == 2, "model check", "usage: kinema model check DIR");
   Pipeline p = Pipeline::load(argv[1]);
@@ -130,10 +157,12 @@ int cmd_model(int argc, char** argv) {
   if (what == "pack") return pack(argc - 1, argv + 1);
   if (what == "check" && !help) return check_model(argc - 1, argv + 1);
   if (what == "cast" && !help) return cast_weights(argc - 1, argv + 1);
-  std::printf("usage: kinema model pack|check ...\n"
+  if (what == "text-use" && !help) return text_use(argc - 1, argv + 1);
+  std::printf("usage: kinema model pack|check|cast|text-use ...\n"
               "  pack   assemble a model directory from trained weights (`kinema model pack --help`)\n"
               "  check  load a model directory and verify every file's SHA-256\n"
-              "  cast   IN OUT --dtype bf16: a compact copy of a weights file (matrices bf16)\n");
+              "  cast   IN OUT --dtype bf16: a compact copy of a weights file (matrices bf16)\n"
+              "  text-use DIR [--clips N]: does the model read its caption? (flow loss with own/other/empty caption)\n");
   return what.empty() || what == "--help" || what == "-h" || help ? 0 : 2;
 }
 

@@ -1,0 +1,28 @@
+// Does a model read its caption? The flow-matching loss of its DiT on world clips it was not
+// trained on, with each clip's own detailed caption, with another clip's, and with the empty
+// caption, at a few noise levels. A model that follows prompts predicts much better with its
+// own caption, above all from near-pure noise (t close to 1), where the caption is nearly all
+// it has to go on; equal losses mean the caption is ignored. `kinema model text-use DIR`.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "kinema/pipeline.hpp"
+
+namespace kinema {
+
+struct TextUseOptions {
+  int clips = 8;                                    // world clips (seeds seed .. seed + clips - 1)
+  uint64_t seed = 900000001;                        // far from the training data's seeds
+  std::vector<float> t = {0.3f, 0.6f, 0.9f, 0.97f}; // noise levels (x_t = (1 - t) x0 + t eps)
+  int width = 128, height = 128, frames = 25, fps = 12;
+};
+
+struct TextUseRow {
+  float t = 0;
+  double own = 0, other = 0, empty = 0;  // mean square velocity error over the clips
+};
+
+std::vector<TextUseRow> measure_text_use(const Pipeline& pipeline, const TextUseOptions& options = {});
+
+}  // namespace kinema

@@ -1,0 +1,83 @@
+// measure_text_use (kinema/text_use.hpp): the DiT's flow loss on fresh world clips with their
+// own, another clip's and the empty caption. The noise of clip i at level t is the same for the
+// three captions, so the differences are the caption's alone.
+#include "kinema/text_use.hpp"
+
+#include <random>
+
+#include "generate/internal.hpp"
+#include "kinema/autograd.hpp"
+#include "kinema/error.hpp"
+#include "kinema/ops.hpp"
+#include "kinema/world.hpp"
+
+namespace kinema {
+namespace {
+
+struct Clip {
+  Tensor z0;  // normalised latent [1, C, T', h, w]
+  std::string caption;
+};
+
+Clip world_clip(const Pipeline& p, uint64_t seed, const TextUseOptions& o) {
+  const world::Scene scene = world::sample_scene(seed, {o.width, o.height, o.fps, o.frames});
+  std::vector<Frame> frames;
+  for (const world::Image& im : world::render(scene)) frames.push_back(Frame{im.width, im.height, im.rgb});
+  return {p.vae().normalize(p.vae().encode(detail::frames_to_video(frames)).mu),
+          world::detailed_caption(scene, seed)};
+}
+
+double velocity_error(const DiT& dit, const Tensor& xt, float t, const Tensor& context, const Tensor& target) {
+  const DiTConfig& c = dit.config();
+  DiTForwardOptions fo;
+  const Shape& s = xt.shape();
+  if (c.in_dim > c.out_dim) fo.condition = Tensor::zeros({1, c.in_dim - c.out_dim, s[2], s[3], s[4]});
+  const std::vector<float> v = dit.forward(xt, Tensor::from_vector({1000.f * t}, {1}),
+                                           reshape(context, {1, context.size(0), context.size(1)}), fo)
+                                   .to_vector();
+  const std::vector<float> y = target.to_vector();
+  double sum = 0;
+  for (size_t i = 0; i < v.size(); ++i) sum += (double(v[i]) - y[i]) * (double(v[i]) - y[i]);
+  return sum / double(v.size());
+}
+
+}  // namespace
+
+std::vector<TextUseRow> measure_text_use(const Pipeline& p, const TextUseOptions& o) {
+  check(o.clips >= 2, "text-use", "needs at least 2 clips (each is also judged with another's caption); got ",
+        o.clips);
+  check(!o.t.empty(), "text-use", "give at least one noise level");
+  for (float t : o.t) check(t > 0 && t < 1, "text-use", "noise levels must lie in (0, 1); got ", t);
+  NoGradGuard no_grad;
+  const int64_t max_len = p.manifest().max_text_len;
+  std::vector<Clip> clips;
+  std::vector<Tensor> own;
+  for (int i = 0; i < o.clips; ++i) {
+    clips.push_back(world_clip(p, o.seed + uint64_t(i), o));
+    own.push_back(encode_caption(p.tokenizer(), p.text_encoder(), clips.back().caption, max_len));
+  }
+  const Tensor empty = encode_caption(p.tokenizer(), p.text_encoder(), "", max_len);
+  std::vector<TextUseRow> rows;
+  std::mt19937_64 gen(o.seed);
+  std::normal_distribution<float> normal;
+  for (float t : o.t) {
+    TextUseRow r{t, 0, 0, 0};
+    for (size_t i = 0; i < clips.size(); ++i) {
+      const std::vector<float> z = clips[i].z0.to_vector();
+      std::vector<float> xt(z.size()), v(z.size());
+      for (size_t k = 0; k < z.size(); ++k) {
+        const float eps = normal(gen);
+        xt[k] = (1 - t) * z[k] + t * eps, v[k] = eps - z[k];
+      }
+      const Tensor x = Tensor::from_vector(xt, clips[i].z0.shape()), target = Tensor::from_vector(v, x.shape());
+      r.own += velocity_error(p.dit(), x, t, own[i], target);
+      r.other += velocity_error(p.dit(), x, t, own[(i + 1) % own.size()], target);
+      r.empty += velocity_error(p.dit(), x, t, empty, target);
+    }
+    r.own /= double(clips.size()), r.other /= double(clips.size()), r.empty /= double(clips.size());
+    rows.push_back(r);
+  }
+  return rows;
+}
+
+}  // namespace kinema

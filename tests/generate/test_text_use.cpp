@@ -1,0 +1,63 @@
+// measure_text_use: deterministic losses for every noise level, equal for all three captions
+// when the DiT cannot see text, and clear errors for bad options.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "error_of.hpp"
+#include "kinema/text_use.hpp"
+#include "tiny_bundle.hpp"
+
+namespace kinema {
+namespace {
+
+TextUseOptions small() {
+  TextUseOptions o;
+  o.clips = 2, o.width = 32, o.height = 32, o.frames = 5;
+  o.t = {0.5f, 0.97f};
+  return o;
+}
+
+TEST(TextUse, GivesOneFiniteRowPerNoiseLevelAndTheSameTwice) {
+  const Pipeline p = Pipeline::load(tiny_bundle().string());
+  const std::vector<TextUseRow> a = measure_text_use(p, small()), b = measure_text_use(p, small());
+  ASSERT_EQ(a.size(), 2u);
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].t, small().t[i]);
+    for (double v : {a[i].own, a[i].other, a[i].empty}) EXPECT_TRUE(std::isfinite(v) && v > 0) << v;
+    EXPECT_EQ(a[i].own, b[i].own);
+    EXPECT_EQ(a[i].other, b[i].other);
+  }
+  EXPECT_NE(a[0].own, a[0].other);  // this random DiT reads its (random) text
+}
+
+TEST(TextUse, ADiTThatCannotSeeTextGivesEqualLosses) {
+  const Pipeline p = Pipeline::load(tiny_bundle().string());
+  TensorFile f = p.dit().to_tensors();
+  for (const char* k : {"text_embedding.2.weight", "text_embedding.2.bias"})
+    f.tensors[k] = Tensor::zeros(f.tensors.at(k).shape());
+  const std::string dir = tiny_bundle().string();
+  const Pipeline blind = Pipeline::from_models(p.manifest(), Tokenizer::load(dir + "/" + p.manifest().tokenizer.path),
+                                               TextEncoder::from_tensors(p.text_encoder().to_tensors()),
+                                               VAE::from_tensors(p.vae().to_tensors()), DiT::from_tensors(f));
+  // Equal up to rounding: attention over captions of other lengths sums in another order.
+  for (const TextUseRow& r : measure_text_use(blind, small())) {
+    EXPECT_NEAR(r.own, r.other, 1e-6 * r.own) << r.t;
+    EXPECT_NEAR(r.own, r.empty, 1e-6 * r.own) << r.t;
+  }
+  const std::vector<TextUseRow> seeing = measure_text_use(p, small());
+  EXPECT_GT(std::fabs(seeing[0].own - seeing[0].other), 1e-4 * seeing[0].own);  // a difference the bound sees
+}
+
+TEST(TextUse, BadOptionsSayWhatIsExpected) {
+  const Pipeline p = Pipeline::load(tiny_bundle().string());
+  TextUseOptions o = small();
+  o.clips = 1;
+  EXPECT_NE(test::error_of([&] { measure_text_use(p, o); }).find("at least 2 clips"), std::string::npos);
+  o = small();
+  o.t = {1.f};
+  EXPECT_NE(test::error_of([&] { measure_text_use(p, o); }).find("must lie in (0, 1)"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kinema

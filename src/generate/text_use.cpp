@@ -27,11 +27,9 @@ Clip world_clip(const Pipeline& p, uint64_t seed, const TextUseOptions& o) {
           world::detailed_caption(scene, seed)};
 }
 
-double velocity_error(const DiT& dit, const Tensor& xt, float t, const Tensor& context, const Tensor& target) {
-  const DiTConfig& c = dit.config();
-  DiTForwardOptions fo;
-  const Shape& s = xt.shape();
-  if (c.in_dim > c.out_dim) fo.condition = Tensor::zeros({1, c.in_dim - c.out_dim, s[2], s[3], s[4]});
+// fo: no frame given (zeros in the conditioning slot, when the DiT has one).
+double velocity_error(const DiT& dit, const DiTForwardOptions& fo, const Tensor& xt, float t, const Tensor& context,
+                      const Tensor& target) {
   const std::vector<float> v = dit.forward(xt, Tensor::from_vector({1000.f * t}, {1}),
                                            reshape(context, {1, context.size(0), context.size(1)}), fo)
                                    .to_vector();
@@ -70,9 +68,13 @@ std::vector<TextUseRow> measure_text_use(const Pipeline& p, const TextUseOptions
         xt[k] = (1 - t) * z[k] + t * eps, v[k] = eps - z[k];
       }
       const Tensor x = Tensor::from_vector(xt, clips[i].z0.shape()), target = Tensor::from_vector(v, x.shape());
-      r.own += velocity_error(p.dit(), x, t, own[i], target);
-      r.other += velocity_error(p.dit(), x, t, own[(i + 1) % own.size()], target);
-      r.empty += velocity_error(p.dit(), x, t, empty, target);
+      DiTForwardOptions fo;
+      const DiTConfig& c = p.dit().config();
+      const Shape& s = x.shape();
+      if (c.in_dim > c.out_dim) fo.condition = Tensor::zeros({1, c.in_dim - c.out_dim, s[2], s[3], s[4]});
+      r.own += velocity_error(p.dit(), fo, x, t, own[i], target);
+      r.other += velocity_error(p.dit(), fo, x, t, own[(i + 1) % own.size()], target);
+      r.empty += velocity_error(p.dit(), fo, x, t, empty, target);
     }
     r.own /= double(clips.size()), r.other /= double(clips.size()), r.empty /= double(clips.size());
     rows.push_back(r);

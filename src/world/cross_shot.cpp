@@ -42,17 +42,6 @@ int side_of(const std::vector<Detection>& dets, const Detection& before, const D
   return 0;
 }
 
-// Mean colour distance between two row profiles.
-double profile_distance(const std::vector<std::array<double, 3>>& a, const std::vector<std::array<double, 3>>& b) {
-  double d = 0;
-  for (size_t k = 0; k < a.size(); ++k) {
-    uint8_t x[3], y[3];
-    for (int c = 0; c < 3; ++c) x[c] = uint8_t(a[k][c]), y[c] = uint8_t(b[k][c]);
-    d += color_dist(x, y);
-  }
-  return d / double(a.size());
-}
-
 double mean_abs_diff(const Image& a, const Image& b) {
   double acc = 0;
   for (size_t i = 0; i < a.rgb.size(); i += 7) acc += std::abs(int(a.rgb[i]) - int(b.rgb[i]));
@@ -78,15 +67,20 @@ void add_cross_shot_claim(const Scene& s, const SceneFacts& facts, const Observa
   // says there was no cut.
   int informative = 0, cut = ref_cut, best = -1;
   std::vector<int> votes(candidates.size(), 0), against(candidates.size(), 0);
+  // One voter: side(f) says whether frame f shows the before-cut view (-1), the after-cut view
+  // (+1) or neither (0).
+  auto vote = [&](const auto& side) {
+    ++informative;
+    for (size_t c = 0; c < candidates.size(); ++c) {
+      const int f = candidates[c], now = side(f);
+      votes[c] += side(f - 1) < 0 && now > 0;
+      against[c] += now < 0;
+    }
+  };
   for (int i = 0; i < n; ++i) {
     const auto &before = o.ref_track[i][ref_cut - 1], &after = o.ref_track[i][ref_cut];
     if (!before || !after || view_cost(*after, *before, H) < kInformative) continue;
-    ++informative;
-    for (size_t c = 0; c < candidates.size(); ++c) {
-      const int f = candidates[c], now = side_of(o.seen[f], *before, *after, H);
-      votes[c] += side_of(o.seen[f - 1], *before, *after, H) < 0 && now > 0;
-      against[c] += now < 0;
-    }
+    vote([&](int f) { return side_of(o.seen[f], *before, *after, H); });
   }
   // The background votes too, unless it looks the same from both framings (plain): its rows
   // (gradient, horizon, stripes, stars) move with the zoom, while an object vanishing in one
@@ -97,19 +91,12 @@ void add_cross_shot_claim(const Scene& s, const SceneFacts& facts, const Observa
     Image view[2];
     for (int k = 0; k < 2; ++k) render_frame(empty, FrameState{{}, facts.states[ref_cut - 1 + k].camera}, view[k]);
     const auto before = row_profile(view[0]), after = row_profile(view[1]);
-    if (profile_distance(before, after) >= 8) {
-      ++informative;
-      auto side = [&](int f) {
+    if (profile_distance(before, after) >= 8)
+      vote([&](int f) {
         const auto p = row_profile(frames[f]);
         const double db = profile_distance(p, before), da = profile_distance(p, after);
         return da < db ? 1 : db < da ? -1 : 0;
-      };
-      for (size_t c = 0; c < candidates.size(); ++c) {
-        const int f = candidates[c], now = side(f);
-        votes[c] += side(f - 1) < 0 && now > 0;
-        against[c] += now < 0;
-      }
-    }
+      });
   }
   bool cut_seen = false;
   if (informative > 0) {

@@ -22,6 +22,16 @@ std::vector<std::array<double, 3>> row_profile(const Image& f) {
   return out;
 }
 
+double profile_distance(const std::vector<std::array<double, 3>>& a, const std::vector<std::array<double, 3>>& b) {
+  double d = 0;
+  for (size_t k = 0; k < a.size(); ++k) {
+    uint8_t x[3], y[3];
+    for (int c = 0; c < 3; ++c) x[c] = uint8_t(a[k][c]), y[c] = uint8_t(b[k][c]);
+    d += color_dist(x, y);
+  }
+  return d / double(a.size());
+}
+
 void add_scene_claims(const Scene& s, const SceneFacts& facts, const Observations& o,
                       const std::vector<Image>& frames, Scorecard& card) {
   const int F = int(frames.size()), H = s.height;
@@ -43,14 +53,7 @@ void add_scene_claims(const Scene& s, const SceneFacts& facts, const Observation
     still.objects.clear();
     still.frames = 1;
     still.camera.motion = CameraMotion::still;
-    const auto ref = row_profile(render(still)[0]);
-    const auto obs = row_profile(frames[0]);
-    double err = 0;
-    for (int k = 0; k < 32; ++k) {
-      uint8_t a[3], b[3];
-      for (int c = 0; c < 3; ++c) a[c] = uint8_t(obs[k][c]), b[c] = uint8_t(ref[k][c]);
-      err += color_dist(a, b) / 32;
-    }
+    const double err = profile_distance(row_profile(frames[0]), row_profile(render(still)[0]));
     const auto& pal = background_palette();
     std::string text = std::string(background_name(s.background)) + " background (" + pal[s.bg_top].name;
     if (s.background != Background::plain && s.background != Background::night) text += std::string(", ") + pal[s.bg_bottom].name;

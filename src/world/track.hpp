@@ -30,6 +30,8 @@ void add_cross_shot_claim(const Scene& s, const SceneFacts& facts, const Observa
 // Per-row median colours of a frame (the background model the detector uses), resampled to
 // 32 rows: objects covering less than half a row do not show.
 std::vector<std::array<double, 3>> row_profile(const Image& f);
+// Mean colour distance (color_dist) between two row profiles, row by row.
+double profile_distance(const std::vector<std::array<double, 3>>& a, const std::vector<std::array<double, 3>>& b);
 
 // A claim with its score clamped to [0, 1]; it passes at 0.5.
 inline void add_claim(Scorecard& card, const char* kind, const std::string& text, double score) {

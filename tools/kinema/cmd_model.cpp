@@ -1,7 +1,6 @@
 // `kinema model pack|check`: assemble a model directory (the four files + model.json with
 // their SHA-256 and the generation defaults) and verify one.
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -116,27 +115,37 @@ int cast_weights(int argc, char** argv) {
   return 0;
 }
 
-constexpr const char* kTextUseUsage =
-    "usage: kinema model text-use DIR [--clips N] [--seed N]\n"
-    "  the DiT's flow loss on N fresh world clips (default 8) with each clip's own caption, another\n"
-    "  clip's and the empty one, at t = 0.3, 0.6, 0.9, 0.97: does the model read its caption?\n";
+struct TextUseCli {
+  TextUseOptions o;
+};
+
+const std::vector<Option<TextUseCli>>& text_use_options() {
+  static const std::vector<Option<TextUseCli>> table = {
+      {"--clips", "N", "fresh world clips to measure on (each is also given another's caption)", KINEMA_OPT_INT(o.clips)},
+      {"--seed", "N", "seed of the first clip (far from the training data's)", KINEMA_OPT_INT(o.seed)},
+  };
+  return table;
+}
 
 int text_use(int argc, char** argv) {
-  check(argc >= 2 && argv[1][0] != '-', "model text-use", kTextUseUsage);
-  TextUseOptions o;
-  for (int i = 2; i < argc; ++i) {
-    const std::string a = argv[i];
-    check(i + 1 < argc && (a == "--clips" || a == "--seed"), "model text-use", "unknown option or missing value '",
-          a, "'\n", kTextUseUsage);
-    const char* v = argv[++i];
-    if (a == "--clips") o.clips = std::atoi(v);
-    else o.seed = std::strtoull(v, nullptr, 10);
+  TextUseCli c;
+  SplitArguments split = split_arguments(text_use_options(), argc, argv, 1);  // the model directory
+  const bool help = !parse_options(text_use_options(), int(split.options.size()), split.options.data(), c,
+                                   "model text-use");
+  if (help || split.positionals.empty()) {
+    std::printf("usage: kinema model text-use DIR [options]\n\n"
+                "The DiT's flow loss on fresh world clips with each clip's own caption, another clip's and\n"
+                "the empty one, at t = 0.3, 0.6, 0.9, 0.97: does the model read its caption? own/other\n"
+                "near 1 means the caption is ignored.\n\n");
+    print_options(text_use_options());
+    return help ? 0 : 2;
   }
-  const Pipeline p = Pipeline::load(argv[1]);
+  const std::string dir = split.positionals[0];
+  const Pipeline p = Pipeline::load(dir);
   std::printf("%s: flow loss with each clip's own caption, another clip's, and the empty caption (%d clips)\n",
-              argv[1], o.clips);
+              dir.c_str(), c.o.clips);
   std::printf("     t     own   other   empty   own/other\n");
-  for (const TextUseRow& r : measure_text_use(p, o))
+  for (const TextUseRow& r : measure_text_use(p, c.o))
     std::printf("  %.2f  %.4f  %.4f  %.4f   %.3f\n", r.t, r.own, r.other, r.empty, r.own / r.other);
   return 0;
 }
@@ -157,7 +166,7 @@ int cmd_model(int argc, char** argv) {
   if (what == "pack") return pack(argc - 1, argv + 1);
   if (what == "check" && !help) return check_model(argc - 1, argv + 1);
   if (what == "cast" && !help) return cast_weights(argc - 1, argv + 1);
-  if (what == "text-use" && !help) return text_use(argc - 1, argv + 1);
+  if (what == "text-use") return text_use(argc - 1, argv + 1);
   std::printf("usage: kinema model pack|check|cast|text-use ...\n"
               "  pack   assemble a model directory from trained weights (`kinema model pack --help`)\n"
               "  check  load a model directory and verify every file's SHA-256\n"

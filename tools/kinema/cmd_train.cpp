@@ -28,12 +28,13 @@
 namespace kinema::cli {
 namespace {
 
-// Gives warm-start weights the pooled-text path at zero (the model computes what it did).
+// Gives warm-start weights the pooled-text path at zero (the model computes what it did): the
+// tensors its config lists with pooled_text and the file lacks.
 void add_pooled_text(TensorFile& dit) {
-  if (dit.tensors.count("text_pool.weight")) return;
-  const int64_t D = infer_dit_config(dit.tensors, dit.metadata).dim;
-  dit.tensors["text_pool.weight"] = Tensor::zeros({D, D});
-  dit.tensors["text_pool.bias"] = Tensor::zeros({D});
+  DiTConfig c = infer_dit_config(dit.tensors, dit.metadata);
+  c.pooled_text = true;
+  for (const auto& [name, shape] : dit_parameter_shapes(c))
+    if (!dit.tensors.count(name)) dit.tensors[name] = Tensor::zeros(shape);
 }
 
 // Model-size flags whose default depends on --data: {synthetic, world}; set() pins a value.

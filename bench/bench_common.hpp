@@ -33,6 +33,29 @@ inline double time_it(const std::function<void()>& f, int reps = 5, double min_t
   return t[t.size() / 2];
 }
 
+// Variants of one computation timed in turns (one call of each per round, after a warm-up),
+// so a machine shared with other work slows them alike; the median seconds per variant.
+struct Variant {
+  std::string name;
+  std::function<void()> run;
+  std::vector<double> times;
+};
+inline std::vector<double> interleaved(std::vector<Variant>& vs, int rounds) {
+  for (Variant& v : vs) v.run();
+  for (int r = 0; r < rounds; ++r)
+    for (Variant& v : vs) {
+      const double a = now_s();
+      v.run();
+      v.times.push_back(now_s() - a);
+    }
+  std::vector<double> med;
+  for (Variant& v : vs) {
+    std::sort(v.times.begin(), v.times.end());
+    med.push_back(v.times[v.times.size() / 2]);
+  }
+  return med;
+}
+
 struct Peaks {
   double f32_gflops = 0, bf16_gflops = 0, memcpy_gbs = 0;
 };

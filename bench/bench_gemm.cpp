@@ -1,10 +1,13 @@
 // GEMM through kinema::matmul against oneDNN called directly (the same library, no wrapper),
 // square sizes 256..4096, f32 and bf16 inputs (f32 accumulation). Reports GFLOP/s, fraction
-// of the machine's peak for that dtype, and our wrapper's overhead.
+// of the machine's peak for that dtype, and our wrapper's overhead. The two run in turns, one
+// call each per round (medians), so drift in the shared VM's speed does not read as overhead.
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
+#include <unordered_map>
 
 #include "bench_common.hpp"
 #include "kinema/context.hpp"
@@ -15,22 +18,24 @@ using namespace kinema::bench;
 
 namespace {
 
-// oneDNN alone: primitive made once, executed in the timed loop.
-double dnnl_direct(int64_t n, DType t, const Tensor& a, const Tensor& b, Tensor& c) {
+// oneDNN alone: a primitive made once; the returned call executes it on a, b -> c.
+std::function<void()> dnnl_direct(int64_t n, DType t, const Tensor& a, const Tensor& b, Tensor& c) {
   using dnnl::memory;
-  dnnl::engine eng(dnnl::engine::kind::cpu, 0);
-  dnnl::stream s(eng);
+  auto eng = std::make_shared<dnnl::engine>(dnnl::engine::kind::cpu, 0);
+  auto s = std::make_shared<dnnl::stream>(*eng);
   auto dt = t == DType::bf16 ? memory::data_type::bf16 : memory::data_type::f32;
   memory::desc am({n, n}, dt, memory::format_tag::ab), bm({n, n}, dt, memory::format_tag::ab),
       cm({n, n}, dt, memory::format_tag::ab);
-  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(am, bm, cm), eng);
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(am, bm, cm), *eng);
   if (std::getenv("KINEMA_VERBOSE")) std::fprintf(stderr, "direct: %s\n", pd.impl_info_str());
-  dnnl::matmul mm(pd);
-  memory A(am, eng, a.raw_data()), B(bm, eng, b.raw_data()), C(cm, eng, c.raw_data());
-  return time_it([&] {
-    mm.execute(s, {{DNNL_ARG_SRC, A}, {DNNL_ARG_WEIGHTS, B}, {DNNL_ARG_DST, C}});
-    s.wait();
-  }, 3, 0.5);
+  auto mm = std::make_shared<dnnl::matmul>(pd);
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(am, *eng, a.raw_data())},
+                                       {DNNL_ARG_WEIGHTS, memory(bm, *eng, b.raw_data())},
+                                       {DNNL_ARG_DST, memory(cm, *eng, c.raw_data())}};
+  return [=] {
+    mm->execute(*s, args);
+    s->wait();
+  };
 }
 
 }  // namespace
@@ -43,8 +48,12 @@ int main(int argc, char** argv) {
       Tensor a = Tensor::full({n, n}, 0.5f, t), b = Tensor::full({n, n}, 0.25f, t);
       Tensor c = Tensor::empty({n, n}, t);
       double flops = 2.0 * double(n) * double(n) * double(n);
-      double ours = time_it([&] { matmul(a, b); }, 3, 0.5);
-      double direct = dnnl_direct(n, t, a, b, c);
+      std::vector<Variant> vs{{"kinema::matmul", [&] { matmul(a, b); }, {}},
+                              {"oneDNN direct", dnnl_direct(n, t, a, b, c), {}}};
+      // rounds for about a second in all
+      const int rounds = int(std::clamp(0.5 / time_it(vs[0].run, 1), 5.0, 2000.0));
+      const std::vector<double> s = interleaved(vs, rounds);
+      const double ours = s[0], direct = s[1];
       double peak = t == DType::bf16 ? peaks.bf16_gflops : peaks.f32_gflops;
       std::string name = std::string(dtype_name(t)) + " " + std::to_string(n) + "^3";
       report("gemm", name, flops / ours / 1e9, "GFLOP/s", peak, "oneDNN direct", flops / direct / 1e9);

@@ -42,29 +42,6 @@ Tensor randn(const Shape& s, uint64_t seed, float scale) {
   return Tensor::from_vector(v, s);
 }
 
-struct Variant {
-  std::string name;
-  std::function<void()> run;
-  std::vector<double> times;
-};
-
-// One call of each variant per round, `rounds` rounds after a warm-up; the median per variant.
-std::vector<double> interleaved(std::vector<Variant>& vs, int rounds) {
-  for (Variant& v : vs) v.run();
-  for (int r = 0; r < rounds; ++r)
-    for (Variant& v : vs) {
-      const double a = now_s();
-      v.run();
-      v.times.push_back(now_s() - a);
-    }
-  std::vector<double> med;
-  for (Variant& v : vs) {
-    std::sort(v.times.begin(), v.times.end());
-    med.push_back(v.times[v.times.size() / 2]);
-  }
-  return med;
-}
-
 Tensor linear_as(QuantizedLinear mode, const Tensor& x, const Tensor& w) {
   QuantizedLinearScope scope(mode);
   return linear(x, w);

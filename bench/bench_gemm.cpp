@@ -1,5 +1,7 @@
 // GEMM through kinema::matmul against oneDNN called directly (the same library, no wrapper),
-// square sizes 256..4096, f32 and bf16 inputs (f32 accumulation). Reports GFLOP/s, fraction
+// square sizes 256..4096, f32 and bf16 inputs (f32 accumulation); then kinema::linear, whose
+// weight is [out, in] (B column-major, the layout of every model layer) against oneDNN with
+// that layout. Reports GFLOP/s, fraction
 // of the machine's peak for that dtype, and our wrapper's overhead. The two run in turns, one
 // call each per round (medians), so drift in the shared VM's speed does not read as overhead.
 #include <oneapi/dnnl/dnnl.hpp>
@@ -19,12 +21,13 @@ using namespace kinema::bench;
 namespace {
 
 // oneDNN alone: a primitive made once; the returned call executes it on a, b -> c.
-std::function<void()> dnnl_direct(int64_t n, DType t, const Tensor& a, const Tensor& b, Tensor& c) {
+std::function<void()> dnnl_direct(int64_t n, DType t, const Tensor& a, const Tensor& b, Tensor& c,
+                                  bool b_column_major = false) {
   using dnnl::memory;
   auto eng = std::make_shared<dnnl::engine>(dnnl::engine::kind::cpu, 0);
   auto s = std::make_shared<dnnl::stream>(*eng);
   auto dt = t == DType::bf16 ? memory::data_type::bf16 : memory::data_type::f32;
-  memory::desc am({n, n}, dt, memory::format_tag::ab), bm({n, n}, dt, memory::format_tag::ab),
+  memory::desc am({n, n}, dt, memory::format_tag::ab), bm({n, n}, dt, b_column_major ? memory::format_tag::ba : memory::format_tag::ab),
       cm({n, n}, dt, memory::format_tag::ab);
   dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(am, bm, cm), *eng);
   if (std::getenv("KINEMA_VERBOSE")) std::fprintf(stderr, "direct: %s\n", pd.impl_info_str());
@@ -57,6 +60,19 @@ int main(int argc, char** argv) {
       double peak = t == DType::bf16 ? peaks.bf16_gflops : peaks.f32_gflops;
       std::string name = std::string(dtype_name(t)) + " " + std::to_string(n) + "^3";
       report("gemm", name, flops / ours / 1e9, "GFLOP/s", peak, "oneDNN direct", flops / direct / 1e9);
+    }
+  for (DType t : {DType::f32, DType::bf16})
+    for (int64_t n = 1024; n <= max_n; n *= 2) {
+      Tensor x = Tensor::full({n, n}, 0.5f, t), w = Tensor::full({n, n}, 0.25f, t);
+      Tensor y = Tensor::empty({n, n}, t);
+      double flops = 2.0 * double(n) * double(n) * double(n);
+      std::vector<Variant> vs{{"kinema::linear", [&] { linear(x, w); }, {}},
+                              {"oneDNN direct", dnnl_direct(n, t, x, w, y, true), {}}};
+      const int rounds = int(std::clamp(0.5 / time_it(vs[0].run, 1), 5.0, 2000.0));
+      const std::vector<double> s = interleaved(vs, rounds);
+      double peak = t == DType::bf16 ? peaks.bf16_gflops : peaks.f32_gflops;
+      std::string name = std::string(dtype_name(t)) + " linear " + std::to_string(n) + "^3";
+      report("gemm", name, flops / s[0] / 1e9, "GFLOP/s", peak, "oneDNN direct", flops / s[1] / 1e9);
     }
   return 0;
 }

@@ -117,6 +117,11 @@ struct DiTForwardOptions {
   Communicator* sequence_parallel = nullptr;
 };
 
+// The frame-conditioning slot's value when no frame is given: zeros [1, in_dim - out_dim, T, H,
+// W] for a latent [1, C, T, H, W]; undefined when the DiT has no slot (in_dim == out_dim).
+// Generation, validation and the text-use probe all use it, so "nothing given" means the same.
+Tensor no_frame_condition(const DiTConfig& c, const Shape& latent);
+
 class DiT {
  public:
   // f32 leaves with requires_grad, deterministic in seed.

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <functional>
 
+#include "core/mapped_file.hpp"
 #include "generate/internal.hpp"
 #include "kinema/autograd.hpp"
 #include "kinema/context.hpp"
@@ -246,6 +247,9 @@ GenerateResult Pipeline::generate(const GenerateRequest& request,
   const int64_t max_len = manifest_.max_text_len;
   Tensor cond = encoded_once(r.sequence_parallel, [&] { return encode_caption(tokenizer_, encoder_, out.caption, max_len); });
   Tensor uncond = encoded_once(r.sequence_parallel, [&] { return encode_caption(tokenizer_, encoder_, r.negative, max_len); });
+  // The text encoder is done for this request: its mapped pages (umT5-XXL's 11 GB) stop
+  // counting against the sampler and decoder; the page cache keeps them for the next request.
+  for (const auto& [name, w] : encoder_.weights()) release_mapped_pages(w);
   if (manifest_.pad_text) cond = pad_text(cond, max_len), uncond = pad_text(uncond, max_len);
   const int64_t Lc = cond.shape()[0], Lu = uncond.shape()[0], D = cond.shape()[1];
   cond = reshape(cond, {1, Lc, D}), uncond = reshape(uncond, {1, Lu, D});
@@ -264,8 +268,7 @@ GenerateResult Pipeline::generate(const GenerateRequest& request,
   DiTForwardOptions fo;
   fo.sequence_parallel = r.sequence_parallel;
   if (c.in_dim > c.out_dim)  // frame conditioning slot: [mask | known], zeros when nothing is given
-    fo.condition = r.known.empty() ? Tensor::zeros({1, c.in_dim - c.out_dim, latent[2], latent[3], latent[4]})
-                                   : condition_tensor(r.known, r.frames, r.width, r.height);
+    fo.condition = r.known.empty() ? no_frame_condition(c, latent) : condition_tensor(r.known, r.frames, r.width, r.height);
   if (c.image_dim > 0) fo.image_context = image_context(r.known, r.frames);  // Wan I2V/FLF2V
   const bool given_first = std::any_of(r.known.begin(), r.known.end(), [](const KnownFrame& k) { return k.index == 0; });
   check(c.image_dim > 0 || !manifest_.keep_grey_latents || given_first, "generate",

@@ -69,9 +69,7 @@ std::vector<TextUseRow> measure_text_use(const Pipeline& p, const TextUseOptions
       }
       const Tensor x = Tensor::from_vector(xt, clips[i].z0.shape()), target = Tensor::from_vector(v, x.shape());
       DiTForwardOptions fo;
-      const DiTConfig& c = p.dit().config();
-      const Shape& s = x.shape();
-      if (c.in_dim > c.out_dim) fo.condition = Tensor::zeros({1, c.in_dim - c.out_dim, s[2], s[3], s[4]});
+      fo.condition = no_frame_condition(p.dit().config(), x.shape());
       r.own += velocity_error(p.dit(), fo, x, t, own[i], target);
       r.other += velocity_error(p.dit(), fo, x, t, own[(i + 1) % own.size()], target);
       r.empty += velocity_error(p.dit(), fo, x, t, empty, target);

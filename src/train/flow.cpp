@@ -216,7 +216,7 @@ float evaluate_flow_loss(const DiT& model, const LatentDataset& data, const Flow
     if (cond_channels > 0) {
       Shape cs = shape;
       cs[1] = cond_channels;
-      fo.condition = s.condition.defined() ? reshape(s.condition, cs) : Tensor::zeros(cs);
+      fo.condition = s.condition.defined() ? reshape(s.condition, cs) : no_frame_condition(cfg, shape);
     }
     for (float t : options.t) {
       std::vector<float> xt(x0.size()), v(x0.size());

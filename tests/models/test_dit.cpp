@@ -209,5 +209,23 @@ TEST(DiT, BadInputsSayWhatIsExpected) {
   EXPECT_EQ(model.forward(seeded({1, 4, 1, 2, 8}, 1), t, ctx).shape(), (Shape{1, 4, 1, 2, 8}));
 }
 
+TEST(DiT, NoFrameConditionIsZerosInTheSlotOrNothingWithoutOne) {
+  DiTConfig c = tiny_dit_config();
+  EXPECT_FALSE(no_frame_condition(c, {1, 4, 2, 4, 4}).defined());
+  c.in_dim = 9;
+  Tensor z = no_frame_condition(c, {2, 4, 3, 4, 6});
+  EXPECT_EQ(z.shape(), (Shape{2, 5, 3, 4, 6}));
+  for (float v : z.to_vector()) ASSERT_EQ(v, 0.f);
+  // and the conditioned model accepts it where it refuses no condition
+  DiT conditioned = DiT::init_random(c, 1);
+  NoGradGuard ng;
+  DiTForwardOptions fo;
+  fo.condition = no_frame_condition(c, {1, 4, 2, 4, 4});
+  Tensor out = conditioned.forward(seeded({1, 4, 2, 4, 4}, 1), Tensor::from_vector({1.f}, {1}),
+                                   seeded({1, 3, c.text_dim}, 1), fo);
+  EXPECT_EQ(out.shape(), (Shape{1, 4, 2, 4, 4}));
+  EXPECT_NE(error_of([&] { no_frame_condition(c, {4, 2, 4, 4}); }).find("[B, C, T, H, W]"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace kinema::test

@@ -231,4 +231,10 @@ Tensor DiT::forward(const Tensor& x, const Tensor& t, const Tensor& context,
   return dit::unpatchify(run, out);  // [B, C_out, T, H, W]
 }
 
+Tensor no_frame_condition(const DiTConfig& c, const Shape& latent) {
+  KINEMA_CHECK(latent.size() == 5, "dit", "a latent is [B, C, T, H, W]; got ", shape_str(latent));
+  if (c.in_dim <= c.out_dim) return {};
+  return Tensor::zeros({latent[0], c.in_dim - c.out_dim, latent[2], latent[3], latent[4]});
+}
+
 }  // namespace kinema

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "backend/cpu/attention_kernels.hpp"
+#include "backend/cpu/dnnl_plans.hpp"
 #include "backend/cpu/exec.hpp"
 #include "backend/cpu/kernels.hpp"
 #include "kinema/autograd.hpp"
@@ -85,18 +86,21 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor
   bool ref = current_context().reference_kernels();
   Tensor out = Tensor::empty({a.batch, a.heads, a.nq, a.dp});
   Tensor lse = Tensor::empty({a.batch, a.heads, a.nq});
-  (ref ? attention_forward_f32_ref : attention_forward_f32)(a, p.qs.data<float>(), p.kt.data<float>(),
-                                                            p.v.data<float>(), out.data<float>(),
-                                                            lse.data<float>());
+  // bf16 inputs on a CPU with bf16 dot products: bf16 GEMMs (FlashAttention's own precision)
+  const bool bf16 = q.dtype() == DType::bf16 && k.dtype() == DType::bf16 && v.dtype() == DType::bf16 &&
+                    cpu_has_bf16_dot();
+  auto forward = ref ? attention_forward_f32_ref : bf16 ? attention_forward_bf16 : attention_forward_f32;
+  forward(a, p.qs.data<float>(), p.kt.data<float>(), p.v.data<float>(), out.data<float>(), lse.data<float>());
   Tensor y = unpack(out, a.d, q.dtype());
-  return record(y, "attention", {q, k, v}, [p, out, lse, qt = q.dtype(), kt = k.dtype(),
+  return record(y, "attention", {q, k, v}, [p, out, lse, bf16, qt = q.dtype(), kt = k.dtype(),
                                             vt = v.dtype()](const Tensor& g) {
     const AttnDesc& a = p.desc;
     Tensor dO = packed(g, a.nq, a.dp);
     Tensor dq = Tensor::empty(p.qs.shape()), dk = Tensor::empty(p.k.shape()),
            dv = Tensor::empty(p.v.shape());
-    bool ref = current_context().reference_kernels();
-    (ref ? attention_backward_f32_ref : attention_backward_f32)(
+    const bool ref = current_context().reference_kernels();
+    auto backward = ref ? attention_backward_f32_ref : bf16 ? attention_backward_bf16 : attention_backward_f32;
+    backward(
         a, p.qs.data<float>(), p.k.data<float>(), p.kt.data<float>(), p.vt.data<float>(),
         out.data<float>(), dO.data<float>(), lse.data<float>(), dq.data<float>(),
         dk.data<float>(), dv.data<float>());

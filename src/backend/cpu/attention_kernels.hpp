@@ -26,12 +26,18 @@ int64_t attention_key_stride(int64_t nk);
 // o [BH, Nq, Dp], lse [BH, Nq]
 void attention_forward_f32(const AttnDesc& a, const float* qs, const float* kt, const float* v,
                            float* o, float* lse);
+// The same on AVX512_BF16 with bf16 GEMMs (only where cpu_has_bf16_dot()).
+void attention_forward_bf16(const AttnDesc& a, const float* qs, const float* kt, const float* v,
+                            float* o, float* lse);
 void attention_forward_f32_ref(const AttnDesc& a, const float* qs, const float* kt,
                                const float* v, float* o, float* lse);
 // do_ and o [BH, Nq, Dp]; writes dq [BH, Nq, Dp], dk and dv [BH, Nk, Dp] (overwritten).
 void attention_backward_f32(const AttnDesc& a, const float* qs, const float* k, const float* kt,
                             const float* vt, const float* o, const float* do_, const float* lse,
                             float* dq, float* dk, float* dv);
+void attention_backward_bf16(const AttnDesc& a, const float* qs, const float* k, const float* kt,
+                             const float* vt, const float* o, const float* do_, const float* lse,
+                             float* dq, float* dk, float* dv);
 void attention_backward_f32_ref(const AttnDesc& a, const float* qs, const float* k,
                                 const float* kt, const float* vt, const float* o,
                                 const float* do_, const float* lse, float* dq, float* dk,

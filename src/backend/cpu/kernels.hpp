@@ -113,6 +113,20 @@ void gemm_acc_f32_at(int64_t M, int64_t N, int64_t K, const float* A, int64_t ld
 // C = A @ B under gemm_acc_f32's contract (C is written, not read).
 void gemm_f32(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
               int64_t ldb, float* C, int64_t ldc);
+// bf16 tiles on AVX512_BF16 (only where cpu_has_bf16_dot()): C[M, N] (+)= A @ B with f32
+// accumulation, A [M, 2 K2] and B [2 K2, N] both given as dwords holding bf16 pairs along K
+// (low half the even k), the operands of vdpbf16ps. A's pair (i, p) is A[i * a_row + p * a_pair]:
+// a_row = lda / 2, a_pair = 1 for bf16 rows; a_row = 1, a_pair = ld for pair_rows_bf16 of A^T's
+// rows (a transposed operand without a transpose). B's pair (p, j) is B[p * ldb + j]. N is a
+// multiple of kTileAlign. `accumulate` false writes C.
+void gemm_bf16_pairs(int64_t M, int64_t N, int64_t K2, const uint32_t* A, int64_t a_row, int64_t a_pair,
+                     const uint32_t* B, int64_t ldb, float* C, int64_t ldc, bool accumulate);
+void gemm_bf16_pairs_ref(int64_t M, int64_t N, int64_t K2, const uint32_t* A, int64_t a_row, int64_t a_pair,
+                         const uint32_t* B, int64_t ldb, float* C, int64_t ldc, bool accumulate);
+// y[r, c] = bf16(x[r, c]) (round to nearest even) for r < rows, c < cols.
+void to_bf16_rows(const float* x, int64_t rows, int64_t cols, int64_t ldx, uint16_t* y, int64_t ldy);
+// out[c] = the pair (bf16(row0[c]), bf16(row1[c])) for c < n; row1 null pairs with zeros.
+void pair_rows_bf16(const float* row0, const float* row1, int64_t n, uint32_t* out);
 // p[j] = exp(s[j] - shift) for j < n, s[j] <= shift (-inf gives 0); returns the sum of p.
 float exp_shift_sum_f32(const float* s, float* p, int64_t n, float shift);
 float exp_shift_sum_f32_ref(const float* s, float* p, int64_t n, float shift);

@@ -25,11 +25,19 @@ Tensor project_qk(const Run& run, const std::string& prefix, const char* which, 
   return split_heads(y, c.num_heads);  // [B, N, h, hd]
 }
 
+// q [B, Nq, h, hd], k/v [B, Nk, h, hd] -> [B, Nq, h, hd] f32. Under bf16 compute q, k and v go
+// to attention in bf16, as Wan's flash_attention casts them (its `half`), which on a CPU with
+// bf16 dot products runs the bf16 flash kernels.
+Tensor attend_heads(const Run& run, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask) {
+  const DType t = run.options.compute;
+  Tensor o = attention(cast(permute(q, {0, 2, 1, 3}), t), cast(permute(k, {0, 2, 1, 3}), t),
+                       cast(permute(v, {0, 2, 1, 3}), t), mask);  // [B, h, Nq, hd]
+  return cast(permute(o, {0, 2, 1, 3}), DType::f32);
+}
+
 // q [B, Nq, h, hd], k/v [B, Nk, h, hd] -> [B, Nq, h*hd]
-Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask) {
-  Tensor o = attention(permute(q, {0, 2, 1, 3}), permute(k, {0, 2, 1, 3}), permute(v, {0, 2, 1, 3}),
-                       mask);  // [B, h, Nq, hd]
-  o = permute(o, {0, 2, 1, 3});  // [B, Nq, h, hd]
+Tensor attend(const Run& run, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask) {
+  Tensor o = attend_heads(run, q, k, v, mask);  // [B, Nq, h, hd]
   return reshape(o, {q.size(0), q.size(1), q.size(2) * q.size(3)});  // [B, Nq, D]
 }
 
@@ -43,13 +51,11 @@ Tensor self_attention(const Run& run, const std::string& prefix, const Tensor& x
   Tensor v = split_heads(run.linear(x, prefix + ".v"), c.num_heads);  // [B, N, h, hd]
   if (run.shard) {  // my tokens, every head -> every token, my heads (RoPE needs the whole grid)
     q = run.shard->tokens_to_heads(q), k = run.shard->tokens_to_heads(k), v = run.shard->tokens_to_heads(v);
-    Tensor o = permute(attention(permute(rope3d(q, rope), {0, 2, 1, 3}), permute(rope3d(k, rope), {0, 2, 1, 3}),
-                                 permute(v, {0, 2, 1, 3}), {}),
-                       {0, 2, 1, 3});                     // [B, N, h / ranks, hd]
+    Tensor o = attend_heads(run, rope3d(q, rope), rope3d(k, rope), v, {});  // [B, N, h / ranks, hd]
     o = run.shard->heads_to_tokens(o);                    // [B, n, h, hd]
     return run.linear(reshape(o, {o.size(0), o.size(1), c.dim}), prefix + ".o");  // [B, n, D]
   }
-  return run.linear(attend(rope3d(q, rope), rope3d(k, rope), v, {}), prefix + ".o");  // [B, N, D]
+  return run.linear(attend(run, rope3d(q, rope), rope3d(k, rope), v, {}), prefix + ".o");  // [B, N, D]
 }
 
 // Text tokens, and (Wan I2V/FLF2V) the image tokens in front of them, each attended on its own
@@ -62,12 +68,12 @@ Tensor cross_attention(const Run& run, const std::string& prefix, const Tensor& 
   Tensor q = project_qk(run, prefix, "q", x);                                // [B, N, h, hd]
   Tensor k = project_qk(run, prefix, "k", context);                          // [B, L, h, hd]
   Tensor v = split_heads(run.linear(context, prefix + ".v"), c.num_heads);  // [B, L, h, hd]
-  Tensor out = attend(q, k, v, run.context_mask);                            // [B, N, D]
+  Tensor out = attend(run, q, k, v, run.context_mask);                            // [B, N, D]
   if (Li > 0) {
     Tensor image = slice(context_all, 1, 0, Li);                                   // [B, Li, D]
     Tensor ki = project_qk(run, prefix, "k_img", image);                           // [B, Li, h, hd]
     Tensor vi = split_heads(run.linear(image, prefix + ".v_img"), c.num_heads);   // [B, Li, h, hd]
-    out = add(out, attend(q, ki, vi, {}));
+    out = add(out, attend(run, q, ki, vi, {}));
   }
   return run.linear(out, prefix + ".o");  // [B, N, D]
 }

@@ -1,0 +1,124 @@
+// The AVX512_BF16 paths of flash attention: the pair GEMM against its scalar twin (exact up to
+// f32 summation order), and the bf16 attention kernels against the f32 ones at the sizes the
+// op harness does not reach (many key blocks, odd head dims and key counts). Skipped on a CPU
+// without bf16 dot products, where attention on bf16 runs the f32 kernels the harness covers.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "backend/cpu/attention_kernels.hpp"
+#include "backend/cpu/dnnl_plans.hpp"
+#include "backend/cpu/kernels.hpp"
+#include "kinema/autograd.hpp"
+#include "kinema/ops.hpp"
+
+namespace kinema {
+namespace {
+
+uint16_t bf16_bits(float x) {  // round to nearest even
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  return uint16_t((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
+}
+
+Tensor normal(const Shape& shape, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> n;
+  std::vector<float> v(size_t(shape_numel(shape)));
+  for (float& x : v) x = n(gen);
+  return Tensor::from_vector(v, shape);
+}
+
+TEST(GemmBf16Pairs, EqualsTheScalarTwinForEveryRowAndColumnRemainder) {
+  if (!cpu_has_bf16_dot()) GTEST_SKIP() << "this CPU has no AVX512_BF16";
+  std::mt19937 gen(5);
+  std::uniform_real_distribution<float> u(-2.f, 2.f);
+  for (int64_t M : {1, 7, 8, 13, 96})
+    for (int64_t N : {16, 32, 48, 128})
+      for (int64_t K2 : {1, 5, 32})
+        for (int mode = 0; mode < 4; ++mode) {
+          // A as bf16 rows (a_row = lda / 2, a_pair = 1) or as pairs of A^T's rows (1, ld)
+          const bool acc = mode & 1, transposed = mode & 2;
+          const int64_t lda = 2 * K2 + 6, ldb = N + 16, ldc = N + 16;
+          std::vector<uint16_t> A(size_t(std::max(M * lda, 2 * K2 * (M + 3))));
+          std::vector<uint32_t> B(size_t(K2 * ldb));
+          for (auto& a : A) a = bf16_bits(u(gen));
+          for (auto& b : B) b = uint32_t(bf16_bits(u(gen))) | uint32_t(bf16_bits(u(gen))) << 16;
+          std::vector<float> C(size_t(M * ldc)), R;
+          for (auto& c : C) c = u(gen);
+          R = C;
+          const uint32_t* a = reinterpret_cast<const uint32_t*>(A.data());
+          const int64_t a_row = transposed ? 1 : lda / 2, a_pair = transposed ? M + 3 : 1;
+          gemm_bf16_pairs(M, N, K2, a, a_row, a_pair, B.data(), ldb, C.data(), ldc, acc);
+          gemm_bf16_pairs_ref(M, N, K2, a, a_row, a_pair, B.data(), ldb, R.data(), ldc, acc);
+          for (int64_t i = 0; i < M; ++i)
+            for (int64_t j = 0; j < ldc; ++j) {
+              const float got = C[size_t(i * ldc + j)], want = R[size_t(i * ldc + j)];
+              // past N the kernel must not write
+              ASSERT_NEAR(got, want, 1e-5f * (1.f + float(K2)) * (j < N ? 4.f : 0.f))
+                  << "M " << M << " N " << N << " K2 " << K2 << " mode " << mode << " at " << i << "," << j;
+            }
+        }
+}
+
+TEST(AttentionBf16, ForwardMatchesTheF32KernelWithinBf16Rounding) {
+  if (!cpu_has_bf16_dot()) GTEST_SKIP() << "this CPU has no AVX512_BF16";
+  struct Case {
+    int64_t nq, nk, d;
+    bool causal;
+  };
+  for (const Case& c : {Case{300, 300, 64, false}, Case{97, 515, 40, false}, Case{260, 260, 33, true},
+                        Case{130, 1000, 128, false}}) {
+    Tensor q = normal({1, 2, c.nq, c.d}, 11), k = normal({1, 2, c.nk, c.d}, 12), v = normal({1, 2, c.nk, c.d}, 13);
+    AttentionOptions o;
+    o.causal = c.causal;
+    // the f32 kernel on the same bf16-rounded inputs: the difference is the bf16 GEMMs alone
+    Tensor qb = cast(q, DType::bf16), kb = cast(k, DType::bf16), vb = cast(v, DType::bf16);
+    std::vector<float> want = attention(cast(qb, DType::f32), cast(kb, DType::f32), cast(vb, DType::f32), {}, o).to_vector();
+    std::vector<float> got = cast(attention(qb, kb, vb, {}, o), DType::f32).to_vector();
+    double err = 0, norm = 0;
+    for (size_t i = 0; i < got.size(); ++i) err += std::pow(got[i] - want[i], 2), norm += std::pow(want[i], 2);
+    // bf16 keeps 8 bits: the scaled query and the probabilities are rounded once each
+    EXPECT_LT(std::sqrt(err / norm), 1e-2) << "nq " << c.nq << " nk " << c.nk << " d " << c.d;
+    EXPECT_GT(std::sqrt(err / norm), 0.0) << "the bf16 kernel did not run";
+  }
+}
+
+// Gradients of sum(attention(q, k, v) * w) for q, k, v.
+std::vector<std::vector<float>> grads(Tensor q, Tensor k, Tensor v, const Tensor& w, const AttentionOptions& o) {
+  q.set_requires_grad(), k.set_requires_grad(), v.set_requires_grad();
+  backward(sum(mul(cast(attention(q, k, v, {}, o), DType::f32), w)));
+  return {cast(q.grad(), DType::f32).to_vector(), cast(k.grad(), DType::f32).to_vector(),
+          cast(v.grad(), DType::f32).to_vector()};
+}
+
+TEST(AttentionBf16, BackwardMatchesTheF32KernelWithinBf16Rounding) {
+  if (!cpu_has_bf16_dot()) GTEST_SKIP() << "this CPU has no AVX512_BF16";
+  struct Case {
+    int64_t nq, nk, d;
+    bool causal;
+  };
+  for (const Case& c : {Case{300, 300, 64, false}, Case{97, 515, 40, false}, Case{261, 261, 33, true},
+                        Case{130, 257, 128, false}}) {
+    Tensor q = cast(normal({1, 2, c.nq, c.d}, 21), DType::bf16), k = cast(normal({1, 2, c.nk, c.d}, 22), DType::bf16),
+           v = cast(normal({1, 2, c.nk, c.d}, 23), DType::bf16), w = normal({1, 2, c.nq, c.d}, 24);
+    AttentionOptions o;
+    o.causal = c.causal;
+    const auto want = grads(cast(q, DType::f32), cast(k, DType::f32), cast(v, DType::f32), w, o);
+    const auto got = grads(q, k, v, w, o);
+    for (size_t g = 0; g < 3; ++g) {
+      double err = 0, norm = 0;
+      for (size_t i = 0; i < got[g].size(); ++i)
+        err += std::pow(got[g][i] - want[g][i], 2), norm += std::pow(want[g][i], 2);
+      EXPECT_LT(std::sqrt(err / norm), 1e-2) << "d" << "qkv"[g] << " nq " << c.nq << " nk " << c.nk << " d " << c.d;
+      EXPECT_GT(std::sqrt(err / norm), 0.0) << "the bf16 kernel did not run";
+    }
+  }
+}
+
+}  // namespace
+}  // namespace kinema

@@ -41,38 +41,30 @@ std::function<void()> dnnl_direct(int64_t n, DType t, const Tensor& a, const Ten
   };
 }
 
+// One n^3 product of `op` ("" for matmul, "linear") against oneDNN direct, timed in turns for
+// about a second, reported as GFLOP/s and as a fraction of this dtype's peak.
+void compare(const Peaks& peaks, DType t, int64_t n, const std::string& op, bool b_column_major) {
+  Tensor a = Tensor::full({n, n}, 0.5f, t), b = Tensor::full({n, n}, 0.25f, t);
+  Tensor c = Tensor::empty({n, n}, t);
+  const double flops = 2.0 * double(n) * double(n) * double(n);
+  std::vector<Variant> vs{{"kinema", [&] { op.empty() ? matmul(a, b) : linear(a, b); }, {}},
+                          {"oneDNN direct", dnnl_direct(n, t, a, b, c, b_column_major), {}}};
+  const int rounds = int(std::clamp(0.5 / time_it(vs[0].run, 1), 5.0, 2000.0));
+  const std::vector<double> s = interleaved(vs, rounds);
+  const double peak = t == DType::bf16 ? peaks.bf16_gflops : peaks.f32_gflops;
+  const std::string name = std::string(dtype_name(t)) + (op.empty() ? "" : " " + op) + " " + std::to_string(n) + "^3";
+  report("gemm", name, flops / s[0] / 1e9, "GFLOP/s", peak, "oneDNN direct", flops / s[1] / 1e9);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  Peaks peaks = read_peaks();
-  int64_t max_n = argc > 1 ? std::atoll(argv[1]) : 4096;
+  const Peaks peaks = read_peaks();
+  const int64_t max_n = argc > 1 ? std::atoll(argv[1]) : 4096;
   for (DType t : {DType::f32, DType::bf16})
-    for (int64_t n = 256; n <= max_n; n *= 2) {
-      Tensor a = Tensor::full({n, n}, 0.5f, t), b = Tensor::full({n, n}, 0.25f, t);
-      Tensor c = Tensor::empty({n, n}, t);
-      double flops = 2.0 * double(n) * double(n) * double(n);
-      std::vector<Variant> vs{{"kinema::matmul", [&] { matmul(a, b); }, {}},
-                              {"oneDNN direct", dnnl_direct(n, t, a, b, c), {}}};
-      // rounds for about a second in all
-      const int rounds = int(std::clamp(0.5 / time_it(vs[0].run, 1), 5.0, 2000.0));
-      const std::vector<double> s = interleaved(vs, rounds);
-      const double ours = s[0], direct = s[1];
-      double peak = t == DType::bf16 ? peaks.bf16_gflops : peaks.f32_gflops;
-      std::string name = std::string(dtype_name(t)) + " " + std::to_string(n) + "^3";
-      report("gemm", name, flops / ours / 1e9, "GFLOP/s", peak, "oneDNN direct", flops / direct / 1e9);
-    }
+    for (int64_t n = 256; n <= max_n; n *= 2) compare(peaks, t, n, "", false);
+  // linear's weight is [out, in]: B column-major
   for (DType t : {DType::f32, DType::bf16})
-    for (int64_t n = 1024; n <= max_n; n *= 2) {
-      Tensor x = Tensor::full({n, n}, 0.5f, t), w = Tensor::full({n, n}, 0.25f, t);
-      Tensor y = Tensor::empty({n, n}, t);
-      double flops = 2.0 * double(n) * double(n) * double(n);
-      std::vector<Variant> vs{{"kinema::linear", [&] { linear(x, w); }, {}},
-                              {"oneDNN direct", dnnl_direct(n, t, x, w, y, true), {}}};
-      const int rounds = int(std::clamp(0.5 / time_it(vs[0].run, 1), 5.0, 2000.0));
-      const std::vector<double> s = interleaved(vs, rounds);
-      double peak = t == DType::bf16 ? peaks.bf16_gflops : peaks.f32_gflops;
-      std::string name = std::string(dtype_name(t)) + " linear " + std::to_string(n) + "^3";
-      report("gemm", name, flops / s[0] / 1e9, "GFLOP/s", peak, "oneDNN direct", flops / s[1] / 1e9);
-    }
+    for (int64_t n = 1024; n <= max_n; n *= 2) compare(peaks, t, n, "linear", true);
   return 0;
 }

@@ -33,6 +33,13 @@ Tensor normal(const Shape& shape, unsigned seed) {
   return Tensor::from_vector(v, shape);
 }
 
+// ||got - want|| / ||want||
+double relative_error(const std::vector<float>& got, const std::vector<float>& want) {
+  double err = 0, norm = 0;
+  for (size_t i = 0; i < got.size(); ++i) err += std::pow(got[i] - want[i], 2), norm += std::pow(want[i], 2);
+  return std::sqrt(err / norm);
+}
+
 TEST(GemmBf16Pairs, EqualsTheScalarTwinForEveryRowAndColumnRemainder) {
   if (!cpu_has_bf16_dot()) GTEST_SKIP() << "this CPU has no AVX512_BF16";
   std::mt19937 gen(5);
@@ -80,11 +87,10 @@ TEST(AttentionBf16, ForwardMatchesTheF32KernelWithinBf16Rounding) {
     Tensor qb = cast(q, DType::bf16), kb = cast(k, DType::bf16), vb = cast(v, DType::bf16);
     std::vector<float> want = attention(cast(qb, DType::f32), cast(kb, DType::f32), cast(vb, DType::f32), {}, o).to_vector();
     std::vector<float> got = cast(attention(qb, kb, vb, {}, o), DType::f32).to_vector();
-    double err = 0, norm = 0;
-    for (size_t i = 0; i < got.size(); ++i) err += std::pow(got[i] - want[i], 2), norm += std::pow(want[i], 2);
+    const double e = relative_error(got, want);
     // bf16 keeps 8 bits: the scaled query and the probabilities are rounded once each
-    EXPECT_LT(std::sqrt(err / norm), 1e-2) << "nq " << c.nq << " nk " << c.nk << " d " << c.d;
-    EXPECT_GT(std::sqrt(err / norm), 0.0) << "the bf16 kernel did not run";
+    EXPECT_LT(e, 1e-2) << "nq " << c.nq << " nk " << c.nk << " d " << c.d;
+    EXPECT_GT(e, 0.0) << "the bf16 kernel did not run";
   }
 }
 
@@ -111,11 +117,9 @@ TEST(AttentionBf16, BackwardMatchesTheF32KernelWithinBf16Rounding) {
     const auto want = grads(cast(q, DType::f32), cast(k, DType::f32), cast(v, DType::f32), w, o);
     const auto got = grads(q, k, v, w, o);
     for (size_t g = 0; g < 3; ++g) {
-      double err = 0, norm = 0;
-      for (size_t i = 0; i < got[g].size(); ++i)
-        err += std::pow(got[g][i] - want[g][i], 2), norm += std::pow(want[g][i], 2);
-      EXPECT_LT(std::sqrt(err / norm), 1e-2) << "d" << "qkv"[g] << " nq " << c.nq << " nk " << c.nk << " d " << c.d;
-      EXPECT_GT(std::sqrt(err / norm), 0.0) << "the bf16 kernel did not run";
+      const double e = relative_error(got[g], want[g]);
+      EXPECT_LT(e, 1e-2) << "d" << "qkv"[g] << " nq " << c.nq << " nk " << c.nk << " d " << c.d;
+      EXPECT_GT(e, 0.0) << "the bf16 kernel did not run";
     }
   }
 }

@@ -46,6 +46,45 @@ int64_t causal_kend(const AttnDesc& a, int64_t i0, int64_t mq) {
 // bf16 rows (an even number of elements apart) as the dword pairs gemm_bf16_pairs reads.
 const uint32_t* rows32(const uint16_t* p) { return reinterpret_cast<const uint32_t*>(p); }
 
+// Pairs of rows 2p, 2p + 1 of x [rows, n] (ld apart) for p < ceil(rows / 2), into out [.., n].
+void pair_all_rows(const float* x, int64_t rows, int64_t n, int64_t ld, uint32_t* out) {
+  for (int64_t p = 0; p < (rows + 1) / 2; ++p)
+    pair_rows_bf16(x + 2 * p * ld, 2 * p + 1 < rows ? x + (2 * p + 1) * ld : nullptr, n, out + p * n);
+}
+
+uint32_t* dwords(Tensor& t) { return reinterpret_cast<uint32_t*>(t.raw_data()); }
+
+// delta[i] = rowsum(dO * O): the softmax backward's correction term, [BH * Nq].
+std::vector<float> softmax_delta(const AttnDesc& a, const float* do_, const float* o) {
+  std::vector<float> delta(static_cast<size_t>(a.batch * a.heads * a.nq));
+  for (size_t i = 0; i < delta.size(); ++i) {
+    float s = 0;
+    for (int64_t c = 0; c < a.d; ++c) s += do_[int64_t(i) * a.dp + c] * o[int64_t(i) * a.dp + c];
+    delta[i] = s;
+  }
+  return delta;
+}
+
+// Masked scores S [mq, kBk] of query rows i0.. become P = exp(S - lse) (masked -inf gives 0).
+void probabilities_from_lse(const AttnDesc& a, int64_t bh, int64_t i0, int64_t mq, int64_t nkp, float* S,
+                            const float* lse) {
+  for (int64_t r = 0; r < mq; ++r) {
+    float* p = S + r * kBk;
+    const float L = lse[bh * a.nq + i0 + r];
+    if (L == kNegInf) std::fill(p, p + nkp, 0.f);
+    else exp_shift_sum_f32(p, p, nkp, L);
+  }
+}
+
+// dP [mq, kBk] becomes dS = P * (dP - delta) for query rows i0..
+void softmax_grad(const AttnDesc& a, int64_t bh, int64_t i0, int64_t mq, int64_t nkp, const float* P, float* dP,
+                  const std::vector<float>& delta) {
+  for (int64_t r = 0; r < mq; ++r) {
+    const float dl = delta[size_t(bh * a.nq + i0 + r)];
+    for (int64_t c = 0; c < nkp; ++c) dP[r * kBk + c] = P[r * kBk + c] * (dP[r * kBk + c] - dl);
+  }
+}
+
 // Output rows of one query block: acc / l, and the log-sum-exp the backward reads.
 void finish_rows(const AttnDesc& a, int64_t bh, int64_t i0, int64_t mq, const float* acc, const float* m,
                  const float* l, float* o, float* lse) {
@@ -107,19 +146,12 @@ void attention_forward_bf16(const AttnDesc& a, const float* qs, const float* kt,
   Tensor qb = Tensor::empty({BH * a.nq * Dp}, DType::bf16), kp = Tensor::empty({BH * kd2 * a.nkp}),
          vp = Tensor::empty({BH * nk2 * Dp});
   uint16_t* Qb = reinterpret_cast<uint16_t*>(qb.raw_data());
-  uint32_t* Kp = reinterpret_cast<uint32_t*>(kp.raw_data());
-  uint32_t* Vp = reinterpret_cast<uint32_t*>(vp.raw_data());
+  const uint32_t *Kp = dwords(kp), *Vp = dwords(vp);
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t bh = 0; bh < BH; ++bh) {
     to_bf16_rows(qs + bh * a.nq * Dp, a.nq, Dp, Dp, Qb + bh * a.nq * Dp, Dp);
-    for (int64_t p = 0; p < kd2; ++p) {
-      const float* r0 = kt + (bh * a.d + 2 * p) * a.nkp;
-      pair_rows_bf16(r0, 2 * p + 1 < a.d ? r0 + a.nkp : nullptr, a.nkp, Kp + (bh * kd2 + p) * a.nkp);
-    }
-    for (int64_t p = 0; p < nk2; ++p) {
-      const float* r0 = v + (bh * a.nk + 2 * p) * Dp;
-      pair_rows_bf16(r0, 2 * p + 1 < a.nk ? r0 + Dp : nullptr, Dp, Vp + (bh * nk2 + p) * Dp);
-    }
+    pair_all_rows(kt + bh * a.d * a.nkp, a.d, a.nkp, a.nkp, dwords(kp) + bh * kd2 * a.nkp);
+    pair_all_rows(v + bh * a.nk * Dp, a.nk, Dp, Dp, dwords(vp) + bh * nk2 * Dp);
   }
 #pragma omp parallel num_threads(threads)
   {
@@ -154,13 +186,7 @@ void attention_backward_f32(const AttnDesc& a, const float* qs, const float* k, 
                             float* dq, float* dk, float* dv) {
   const int64_t BH = a.batch * a.heads, nkb = (a.nk + kBk - 1) / kBk, Dp = a.dp;
   const int threads = current_context().threads();
-  // delta[i] = rowsum(dO * O): the softmax backward's correction term
-  std::vector<float> delta(static_cast<size_t>(BH * a.nq));
-  for (int64_t i = 0; i < BH * a.nq; ++i) {
-    float s = 0;
-    for (int64_t c = 0; c < a.d; ++c) s += do_[i * Dp + c] * o[i * Dp + c];
-    delta[size_t(i)] = s;
-  }
+  const std::vector<float> delta = softmax_delta(a, do_, o);
   // each thread accumulates dQ privately (key blocks of one row block run on many threads)
   const size_t qsize = size_t(BH * a.nq * Dp);
   std::vector<std::vector<float>> dq_private(static_cast<size_t>(threads));
@@ -188,22 +214,13 @@ void attention_backward_f32(const AttnDesc& a, const float* qs, const float* k, 
         std::fill(P.begin(), P.begin() + mq * kBk, 0.f);
         gemm_acc_f32(mq, nkp, a.d, Q, Dp, KT, a.nkp, P.data(), kBk);
         mask_scores(a, bh, i0, mq, j0, nk, nkp, P.data(), kBk);
-        for (int64_t r = 0; r < mq; ++r) {
-          float* p = P.data() + r * kBk;
-          float L = lse[bh * a.nq + i0 + r];
-          if (L == kNegInf) std::fill(p, p + nkp, 0.f);
-          else exp_shift_sum_f32(p, p, nkp, L);  // masked -inf entries become 0
-        }
+        probabilities_from_lse(a, bh, i0, mq, nkp, P.data(), lse);
         // dV += P^T dO
         gemm_acc_f32_at(nk, Dp, mq, P.data(), kBk, dO, Dp, dV.data(), Dp);
         // dP = dO V^T; dS = P * (dP - delta)
         std::fill(dP.begin(), dP.begin() + mq * kBk, 0.f);
         gemm_acc_f32(mq, nkp, a.d, dO, Dp, VT, a.nkp, dP.data(), kBk);
-        for (int64_t r = 0; r < mq; ++r) {
-          float dl = delta[size_t(bh * a.nq + i0 + r)];
-          for (int64_t c = 0; c < nkp; ++c)
-            dP[size_t(r * kBk + c)] = P[size_t(r * kBk + c)] * (dP[size_t(r * kBk + c)] - dl);
-        }
+        softmax_grad(a, bh, i0, mq, nkp, P.data(), dP.data(), delta);
         // dQ += dS K (scaled at the end); dK += dS^T Qs
         gemm_acc_f32(mq, Dp, nk, dP.data(), kBk, K, Dp, dqt.data() + (bh * a.nq + i0) * Dp, Dp);
         gemm_acc_f32_at(nk, Dp, mq, dP.data(), kBk, Q, Dp, dK.data(), Dp);
@@ -219,18 +236,6 @@ void attention_backward_f32(const AttnDesc& a, const float* qs, const float* k, 
   }
 }
 
-namespace {
-
-// Pairs of rows 2p, 2p + 1 of x [rows, n] (ld apart) for p < ceil(rows / 2), into out [.., n].
-void pair_all_rows(const float* x, int64_t rows, int64_t n, int64_t ld, uint32_t* out) {
-  for (int64_t p = 0; p < (rows + 1) / 2; ++p)
-    pair_rows_bf16(x + 2 * p * ld, 2 * p + 1 < rows ? x + (2 * p + 1) * ld : nullptr, n, out + p * n);
-}
-
-uint32_t* dwords(Tensor& t) { return reinterpret_cast<uint32_t*>(t.raw_data()); }
-
-}  // namespace
-
 // The backward with its five GEMMs in bf16 (vdpbf16ps), as FlashAttention-2 runs in bf16: P and
 // dS are rounded before they meet dO, Q and K; the softmax terms and every accumulator stay
 // f32. The operands that a GEMM reduces over queries (P^T dO, dS^T Q) come as pairs of
@@ -241,12 +246,7 @@ void attention_backward_bf16(const AttnDesc& a, const float* qs, const float* k,
   const int64_t BH = a.batch * a.heads, nkb = (a.nk + kBk - 1) / kBk, Dp = a.dp;
   const int64_t d2 = (a.d + 1) / 2, nq2 = (a.nq + 1) / 2, nk2 = (a.nk + 1) / 2;
   const int threads = current_context().threads();
-  std::vector<float> delta(static_cast<size_t>(BH * a.nq));
-  for (int64_t i = 0; i < BH * a.nq; ++i) {
-    float s = 0;
-    for (int64_t c = 0; c < a.d; ++c) s += do_[i * Dp + c] * o[i * Dp + c];
-    delta[size_t(i)] = s;
-  }
+  const std::vector<float> delta = softmax_delta(a, do_, o);
   // bf16 rows of Q and dO (pairs along D); pairs along D of K^T and V^T (columns = keys);
   // pairs of query rows of Q and dO and of key rows of K (columns = D)
   Tensor qb = Tensor::empty({BH * a.nq * Dp}, DType::bf16), dob = Tensor::empty({BH * a.nq * Dp}, DType::bf16);
@@ -288,21 +288,13 @@ void attention_backward_bf16(const AttnDesc& a, const float* qs, const float* k,
         const uint32_t* dO = rows32(dOb + (bh * a.nq + i0) * Dp);
         gemm_bf16_pairs(mq, nkp, d2, Q, Dp / 2, 1, dwords(kp) + bh * d2 * a.nkp + j0, a.nkp, P.data(), kBk, false);
         mask_scores(a, bh, i0, mq, j0, nk, nkp, P.data(), kBk);
-        for (int64_t r = 0; r < mq; ++r) {
-          float* p = P.data() + r * kBk;
-          const float L = lse[bh * a.nq + i0 + r];
-          if (L == kNegInf) std::fill(p, p + nkp, 0.f);
-          else exp_shift_sum_f32(p, p, nkp, L);
-        }
+        probabilities_from_lse(a, bh, i0, mq, nkp, P.data(), lse);
         // dV += P^T dO
         pair_all_rows(P.data(), mq, nkp, kBk, PP.data());
         gemm_bf16_pairs(nk, Dp, qpairs, PP.data(), 1, nkp, dwords(dop) + (bh * nq2 + i0 / 2) * Dp, Dp, dV.data(), Dp, true);
         // dP = dO V^T; dS = P * (dP - delta)
         gemm_bf16_pairs(mq, nkp, d2, dO, Dp / 2, 1, dwords(vtp) + bh * d2 * a.nkp + j0, a.nkp, dP.data(), kBk, false);
-        for (int64_t r = 0; r < mq; ++r) {
-          const float dl = delta[size_t(bh * a.nq + i0 + r)];
-          for (int64_t c = 0; c < nkp; ++c) dP[size_t(r * kBk + c)] = P[size_t(r * kBk + c)] * (dP[size_t(r * kBk + c)] - dl);
-        }
+        softmax_grad(a, bh, i0, mq, nkp, P.data(), dP.data(), delta);
         // dQ += dS K (scaled at the end); dK += dS^T Qs
         to_bf16_rows(dP.data(), mq, 2 * kpairs, kBk, dSb.data(), kBk);
         gemm_bf16_pairs(mq, Dp, kpairs, rows32(dSb.data()), kBk / 2, 1, dwords(kq) + (bh * nk2 + j0 / 2) * Dp, Dp,

@@ -11,7 +11,10 @@
 using namespace kinema;
 using namespace kinema::bench;
 
-int main() {
+// Arguments (for profiling one case): [f32|bf16|both] [reps], default both 4.
+int main(int argc, char** argv) {
+  const std::string which = argc > 1 ? argv[1] : "both";
+  const int reps = argc > 2 ? std::atoi(argv[2]) : 4;
   Peaks peaks = read_peaks();
   const DiTConfig c = default_dit_config();
   SyntheticLatentOptions data;
@@ -21,12 +24,13 @@ int main() {
   const int64_t tokens = 7 * 8 * 8, batch = 4;
   const double flops = 3.0 * dit_forward_flops(c, tokens, data.text_len) * double(batch);
   for (DType compute : {DType::f32, DType::bf16}) {
+    if (which != "both" && which != dtype_name(compute)) continue;
     DiT model = DiT::init_random(c, 1);
     TrainerOptions o;
     o.batch_size = batch, o.compute = compute;
     o.lr = LrSchedule{1e-4f, 0, 1000, 0.1f};
     DiTTrainer trainer(model, set, o);
-    const double s = time_it([&] { trainer.step(); }, 4);
+    const double s = time_it([&] { trainer.step(); }, reps);
     const std::string name = std::string("train step dim256 L8 448 tok x4 ") + std::string(dtype_name(compute));
     report("dit_train", name + " vs bf16 peak", flops / s / 1e9, "GFLOP/s", peaks.bf16_gflops);
     report("dit_train", name + " vs f32 peak", flops / s / 1e9, "GFLOP/s", peaks.f32_gflops);

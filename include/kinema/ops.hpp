@@ -65,6 +65,9 @@ Tensor softmax(const Tensor& x, int axis = -1);
 Tensor log_softmax(const Tensor& x, int axis = -1);
 // Normalizes over the last dim; weight/bias [D] optional (pass an undefined Tensor).
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps = 1e-5f);
+// adaLN modulation (DiT, Wan): layer_norm(x) * (1 + scale) + shift, the norm without affine
+// parameters; x [B, N, D], shift and scale [B, 1, D] (one per sample) or [B, N, D] (per token).
+Tensor adaln_modulate(const Tensor& x, const Tensor& shift, const Tensor& scale, float eps = 1e-6f);
 Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps = 1e-6f);
 // x [N, C, ...]; normalizes each of `groups` channel groups over (C/groups, ...).
 Tensor group_norm(const Tensor& x, int groups, const Tensor& weight, const Tensor& bias,

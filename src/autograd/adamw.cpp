@@ -2,6 +2,7 @@
 
 #include "autograd/adamw_update.hpp"
 #include "backend/cpu/exec.hpp"
+#include "backend/cpu/reduce_exec.hpp"
 #include "kinema/error.hpp"
 #include "kinema/ops.hpp"
 #include "kinema/optim.hpp"
@@ -23,21 +24,22 @@ AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& options)
 void AdamW::step() {
   // A non-finite gradient would poison the weights and both moments for good: refuse it
   // before touching anything, so the caller can skip the batch or lower the learning rate.
+  std::vector<Tensor> grads(params_.size());
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor g = params_[i].grad();
     if (!g.defined()) continue;
-    for (float x : g.to_vector())
-      KINEMA_CHECK(std::isfinite(x), "AdamW", "gradient of parameter ", i, " ", shape_str(g.shape()),
-            " holds NaN or Inf; the step was not applied");
+    grads[i] = as_f32_contiguous(g);
+    KINEMA_CHECK(std::isfinite(squared_sum(grads[i].data<float>(), grads[i].numel())), "AdamW",
+                 "gradient of parameter ", i, " ", shape_str(g.shape()),
+                 " holds NaN or Inf; the step was not applied");
   }
   ++steps_;
-  const AdamWCoefficients k = AdamWCoefficients::at(options_, steps_);
+  const AdamWCoeffs k = adamw_coefficients(options_, steps_);
   for (size_t i = 0; i < params_.size(); ++i) {
-    Tensor g = params_[i].grad();
-    if (!g.defined()) continue;
-    KINEMA_CHECK(g.shape() == params_[i].shape(), "AdamW", "gradient ", shape_str(g.shape()),
+    const Tensor& gf = grads[i];
+    if (!gf.defined()) continue;
+    KINEMA_CHECK(gf.shape() == params_[i].shape(), "AdamW", "gradient ", shape_str(gf.shape()),
           " does not match parameter ", i, " ", shape_str(params_[i].shape()));
-    Tensor gf = contiguous(g.dtype() == DType::f32 ? g : cast(g, DType::f32));
     float *p = params_[i].data<float>(), *m = m_[i].data<float>(), *v = v_[i].data<float>();
     const float* gp = gf.data<float>();
     parallel_for(params_[i].numel(), 1 << 14,
@@ -88,7 +90,8 @@ float clip_grad_norm(const std::vector<Tensor>& params, float max_norm) {
   for (const Tensor& p : params) {
     Tensor g = p.grad();
     if (!g.defined()) continue;
-    for (float x : g.to_vector()) total += double(x) * x;
+    Tensor gf = as_f32_contiguous(g);
+    total += squared_sum(gf.data<float>(), gf.numel());
   }
   float norm = float(std::sqrt(total));
   if (norm > max_norm && norm > 0) {

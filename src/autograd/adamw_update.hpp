@@ -1,6 +1,7 @@
-// AdamW internals shared by AdamW (whole tensors) and ShardedAdamW (one rank's slice of the
-// flattened parameters): the update of a contiguous run of elements, so both give the same bits,
-// and the checkpoint format, so either loads what the other saved.
+// Optimizer internals shared by AdamW (whole tensors), ShardedAdamW (one rank's slice of the
+// flattened parameters) and the trainers' EMA: the update of a contiguous run of elements, so
+// both optimizers give the same bits, and the checkpoint format, so either loads what the
+// other saved.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -8,28 +9,29 @@
 #include <string>
 #include <vector>
 
+#include "backend/cpu/kernels.hpp"
+#include "kinema/context.hpp"
 #include "kinema/optim.hpp"
 #include "kinema/tensor.hpp"
 
 namespace kinema {
 
-struct AdamWCoefficients {
-  float b1, b2, c1, c2, decay, lr, eps;
-  // For the step-th update (step counts from 1).
-  static AdamWCoefficients at(const AdamWOptions& o, int64_t step) {
-    return {o.beta1, o.beta2, 1.f - std::pow(o.beta1, float(step)), 1.f - std::pow(o.beta2, float(step)),
-            1.f - o.lr * o.weight_decay, o.lr, o.eps};
-  }
-};
+inline AdamWCoeffs adamw_coefficients(const AdamWOptions& o, int64_t step) {  // step counts from 1
+  return {o.beta1, o.beta2, 1.f - std::pow(o.beta1, float(step)), 1.f - std::pow(o.beta2, float(step)),
+          1.f - o.lr * o.weight_decay, o.lr, o.eps};
+}
 
+// The optimizer kernels, fast or reference by the context's switch.
 inline void adamw_update(float* p, const float* g, float* m, float* v, int64_t b, int64_t e,
-                         const AdamWCoefficients& k) {
-#pragma omp simd
-  for (int64_t j = b; j < e; ++j) {
-    m[j] = k.b1 * m[j] + (1.f - k.b1) * g[j];
-    v[j] = k.b2 * v[j] + (1.f - k.b2) * g[j] * g[j];
-    p[j] = p[j] * k.decay - k.lr * (m[j] / k.c1) / (std::sqrt(v[j] / k.c2) + k.eps);
-  }
+                         const AdamWCoeffs& k) {
+  (current_context().reference_kernels() ? adamw_update_f32_ref : adamw_update_f32)(
+      p + b, g + b, m + b, v + b, e - b, k);
+}
+inline void ema_update(float* e, const float* p, int64_t n, float decay) {
+  (current_context().reference_kernels() ? ema_update_f32_ref : ema_update_f32)(e, p, n, decay);
+}
+inline double squared_sum(const float* x, int64_t n) {
+  return (current_context().reference_kernels() ? squared_sum_f32_ref : squared_sum_f32)(x, n);
 }
 
 // The moments of every parameter ("m.i", "v.i" shaped like parameter i) and the step count.

@@ -85,8 +85,7 @@ float ShardedAdamW::step(float max_norm) {
   flatten_gradients(params_, flat);
   comm_.reduce_scatter_sum(flat.data(), block_);
   float* g = flat.data() + mine;  // this rank's block of the summed gradients
-  double sumsq = 0;
-  for (int64_t j = 0; j < mine_end - mine; ++j) sumsq += double(g[j]) * g[j];
+  double sumsq = squared_sum(g, mine_end - mine);
   comm_.allreduce_sum(&sumsq, 1);
   const float norm = float(std::sqrt(sumsq));
   check(std::isfinite(norm), "ShardedAdamW",
@@ -96,7 +95,7 @@ float ShardedAdamW::step(float max_norm) {
     for (int64_t j = 0; j < mine_end - mine; ++j) g[j] *= s;
   }
   ++steps_;
-  const AdamWCoefficients k = AdamWCoefficients::at(options_, steps_);
+  const AdamWCoeffs k = adamw_coefficients(options_, steps_);
   // Update this block in place in the parameters, then share every block with every rank.
   std::vector<float> p(size_t(block_ * R), 0.f);
   for_each_piece(params_, mine, mine_end, [&](size_t i, int64_t off, int64_t at, int64_t n) {

@@ -9,7 +9,7 @@ namespace kinema {
   X(Sigmoid) X(Silu) X(Relu) X(GeluTanh) X(GeluErf) X(Scale) X(AddScalar) X(Cast)            \
   X(Contiguous) X(Reshape) X(Permute) X(Slice) X(Expand) X(Concat) X(Pad) X(Sum) X(Mean)     \
   X(Amax) X(SumTo) X(Softmax) X(LogSoftmax) X(Matmul) X(Linear) \
-  X(LayerNorm) X(RmsNorm) X(GroupNorm) X(Embedding) X(MseLoss) X(CrossEntropy) \
+  X(LayerNorm) X(RmsNorm) X(GroupNorm) X(AdaLnModulate) X(Embedding) X(MseLoss) X(CrossEntropy) \
   X(Conv2d) X(Conv3d) X(UpsampleNearest) X(Rope3d) X(Attention)
 
 #define DECLARE(name) extern const OpDef kOp##name;

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "autograd/adamw_update.hpp"
 #include "kinema/autograd.hpp"
 #include "kinema/error.hpp"
 #include "kinema/tensor_file.hpp"
@@ -69,7 +70,7 @@ void TrainState::finish_step(StepStats& s) {
     for (size_t i = 0; i < params_.size(); ++i) {
       float* e = ema_[i].data<float>();
       const float* p = params_[i].data<float>();
-      for (int64_t j = 0, n = params_[i].numel(); j < n; ++j) e[j] = d * e[j] + (1.f - d) * p[j];
+      ema_update(e, p, params_[i].numel(), d);
     }
   }
   s.step = ++step_;

@@ -146,3 +146,22 @@ void f32_to_bf16_row(const float* src, uint16_t* dst, int64_t n);
 // core/quant.hpp, which gives the same bits).
 void dequantize_row_f32(const uint8_t* blocks, float* dst, int64_t n, DType q);
 }  // namespace kinema
+
+namespace kinema {
+
+// The optimizer's per-weight passes. AdamW with decoupled decay for one run of elements:
+// c1, c2 are the bias corrections 1 - beta^t, decay = 1 - lr * weight_decay.
+struct AdamWCoeffs {
+  float b1, b2, c1, c2, decay, lr, eps;
+};
+void adamw_update_f32(float* p, const float* g, float* m, float* v, int64_t n, const AdamWCoeffs& k);
+void adamw_update_f32_ref(float* p, const float* g, float* m, float* v, int64_t n, const AdamWCoeffs& k);
+// e = decay * e + (1 - decay) * p
+void ema_update_f32(float* e, const float* p, int64_t n, float decay);
+void ema_update_f32_ref(float* e, const float* p, int64_t n, float decay);
+// Sum of x^2 in double (the fast one in double lanes): only a NaN or Inf element, never a
+// large finite one, makes it non-finite.
+double squared_sum_f32(const float* x, int64_t n);
+double squared_sum_f32_ref(const float* x, int64_t n);
+
+}  // namespace kinema

@@ -80,8 +80,7 @@ Tensor cross_attention(const Run& run, const std::string& prefix, const Tensor& 
 
 // LN(x) * (1 + scale) + shift; x [B, N, D], shift/scale [B, 1, D] or [B, N, D]
 Tensor modulate(const Run& run, const Tensor& x, const Tensor& shift, const Tensor& scale) {
-  Tensor n = layer_norm(x, {}, {}, run.config().eps);    // [B, N, D]
-  return add(mul(n, add_scalar(scale, 1.f)), shift);     // [B, N, D]
+  return adaln_modulate(x, shift, scale, run.config().eps);  // [B, N, D]
 }
 
 }  // namespace

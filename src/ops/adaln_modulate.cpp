@@ -13,14 +13,19 @@
 namespace kinema {
 namespace {
 
-// Rows [b, e) of x [rows, D], each with the modulation row (r / per) of w and s, through k.
-template <class F>
-void by_modulation_row(int64_t b, int64_t e, int64_t per, F k) {
-  for (int64_t r = b; r < e;) {
-    const int64_t end = std::min(e, (r / per + 1) * per);
-    k(r, end - r, r / per);
-    r = end;
-  }
+// Runs k(part, r, m) over x's rows in parallel, part = d for the rows [r, r + part.rows), which
+// all take modulation row m (1 + scale and shift as the norm kernel's weight and bias).
+template <class K>
+void modulated_rows(const NormDesc& d, int64_t per, K k) {
+  parallel_for(d.rows, 1, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e;) {
+      const int64_t end = std::min(e, (r / per + 1) * per);
+      NormDesc part = d;
+      part.rows = end - r;
+      k(part, r, r / per);
+      r = end;
+    }
+  });
 }
 
 }  // namespace
@@ -48,13 +53,9 @@ Tensor adaln_modulate(const Tensor& x, const Tensor& shift, const Tensor& scale,
   Tensor y = Tensor::empty(x.shape(), DType::f32);
   Tensor mean = Tensor::empty({d.rows}), rstd = Tensor::empty({d.rows});
   auto fwd = ref ? norm_forward_f32_ref : norm_forward_f32;
-  parallel_for(d.rows, 1, [&](int64_t b, int64_t e) {
-    by_modulation_row(b, e, per, [&](int64_t r, int64_t rows, int64_t m) {
-      NormDesc part = d;
-      part.rows = rows;
-      fwd(part, xf.data<float>() + r * D, w.data<float>() + m * D, sf.data<float>() + m * D,
-          y.data<float>() + r * D, mean.data<float>() + r, rstd.data<float>() + r);
-    });
+  modulated_rows(d, per, [&](const NormDesc& part, int64_t r, int64_t m) {
+    fwd(part, xf.data<float>() + r * D, w.data<float>() + m * D, sf.data<float>() + m * D,
+        y.data<float>() + r * D, mean.data<float>() + r, rstd.data<float>() + r);
   });
   return record(cast(y, x.dtype()), "adaln_modulate", {x, shift, scale},
                 [d, per, xf, w, mean, rstd, xt = x.dtype(), st = shift.dtype(), ct = scale.dtype(),
@@ -64,14 +65,10 @@ Tensor adaln_modulate(const Tensor& x, const Tensor& shift, const Tensor& scale,
                   Tensor gf = as_f32_contiguous(g);
                   Tensor dx = Tensor::empty(xf.shape(), DType::f32), xhat = Tensor::empty(xf.shape(), DType::f32);
                   auto bwd = ref ? norm_backward_f32_ref : norm_backward_f32;
-                  parallel_for(d.rows, 1, [&](int64_t b, int64_t e) {
-                    by_modulation_row(b, e, per, [&](int64_t r, int64_t rows, int64_t m) {
-                      NormDesc part = d;
-                      part.rows = rows;
-                      bwd(part, xf.data<float>() + r * D, w.data<float>() + m * D, gf.data<float>() + r * D,
-                          mean.data<float>() + r, rstd.data<float>() + r, dx.data<float>() + r * D,
-                          xhat.data<float>() + r * D);
-                    });
+                  modulated_rows(d, per, [&](const NormDesc& part, int64_t r, int64_t m) {
+                    bwd(part, xf.data<float>() + r * D, w.data<float>() + m * D, gf.data<float>() + r * D,
+                        mean.data<float>() + r, rstd.data<float>() + r, dx.data<float>() + r * D,
+                        xhat.data<float>() + r * D);
                   });
                   // d shift = g and d scale = g * xhat, summed over the rows sharing a modulation row
                   Tensor gs = mul(gf, xhat);

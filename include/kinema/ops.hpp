@@ -78,6 +78,10 @@ Tensor group_norm(const Tensor& x, int groups, const Tensor& weight, const Tenso
 Tensor matmul(const Tensor& a, const Tensor& b);
 // x [..., K], weight [N, K] (PyTorch nn.Linear layout, any dtype incl. quantized), bias [N].
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {});
+// Mixed precision's linear: x @ weight^T + bias with an f32 result and f32 gradients, the
+// products in `compute` (bf16: x and weight rounded to bf16 once, f32 accumulation and output,
+// the bias added in f32). Quantized weights go through linear() in the compute dtype.
+Tensor linear_autocast(const Tensor& x, const Tensor& weight, const Tensor& bias, DType compute);
 
 // weight [V, D], ids (values in [0, V)) with shape ids_shape -> ids_shape + [D]
 Tensor embedding(const Tensor& weight, const std::vector<int32_t>& ids, const Shape& ids_shape);

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "backend/cpu/dnnl_plans.hpp"
+#include "ops/matmul_f32_out.hpp"
 #include "backend/cpu/exec.hpp"
 #include "backend/cpu/kernels.hpp"
 #include "backend/cpu/quant_int8.hpp"
@@ -62,7 +63,8 @@ Operand prepare(const Tensor& x, const Shape& batch) {
 
 int64_t numel_of(const Shape& s) { return shape_numel(s); }
 
-Tensor matmul_forward(const Tensor& a, const Tensor& b) {
+// f32_out: bf16 products write f32 (oneDNN's bf16:bf16:f32), not bf16 then a cast.
+Tensor matmul_forward(const Tensor& a, const Tensor& b, bool f32_out) {
   KINEMA_CHECK(a.ndim() >= 2 && b.ndim() >= 2, "matmul", "needs 2-D or batched operands; got ",
         shape_str(a.shape()), " @ ", shape_str(b.shape()));
   int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
@@ -74,7 +76,7 @@ Tensor matmul_forward(const Tensor& a, const Tensor& b) {
   bool bf16 = a.dtype() == DType::bf16 && (b.dtype() == DType::bf16 || is_quantized(b.dtype())) &&
               cpu_has_bf16_dot();
   DType compute = bf16 ? DType::bf16 : DType::f32;
-  DType out_t = is_quantized(b.dtype()) ? a.dtype() : promote(a.dtype(), b.dtype());
+  DType out_t = f32_out ? DType::f32 : is_quantized(b.dtype()) ? a.dtype() : promote(a.dtype(), b.dtype());
   Tensor ac = cast(a.detach(), compute), bc = cast(b.detach(), compute);
   Shape out_shape = batch;
   out_shape.push_back(m);
@@ -120,15 +122,17 @@ Tensor matmul_forward(const Tensor& a, const Tensor& b) {
   if (!dnnl_matmul(d, pa.t.raw_data(), pb.t.raw_data(), out.raw_data())) {
     KINEMA_CHECK(compute == DType::bf16, "matmul", "oneDNN rejected an f32 matmul ", shape_str(a.shape()),
           " @ ", shape_str(b.shape()));
-    return matmul_forward(cast(a.detach(), DType::f32), cast(b.detach(), DType::f32));
+    return matmul_forward(cast(a.detach(), DType::f32), cast(b.detach(), DType::f32), f32_out);
   }
   return cast(out, out_t);
 }
 
 }  // namespace
 
+Tensor matmul_f32_out(const Tensor& a, const Tensor& b) { return matmul_forward(a, b, true); }
+
 Tensor matmul(const Tensor& a, const Tensor& b) {
-  Tensor out = matmul_forward(a, b);
+  Tensor out = matmul_forward(a, b, false);
   return record(out, "matmul", {a, b}, [a = a.detach(), b = b.detach()](const Tensor& g) {
     Tensor ga = sum_to(matmul(g, transpose(b, -1, -2)), a.shape());
     Tensor gb;

@@ -8,7 +8,7 @@ namespace kinema {
   X(Add) X(Sub) X(Mul) X(Div) X(Neg) X(Exp) X(Log) X(Sqrt) X(Rsqrt) X(Square) X(Tanh)        \
   X(Sigmoid) X(Silu) X(Relu) X(GeluTanh) X(GeluErf) X(Scale) X(AddScalar) X(Cast)            \
   X(Contiguous) X(Reshape) X(Permute) X(Slice) X(Expand) X(Concat) X(Pad) X(Sum) X(Mean)     \
-  X(Amax) X(SumTo) X(Softmax) X(LogSoftmax) X(Matmul) X(Linear) \
+  X(Amax) X(SumTo) X(Softmax) X(LogSoftmax) X(Matmul) X(Linear) X(LinearAutocast) \
   X(LayerNorm) X(RmsNorm) X(GroupNorm) X(AdaLnModulate) X(Embedding) X(MseLoss) X(CrossEntropy) \
   X(Conv2d) X(Conv3d) X(UpsampleNearest) X(Rope3d) X(Attention)
 

@@ -22,11 +22,10 @@ Tensor Run::linear(const Tensor& x, const std::string& prefix, DType compute) co
   return linear_with(x, model.weight(prefix + ".weight"), model.weight(prefix + ".bias"), compute);
 }
 
-// Quantized weights stay quantized (linear dequantizes them on the fly); others take the compute
-// dtype, so f32 master weights are cast to bf16 per call and cast's vjp returns f32 gradients.
+// Products in the compute dtype, f32 out and f32 gradients (linear_autocast); quantized weights
+// stay quantized (linear dequantizes them on the fly).
 Tensor Run::linear_with(const Tensor& x, const Tensor& w, const Tensor& b, DType compute) const {
-  Tensor wc = is_quantized(w.dtype()) ? w : cast(w, compute);
-  return cast(kinema::linear(cast(x, compute), wc, cast(b, compute)), DType::f32);
+  return linear_autocast(x, w, b, compute);
 }
 
 Tensor patchify(Run& run, const Tensor& x_in) {

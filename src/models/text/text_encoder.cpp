@@ -71,11 +71,9 @@ struct Run {
     const Tensor& w = model.weight(name);
     return is_quantized(w.dtype()) ? cast(w, DType::f32) : w;
   }
-  // bias-free nn.Linear in the compute dtype; returns f32
+  // bias-free nn.Linear, products in the compute dtype; returns f32 (linear_autocast)
   Tensor linear(const Tensor& x, const std::string& name) const {
-    const Tensor& w = model.weight(name);
-    Tensor wc = is_quantized(w.dtype()) ? w : cast(w, options.compute);
-    return cast(kinema::linear(cast(x, options.compute), wc), DType::f32);
+    return linear_autocast(x, model.weight(name), {}, options.compute);
   }
 };
 

@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "backend/cpu/dnnl_plans.hpp"
-#include "ops/matmul_f32_out.hpp"
 #include "backend/cpu/exec.hpp"
 #include "backend/cpu/kernels.hpp"
 #include "backend/cpu/quant_int8.hpp"
@@ -13,6 +12,7 @@
 #include "kinema/context.hpp"
 #include "kinema/error.hpp"
 #include "kinema/ops.hpp"
+#include "ops/matmul_f32_out.hpp"
 #include "ops/registry.hpp"
 
 namespace kinema {
@@ -63,8 +63,10 @@ Operand prepare(const Tensor& x, const Shape& batch) {
 
 int64_t numel_of(const Shape& s) { return shape_numel(s); }
 
-// f32_out: bf16 products write f32 (oneDNN's bf16:bf16:f32), not bf16 then a cast.
-Tensor matmul_forward(const Tensor& a, const Tensor& b, bool f32_out) {
+// f32_out: bf16 products write f32 (oneDNN's bf16:bf16:f32), not bf16 then a cast. A bias
+// (f32 [n], with f32_out) is added by oneDNN when it runs the product: *bias_added says so.
+Tensor matmul_forward(const Tensor& a, const Tensor& b, bool f32_out, const float* bias = nullptr,
+                      bool* bias_added = nullptr) {
   KINEMA_CHECK(a.ndim() >= 2 && b.ndim() >= 2, "matmul", "needs 2-D or batched operands; got ",
         shape_str(a.shape()), " @ ", shape_str(b.shape()));
   int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
@@ -119,17 +121,33 @@ Tensor matmul_forward(const Tensor& a, const Tensor& b, bool f32_out) {
     matmul_f32_ref(r, af.data<float>(), bfm.data<float>(), of.data<float>());
     return cast(of, out_t);
   }
-  if (!dnnl_matmul(d, pa.t.raw_data(), pb.t.raw_data(), out.raw_data())) {
+  d.bias = bias != nullptr && d.c == DType::f32 && out_t == DType::f32;
+  if (!dnnl_matmul(d, pa.t.raw_data(), pb.t.raw_data(), out.raw_data(), d.bias ? bias : nullptr)) {
     KINEMA_CHECK(compute == DType::bf16, "matmul", "oneDNN rejected an f32 matmul ", shape_str(a.shape()),
           " @ ", shape_str(b.shape()));
-    return matmul_forward(cast(a.detach(), DType::f32), cast(b.detach(), DType::f32), f32_out);
+    return matmul_forward(cast(a.detach(), DType::f32), cast(b.detach(), DType::f32), f32_out, bias, bias_added);
   }
+  if (bias_added) *bias_added = d.bias;
   return cast(out, out_t);
 }
 
 }  // namespace
 
-Tensor matmul_f32_out(const Tensor& a, const Tensor& b) { return matmul_forward(a, b, true); }
+Tensor matmul_f32_out(const Tensor& a, const Tensor& b, const Tensor& bias) {
+  KINEMA_CHECK(!bias.defined() || (bias.dtype() == DType::f32 && bias.is_contiguous() && bias.numel() == b.size(-1)),
+               "matmul", "the bias must be a contiguous f32 [", b.size(-1), "]");
+  bool added = false;
+  Tensor y = matmul_forward(a, b, true, bias.defined() ? bias.data<float>() : nullptr, &added);
+  if (bias.defined() && !added && y.numel() > 0) {  // the reference kernels, or an empty product
+    const int64_t n = b.size(-1), rows = y.numel() / n;
+    const float* bp = bias.data<float>();
+    float* yp = y.data<float>();
+    parallel_for(rows, 64, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) binary_f32(BinaryOp::add, yp + r * n, 1, bp, 1, yp + r * n, n);
+    });
+  }
+  return y;
+}
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
   Tensor out = matmul_forward(a, b, false);

@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "core/context_impl.hpp"
+#include "kinema/error.hpp"
 #include "core/denormals.hpp"
 #include "kinema/error.hpp"
 
@@ -36,8 +37,8 @@ struct MatmulKeyHash {
 // data (set_data_handle). A context's plans serve one thread at a time.
 struct MatmulPlan {
   dnnl::primitive prim;
-  memory a, b, c;
-  std::unordered_map<int, memory> args;  // the same three objects, by oneDNN argument
+  memory a, b, c, bias;
+  std::unordered_map<int, memory> args;  // the same objects, by oneDNN argument
 };
 
 struct DnnlState {
@@ -103,7 +104,7 @@ MatmulKey matmul_key(const MatmulDesc& d) {
   const int64_t ldc = d.c_ld ? d.c_ld : d.n;
   return {d.batch, d.m, d.n, d.k, d.a_strides[0], d.a_strides[1], d.a_strides[2],
           d.b_strides[0], d.b_strides[1], d.b_strides[2], ldc,
-          int64_t(d.ab) | int64_t(d.c) << 8 | int64_t(d.accumulate) << 16};
+          int64_t(d.ab) | int64_t(d.c) << 8 | int64_t(d.accumulate) << 16 | int64_t(d.bias) << 17};
 }
 
 MatmulPlan make_matmul_plan(const MatmulDesc& d, const dnnl::engine& eng) {
@@ -123,10 +124,14 @@ MatmulPlan make_matmul_plan(const MatmulDesc& d, const dnnl::engine& eng) {
     po.append_sum(1.f);
     attr.set_post_ops(po);
   }
-  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(amd, bmd, cmd), attr, eng);
+  const memory::desc zmd(memory::dims{1, 1, d.n}, memory::data_type::f32, memory::dims{d.n, d.n, 1});
+  dnnl::matmul::primitive_desc pd(d.bias ? dnnl::matmul::desc(amd, bmd, zmd, cmd) : dnnl::matmul::desc(amd, bmd, cmd),
+                                  attr, eng);
   MatmulPlan p{dnnl::matmul(reject_reference(pd)), memory(amd, eng, DNNL_MEMORY_NONE),
-               memory(bmd, eng, DNNL_MEMORY_NONE), memory(cmd, eng, DNNL_MEMORY_NONE), {}};
+               memory(bmd, eng, DNNL_MEMORY_NONE), memory(cmd, eng, DNNL_MEMORY_NONE),
+               memory(zmd, eng, DNNL_MEMORY_NONE), {}};
   p.args = {{DNNL_ARG_SRC, p.a}, {DNNL_ARG_WEIGHTS, p.b}, {DNNL_ARG_DST, p.c}};
+  if (d.bias) p.args.emplace(DNNL_ARG_BIAS, p.bias);
   return p;
 }
 
@@ -153,7 +158,8 @@ MatmulPlan* matmul_plan(Context& ctx, const MatmulDesc& d) {
 
 }  // namespace
 
-bool dnnl_matmul(const MatmulDesc& d, const void* a, const void* b, void* c) {
+bool dnnl_matmul(const MatmulDesc& d, const void* a, const void* b, void* c, const float* bias) {
+  check(d.bias == (bias != nullptr), "matmul", "a bias pointer must come with MatmulDesc::bias");
   Context& ctx = current_context();
   MatmulPlan* p = matmul_plan(ctx, d);
   if (!p) return false;
@@ -162,6 +168,7 @@ bool dnnl_matmul(const MatmulDesc& d, const void* a, const void* b, void* c) {
   p->a.set_data_handle(const_cast<void*>(a));
   p->b.set_data_handle(const_cast<void*>(b));
   p->c.set_data_handle(c);
+  if (bias) p->bias.set_data_handle(const_cast<float*>(bias));
   p->prim.execute(s.stream, p->args);
   s.stream.wait();
   return true;

@@ -19,11 +19,12 @@ struct MatmulDesc {
   int64_t b_strides[3] = {0, 0, 0};  // batch, row (k), col (n)
   DType ab = DType::f32, c = DType::f32;
   bool accumulate = false;  // C += A @ B (oneDNN sum post-op)
+  bool bias = false;        // C = A @ B + bias, an f32 [n] over every row (dnnl_matmul's bias)
   int64_t c_ld = 0;         // C's row stride (batch stride m * c_ld); 0 = n, C dense
 };
 
 // Returns false when oneDNN cannot run this combination on this CPU (caller falls back).
-bool dnnl_matmul(const MatmulDesc& d, const void* a, const void* b, void* c);
+bool dnnl_matmul(const MatmulDesc& d, const void* a, const void* b, void* c, const float* bias = nullptr);
 
 // Convolution forward/backward through oneDNN, NCHW / NCDHW f32 or bf16.
 struct ConvDesc {

@@ -103,6 +103,9 @@ Tensor rope3d(const Tensor& x, const Rope3dOptions& options);
 struct AttentionOptions {
   float scale = 0;  // 0 = 1/sqrt(D)
   bool causal = false;
+  // bf16: the products in bf16 whatever the inputs' dtype (as if q, k, v were cast to bf16,
+  // without the cast's passes), on a CPU with bf16 dot products; else as the inputs are.
+  bool bf16_products = false;
 };
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask = {},
                  const AttentionOptions& options = {});

@@ -19,9 +19,11 @@ namespace {
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
 // f32, contiguous, last axis padded with zeros to `last`, axis -2 padded to `rows`.
+// One pass when nothing needs padding (the DiT's q and v: d a multiple of the tile).
 Tensor packed(const Tensor& x, int64_t rows, int64_t last, float mul = 1.f) {
   Tensor f = cast(x, DType::f32);
   if (mul != 1.f) f = scale(f, mul);
+  if (rows == x.size(-2) && last == x.size(-1)) return contiguous(f);
   std::vector<std::pair<int64_t, int64_t>> pads(size_t(x.ndim()), {0, 0});
   pads[size_t(x.ndim() - 2)].second = rows - x.size(-2);
   pads[size_t(x.ndim() - 1)].second = last - x.size(-1);
@@ -87,7 +89,8 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor
   Tensor out = Tensor::empty({a.batch, a.heads, a.nq, a.dp});
   Tensor lse = Tensor::empty({a.batch, a.heads, a.nq});
   // bf16 inputs on a CPU with bf16 dot products: bf16 GEMMs (FlashAttention's own precision)
-  const bool bf16 = q.dtype() == DType::bf16 && k.dtype() == DType::bf16 && v.dtype() == DType::bf16 &&
+  const bool bf16 = (o.bf16_products || (q.dtype() == DType::bf16 && k.dtype() == DType::bf16 &&
+                                          v.dtype() == DType::bf16)) &&
                     cpu_has_bf16_dot();
   auto forward = ref ? attention_forward_f32_ref : bf16 ? attention_forward_bf16 : attention_forward_f32;
   forward(a, p.qs.data<float>(), p.kt.data<float>(), p.v.data<float>(), out.data<float>(), lse.data<float>());

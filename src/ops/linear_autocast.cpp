@@ -1,8 +1,8 @@
 // The models' linear under mixed precision: f32 activations and master weights in, products in
 // the compute dtype, f32 out. With bf16 compute, x and w are rounded to bf16 once and the GEMMs
 // (forward, dx, dw) write f32 directly, so no pass rounds the output to bf16 and widens it
-// again, the bias is added in f32 by the GEMM, and dx and dw come back in f32: 2-3 passes over every
-// activation fewer per linear than cast + linear + cast, each a few percent of a training step.
+// again, the GEMM adds the bias in f32, and dx and dw come back in f32: 3-4 passes over every
+// activation fewer per linear than cast + linear + add + cast, each a few percent of a step.
 #include "backend/cpu/exec.hpp"
 #include "backend/cpu/reduce_exec.hpp"
 #include "kinema/autograd.hpp"
@@ -16,7 +16,8 @@ namespace kinema {
 Tensor linear_autocast(const Tensor& x, const Tensor& w, const Tensor& b, DType compute) {
   KINEMA_CHECK(compute == DType::f32 || compute == DType::bf16, "linear_autocast",
                "compute must be f32 or bf16; got ", dtype_name(compute));
-  if (is_quantized(w.dtype())) return cast(linear(cast(x, compute), w, b.defined() ? cast(b, compute) : b), DType::f32);
+  if (is_quantized(w.dtype()))
+    return cast(linear(cast(x, compute), w, b.defined() ? cast(b, compute) : b), DType::f32);
   KINEMA_CHECK(w.ndim() == 2, "linear", "weight must be [out, in]; got ", shape_str(w.shape()));
   KINEMA_CHECK(x.ndim() >= 1 && x.size(-1) == w.size(1), "linear", "input ", shape_str(x.shape()),
                " does not match weight ", shape_str(w.shape()), " (in features ", w.size(1), ")");

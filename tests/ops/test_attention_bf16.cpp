@@ -124,5 +124,35 @@ TEST(AttentionBf16, BackwardMatchesTheF32KernelWithinBf16Rounding) {
   }
 }
 
+// The DiT hands attention f32 q, k, v with bf16_products rather than casting them: the same
+// bf16 kernels must run on the same rounded values (forward to the bit when the scale is a
+// power of two; the gradients skip only the final rounding of dq, dk, dv to bf16).
+TEST(AttentionBf16, Bf16ProductsOnF32InputsAreTheBf16InputsResult) {
+  if (!cpu_has_bf16_dot()) GTEST_SKIP() << "this CPU has no AVX512_BF16";
+  // fresh leaves each time: grads() marks its inputs as requiring gradients
+  auto q = [] { return normal({2, 2, 70, 64}, 31); };
+  auto k = [] { return normal({2, 2, 90, 64}, 32); };
+  auto v = [] { return normal({2, 2, 90, 64}, 33); };
+  auto bf = [](const Tensor& t) { return cast(t, DType::bf16); };
+  const Tensor w = normal({2, 2, 70, 64}, 34);
+  AttentionOptions o;
+  const std::vector<float> want = cast(attention(bf(q()), bf(k()), bf(v()), {}, o), DType::f32).to_vector();
+  o.bf16_products = true;
+  Tensor out = attention(q(), k(), v(), {}, o);
+  EXPECT_EQ(out.dtype(), DType::f32);
+  // the f32 result is the bf16 one before its final rounding
+  EXPECT_LT(relative_error(out.to_vector(), want), 4e-3);
+  EXPECT_EQ(cast(cast(out, DType::bf16), DType::f32).to_vector(), want);
+  const auto got_grads = grads(q(), k(), v(), w, o);
+  o.bf16_products = false;
+  const auto want_grads = grads(bf(q()), bf(k()), bf(v()), w, o);
+  const auto f32_grads = grads(q(), k(), v(), w, o);  // no bf16 at all: farther away
+  for (size_t g = 0; g < 3; ++g) {
+    EXPECT_LT(relative_error(got_grads[g], want_grads[g]), 4e-3) << "d" << "qkv"[g];
+    EXPECT_GT(relative_error(f32_grads[g], want_grads[g]), 2 * relative_error(got_grads[g], want_grads[g]))
+        << "d" << "qkv"[g] << ": bf16_products did not run the bf16 kernels";
+  }
+}
+
 }  // namespace
 }  // namespace kinema

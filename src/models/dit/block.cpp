@@ -25,14 +25,16 @@ Tensor project_qk(const Run& run, const std::string& prefix, const char* which, 
   return split_heads(y, c.num_heads);  // [B, N, h, hd]
 }
 
-// q [B, Nq, h, hd], k/v [B, Nk, h, hd] -> [B, Nq, h, hd] f32. Under bf16 compute q, k and v go
-// to attention in bf16, as Wan's flash_attention casts them (its `half`), which on a CPU with
-// bf16 dot products runs the bf16 flash kernels.
+// q [B, Nq, h, hd], k/v [B, Nk, h, hd] -> [B, Nq, h, hd] f32. Under bf16 compute the products
+// are bf16, as Wan's flash_attention casts q, k, v (its `half`): on a CPU with bf16 dot products
+// the bf16 flash kernels round them as they pack them (bf16_products), with no cast passes;
+// the output and the gradients stay f32.
 Tensor attend_heads(const Run& run, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask) {
-  const DType t = run.options.compute;
-  Tensor o = attention(cast(permute(q, {0, 2, 1, 3}), t), cast(permute(k, {0, 2, 1, 3}), t),
-                       cast(permute(v, {0, 2, 1, 3}), t), mask);  // [B, h, Nq, hd]
-  return cast(permute(o, {0, 2, 1, 3}), DType::f32);
+  AttentionOptions ao;
+  ao.bf16_products = run.options.compute == DType::bf16;
+  Tensor o = attention(permute(q, {0, 2, 1, 3}), permute(k, {0, 2, 1, 3}), permute(v, {0, 2, 1, 3}), mask,
+                       ao);  // [B, h, Nq, hd]
+  return permute(o, {0, 2, 1, 3});
 }
 
 // q [B, Nq, h, hd], k/v [B, Nk, h, hd] -> [B, Nq, h*hd]

@@ -142,8 +142,9 @@ Tensor matmul_f32_out(const Tensor& a, const Tensor& b, const Tensor& bias) {
     const int64_t n = b.size(-1), rows = y.numel() / n;
     const float* bp = bias.data<float>();
     float* yp = y.data<float>();
+    auto add_rows = current_context().reference_kernels() ? binary_f32_ref : binary_f32;
     parallel_for(rows, 64, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) binary_f32(BinaryOp::add, yp + r * n, 1, bp, 1, yp + r * n, n);
+      for (int64_t r = r0; r < r1; ++r) add_rows(BinaryOp::add, yp + r * n, 1, bp, 1, yp + r * n, n);
     });
   }
   return y;

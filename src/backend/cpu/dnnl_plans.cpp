@@ -11,7 +11,6 @@
 #include <unordered_set>
 
 #include "core/context_impl.hpp"
-#include "kinema/error.hpp"
 #include "core/denormals.hpp"
 #include "kinema/error.hpp"
 

@@ -47,9 +47,10 @@ struct WorldLatentOptions {
   WorldVideoOptions video() const;
 };
 
-// A 64-bit hash of a VAE's config and weights (names, shapes, dtypes, bytes), as 16 hex digits.
+// A 64-bit hash of a VAE's config and encoder weights (names, shapes, dtypes, bytes), as 16 hex
+// digits: everything the cached latents depend on. The decoder (decoder.*, conv2.*) and
 // latents_mean / latents_std are not part of it (the cache holds raw mu).
-std::string vae_weights_hash(const VAE& vae);
+std::string vae_encoder_hash(const VAE& vae);
 
 class WorldLatentDataset final : public LatentDataset {
  public:

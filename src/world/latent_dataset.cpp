@@ -1,5 +1,5 @@
 // World scenes -> frozen VAE -> normalised latents, captions -> frozen text encoder; the
-// on-disk latent cache (one safetensors file per index, keyed by VAE weights + data options).
+// on-disk latent cache (one safetensors file per index, keyed by the VAE's encoder weights + data options).
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -66,13 +66,20 @@ WorldVideoOptions WorldLatentOptions::video() const {
   return v;
 }
 
-std::string vae_weights_hash(const VAE& vae) {
+// The decoder (decoder.*, and conv2, the 1x1x1 conv in front of it) is left out: a decoder
+// fine-tuned on a frozen encoder keeps the cached latents valid.
+bool is_decoder_weight(const std::string& name) {
+  return name.rfind("decoder.", 0) == 0 || name.rfind("conv2.", 0) == 0;
+}
+
+std::string vae_encoder_hash(const VAE& vae) {
   Hasher h;
   const VaeConfig& c = vae.config();
   h.value(c.dim), h.value(c.z_dim), h.value(c.num_res_blocks);
   for (int64_t m : c.dim_mult) h.value(m);
   for (bool t : c.temporal_downsample) h.value(uint8_t(t));
   for (const auto& [name, w] : vae.weights()) {
+    if (is_decoder_weight(name)) continue;
     h.text(name);
     h.text(std::string(dtype_name(w.dtype())));
     for (int64_t d : w.shape()) h.value(d);
@@ -101,7 +108,7 @@ WorldLatentDataset::WorldLatentDataset(const VAE& vae, const TextEncoder& encode
         encoder.config().vocab_size, ") is smaller than the tokenizer's (", tokenizer.vocab_size(), ")");
   pick_world_clip(o.video(), 0);  // validates the clip options
 
-  const std::string vae_hash = vae_weights_hash(vae);
+  const std::string vae_hash = vae_encoder_hash(vae);
   Hasher h;
   h.text(kCacheFormat);
   h.text(vae_hash);

@@ -158,6 +158,22 @@ TEST(WorldLatents, CacheHitEqualsRecomputeAndCorruptEntriesAreRecomputed) {
   fs::remove_all(dir);
 }
 
+TEST(WorldLatents, ADifferentDecoderKeepsTheKeyADifferentEncoderDoesNot) {
+  Models& m = models();
+  TensorFile f = m.vae.to_tensors();
+  TensorFile dec = f, enc = f;
+  int changed_dec = 0, changed_enc = 0;
+  for (auto& [name, w] : dec.tensors)
+    if (name.rfind("decoder.", 0) == 0 || name.rfind("conv2.", 0) == 0)
+      w = scale(w, 1.5f), ++changed_dec;
+  for (auto& [name, w] : enc.tensors)
+    if (name.rfind("conv1.", 0) == 0) w = scale(w, 1.5f), ++changed_enc;
+  ASSERT_GT(changed_dec, 0);
+  ASSERT_GT(changed_enc, 0);
+  EXPECT_EQ(vae_encoder_hash(m.vae), vae_encoder_hash(VAE::from_tensors(dec)));
+  EXPECT_NE(vae_encoder_hash(m.vae), vae_encoder_hash(VAE::from_tensors(enc)));
+}
+
 TEST(WorldLatents, ADifferentVaeOrOptionSetNeverReadsTheCache) {
   Models& m = models();
   const fs::path dir = temp_dir("keys");
@@ -169,7 +185,7 @@ TEST(WorldLatents, ADifferentVaeOrOptionSetNeverReadsTheCache) {
   WorldLatentDataset c(m.vae, m.encoder, tokenizer(), o);
   EXPECT_NE(a.cache_key(), b.cache_key());
   EXPECT_NE(a.cache_key(), c.cache_key());
-  EXPECT_NE(vae_weights_hash(m.vae), vae_weights_hash(other));
+  EXPECT_NE(vae_encoder_hash(m.vae), vae_encoder_hash(other));
   // New latent statistics keep the key (the cache holds raw mu).
   TensorFile f = m.vae.to_tensors();
   f.metadata["latents_mean"] = "0.5,0.5,0.5";

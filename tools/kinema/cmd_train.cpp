@@ -130,7 +130,7 @@ const std::vector<Option<TrainCli>>& options() {
       {"--text-encoder", "FILE", "world data: the text encoder (frozen, or the start of joint training)", KS(text_encoder)},
       {"--tokenizer", "FILE", "world data: the tokenizer", KS(tokenizer)},
       {"--train-text-encoder", "0|1", "world data: train the text encoder (from --text-encoder) with the DiT; 0: frozen", KD(joint_text)},
-      {"--cache", "DIR", "world data: latent cache (DIR/<key>/, key = VAE weights + data options)", KS(world.cache_dir)},
+      {"--cache", "DIR", "world data: latent cache (DIR/<key>/, key = VAE encoder weights + data options)", KS(world.cache_dir)},
       {"--clips", "N", "world data: data set size (indices; clips are rendered and encoded on first use)", KI(world.count)},
       {"--images", "P", "world data: share of one-frame images (text-to-image)", KF(world.image_fraction)},
       {"--world-seed", "N", "world data: world seed", KI(world.seed)},

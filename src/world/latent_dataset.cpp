@@ -14,6 +14,7 @@
 #include "kinema/error.hpp"
 #include "kinema/ops.hpp"
 #include "kinema/tensor_file.hpp"
+#include "kinema/vae_train.hpp"
 #include "kinema/world_latents.hpp"
 #include "world/internal.hpp"
 
@@ -66,12 +67,6 @@ WorldVideoOptions WorldLatentOptions::video() const {
   return v;
 }
 
-// The decoder (decoder.*, and conv2, the 1x1x1 conv in front of it) is left out: a decoder
-// fine-tuned on a frozen encoder keeps the cached latents valid.
-bool is_decoder_weight(const std::string& name) {
-  return name.rfind("decoder.", 0) == 0 || name.rfind("conv2.", 0) == 0;
-}
-
 std::string vae_encoder_hash(const VAE& vae) {
   Hasher h;
   const VaeConfig& c = vae.config();
@@ -79,7 +74,7 @@ std::string vae_encoder_hash(const VAE& vae) {
   for (int64_t m : c.dim_mult) h.value(m);
   for (bool t : c.temporal_downsample) h.value(uint8_t(t));
   for (const auto& [name, w] : vae.weights()) {
-    if (is_decoder_weight(name)) continue;
+    if (is_vae_decoder_key(name)) continue;  // a decoder fine-tuned on the frozen encoder keeps the cache
     h.text(name);
     h.text(std::string(dtype_name(w.dtype())));
     for (int64_t d : w.shape()) h.value(d);

@@ -16,6 +16,7 @@
 #include "kinema/error.hpp"
 #include "kinema/ops.hpp"
 #include "kinema/tensor_file.hpp"
+#include "kinema/vae_train.hpp"
 #include "kinema/world_latents.hpp"
 
 namespace kinema::cli {
@@ -164,8 +165,7 @@ TEST(WorldLatents, ADifferentDecoderKeepsTheKeyADifferentEncoderDoesNot) {
   TensorFile dec = f, enc = f;
   int changed_dec = 0, changed_enc = 0;
   for (auto& [name, w] : dec.tensors)
-    if (name.rfind("decoder.", 0) == 0 || name.rfind("conv2.", 0) == 0)
-      w = scale(w, 1.5f), ++changed_dec;
+    if (is_vae_decoder_key(name)) w = scale(w, 1.5f), ++changed_dec;
   for (auto& [name, w] : enc.tensors)
     if (name.rfind("conv1.", 0) == 0) w = scale(w, 1.5f), ++changed_enc;
   ASSERT_GT(changed_dec, 0);

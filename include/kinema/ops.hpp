@@ -120,6 +120,10 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
               const ConvOptions& options = {});
 Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
               const ConvOptions& options = {});
+// Mixed precision's conv3d (as linear_autocast): f32 result and gradients, the products in
+// `compute` (bf16: x and weight rounded to bf16 once, f32 accumulation, outputs and bias).
+Tensor conv3d_autocast(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& options,
+                       DType compute);
 
 // Nearest-neighbour upsampling of the trailing spatial axes by integer factors.
 Tensor upsample_nearest(const Tensor& x, const std::vector<int64_t>& factors);

@@ -114,6 +114,9 @@ struct VaeRunOptions {
   // "encoder.downsamples.N", "encoder.middle", "encoder.head", "mu", "logvar" (encode) and
   // "conv2", "decoder.conv1", "decoder.middle", "decoder.upsamples.N", "decoder.head" (decode).
   std::map<std::string, Tensor>* trace = nullptr;
+  // The convolutions' products: f32, or bf16 with f32 results and gradients (conv3d_autocast;
+  // training speed on CPUs with bf16 dot products).
+  DType compute = DType::f32;
 };
 
 struct VaeLatent {

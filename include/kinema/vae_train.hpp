@@ -51,6 +51,7 @@ struct VaeTrainerOptions : TrainLoopOptions {
   float chroma_weight = 1.f;
   VaeTrainedPart trained = VaeTrainedPart::whole;
   VaeDecoderInput decoder_input = VaeDecoderInput::sample;
+  DType compute = DType::f32;  // the convolutions' products (master weights and optimizer stay f32)
 };
 
 struct VaeStepStats : StepStats {};

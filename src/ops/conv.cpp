@@ -8,10 +8,10 @@
 #include "kinema/context.hpp"
 #include "kinema/error.hpp"
 #include "kinema/ops.hpp"
+#include "ops/conv_passes.hpp"
 #include "ops/registry.hpp"
 
 namespace kinema {
-namespace {
 
 ConvDesc describe_conv(const char* op, int sp, const Tensor& x, const Tensor& w, const Tensor& b,
                        const ConvOptions& o) {
@@ -61,9 +61,10 @@ Shape out_shape(const ConvDesc& d) {
   return s;
 }
 
+namespace {
 Tensor to_dtype(const Tensor& t, DType dt) { return contiguous(cast(t.detach(), dt)); }
+}  // namespace
 
-// Runs one pass on oneDNN in `dt`, or on the reference kernels in f32.
 void run_pass(ConvDesc d, ConvPass pass, const Tensor& in0, const Tensor& in1, const Tensor& out0,
               const Tensor& out1, const Tensor& bias) {
   if (current_context().reference_kernels()) {
@@ -84,10 +85,13 @@ void run_pass(ConvDesc d, ConvPass pass, const Tensor& in0, const Tensor& in1, c
   auto f32 = [](const Tensor& t) { return t.defined() ? to_dtype(t, DType::f32) : Tensor(); };
   auto like = [](const Tensor& t) { return t.defined() ? Tensor::empty(t.shape()) : Tensor(); };
   Tensor o0 = like(out0), o1 = like(out1);
+  d.f32_results = false;
   run_pass(d, pass, f32(in0), f32(in1), o0, o1, f32(bias));
   copy_into(o0, out0);
   if (o1.defined()) copy_into(o1, out1);
 }
+
+namespace {
 
 Tensor conv(const char* op, int sp, const Tensor& x, const Tensor& weight, const Tensor& bias,
             const ConvOptions& o) {

@@ -10,7 +10,7 @@ namespace kinema {
   X(Contiguous) X(Reshape) X(Permute) X(Slice) X(Expand) X(Concat) X(Pad) X(Sum) X(Mean)     \
   X(Amax) X(SumTo) X(Softmax) X(LogSoftmax) X(Matmul) X(Linear) X(LinearAutocast) \
   X(LayerNorm) X(RmsNorm) X(GroupNorm) X(AdaLnModulate) X(Embedding) X(MseLoss) X(CrossEntropy) \
-  X(Conv2d) X(Conv3d) X(UpsampleNearest) X(Rope3d) X(Attention)
+  X(Conv2d) X(Conv3d) X(Conv3dAutocast) X(UpsampleNearest) X(Rope3d) X(Attention)
 
 #define DECLARE(name) extern const OpDef kOp##name;
 KINEMA_OPS(DECLARE)

@@ -69,11 +69,14 @@ VaeTrainer::VaeTrainer(VAE& model, const VideoDataset& data, const VaeTrainerOpt
       state_(make_state(model, data.size(), options)) {
   check(options.split == TrainLoopOptions::Split::data, "VaeTrainer",
         "the VAE trains data-parallel only (sequence parallelism splits the DiT's tokens)");
+  check(options.compute == DType::f32 || options.compute == DType::bf16, "VaeTrainer",
+        "compute must be f32 or bf16; got ", dtype_name(options.compute));
 }
 
 Tensor VaeTrainer::clip_loss(const Tensor& x, uint64_t noise_seed) const {
   VaeRunOptions whole;
   whole.chunking = VaeChunking::whole;  // training clips are short: one pass, same result
+  whole.compute = options_.compute;
   const bool frozen_encoder = options_.trained == VaeTrainedPart::decoder;
   VaeLatent lat;
   {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "kinema/context.hpp"
+#include "kinema/error.hpp"
 #include "kinema/ops.hpp"
 #include "kinema/tensor_file.hpp"
 #include "kinema/vae_train.hpp"
@@ -98,6 +99,33 @@ TEST(VaeTrainer, TinyVaeLearnsWorldClips) {
   std::printf("  loss %.4f -> %.4f, PSNR %.2f -> %.2f dB\n", first, last, before, after);
   EXPECT_LT(last, 0.7f * first);
   EXPECT_GT(after, before + 3.0);
+}
+
+// The trainer hands its compute to the VAE (Vae.Bf16ComputeMatchesF32WithinBf16Rounding checks
+// the numbers): a bf16 run learns as the f32 run does (TinyVaeLearnsWorldClips' bar); f16 is
+// refused up front.
+TEST(VaeTrainer, Bf16ComputeLearnsWorldClips) {
+  Context ctx(ContextOptions{1});
+  ContextScope scope(ctx);
+  world::WorldVideoDataset data(tiny_clips());
+  VAE model = VAE::init_random(tiny_vae(), 1);
+  const Tensor probe = data.get(9);
+  const double before = vae_psnr(model, probe);
+  VaeTrainerOptions o = tiny_options(40);
+  o.compute = DType::bf16;
+  VaeTrainer trainer(model, data, o);
+  float first = 0, last = 0;
+  for (int i = 0; i < 40; ++i) {
+    StepStats s = trainer.step();
+    (i < 5 ? first : last) += s.loss / 5.f * (i < 5 || i >= 35);
+  }
+  const double after = vae_psnr(model, probe);
+  std::printf("  loss %.4f -> %.4f, PSNR %.2f -> %.2f dB\n", first, last, before, after);
+  EXPECT_LT(last, 0.7f * first);
+  EXPECT_GT(after, before + 3.0);
+  VaeTrainerOptions bad = tiny_options(2);
+  bad.compute = DType::f16;  // f16 products are not offered
+  EXPECT_THROW(VaeTrainer(model, data, bad), Error);
 }
 
 TEST(VaeTrainer, ResumeGivesTheSameLossesAndWeightsBitForBit) {

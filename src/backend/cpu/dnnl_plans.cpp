@@ -180,7 +180,8 @@ struct ConvMds {
   memory::dims strides, pad_l, pad_r;
 };
 
-ConvMds conv_mds(const ConvDesc& d) {
+// The descriptors of one pass's arguments (with f32_results, what that pass writes is f32).
+ConvMds conv_mds(const ConvDesc& d, ConvPass pass) {
   ConvMds m;
   int sp = d.spatial, off = 3 - sp;
   memory::dims src{d.n, d.c}, dst{d.n, d.o}, wei;
@@ -200,13 +201,20 @@ ConvMds conv_mds(const ConvDesc& d) {
   m.dst = memory::desc(dst, dt(d.dtype), act);
   m.wei = memory::desc(wei, dt(d.dtype), w);
   m.bias = memory::desc({d.o}, dt(d.dtype), tag::x);
+  if (d.f32_results) {
+    const auto f32 = memory::data_type::f32;
+    if (pass == ConvPass::forward) m.dst = memory::desc(dst, f32, act);
+    if (pass == ConvPass::backward_data) m.src = memory::desc(src, f32, act);
+    if (pass == ConvPass::backward_weights) m.wei = memory::desc(wei, f32, w);
+    m.bias = memory::desc({d.o}, f32, tag::x);
+  }
   return m;
 }
 
 std::string conv_key(const ConvDesc& d, ConvPass pass) {
   std::ostringstream k;
   k << "conv" << d.spatial << ":" << int(pass) << ":" << d.n << "," << d.c << "," << d.o << ","
-    << d.groups << ":" << d.bias << int(d.dtype);
+    << d.groups << ":" << d.bias << int(d.dtype) << d.f32_results;
   for (int i = 0; i < 3; ++i)
     k << ":" << d.in[i] << "," << d.out[i] << "," << d.kernel[i] << "," << d.stride[i] << ","
       << d.pad_l[i] << "," << d.pad_r[i];
@@ -234,11 +242,13 @@ memory::desc any_layout(const memory::desc& md) {
   return memory::desc(md.dims(), md.data_type(), tag::any);
 }
 
-// Builds the primitive for one pass with oneDNN's preferred layouts.
+// Builds the primitive for one pass with oneDNN's preferred layouts (the backward passes take
+// the forward's primitive as their hint).
 ConvPlan make_conv_plan(const ConvDesc& d, ConvPass pass, const ConvMds& m, const dnnl::engine& eng) {
-  ConvMds a = m;
+  ConvMds a = m, f = conv_mds(d, ConvPass::forward);
   a.src = any_layout(m.src), a.wei = any_layout(m.wei), a.dst = any_layout(m.dst);
-  auto fpd = reject_reference(fwd_pd(d, a, eng));
+  f.src = any_layout(f.src), f.wei = any_layout(f.wei), f.dst = any_layout(f.dst);
+  auto fpd = reject_reference(fwd_pd(d, f, eng));
   if (pass == ConvPass::forward)
     return {dnnl::convolution_forward(fpd), fpd.src_desc(), fpd.weights_desc(), fpd.dst_desc()};
   if (pass == ConvPass::backward_data) {
@@ -263,7 +273,7 @@ bool dnnl_conv(const ConvDesc& d, ConvPass pass, const void* in0, const void* in
                void* out1, const void* bias) {
   Context& ctx = current_context();
   DnnlState& s = state(ctx);
-  ConvMds m = conv_mds(d);
+  ConvMds m = conv_mds(d, pass);
   std::string key = conv_key(d, pass);
   auto it = s.conv_plans.find(key);
   if (it == s.conv_plans.end()) {

@@ -36,6 +36,10 @@ struct ConvDesc {
   int64_t pad_l[3] = {0, 0, 0}, pad_r[3] = {0, 0, 0};
   bool bias = false;
   DType dtype = DType::f32;
+  // bf16 inputs, f32 results (mixed-precision training): the forward's dst and bias, the
+  // backward-data pass's diff_src and the backward-weights pass's diff_weights and diff_bias
+  // are f32, so nothing is rounded to bf16 and widened again.
+  bool f32_results = false;
 };
 enum class ConvPass { forward, backward_data, backward_weights };
 // forward: (x, w, b) -> y. backward_data: (dy, w) -> dx. backward_weights: (x, dy) -> (dw, db).

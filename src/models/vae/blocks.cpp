@@ -17,17 +17,21 @@ Tensor Run::param(const std::string& name) const {
 // seen so far (zeros before frame 0). Equal to conv3d over the whole stream with kT-1 zero
 // frames in front, whatever the chunking, because each output frame sees only its kT-1
 // predecessors. x [B, C, T, H, W], w [O, C, kT, kH, kW].
-Tensor cached_causal_conv(TimeSlot& slot, const Tensor& x, const Tensor& w, const Tensor& b) {
+Tensor conv(DType compute, const Tensor& x, const Tensor& w, const Tensor& b, const ConvOptions& o) {
+  return compute == DType::f32 ? conv3d(x, w, b, o) : conv3d_autocast(x, w, b, o, compute);
+}
+
+Tensor cached_causal_conv(TimeSlot& slot, const Tensor& x, const Tensor& w, const Tensor& b, DType compute) {
   int64_t keep = w.size(2) - 1, ph = w.size(3) / 2, pw = w.size(4) / 2;
   Tensor y, stream;
   if (!slot.frames.defined()) {  // frame 0 of the stream: zero padding in front
-    y = conv3d(x, w, b, {{}, {0, ph, pw}, true});  // [B, O, T, H, W]
+    y = conv(compute, x, w, b, {{}, {0, ph, pw}, true});  // [B, O, T, H, W]
     stream = x;
   } else {
     stream = concat({slot.frames, x}, 2);  // [B, C, c + T, H, W]
     int64_t missing = keep - slot.frames.size(2);  // after a one-frame first chunk
     Tensor in = missing > 0 ? pad(stream, {{0, 0}, {0, 0}, {missing, 0}, {0, 0}, {0, 0}}) : stream;
-    y = conv3d(in, w, b, {{}, {0, ph, pw}, false});  // [B, O, T, H, W]
+    y = conv(compute, in, w, b, {{}, {0, ph, pw}, false});  // [B, O, T, H, W]
   }
   int64_t n = stream.size(2);
   // a copy, so the cache does not keep the whole chunk alive
@@ -38,14 +42,14 @@ Tensor cached_causal_conv(TimeSlot& slot, const Tensor& x, const Tensor& w, cons
 Tensor causal_conv(Run& run, const std::string& prefix, const Tensor& x) {
   Tensor w = run.param(prefix + ".weight"), b = run.param(prefix + ".bias");
   if (w.size(2) == 1) return pointwise_conv(run, prefix, x);
-  return cached_causal_conv(run.cache.take(), x, w, b);  // [B, O, T, H, W]
+  return cached_causal_conv(run.cache.take(), x, w, b, run.compute);  // [B, O, T, H, W]
 }
 
 Tensor pointwise_conv(const Run& run, const std::string& prefix, const Tensor& x) {
   Tensor w = run.param(prefix + ".weight");
   Shape s = w.shape();
   s.resize(5, 1);  // Wan's 1x1 Conv2d weights [O, C, 1, 1] run as [O, C, 1, 1, 1]
-  return conv3d(x, reshape(w, s), run.param(prefix + ".bias"));  // [B, O, T, H, W]
+  return conv(run.compute, x, reshape(w, s), run.param(prefix + ".bias"), {});  // [B, O, T, H, W]
 }
 
 // F.normalize(x, dim=1) · sqrt(C) · gamma = x / max(||x||, 1e-12) · sqrt(C) · gamma

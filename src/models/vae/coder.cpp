@@ -95,7 +95,7 @@ std::vector<StageShortcut> decoder_shortcuts(const VaeConfig& c) {
 Tensor downsample(Run& run, const std::string& p, const StageModule& m, const Tensor& x) {
   Tensor w = reshape(run.param(p + ".resample.1.weight"), {m.out, m.in, 1, 3, 3});
   Tensor y = pad(x, {{0, 0}, {0, 0}, {0, 0}, {0, 1}, {0, 1}});   // [B, C, T, H+1, W+1]
-  y = conv3d(y, w, run.param(p + ".resample.1.bias"), {{1, 2, 2}, {}, false});  // [B, C, T, H/2, W/2]
+  y = conv(run.compute, y, w, run.param(p + ".resample.1.bias"), {{1, 2, 2}, {}, false});  // [B, C, T, H/2, W/2]
   if (!m.temporal) return y;
   TimeSlot& slot = run.cache.take();
   Tensor tw = run.param(p + ".time_conv.weight"), tb = run.param(p + ".time_conv.bias");
@@ -105,12 +105,12 @@ Tensor downsample(Run& run, const std::string& p, const StageModule& m, const Te
     KINEMA_CHECK(T % 2 == 1, "vae", p, ": the first chunk at this stage has ", T,
                  " frames; expected an odd count (frame 0 alone, then pairs)");
     Tensor first = slice(y, 2, 0, 1);                                       // [B, C, 1, h, w]
-    out = T == 1 ? first : concat({first, conv3d(y, tw, tb, {{2, 1, 1}, {}, false})}, 2);  // [B, C, 1 + (T-1)/2, h, w]
+    out = T == 1 ? first : concat({first, conv(run.compute, y, tw, tb, {{2, 1, 1}, {}, false})}, 2);  // [B, C, 1 + (T-1)/2, h, w]
     slot.started = true;
   } else {
     KINEMA_CHECK(T % 2 == 0, "vae", p, ": a chunk after the first has ", T,
                  " frames at this stage; expected an even count");
-    out = conv3d(concat({slot.frames, y}, 2), tw, tb, {{2, 1, 1}, {}, false});  // [B, C, T/2, h, w]
+    out = conv(run.compute, concat({slot.frames, y}, 2), tw, tb, {{2, 1, 1}, {}, false});  // [B, C, T/2, h, w]
   }
   slot.frames = contiguous(slice(y, 2, T - 1, T));  // [B, C, 1, h, w]
   return out;
@@ -133,7 +133,7 @@ Tensor upsample(Run& run, const std::string& p, const StageModule& m, const Tens
     }
     if (rest.defined()) {
       Tensor tw = run.param(p + ".time_conv.weight"), tb = run.param(p + ".time_conv.bias");
-      Tensor d = cached_causal_conv(slot, rest, tw, tb);                  // [B, 2C, t, H, W]
+      Tensor d = cached_causal_conv(slot, rest, tw, tb, run.compute);                // [B, 2C, t, H, W]
       int64_t t = d.size(2);
       d = reshape(contiguous(permute(reshape(d, {B, 2, C, t, H, W}), {0, 2, 3, 1, 4, 5})),
                   {B, C, 2 * t, H, W});                                   // [B, C, 2t, H, W]
@@ -143,7 +143,7 @@ Tensor upsample(Run& run, const std::string& p, const StageModule& m, const Tens
   }
   Tensor w = reshape(run.param(p + ".resample.1.weight"), {m.out, m.in, 1, 3, 3});
   y = upsample_nearest(y, {2, 2});                                                   // [B, C, T', 2H, 2W]
-  return conv3d(y, w, run.param(p + ".resample.1.bias"), {{}, {0, 1, 1}, false});  // [B, C/2, T', 2H, 2W]
+  return conv(run.compute, y, w, run.param(p + ".resample.1.bias"), {{}, {0, 1, 1}, false});  // [B, C/2, T', 2H, 2W]
 }
 
 namespace {

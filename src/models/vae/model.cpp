@@ -127,6 +127,7 @@ VaeLatent VAE::encode(const Tensor& video, const VaeRunOptions& options) const {
   KINEMA_CHECK(video.size(3) % s == 0 && video.size(4) % s == 0, "vae", "video size ",
                video.size(3), "x", video.size(4), " is not divisible by the spatial compression ", s);
   vae::Run run{*this, {}, {}, options.trace != nullptr};
+  run.compute = options.compute;
   std::vector<Tensor> outs;
   if (options.chunking == VaeChunking::whole) {
     outs.push_back(vae::encoder_chunk(run, video));  // [B, 2z, T', h, w]
@@ -151,6 +152,7 @@ Tensor VAE::decode(const Tensor& z, const VaeRunOptions& options) const {
   KINEMA_CHECK(z.ndim() == 5 && z.size(1) == config_.z_dim && z.size(2) >= 1, "vae",
                "latent must be [B, z_dim, T, H, W] with z_dim ", config_.z_dim, "; got ", shape_str(z.shape()));
   vae::Run run{*this, {}, {}, options.trace != nullptr};
+  run.compute = options.compute;
   Tensor x = vae::pointwise_conv(run, "conv2", z);  // [B, z, T', h, w]
   run.record("conv2", x);
   std::vector<Tensor> outs;

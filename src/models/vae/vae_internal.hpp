@@ -70,6 +70,7 @@ struct Run {
   std::map<std::string, std::vector<Tensor>> trace;  // per chunk, concatenated at the end
   bool tracing = false;
   bool first_chunk = true;  // decoding the chunk that holds latent frame 0 (DupUp3D trims it)
+  DType compute = DType::f32;  // the convolutions' products (VaeRunOptions::compute)
 
   Tensor param(const std::string& name) const;  // f32-compatible (quantized -> f32)
   void record(const std::string& name, const Tensor& x) {
@@ -77,11 +78,15 @@ struct Run {
   }
 };
 
+// conv3d in the run's compute dtype: f32 as conv3d; bf16 as conv3d_autocast (f32 results).
+Tensor conv(DType compute, const Tensor& x, const Tensor& w, const Tensor& b, const ConvOptions& o);
+
 // Causal Conv3d `prefix` with its weight [O, C, kT, k, k]: spatial padding k/2, time padding
 // kT-1 frames in front, taken from the time cache (zeros before frame 0). x [B, C, T, H, W].
 Tensor causal_conv(Run& run, const std::string& prefix, const Tensor& x);
 // The same with explicit weights and slot (the decoder's time upsampler shares it).
-Tensor cached_causal_conv(TimeSlot& slot, const Tensor& x, const Tensor& w, const Tensor& b);
+Tensor cached_causal_conv(TimeSlot& slot, const Tensor& x, const Tensor& w, const Tensor& b,
+                          DType compute = DType::f32);
 // A 1x1x1 conv (no time mixing, no cache).
 Tensor pointwise_conv(const Run& run, const std::string& prefix, const Tensor& x);
 // Wan's RMS_norm: F.normalize over channels (dim 1) · sqrt(C) · gamma. x [B, C, ...]

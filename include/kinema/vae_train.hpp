@@ -69,6 +69,13 @@ bool is_vae_decoder_key(const std::string& key);
 // Throws Error when the width does not fit the file's stages.
 TensorFile vae_with_new_decoder(const TensorFile& init, int64_t decoder_width, uint64_t seed);
 
+// The same VAE at twice the width (dim, and decoder_dim if set), computing the same function
+// (function-preserving widening, src/train/vae_widen.cpp): the same latents and decodes up to
+// f32 rounding, with its copied channels set to grow apart under training (seed draws how each
+// input weight is split between its two copies). decoder_only: the decoder alone (decoder_dim
+// doubled), the encoder kept as it is. Wan2.1 layout only; throws Error otherwise.
+TensorFile widen_vae(const TensorFile& vae, uint64_t seed = 1, bool decoder_only = false);
+
 class VaeTrainer {
  public:
   // The model must outlive the trainer; its parameters are updated in place (with

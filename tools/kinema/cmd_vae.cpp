@@ -36,6 +36,7 @@ struct VaeCmdCli {
   float images = 0.25f;
   int64_t seed = 1;
   int64_t strips = 3;
+  bool decoder_only = false;
 };
 
 #define KI KINEMA_OPT_INT
@@ -49,6 +50,15 @@ const std::vector<Option<VaeCmdCli>>& stats_options() {
       {"--frames", "T", "frames per clip (1 + k x temporal compression)", KI(frames)},
       {"--images", "P", "share of one-frame images, as in the latent set", KF(images)},
       {"--data-seed", "N", "world seed, as in the latent set", KI(seed)},
+  };
+  return table;
+}
+const std::vector<Option<VaeCmdCli>>& widen_options() {
+  static const std::vector<Option<VaeCmdCli>> table = {
+      {"--vae", "FILE", "the VAE (safetensors) to widen", KS(vae)},
+      {"--out", "FILE", "where to write the VAE of twice the width", KS(out)},
+      {"--seed", "N", "draws how each input weight is split between its two copies", KI(seed)},
+      {"--decoder-only", "", "widen the decoder alone (for kinema train vae --decoder-only); the encoder stays as it is", KINEMA_OPT_FLAG(decoder_only)},
   };
   return table;
 }
@@ -73,6 +83,15 @@ TensorFile load_vae_file(const std::string& path, const char* who) {
   TensorFile f = load_tensors(path);
   check(is_vae_checkpoint(f.tensors), who, "--vae: ", path, " is not a VAE checkpoint");
   return f;
+}
+
+// Writes through a temporary file and a rename, so a crash never leaves half a file at `path`.
+void save_atomically(const std::string& path, const TensorFile& file) {
+  const fs::path out(path);
+  if (out.has_parent_path()) fs::create_directories(out.parent_path());
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  save_tensors(tmp, file);
+  fs::rename(tmp, out);
 }
 
 Tensor batch_of_one(const Tensor& x) {
@@ -165,13 +184,32 @@ int vae_stats(int argc, char** argv) {
   file.metadata["latents_mean"] = join(mean);
   file.metadata["latents_std"] = join(stdv);
   VAE::from_tensors(file);  // the metadata must load back
-  const fs::path out(c.out);
-  if (out.has_parent_path()) fs::create_directories(out.parent_path());
-  const std::string tmp = c.out + ".tmp." + std::to_string(::getpid());
-  save_tensors(tmp, file);
-  fs::rename(tmp, out);
+  save_atomically(c.out, file);
   std::printf("wrote %s (latents_mean, latents_std over %lld clips)\n", c.out.c_str(),
               static_cast<long long>(c.clips));
+  return 0;
+}
+
+int vae_widen(int argc, char** argv) {
+  VaeCmdCli c;
+  if (!parse_options(widen_options(), argc, argv, c, "vae widen")) {
+    std::printf(
+        "usage: kinema vae widen --vae IN --out OUT [--seed N]\n\n"
+        "Writes IN at twice the width (every stage's channels doubled) computing the same function:\n"
+        "the same latents and decodes, so a DiT trained on IN's latents stays valid, with the capacity\n"
+        "to learn more. Continue training it with `kinema train vae --init OUT` (add --decoder-only to\n"
+        "keep the latent space exactly). Wan2.1-layout VAEs (kinema's default).\n\n");
+    print_options(widen_options());
+    return 0;
+  }
+  check(!c.out.empty(), "vae widen", "--out FILE is required");
+  const TensorFile file = load_vae_file(c.vae, "vae widen");
+  const TensorFile wide = widen_vae(file, uint64_t(c.seed), c.decoder_only);
+  save_atomically(c.out, wide);
+  const VaeConfig n = VAE::from_tensors(file).config(), w = VAE::from_tensors(wide).config();
+  std::printf("wrote %s: encoder width %lld -> %lld, decoder width %lld -> %lld; the same latents and decodes\n",
+              c.out.c_str(), static_cast<long long>(n.dim), static_cast<long long>(w.dim),
+              static_cast<long long>(n.decoder_width()), static_cast<long long>(w.decoder_width()));
   return 0;
 }
 
@@ -305,8 +343,9 @@ int vae_recon(int argc, char** argv) {
 
 int cmd_vae(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
-    std::printf("usage: kinema vae stats|recon [options]\n"
+    std::printf("usage: kinema vae stats|recon|widen [options]\n"
                 "  stats  per-channel latent mean/std into the VAE file's metadata (for VAE::normalize)\n"
+                "  widen  the same VAE at twice the width (same latents and decodes), to train on\n"
                 "  recon  reconstruction benchmark on held-out world clips: PSNR, world judge, PNG strips\n"
                 "  `kinema vae <command> --help` lists each one's options\n");
     return argc < 2 ? 2 : 0;
@@ -314,7 +353,8 @@ int cmd_vae(int argc, char** argv) {
   const std::string what = argv[1];
   if (what == "stats") return vae_stats(argc - 1, argv + 1);
   if (what == "recon") return vae_recon(argc - 1, argv + 1);
-  fail("vae", "unknown command '", what, "'; expected stats or recon");
+  if (what == "widen") return vae_widen(argc - 1, argv + 1);
+  fail("vae", "unknown command '", what, "'; expected stats, recon or widen");
 }
 
 }  // namespace kinema::cli

@@ -13,6 +13,7 @@
 #include "core/context_impl.hpp"
 #include "core/denormals.hpp"
 #include "kinema/error.hpp"
+#include "kinema/tensor.hpp"
 
 namespace kinema {
 
@@ -300,16 +301,23 @@ bool dnnl_conv(const ConvDesc& d, ConvPass pass, const void* in0, const void* in
   auto wrap = [&](const memory::desc& md, const void* ptr) {
     return memory(md, s.engine, const_cast<void*>(ptr));
   };
+  // Buffers in oneDNN's layouts come from kinema's pool: oneDNN's own allocation of tens of
+  // MB per call went to mmap and back, and clearing the fresh pages was 4-6% of a VAE step.
+  std::vector<Tensor> scratch;
+  auto pooled = [&](const memory::desc& md) {
+    scratch.push_back(Tensor::empty({int64_t((md.get_size() + 3) / 4)}));
+    return memory(md, s.engine, scratch.back().raw_data());
+  };
   auto in = [&](const memory::desc& plain, const memory::desc& chosen, const void* ptr) {
     memory user = wrap(plain, ptr);
     if (chosen == plain) return user;
-    memory packed(chosen, s.engine);
+    memory packed = pooled(chosen);
     dnnl::reorder(user, packed).execute(s.stream, user, packed);
     return packed;
   };
   memory a0 = in(plain0, p.in0, in0), a1 = in(plain1, p.in1, in1);
   memory user_out = wrap(plain_out, out0);
-  memory o = p.out0 == plain_out ? user_out : memory(p.out0, s.engine);
+  memory o = p.out0 == plain_out ? user_out : pooled(p.out0);
   std::unordered_map<int, memory> args;
   switch (pass) {
     case ConvPass::forward:

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "kinema/pipeline.hpp"
+#include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 
@@ -22,8 +23,7 @@ std::string read_file(const std::string& p) {
 fs::path tiny_bundle() {
   static fs::path dir;
   if (!dir.empty()) return dir;
-  dir = fs::temp_directory_path() / ("kinema_bundle_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
+  dir = test::process_temp_dir("kinema_bundle");
   const std::string tok = read_file(std::string(KINEMA_SOURCE_DIR) + "/models/default/tokenizer.model");
   TextEncoderConfig tc;
   tc.vocab_size = 2048, tc.dim = 32, tc.dim_attn = 32, tc.ffn_dim = 64, tc.num_heads = 2, tc.num_layers = 1;

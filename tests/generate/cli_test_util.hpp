@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kinema/error.hpp"
+#include "temp_dir.hpp"
 
 namespace kinema {
 std::filesystem::path tiny_bundle();  // tests/common/tiny_bundle.cpp
@@ -15,8 +16,7 @@ namespace test {
 
 // A fresh directory for one test binary's outputs, with its own local signing identity.
 inline std::filesystem::path cli_dir(const std::string& name) {
-  const std::filesystem::path d = std::filesystem::temp_directory_path() / (name + "_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(d);
+  const std::filesystem::path d = process_temp_dir(name);
   ::setenv("KINEMA_CONFIG_DIR", (d / "config").c_str(), 1);
   return d;
 }

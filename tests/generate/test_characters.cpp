@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "error_of.hpp"
+#include "temp_dir.hpp"
 #include "kinema/characters.hpp"
 #include "kinema/error.hpp"
 #include "kinema/world.hpp"
@@ -18,8 +19,7 @@ namespace {
 using test::error_of;
 
 fs::path dir() {
-  fs::path d = fs::temp_directory_path() / ("kinema_characters_" + std::to_string(::getpid()));
-  fs::create_directories(d);
+  fs::path d = test::process_temp_dir("kinema_characters");
   return d;
 }
 

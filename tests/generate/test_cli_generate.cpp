@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "temp_dir.hpp"
 #include "kinema/c2pa.hpp"
 #include "kinema/error.hpp"
 #include "kinema/media.hpp"
@@ -32,8 +33,7 @@ int cmd_model(int argc, char** argv);
 namespace {
 
 fs::path out_dir() {
-  fs::path d = fs::temp_directory_path() / ("kinema_cli_gen_" + std::to_string(::getpid()));
-  fs::create_directories(d);
+  fs::path d = test::process_temp_dir("kinema_cli_gen");
   ::setenv("KINEMA_CONFIG_DIR", (d / "config").c_str(), 1);  // the local signing identity
   return d;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "generate/internal.hpp"
+#include "temp_dir.hpp"
 #include "kinema/error.hpp"
 #include "kinema/ops.hpp"
 #include "kinema/pipeline.hpp"
@@ -78,7 +79,7 @@ TensorFile tiny_clip() {
 }
 
 fs::path tiny_wan_dir(const std::string& type = "t2v") {
-  const fs::path dir = fs::temp_directory_path() / ("kinema_wan_" + type + "_" + std::to_string(::getpid()));
+  const fs::path dir = test::process_temp_dir("kinema_wan_" + type);
   fs::remove_all(dir);
   fs::create_directories(dir / "google/umt5-xxl");
   fs::copy_file(std::string(KINEMA_SOURCE_DIR) + "/models/default/tokenizer.model", dir / "google/umt5-xxl/spiece.model");

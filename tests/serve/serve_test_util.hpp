@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "temp_dir.hpp"
 #include "kinema/serve.hpp"
 
 namespace kinema::serve::test {
@@ -20,13 +21,10 @@ namespace kinema::serve::test {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
+// A new directory for each call (removed when the test process exits).
 inline fs::path fresh_dir(const std::string& name) {
   static int n = 0;
-  const fs::path d = fs::temp_directory_path() /
-                     ("kinema_serve_" + name + "_" + std::to_string(::getpid()) + "_" + std::to_string(++n));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
+  return kinema::test::process_temp_dir("kinema_serve_" + name + "_" + std::to_string(++n));
 }
 
 struct Running {

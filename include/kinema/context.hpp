@@ -31,6 +31,7 @@ struct ContextOptions {
 
 struct ContextStats {
   uint64_t plan_hits = 0, plan_misses = 0;  // oneDNN primitive cache
+  uint64_t slow_fallbacks = 0;              // bf16 convolutions oneDNN refused, run in f32
   uint64_t pool_hits = 0, pool_misses = 0;  // allocator
   size_t pool_bytes = 0;                    // bytes held for reuse now
 };

@@ -73,7 +73,9 @@ TensorFile vae_with_new_decoder(const TensorFile& init, int64_t decoder_width, u
 // (function-preserving widening, src/train/vae_widen.cpp): the same latents and decodes up to
 // f32 rounding, with its copied channels set to grow apart under training (seed draws how each
 // input weight is split between its two copies). decoder_only: the decoder alone (decoder_dim
-// doubled), the encoder kept as it is. Wan2.1 layout only; throws Error otherwise.
+// doubled), the encoder kept as it is (and so vae_encoder_hash: a DiT's latent cache stays).
+// Widened tensors are f32, the others keep their dtype. Wan2.1 layout on plain pixels only;
+// throws Error otherwise.
 TensorFile widen_vae(const TensorFile& vae, uint64_t seed = 1, bool decoder_only = false);
 
 class VaeTrainer {

@@ -34,6 +34,7 @@ ContextStats Context::stats() const {
   ContextStats s;
   s.plan_hits = impl_->plan_hits;
   s.plan_misses = impl_->plan_misses;
+  s.slow_fallbacks = impl_->slow_fallbacks;
   s.pool_hits = impl_->pool->hits();
   s.pool_misses = impl_->pool->misses();
   s.pool_bytes = impl_->pool->cached_bytes();

@@ -16,6 +16,7 @@ struct Context::Impl {
   std::shared_ptr<Pool> pool;
   std::unique_ptr<DnnlState, void (*)(DnnlState*)> dnnl{nullptr, nullptr};
   uint64_t plan_hits = 0, plan_misses = 0;
+  uint64_t slow_fallbacks = 0;  // oneDNN passes refused and run in f32 instead
 };
 
 }  // namespace kinema

@@ -4,6 +4,7 @@
 #include "backend/cpu/exec.hpp"
 #include "backend/cpu/kernels.hpp"
 #include "backend/cpu/reduce_exec.hpp"
+#include "core/context_impl.hpp"
 #include "kinema/autograd.hpp"
 #include "kinema/context.hpp"
 #include "kinema/error.hpp"
@@ -81,6 +82,7 @@ void run_pass(ConvDesc d, ConvPass pass, const Tensor& in0, const Tensor& in1, c
                 out1.defined() ? out1.raw_data() : nullptr, bias.defined() ? bias.raw_data() : nullptr))
     return;
   KINEMA_CHECK(d.dtype != DType::f32, "conv", "oneDNN has no f32 convolution for this shape");
+  ++current_context().impl().slow_fallbacks;
   // No fast bf16 convolution on this CPU: run in f32 and narrow the results.
   auto f32 = [](const Tensor& t) { return t.defined() ? to_dtype(t, DType::f32) : Tensor(); };
   auto like = [](const Tensor& t) { return t.defined() ? Tensor::empty(t.shape()) : Tensor(); };

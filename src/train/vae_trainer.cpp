@@ -83,7 +83,10 @@ Tensor VaeTrainer::clip_loss(const Tensor& x, uint64_t noise_seed) const {
     // A frozen encoder builds no graph: no gradients reach it, and no activations are kept.
     std::optional<NoGradGuard> no_grad;
     if (frozen_encoder) no_grad.emplace();
-    lat = model_.encode(x, whole);
+    VaeRunOptions encode = whole;
+    // A frozen encoder runs in f32: the decoder learns the latents the DiT's cache holds.
+    if (frozen_encoder) encode.compute = DType::f32;
+    lat = model_.encode(x, encode);
   }
   Tensor z = options_.decoder_input == VaeDecoderInput::mean ? lat.mu : vae_sample(lat, noise_seed);
   Tensor loss = vae_reconstruction_loss(model_.decode(z, whole), x, options_);

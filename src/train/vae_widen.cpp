@@ -20,10 +20,6 @@
 namespace kinema {
 namespace {
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 // A value in [0.3, 0.7] from a hash of (seed, name, element index): the input-axis split.
 float split_ratio(uint64_t seed, const std::string& name, int64_t index) {
   uint64_t h = seed ^ 0x9E3779B97F4A7C15ull;
@@ -41,8 +37,8 @@ Tensor widen_tensor(const std::string& name, const Tensor& narrow, const Shape& 
   const int nd = int(old.size());
   // axis 0 in blocks: q|k|v of an attention, the two frames of a decoder time_conv
   int64_t blocks = 1;
-  if (ends_with(name, "to_qkv.weight") || ends_with(name, "to_qkv.bias")) blocks = 3;
-  if (name.rfind("decoder.", 0) == 0 && (ends_with(name, "time_conv.weight") || ends_with(name, "time_conv.bias")))
+  if (name.ends_with("to_qkv.weight") || name.ends_with("to_qkv.bias")) blocks = 3;
+  if (name.starts_with("decoder.") && (name.ends_with("time_conv.weight") || name.ends_with("time_conv.bias")))
     blocks = 2;
   const float q_scale = blocks == 3 ? float(1 / std::sqrt(2.0)) : 1.f;
   const std::vector<float> src = narrow.to_vector();
@@ -85,7 +81,8 @@ TensorFile widen_vae(const TensorFile& narrow_file, uint64_t seed, bool decoder_
   const VAE narrow = VAE::from_tensors(narrow_file);  // checks every key and shape
   VaeConfig c = narrow.config();
   check(c.layout == VaeLayout::wan21 && c.patch_size == 1, "vae widen",
-        "widening supports Wan2.1-layout VAEs (kinema's default); this one is Wan2.2's");
+        "widening supports Wan2.1-layout VAEs on plain pixels (kinema's default); this one ",
+        c.layout == VaeLayout::wan21 ? "patchifies its input" : "has Wan2.2's layout");
   const int64_t decoder_width = c.decoder_width();
   if (!decoder_only) c.dim *= 2;
   c.decoder_dim = 2 * decoder_width;

@@ -2,13 +2,15 @@
 // the op harness's small cases and bf16 tolerance do not reach: the fast path (oneDNN, bf16
 // inputs, f32 results) against the reference kernels on the same bf16-rounded inputs. Both
 // compute exact products summed in f32, so they agree to f32 summation order, output and
-// gradients; against plain f32 they differ by bf16's rounding of the inputs.
+// gradients; against plain f32 they differ by bf16's rounding of the inputs. On a CPU without
+// bf16 dot products the passes run in f32 on the rounded inputs, and the same checks hold.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
 #include <vector>
 
+#include "backend/cpu/dnnl_plans.hpp"
 #include "kinema/autograd.hpp"
 #include "kinema/context.hpp"
 #include "kinema/ops.hpp"
@@ -50,6 +52,7 @@ TEST(Conv3dAutocast, Bf16AgreesWithTheReferenceOnRoundedInputsAtVaeWidths) {
                         {{1, 32, 4, 16, 16}, {64, 32, 1, 3, 3}, {{1, 2, 2}, {0, 1, 1}, false}},
                         {{1, 16, 3, 8, 8}, {3, 16, 3, 3, 3}, {{1, 1, 1}, {0, 1, 1}, true}}};
   unsigned seed = 1;
+  const uint64_t fallbacks = current_context().stats().slow_fallbacks;
   for (const Case& c : cases) {
     Tensor x = uniform(c.x, seed++), w = uniform(c.w, seed++), b = uniform({c.w[0]}, seed++);
     Result fast = run(x, w, b, c.o, DType::bf16), f32 = run(x, w, b, c.o, DType::f32), ref;
@@ -69,6 +72,9 @@ TEST(Conv3dAutocast, Bf16AgreesWithTheReferenceOnRoundedInputsAtVaeWidths) {
       EXPECT_LT(vs_f32, 2e-2) << names[k];
     }
   }
+  // With bf16 dot products every pass ran on oneDNN's bf16 kernels (a refused descriptor would
+  // fall back to f32 on the rounded inputs, which the checks above cannot tell apart).
+  if (cpu_has_bf16_dot()) EXPECT_EQ(current_context().stats().slow_fallbacks, fallbacks);
 }
 
 }  // namespace

@@ -163,6 +163,15 @@ TEST(VaeTrainer, ChromaWeightScalesColourErrorsAndLeavesBrightnessErrors) {
   EXPECT_NEAR(vae_reconstruction_loss(y, x, o).item(), plain, 1e-4f);
 }
 
+TEST(CliTrainVae, ComputeMustBeF32OrBf16) {
+  try {
+    train_vae_cli({"--steps", "1", "--out", "unused", "--compute", "f16"});
+    FAIL() << "--compute f16 was taken";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--compute needs f32|bf16; got 'f16'"), std::string::npos) << e.what();
+  }
+}
+
 TEST(CliTrainVae, WarmStartsFromCommittedWeights) {
   Context ctx(ContextOptions{1});
   ContextScope scope(ctx);

@@ -5,12 +5,14 @@
 
 #include <cmath>
 #include <cstdio>
+#include <string>
 
 #include "kinema/autograd.hpp"
 #include "kinema/error.hpp"
 #include "kinema/ops.hpp"
 #include "kinema/tensor_file.hpp"
 #include "kinema/vae_train.hpp"
+#include "kinema/world_latents.hpp"
 
 namespace kinema {
 namespace {
@@ -65,6 +67,9 @@ TEST(VaeWiden, DecoderOnlyKeepsTheEncoderAndDecodesAsBefore) {
   EXPECT_EQ(wide.config().decoder_width(), 16);
   for (const auto& [name, w] : narrow.weights())
     if (!is_vae_decoder_key(name)) EXPECT_EQ(wide.weight(name).to_vector(), w.to_vector()) << name;
+  EXPECT_EQ(world::vae_encoder_hash(wide), world::vae_encoder_hash(narrow));  // a DiT's latent cache stays
+  const VAE whole = VAE::from_tensors(widen_vae(narrow.to_tensors(), 7));
+  EXPECT_NE(world::vae_encoder_hash(whole), world::vae_encoder_hash(narrow));
   const Tensor z = seeded({1, 4, 3, 4, 4}, 2);
   EXPECT_LT(relative_error(wide.decode(z), narrow.decode(z)), 1e-5);
 }
@@ -93,6 +98,14 @@ TEST(VaeWiden, RefusesWhatItCannotWiden) {
   TensorFile f = VAE::init_random(tiny_vae(), 3).to_tensors();
   f.tensors.erase("decoder.head.2.weight");
   EXPECT_THROW(widen_vae(f), Error);
+  VaeConfig patched = tiny_vae();
+  patched.patch_size = 2;  // 12 pixel channels into encoder.conv1
+  try {
+    widen_vae(VAE::init_random(patched, 3).to_tensors());
+    FAIL() << "a VAE on patchified pixels was widened";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("patchifies"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

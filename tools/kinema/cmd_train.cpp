@@ -88,9 +88,7 @@ const std::vector<Option<TrainCli>>& options() {
   static const std::vector<Option<TrainCli>> table = {
       KINEMA_TRAIN_LOOP_OPTIONS,
       KINEMA_OPTIMIZER_OPTIONS("samples"),
-      {"--compute", "f32|bf16", "matmul precision (master weights and optimizer stay f32)",
-       [](const TrainCli& c) { return std::string(dtype_name(c.trainer.compute)); },
-       [](TrainCli& c, const std::string& v) { c.trainer.compute = dtype_from_name(v); }},
+      {"--compute", "f32|bf16", "matmul precision (master weights and optimizer stay f32)", KINEMA_OPT_COMPUTE(trainer.compute)},
       {"--sequence-parallel", "", "under mpirun: the ranks split each clip's tokens (Ulysses) instead of the batch",
        [](const TrainCli&) { return std::string("off"); },
        [](TrainCli& c, const std::string&) { c.trainer.split = TrainLoopOptions::Split::sequence; }},

@@ -1,5 +1,6 @@
-// `kinema vae stats|recon ...`: the latent normalisation statistics the DiT trains on, and the
-// VAE quality benchmark (PSNR and the world judge on held-out clips, with PNG strips).
+// `kinema vae stats|recon|widen ...`: the latent normalisation statistics the DiT trains on, the
+// VAE quality benchmark (PSNR and the world judge on held-out clips, with PNG strips), and a
+// twice-as-wide VAE computing the same function to train on.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -83,15 +84,6 @@ TensorFile load_vae_file(const std::string& path, const char* who) {
   TensorFile f = load_tensors(path);
   check(is_vae_checkpoint(f.tensors), who, "--vae: ", path, " is not a VAE checkpoint");
   return f;
-}
-
-// Writes through a temporary file and a rename, so a crash never leaves half a file at `path`.
-void save_atomically(const std::string& path, const TensorFile& file) {
-  const fs::path out(path);
-  if (out.has_parent_path()) fs::create_directories(out.parent_path());
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  save_tensors(tmp, file);
-  fs::rename(tmp, out);
 }
 
 Tensor batch_of_one(const Tensor& x) {
@@ -184,7 +176,11 @@ int vae_stats(int argc, char** argv) {
   file.metadata["latents_mean"] = join(mean);
   file.metadata["latents_std"] = join(stdv);
   VAE::from_tensors(file);  // the metadata must load back
-  save_atomically(c.out, file);
+  const fs::path out(c.out);
+  if (out.has_parent_path()) fs::create_directories(out.parent_path());
+  const std::string tmp = c.out + ".tmp." + std::to_string(::getpid());
+  save_tensors(tmp, file);
+  fs::rename(tmp, out);
   std::printf("wrote %s (latents_mean, latents_std over %lld clips)\n", c.out.c_str(),
               static_cast<long long>(c.clips));
   return 0;
@@ -194,18 +190,22 @@ int vae_widen(int argc, char** argv) {
   VaeCmdCli c;
   if (!parse_options(widen_options(), argc, argv, c, "vae widen")) {
     std::printf(
-        "usage: kinema vae widen --vae IN --out OUT [--seed N]\n\n"
-        "Writes IN at twice the width (every stage's channels doubled) computing the same function:\n"
-        "the same latents and decodes, so a DiT trained on IN's latents stays valid, with the capacity\n"
-        "to learn more. Continue training it with `kinema train vae --init OUT` (add --decoder-only to\n"
-        "keep the latent space exactly). Wan2.1-layout VAEs (kinema's default).\n\n");
+        "usage: kinema vae widen --vae IN --out OUT [--decoder-only] [--seed N]\n\n"
+        "Writes IN at twice the width (every stage's channels doubled; with --decoder-only the\n"
+        "decoder's alone) computing the same function: the same latents and decodes, with the capacity\n"
+        "to learn more. For a VAE a DiT was trained on, widen --decoder-only and train with\n"
+        "`kinema train vae --decoder-only --init OUT`: the encoder, the latent space and the DiT's\n"
+        "latent cache stay as they are (a whole widen changes the encoder's weights, so the cache is\n"
+        "rebuilt). Wan2.1-layout VAEs on plain pixels (kinema's default).\n\n");
     print_options(widen_options());
     return 0;
   }
   check(!c.out.empty(), "vae widen", "--out FILE is required");
   const TensorFile file = load_vae_file(c.vae, "vae widen");
   const TensorFile wide = widen_vae(file, uint64_t(c.seed), c.decoder_only);
-  save_atomically(c.out, wide);
+  const fs::path out(c.out);
+  if (out.has_parent_path()) fs::create_directories(out.parent_path());
+  save_tensors(c.out, wide);
   const VaeConfig n = VAE::from_tensors(file).config(), w = VAE::from_tensors(wide).config();
   std::printf("wrote %s: encoder width %lld -> %lld, decoder width %lld -> %lld; the same latents and decodes\n",
               c.out.c_str(), static_cast<long long>(n.dim), static_cast<long long>(w.dim),

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "kinema/dtype.hpp"
 #include "kinema/error.hpp"
 
 namespace kinema::cli {
@@ -27,6 +28,13 @@ inline int64_t to_int(const std::string& v) {
   long long x = std::strtoll(v.c_str(), &end, 10);
   if (v.empty() || *end != 0) throw std::invalid_argument("not an integer");
   return x;
+}
+// Training's --compute: the products' dtype, f32 or bf16 (dtype_from_name would also take f16
+// and the quantized types, which no trainer runs).
+inline DType to_compute_dtype(const std::string& v) {
+  if (v == "f32") return DType::f32;
+  if (v == "bf16") return DType::bf16;
+  throw std::invalid_argument("not f32 or bf16");
 }
 inline float to_float(const std::string& v) {
   char* end = nullptr;
@@ -106,6 +114,9 @@ void print_options(const std::vector<Option<Cli>>& table) {
 #define KINEMA_OPT_STRING(field)                                                \
   [](const auto& c) { return c.field.empty() ? std::string("none") : c.field; }, \
   [](auto& c, const std::string& v) { c.field = v; }
+#define KINEMA_OPT_COMPUTE(field)                                               \
+  [](const auto& c) { return std::string(::kinema::dtype_name(c.field)); },      \
+  [](auto& c, const std::string& v) { c.field = ::kinema::cli::to_compute_dtype(v); }
 #define KINEMA_OPT_FLAG(field)                                                  \
   [](const auto& c) { return std::string(c.field ? "on" : "off"); },            \
   [](auto& c, const std::string&) { c.field = true; }

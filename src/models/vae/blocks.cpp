@@ -13,13 +13,15 @@ Tensor Run::param(const std::string& name) const {
   return is_quantized(t.dtype()) ? cast(t, DType::f32) : t;
 }
 
+// f32: conv3d in the weights' dtype as before (inference with bf16 weights included).
+Tensor conv(DType compute, const Tensor& x, const Tensor& w, const Tensor& b, const ConvOptions& o) {
+  return compute == DType::f32 ? conv3d(x, w, b, o) : conv3d_autocast(x, w, b, o, compute);
+}
+
 // A causal time conv whose front padding comes from `slot`: the last kT-1 frames of the stream
 // seen so far (zeros before frame 0). Equal to conv3d over the whole stream with kT-1 zero
 // frames in front, whatever the chunking, because each output frame sees only its kT-1
 // predecessors. x [B, C, T, H, W], w [O, C, kT, kH, kW].
-Tensor conv(DType compute, const Tensor& x, const Tensor& w, const Tensor& b, const ConvOptions& o) {
-  return compute == DType::f32 ? conv3d(x, w, b, o) : conv3d_autocast(x, w, b, o, compute);
-}
 
 Tensor cached_causal_conv(TimeSlot& slot, const Tensor& x, const Tensor& w, const Tensor& b, DType compute) {
   int64_t keep = w.size(2) - 1, ph = w.size(3) / 2, pw = w.size(4) / 2;

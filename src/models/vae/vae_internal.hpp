@@ -85,8 +85,7 @@ Tensor conv(DType compute, const Tensor& x, const Tensor& w, const Tensor& b, co
 // kT-1 frames in front, taken from the time cache (zeros before frame 0). x [B, C, T, H, W].
 Tensor causal_conv(Run& run, const std::string& prefix, const Tensor& x);
 // The same with explicit weights and slot (the decoder's time upsampler shares it).
-Tensor cached_causal_conv(TimeSlot& slot, const Tensor& x, const Tensor& w, const Tensor& b,
-                          DType compute = DType::f32);
+Tensor cached_causal_conv(TimeSlot& slot, const Tensor& x, const Tensor& w, const Tensor& b, DType compute);
 // A 1x1x1 conv (no time mixing, no cache).
 Tensor pointwise_conv(const Run& run, const std::string& prefix, const Tensor& x);
 // Wan's RMS_norm: F.normalize over channels (dim 1) · sqrt(C) · gamma. x [B, C, ...]

@@ -62,9 +62,7 @@ Shape out_shape(const ConvDesc& d) {
   return s;
 }
 
-namespace {
 Tensor to_dtype(const Tensor& t, DType dt) { return contiguous(cast(t.detach(), dt)); }
-}  // namespace
 
 void run_pass(ConvDesc d, ConvPass pass, const Tensor& in0, const Tensor& in1, const Tensor& out0,
               const Tensor& out1, const Tensor& bias) {

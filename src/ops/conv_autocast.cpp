@@ -9,11 +9,6 @@
 #include "ops/registry.hpp"
 
 namespace kinema {
-namespace {
-
-Tensor as_contiguous(const Tensor& t, DType dt) { return contiguous(cast(t.detach(), dt)); }
-
-}  // namespace
 
 Tensor conv3d_autocast(const Tensor& x, const Tensor& w, const Tensor& b, const ConvOptions& o, DType compute) {
   KINEMA_CHECK(compute == DType::f32 || compute == DType::bf16, "conv3d_autocast",
@@ -25,9 +20,9 @@ Tensor conv3d_autocast(const Tensor& x, const Tensor& w, const Tensor& b, const 
   // passes run in f32 on the bf16-rounded values (the same numbers).
   const DType pass = cpu_has_bf16_dot() ? DType::bf16 : DType::f32;
   d.f32_results = pass == DType::bf16;
-  auto rounded = [pass](const Tensor& t) { return as_contiguous(cast(t.detach(), DType::bf16), pass); };
+  auto rounded = [pass](const Tensor& t) { return to_dtype(cast(t.detach(), DType::bf16), pass); };
   Tensor xc = rounded(x), wc = rounded(w);
-  Tensor bf = b.defined() ? as_contiguous(b, DType::f32) : Tensor();
+  Tensor bf = b.defined() ? to_dtype(b, DType::f32) : Tensor();
   Tensor y = Tensor::empty(out_shape(d));  // f32
   run_pass(d, ConvPass::forward, xc, wc, y, Tensor(), bf);
   return record(y, "conv3d_autocast", {x, w, b},

@@ -11,6 +11,8 @@ namespace kinema {
 ConvDesc describe_conv(const char* op, int sp, const Tensor& x, const Tensor& w, const Tensor& b,
                        const ConvOptions& o);
 Shape out_shape(const ConvDesc& d);  // [N, O, (T',) H', W']
+// t detached, in dtype dt, contiguous: a pass's operand.
+Tensor to_dtype(const Tensor& t, DType dt);
 
 // Runs one pass on oneDNN in in0's dtype (with d.f32_results: f32 outputs), falling back to
 // f32 where oneDNN has no fast kernel, or on the reference kernels in f32. Inputs contiguous.

@@ -20,10 +20,15 @@
 namespace kinema {
 namespace {
 
-// A value in [0.3, 0.7] from a hash of (seed, name, element index): the input-axis split.
-float split_ratio(uint64_t seed, const std::string& name, int64_t index) {
+// FNV-1a of (seed, name): the per-tensor part of split_ratio's hash.
+uint64_t tensor_seed(uint64_t seed, const std::string& name) {
   uint64_t h = seed ^ 0x9E3779B97F4A7C15ull;
   for (char ch : name) h = (h ^ uint8_t(ch)) * 0x100000001B3ull;
+  return h;
+}
+
+// A value in [0.3, 0.7] from a hash of (tensor_seed, element index): the input-axis split.
+float split_ratio(uint64_t h, int64_t index) {
   h ^= uint64_t(index) + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
   h ^= h >> 33, h *= 0xFF51AFD7ED558CCDull, h ^= h >> 33, h *= 0xC4CEB9FE1A85EC53ull, h ^= h >> 33;
   return 0.3f + 0.4f * float(h >> 40) / float(1u << 24);
@@ -41,6 +46,7 @@ Tensor widen_tensor(const std::string& name, const Tensor& narrow, const Shape& 
   if (name.starts_with("decoder.") && (name.ends_with("time_conv.weight") || name.ends_with("time_conv.bias")))
     blocks = 2;
   const float q_scale = blocks == 3 ? float(1 / std::sqrt(2.0)) : 1.f;
+  const uint64_t hash = tensor_seed(seed, name);
   const std::vector<float> src = narrow.to_vector();
   std::vector<float> dst(size_t(shape_numel(wide)));
   std::vector<int64_t> idx(size_t(nd), 0), old_stride(size_t(nd), 1);
@@ -62,7 +68,7 @@ Tensor widen_tensor(const std::string& name, const Tensor& narrow, const Shape& 
           if (a == 1) {
             int64_t key = 0;  // the pair (i, i + m) shares one ratio
             for (int k = 0; k < nd; ++k) key = key * wide[size_t(k)] + (k == 1 ? j : idx[size_t(k)]);
-            const float r = split_ratio(seed, name, key);
+            const float r = split_ratio(hash, key);
             f *= i < m ? r : 1.f - r;
           }
         }

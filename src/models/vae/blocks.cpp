@@ -22,7 +22,6 @@ Tensor conv(DType compute, const Tensor& x, const Tensor& w, const Tensor& b, co
 // seen so far (zeros before frame 0). Equal to conv3d over the whole stream with kT-1 zero
 // frames in front, whatever the chunking, because each output frame sees only its kT-1
 // predecessors. x [B, C, T, H, W], w [O, C, kT, kH, kW].
-
 Tensor cached_causal_conv(TimeSlot& slot, const Tensor& x, const Tensor& w, const Tensor& b, DType compute) {
   int64_t keep = w.size(2) - 1, ph = w.size(3) / 2, pw = w.size(4) / 2;
   Tensor y, stream;

@@ -337,6 +337,10 @@ std::pair<TensorFile, TensorFile> split_text_encoder(const TensorFile& joint);
 // returns "" when dir holds none.
 std::string find_checkpoint(const std::string& dir);
 
+// Removes all but the newest `keep` dir/step-NNNNNNNN checkpoints (keep >= 1; the one
+// dir/latest names always stays, and nothing else in dir is touched). Returns how many went.
+int64_t prune_checkpoints(const std::string& dir, int64_t keep);
+
 // ---- progress -------------------------------------------------------------------------------
 // A one-line bar on stderr: "step 3/6 [#####     ] 2.1 it/s loss 0.1234 ETA 0:02".
 class ProgressBar {

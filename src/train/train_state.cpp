@@ -202,6 +202,26 @@ std::string find_checkpoint(const std::string& dir) {
   return (root / name).string();
 }
 
+int64_t prune_checkpoints(const std::string& dir, int64_t keep) {
+  check(keep >= 1, "prune_checkpoints", "keep must be at least 1; got ", keep);
+  const std::string latest = find_checkpoint(dir);
+  std::vector<fs::path> steps;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    const bool numbered = name.size() == 13 && name.rfind("step-", 0) == 0 &&
+                          std::all_of(name.begin() + 5, name.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+    if (numbered && e.is_directory()) steps.push_back(e.path());
+  }
+  std::sort(steps.begin(), steps.end());  // zero-padded: name order is step order
+  int64_t removed = 0;
+  for (size_t i = 0; i + size_t(keep) < steps.size(); ++i) {
+    if (!latest.empty() && fs::equivalent(steps[i], latest)) continue;
+    fs::remove_all(steps[i]);
+    ++removed;
+  }
+  return removed;
+}
+
 void TrainState::load(const std::string& dir) {
   std::string ck = find_checkpoint(dir);
   check(!ck.empty(), "load checkpoint", "no checkpoint in ", dir, " (expected ", dir,

@@ -192,6 +192,34 @@ TEST(Trainer, CheckpointIsCompleteAndLatestPointsAtIt) {
   fs::remove_all(dir);
 }
 
+TEST(Trainer, PruneCheckpointsKeepsTheNewestAndLatest) {
+  SyntheticLatentDataset data;
+  const fs::path dir = temp_dir("prune");
+  DiT m = DiT::init_random(tiny(), 1);
+  DiTTrainer t(m, data, tiny_options(8));
+  std::vector<std::string> saved;
+  for (int i = 0; i < 4; ++i) {
+    t.step();
+    saved.push_back(t.save(dir.string()));
+  }
+  fs::create_directories(dir / "samples");  // not a checkpoint: never touched
+  EXPECT_EQ(prune_checkpoints(dir.string(), 2), 2);
+  EXPECT_FALSE(fs::exists(saved[0]));
+  EXPECT_FALSE(fs::exists(saved[1]));
+  EXPECT_TRUE(fs::exists(saved[2]));
+  EXPECT_TRUE(fs::exists(dir / "samples"));
+  EXPECT_EQ(find_checkpoint(dir.string()), saved[3]);
+  // latest stays even when it is not among the newest names (a run restarted from an older step).
+  {
+    std::ofstream f(dir / "latest");
+    f << fs::path(saved[2]).filename().string() << "\n";
+  }
+  EXPECT_EQ(prune_checkpoints(dir.string(), 1), 0);
+  EXPECT_TRUE(fs::exists(saved[2]));
+  EXPECT_THROW(prune_checkpoints(dir.string(), 0), Error);
+  fs::remove_all(dir);
+}
+
 TEST(Trainer, CsvLogDropsRowsPastTheResumedStep) {
   const fs::path dir = temp_dir("csv");
   fs::create_directories(dir);

@@ -65,8 +65,9 @@ TEST(VaeWiden, DecoderOnlyKeepsTheEncoderAndDecodesAsBefore) {
   const VAE wide = VAE::from_tensors(widen_vae(narrow.to_tensors(), 7, true));
   EXPECT_EQ(wide.config().dim, 8);
   EXPECT_EQ(wide.config().decoder_width(), 16);
-  for (const auto& [name, w] : narrow.weights())
+  for (const auto& [name, w] : narrow.weights()) {
     if (!is_vae_decoder_key(name)) EXPECT_EQ(wide.weight(name).to_vector(), w.to_vector()) << name;
+  }
   EXPECT_EQ(world::vae_encoder_hash(wide), world::vae_encoder_hash(narrow));  // a DiT's latent cache stays
   const VAE whole = VAE::from_tensors(widen_vae(narrow.to_tensors(), 7));
   EXPECT_NE(world::vae_encoder_hash(whole), world::vae_encoder_hash(narrow));

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "kinema/dist.hpp"
+#include "kinema/error.hpp"
 #include "kinema/plot.hpp"
 #include "kinema/train.hpp"
 
@@ -21,6 +22,7 @@ struct TrainLoopCli {
   std::string out;
   bool resume = false;
   int64_t save_every = 0;
+  int64_t keep = 0;        // 0: keep every checkpoint
   int64_t stop_after = 0;  // 0: run to --steps
 };
 
@@ -34,7 +36,9 @@ struct TrainLoopCli {
    KINEMA_OPT_FLAG(resume)},                                                                         \
   {"--stop-after", "N", "stop (and save) once step N is done, as if interrupted; the schedule still ends at --steps", \
    KINEMA_OPT_INT(stop_after)},                                                                      \
-  {"--save-every", "N", "also save a checkpoint every N steps (0: only at the end)", KINEMA_OPT_INT(save_every)}
+  {"--save-every", "N", "also save a checkpoint every N steps (0: only at the end)", KINEMA_OPT_INT(save_every)}, \
+  {"--keep", "N", "keep only the newest N step checkpoints in DIR (0: all; a DiT checkpoint is ~200 MB)", \
+   KINEMA_OPT_INT(keep)}
 
 // The optimiser and schedule rows (TrainLoopOptions) for a command whose Cli has a member
 // `trainer` deriving from TrainLoopOptions; `unit` names what a micro-batch holds ("clips").
@@ -90,6 +94,7 @@ int run_train_loop(Trainer& trainer, const TrainLoopCli& c,
   std::unique_ptr<Communicator> alone = launched_by_mpi() ? nullptr : single_rank();
   Communicator& comm = alone ? *alone : world_comm();
   const bool root = comm.is_root();  // rank 0 logs, plots and prints; every rank saves (collective)
+  check(c.keep >= 0, "train", "--keep must be 0 (keep all) or positive; got ", c.keep);
   std::filesystem::create_directories(c.out);
   std::unique_ptr<CsvLog> log = root ? std::make_unique<CsvLog>(c.out + "/train_log.csv", trainer.steps_done()) : nullptr;
   const int64_t last = c.stop_after > 0 ? std::min(c.stop_after, c.steps) : c.steps;
@@ -105,6 +110,7 @@ int run_train_loop(Trainer& trainer, const TrainLoopCli& c,
     if (c.save_every > 0 && s.step % c.save_every == 0 && s.step < c.steps) {
       trainer.save(c.out);
       if (root) plot_losses(c.out);
+      if (root && c.keep > 0) prune_checkpoints(c.out, c.keep);
     }
   }
   restore_stop_handlers();
@@ -112,6 +118,7 @@ int run_train_loop(Trainer& trainer, const TrainLoopCli& c,
   std::string saved = trainer.save(c.out);
   if (!root) return stop_requested() ? 130 : 0;
   plot_losses(c.out);
+  if (c.keep > 0) prune_checkpoints(c.out, c.keep);
   std::printf("%s: step %lld, data position %lld\n", saved.c_str(),
               static_cast<long long>(trainer.steps_done()), static_cast<long long>(trainer.data_position()));
   if (stop_requested()) {

@@ -78,6 +78,13 @@ TensorFile vae_with_new_decoder(const TensorFile& init, int64_t decoder_width, u
 // throws Error otherwise.
 TensorFile widen_vae(const TensorFile& vae, uint64_t seed = 1, bool decoder_only = false);
 
+// An image-trained VAE (trained on one-frame clips only) made ready for video training
+// (src/train/vae_inflate.cpp): its time-mixing weights, which images never trained, become the
+// identity in time. Images encode and decode exactly as before; a still video encodes to the
+// image's latent in every latent frame and decodes to the image's reconstruction in every frame.
+// Inflating a video-trained VAE discards what it learned about motion. Tensors it sets are f32.
+TensorFile inflate_vae_time(const TensorFile& vae);
+
 class VaeTrainer {
  public:
   // The model must outlive the trainer; its parameters are updated in place (with

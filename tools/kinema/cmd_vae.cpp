@@ -63,6 +63,13 @@ const std::vector<Option<VaeCmdCli>>& widen_options() {
   };
   return table;
 }
+const std::vector<Option<VaeCmdCli>>& inflate_options() {
+  static const std::vector<Option<VaeCmdCli>> table = {
+      {"--vae", "FILE", "the VAE (safetensors) trained on images only (train vae --frames 1 --images 1)", KS(vae)},
+      {"--out", "FILE", "where to write the VAE with its time-mixing weights the identity", KS(out)},
+  };
+  return table;
+}
 const std::vector<Option<VaeCmdCli>>& recon_options() {
   static const std::vector<Option<VaeCmdCli>> table = {
       {"--vae", "FILE", "the VAE (safetensors) to benchmark", KS(vae)},
@@ -231,6 +238,29 @@ int vae_widen(int argc, char** argv) {
   return 0;
 }
 
+int vae_inflate(int argc, char** argv) {
+  VaeCmdCli c;
+  if (!parse_options(inflate_options(), argc, argv, c, "vae inflate")) {
+    std::printf(
+        "usage: kinema vae inflate --vae IN --out OUT\n\n"
+        "Readies a VAE trained on images only for video training. Images train the spatial path\n"
+        "~25x faster than 25-frame clips but never the weights that mix frames, which keep their\n"
+        "random init; inflation sets them to the identity in time, so OUT encodes and decodes\n"
+        "images exactly as IN and a still video as the image in every frame. Then train on clips:\n"
+        "`kinema train vae --init OUT --frames 25 ...` (docs/train.md). Inflating a VAE that was\n"
+        "trained on video discards what it learned about motion.\n\n");
+    print_options(inflate_options());
+    return 0;
+  }
+  check(!c.out.empty(), "vae inflate", "--out FILE is required");
+  const TensorFile inflated = inflate_vae_time(load_vae_file(c.vae, "vae inflate"));
+  const fs::path out(c.out);
+  if (out.has_parent_path()) fs::create_directories(out.parent_path());
+  save_tensors(c.out, inflated);
+  std::printf("wrote %s: time-mixing weights set to the identity; images unchanged\n", c.out.c_str());
+  return 0;
+}
+
 // The judge may word or count claims differently on other frames: match them by kind and
 // text; a claim the decoded frames lack does not pass. per_kind[kind] += {kept, passed originally}.
 struct ClaimsKept {
@@ -365,18 +395,20 @@ int vae_recon(int argc, char** argv) {
 
 int cmd_vae(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
-    std::printf("usage: kinema vae stats|recon|widen [options]\n"
-                "  stats  per-channel latent mean/std into the VAE file's metadata (for VAE::normalize)\n"
-                "  widen  the same VAE at twice the width (same latents and decodes), to train on\n"
-                "  recon  reconstruction benchmark on held-out world clips: PSNR, world judge, PNG strips\n"
+    std::printf("usage: kinema vae stats|recon|widen|inflate [options]\n"
+                "  stats    per-channel latent mean/std into the VAE file's metadata (for VAE::normalize)\n"
+                "  widen    the same VAE at twice the width (same latents and decodes), to train on\n"
+                "  inflate  an image-trained VAE's time-mixing weights to the identity, to train on video\n"
+                "  recon    reconstruction benchmark on held-out world clips: PSNR, world judge, PNG strips\n"
                 "  `kinema vae <command> --help` lists each one's options\n");
     return argc < 2 ? 2 : 0;
   }
   const std::string what = argv[1];
   if (what == "stats") return vae_stats(argc - 1, argv + 1);
   if (what == "recon") return vae_recon(argc - 1, argv + 1);
+  if (what == "inflate") return vae_inflate(argc - 1, argv + 1);
   if (what == "widen") return vae_widen(argc - 1, argv + 1);
-  fail("vae", "unknown command '", what, "'; expected stats, recon or widen");
+  fail("vae", "unknown command '", what, "'; expected stats, recon, widen or inflate");
 }
 
 }  // namespace kinema::cli

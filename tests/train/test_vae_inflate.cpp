@@ -1,0 +1,74 @@
+// inflate_vae_time: an image-trained VAE's untrained time-mixing weights set to the identity in
+// time. Images are computed as before; a still video is the image in every frame.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+#include "kinema/autograd.hpp"
+#include "kinema/error.hpp"
+#include "kinema/ops.hpp"
+#include "kinema/vae_train.hpp"
+
+namespace kinema {
+namespace {
+
+VaeConfig tiny_vae() {
+  VaeConfig c;
+  c.dim = 8, c.z_dim = 4, c.dim_mult = {1, 2, 2, 2}, c.num_res_blocks = 1;
+  c.temporal_downsample = {false, true, true};
+  return c;  // x8 space, x4 time: both time resamplers at two stages, as the default model
+}
+
+Tensor seeded(const Shape& shape, uint32_t seed) {
+  std::vector<float> v(size_t(shape_numel(shape)));
+  uint32_t x = seed * 2654435761u + 1;
+  for (float& f : v) x = x * 1664525u + 1013904223u, f = float(x >> 8) / float(1u << 23) - 1.f;
+  return Tensor::from_vector(v, shape);
+}
+
+double relative_error(const Tensor& got, const Tensor& want) {
+  const std::vector<float> a = got.to_vector(), b = want.to_vector();
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); ++i) num += (a[i] - b[i]) * double(a[i] - b[i]), den += double(b[i]) * b[i];
+  return std::sqrt(num / den);
+}
+
+TEST(VaeInflate, ImagesEncodeAndDecodeAsBefore) {
+  NoGradGuard no_grad;
+  const VAE image = VAE::init_random(tiny_vae(), 5, VaeInit::random);
+  const VAE video = VAE::from_tensors(inflate_vae_time(image.to_tensors()));
+  const Tensor x = seeded({1, 3, 1, 16, 16}, 3);
+  EXPECT_LT(relative_error(video.encode(x).mu, image.encode(x).mu), 1e-6);
+  const Tensor z = seeded({1, 4, 1, 2, 2}, 4);
+  EXPECT_LT(relative_error(video.decode(z), image.decode(z)), 1e-6);
+}
+
+TEST(VaeInflate, AStillVideoIsTheImageInEveryFrame) {
+  NoGradGuard no_grad;
+  const VAE image = VAE::init_random(tiny_vae(), 5, VaeInit::random);
+  const VAE video = VAE::from_tensors(inflate_vae_time(image.to_tensors()));
+  const Tensor frame = seeded({1, 3, 1, 16, 16}, 3);
+  const Tensor still = concat(std::vector<Tensor>(9, frame), 2);  // [1, 3, 9, 16, 16]
+  const Tensor mu = video.encode(still).mu;                         // [1, 4, 3, 2, 2]
+  ASSERT_EQ(mu.size(2), 3);
+  const Tensor image_mu = image.encode(frame).mu;
+  for (int64_t t = 0; t < 3; ++t) EXPECT_LT(relative_error(slice(mu, 2, t, t + 1), image_mu), 1e-5) << t;
+  const Tensor decoded = video.decode(mu);                           // [1, 3, 9, 16, 16]
+  ASSERT_EQ(decoded.size(2), 9);
+  const Tensor image_decoded = image.decode(image_mu);
+  for (int64_t t = 0; t < 9; ++t)
+    EXPECT_LT(relative_error(slice(decoded, 2, t, t + 1), image_decoded), 1e-5) << t;
+  // Without inflation the random time weights scramble the frames after the first.
+  const Tensor raw = image.decode(image.encode(still).mu);
+  EXPECT_GT(relative_error(slice(raw, 2, 8, 9), image.decode(image.encode(frame).mu)), 1e-2);
+}
+
+TEST(VaeInflate, RefusesWhatIsNotAVae) {
+  TensorFile not_vae;
+  not_vae.tensors["blocks.0.weight"] = seeded({4, 4}, 1);
+  EXPECT_THROW(inflate_vae_time(not_vae), Error);
+}
+
+}  // namespace
+}  // namespace kinema

@@ -38,7 +38,9 @@ keys
 convert
 vae
 vae recon
-vae stats"
+vae stats
+vae widen
+vae inflate"
 fail=0
 while read -r cmd; do
   # shellcheck disable=SC2086

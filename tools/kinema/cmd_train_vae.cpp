@@ -86,7 +86,9 @@ void print_help() {
       "loss = l1 |x^ - x| + l2 (x^ - x)^2 + kl KL, x^ decoded from a sampled latent. Interrupt at any time;\n"
       "the same command with --resume continues exactly. DIR/latest/ema.safetensors is the VAE to use.\n"
       "--decoder-only --init VAE [--decoder-dim D] trains a (wider) decoder for VAE's latents and leaves\n"
-      "its encoder and latent statistics as they are.\n\n");
+      "its encoder and latent statistics as they are.\n"
+      "Fastest from scratch (docs/train.md): images first (--frames 1 --images 1 --batch 8), then\n"
+      "`kinema vae inflate` and clips (--init INFLATED --frames 25 --lr 6e-5).\n\n");
   print_options(options());
 }
 

@@ -12,6 +12,7 @@
 #include "kinema/ops.hpp"
 #include "kinema/tensor_file.hpp"
 #include "kinema/vae_train.hpp"
+#include "vae_test_util.hpp"
 #include "kinema/world_latents.hpp"
 
 namespace kinema {
@@ -24,19 +25,8 @@ VaeConfig tiny_vae() {
   return c;  // x4 space, x2 time: both resamplers, time convs and the middle attention
 }
 
-Tensor seeded(const Shape& shape, uint32_t seed) {
-  std::vector<float> v(size_t(shape_numel(shape)));
-  uint32_t x = seed * 2654435761u + 1;
-  for (float& f : v) x = x * 1664525u + 1013904223u, f = float(x >> 8) / float(1u << 23) - 1.f;
-  return Tensor::from_vector(v, shape);
-}
-
-double relative_error(const Tensor& got, const Tensor& want) {
-  const std::vector<float> a = got.to_vector(), b = want.to_vector();
-  double num = 0, den = 0;
-  for (size_t i = 0; i < a.size(); ++i) num += (a[i] - b[i]) * double(a[i] - b[i]), den += double(b[i]) * b[i];
-  return std::sqrt(num / den);
-}
+using test::relative_error;
+using test::seeded;
 
 TEST(VaeWiden, TheWideVaeEncodesAndDecodesAsTheNarrowOne) {
   // VaeInit::random: every gamma, bias and attention projection non-zero, so each one matters

@@ -323,8 +323,8 @@ int vae_recon(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     const VaeLatent lat = vae.encode(batch_of_one(x), run);
     Tensor y = vae.decode(lat.mu, run);
-    noise_sum += posterior_noise_ratio(lat);
     seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    noise_sum += posterior_noise_ratio(lat);
     y = reshape(y, x.shape());
     const double p = psnr(y, x);
     psnr_sum += p, psnr_min = std::min(psnr_min, p);

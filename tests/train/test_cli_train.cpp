@@ -2,6 +2,7 @@
 // the same log and byte-identical checkpoint files as an uninterrupted run.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -59,6 +60,22 @@ TEST(CliTrain, StopThenResumeEqualsOneRun) {
   EXPECT_EQ(log_rows(fs::path(a) / "train_log.csv"), log_rows(fs::path(b) / "train_log.csv"));
   for (const char* f : {"model.safetensors", "ema.safetensors", "optimizer.safetensors", "trainer.safetensors"})
     EXPECT_EQ(read_file(fs::path(a) / "step-00000008" / f), read_file(fs::path(b) / "step-00000008" / f)) << f;
+  fs::remove_all(root);
+}
+
+TEST(CliTrain, KeepLeavesTheNewestCheckpoints) {
+  fs::path root = fs::temp_directory_path() / ("kinema_cli_keep_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  const std::string out = (root / "run").string();
+  ASSERT_EQ(train_cli({"--steps", "5", "--warmup", "1", "--frames", "3", "--save-every", "1", "--keep", "2",
+                       "--out", out}),
+            0);
+  std::vector<std::string> steps;
+  for (const auto& e : fs::directory_iterator(out))
+    if (e.path().filename().string().rfind("step-", 0) == 0) steps.push_back(e.path().filename().string());
+  std::sort(steps.begin(), steps.end());
+  EXPECT_EQ(steps, (std::vector<std::string>{"step-00000004", "step-00000005"}));
+  EXPECT_THROW(train_cli({"--steps", "1", "--keep", "-1", "--out", out}), Error);
   fs::remove_all(root);
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kinema/error.hpp"
+#include "temp_dir.hpp"
 
 namespace kinema::cli {
 int cmd_train(int argc, char** argv);
@@ -64,9 +65,7 @@ TEST(CliTrain, StopThenResumeEqualsOneRun) {
 }
 
 TEST(CliTrain, KeepLeavesTheNewestCheckpoints) {
-  fs::path root = fs::temp_directory_path() / ("kinema_cli_keep_" + std::to_string(::getpid()));
-  fs::remove_all(root);
-  const std::string out = (root / "run").string();
+  const std::string out = (test::process_temp_dir("kinema_cli_keep") / "run").string();
   ASSERT_EQ(train_cli({"--steps", "5", "--warmup", "1", "--frames", "3", "--save-every", "1", "--keep", "2",
                        "--out", out}),
             0);
@@ -76,7 +75,6 @@ TEST(CliTrain, KeepLeavesTheNewestCheckpoints) {
   std::sort(steps.begin(), steps.end());
   EXPECT_EQ(steps, (std::vector<std::string>{"step-00000004", "step-00000005"}));
   EXPECT_THROW(train_cli({"--steps", "1", "--keep", "-1", "--out", out}), Error);
-  fs::remove_all(root);
 }
 
 TEST(CliTrain, HelpAndBadOptions) {

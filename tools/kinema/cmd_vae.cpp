@@ -1,6 +1,6 @@
-// `kinema vae stats|recon|widen ...`: the latent normalisation statistics the DiT trains on, the
-// VAE quality benchmark (PSNR and the world judge on held-out clips, with PNG strips), and a
-// twice-as-wide VAE computing the same function to train on.
+// `kinema vae stats|recon|widen|inflate ...`: the latent normalisation statistics the DiT trains
+// on, the VAE quality benchmark (PSNR and the world judge on held-out clips, with PNG strips), a
+// twice-as-wide VAE computing the same function, and an image VAE readied for video training.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -91,6 +91,16 @@ TensorFile load_vae_file(const std::string& path, const char* who) {
   TensorFile f = load_tensors(path);
   check(is_vae_checkpoint(f.tensors), who, "--vae: ", path, " is not a VAE checkpoint");
   return f;
+}
+
+// Writes through a temporary file and a rename, so a crash never leaves half a file at `path`
+// (and --out may name the --vae file itself).
+void save_vae_file(const std::string& path, const TensorFile& file) {
+  const fs::path out(path);
+  if (out.has_parent_path()) fs::create_directories(out.parent_path());
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  save_tensors(tmp, file);
+  fs::rename(tmp, out);
 }
 
 Tensor batch_of_one(const Tensor& x) {
@@ -201,11 +211,7 @@ int vae_stats(int argc, char** argv) {
   file.metadata["latents_mean"] = join(mean);
   file.metadata["latents_std"] = join(stdv);
   VAE::from_tensors(file);  // the metadata must load back
-  const fs::path out(c.out);
-  if (out.has_parent_path()) fs::create_directories(out.parent_path());
-  const std::string tmp = c.out + ".tmp." + std::to_string(::getpid());
-  save_tensors(tmp, file);
-  fs::rename(tmp, out);
+  save_vae_file(c.out, file);
   std::printf("wrote %s (latents_mean, latents_std over %lld clips)\n", c.out.c_str(),
               static_cast<long long>(c.clips));
   return 0;
@@ -228,9 +234,7 @@ int vae_widen(int argc, char** argv) {
   check(!c.out.empty(), "vae widen", "--out FILE is required");
   const TensorFile file = load_vae_file(c.vae, "vae widen");
   const TensorFile wide = widen_vae(file, uint64_t(c.seed), c.decoder_only);
-  const fs::path out(c.out);
-  if (out.has_parent_path()) fs::create_directories(out.parent_path());
-  save_tensors(c.out, wide);
+  save_vae_file(c.out, wide);
   const VaeConfig n = VAE::from_tensors(file).config(), w = VAE::from_tensors(wide).config();
   std::printf("wrote %s: encoder width %lld -> %lld, decoder width %lld -> %lld; the same latents and decodes\n",
               c.out.c_str(), static_cast<long long>(n.dim), static_cast<long long>(w.dim),
@@ -254,9 +258,7 @@ int vae_inflate(int argc, char** argv) {
   }
   check(!c.out.empty(), "vae inflate", "--out FILE is required");
   const TensorFile inflated = inflate_vae_time(load_vae_file(c.vae, "vae inflate"));
-  const fs::path out(c.out);
-  if (out.has_parent_path()) fs::create_directories(out.parent_path());
-  save_tensors(c.out, inflated);
+  save_vae_file(c.out, inflated);
   std::printf("wrote %s: time-mixing weights set to the identity; images unchanged\n", c.out.c_str());
   return 0;
 }

@@ -3,8 +3,14 @@
 // caption, at a few noise levels. A model that follows prompts predicts much better with its
 // own caption, above all from near-pure noise (t close to 1), where the caption is nearly all
 // it has to go on; equal losses mean the caption is ignored. `kinema model text-use DIR`.
+//
+// With training_index set, the clips are instead the world training set's (the indices
+// `kinema train dit --data world` draws from, with its default data options): the own-caption
+// loss there against fresh clips' measures how much of the training set the model memorised
+// (the same distribution either way, so a gap is memorisation, not a harder test set).
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "kinema/pipeline.hpp"
@@ -16,6 +22,10 @@ struct TextUseOptions {
   uint64_t seed = 900000001;                        // far from the training data's seeds
   std::vector<float> t = {0.3f, 0.6f, 0.9f, 0.97f}; // noise levels (x_t = (1 - t) x0 + t eps)
   int width = 128, height = 128, frames = 25, fps = 12;
+  // Training-set indices training_index .. + clips - 1 in place of fresh scenes (their own
+  // sizes, lengths and images, as in training; width/height/frames/fps/seed then unused
+  // except seed for the noise).
+  std::optional<int64_t> training_index;
 };
 
 struct TextUseRow {

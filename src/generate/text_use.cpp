@@ -10,6 +10,7 @@
 #include "kinema/error.hpp"
 #include "kinema/ops.hpp"
 #include "kinema/world.hpp"
+#include "kinema/world_latents.hpp"
 
 namespace kinema {
 namespace {
@@ -25,6 +26,14 @@ Clip world_clip(const Pipeline& p, uint64_t seed, const TextUseOptions& o) {
   for (const world::Image& im : world::render(scene)) frames.push_back(Frame{im.width, im.height, im.rgb});
   return {p.vae().normalize(p.vae().encode(detail::frames_to_video(frames)).mu),
           world::detailed_caption(scene, seed)};
+}
+
+// Index i of the world training set, exactly as the DiT trainer draws it.
+Clip training_clip(const Pipeline& p, const world::WorldLatentDataset& data, int64_t index) {
+  const Tensor mu = data.mu(index);
+  Shape batched = mu.shape();
+  batched.insert(batched.begin(), 1);
+  return {p.vae().normalize(reshape(mu, batched)), data.caption(index)};
 }
 
 // fo: no frame given (zeros in the conditioning slot, when the DiT has one).
@@ -50,8 +59,17 @@ std::vector<TextUseRow> measure_text_use(const Pipeline& p, const TextUseOptions
   const int64_t max_len = p.manifest().max_text_len;
   std::vector<Clip> clips;
   std::vector<Tensor> own;
+  std::optional<world::WorldLatentDataset> training;
+  if (o.training_index) {
+    check(*o.training_index >= 0, "text-use", "the first training-set index must be >= 0; got ",
+          *o.training_index);
+    world::WorldLatentOptions wo;
+    wo.count = *o.training_index + o.clips;
+    training.emplace(p.vae(), p.text_encoder(), p.tokenizer(), wo);
+  }
   for (int i = 0; i < o.clips; ++i) {
-    clips.push_back(world_clip(p, o.seed + uint64_t(i), o));
+    clips.push_back(training ? training_clip(p, *training, *o.training_index + i)
+                             : world_clip(p, o.seed + uint64_t(i), o));
     own.push_back(encode_caption(p.tokenizer(), p.text_encoder(), clips.back().caption, max_len));
   }
   const Tensor empty = encode_caption(p.tokenizer(), p.text_encoder(), "", max_len);

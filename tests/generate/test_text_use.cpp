@@ -49,6 +49,21 @@ TEST(TextUse, ADiTThatCannotSeeTextGivesEqualLosses) {
   EXPECT_GT(std::fabs(seeing[0].own - seeing[0].other), 1e-4 * seeing[0].own);  // a difference the bound sees
 }
 
+TEST(TextUse, MeasuresOnTrainingSetClipsWhenAskedAndTheSameTwice) {
+  const Pipeline p = Pipeline::load(tiny_bundle().string());
+  TextUseOptions o = small();
+  o.t = {0.5f};
+  o.training_index = 3;
+  const std::vector<TextUseRow> a = measure_text_use(p, o), b = measure_text_use(p, o);
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_TRUE(std::isfinite(a[0].own) && a[0].own > 0) << a[0].own;
+  EXPECT_EQ(a[0].own, b[0].own);
+  o.training_index = 5;  // other clips, other losses
+  EXPECT_NE(measure_text_use(p, o)[0].own, a[0].own);
+  o.training_index = std::nullopt;  // fresh scenes
+  EXPECT_NE(measure_text_use(p, o)[0].own, a[0].own);
+}
+
 TEST(TextUse, BadOptionsSayWhatIsExpected) {
   const Pipeline p = Pipeline::load(tiny_bundle().string());
   TextUseOptions o = small();
@@ -57,6 +72,9 @@ TEST(TextUse, BadOptionsSayWhatIsExpected) {
   o = small();
   o.t = {1.f};
   EXPECT_NE(test::error_of([&] { measure_text_use(p, o); }).find("must lie in (0, 1)"), std::string::npos);
+  o = small();
+  o.training_index = -2;
+  EXPECT_NE(test::error_of([&] { measure_text_use(p, o); }).find("index must be >= 0"), std::string::npos);
 }
 
 }  // namespace

@@ -117,12 +117,17 @@ int cast_weights(int argc, char** argv) {
 
 struct TextUseCli {
   TextUseOptions o;
+  int64_t training_index = -1;
 };
 
 const std::vector<Option<TextUseCli>>& text_use_options() {
   static const std::vector<Option<TextUseCli>> table = {
       {"--clips", "N", "fresh world clips to measure on (each is also given another's caption)", KINEMA_OPT_INT(o.clips)},
       {"--seed", "N", "seed of the first clip (far from the training data's)", KINEMA_OPT_INT(o.seed)},
+      {"--training-set", "I",
+       "measure on the world training set's clips I, I+1, ... instead (as `train dit --data world` draws "
+       "them); against fresh clips (e.g. I = --clips of training) the gap is memorisation",
+       KINEMA_OPT_INT(training_index)},
   };
   return table;
 }
@@ -142,8 +147,11 @@ int text_use(int argc, char** argv) {
   }
   const std::string dir = split.positionals[0];
   const Pipeline p = Pipeline::load(dir);
-  std::printf("%s: flow loss with each clip's own caption, another clip's, and the empty caption (%d clips)\n",
-              dir.c_str(), c.o.clips);
+  if (c.training_index >= 0) c.o.training_index = c.training_index;
+  std::printf("%s: flow loss with each clip's own caption, another clip's, and the empty caption (%d %s)\n",
+              dir.c_str(), c.o.clips,
+              c.o.training_index ? ("training-set clips from index " + std::to_string(c.training_index)).c_str()
+                                 : "fresh clips");
   std::printf("     t     own   other   empty   own/other\n");
   for (const TextUseRow& r : measure_text_use(p, c.o))
     std::printf("  %.2f  %.4f  %.4f  %.4f   %.3f\n", r.t, r.own, r.other, r.empty, r.own / r.other);

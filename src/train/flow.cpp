@@ -180,7 +180,9 @@ FlowBatch make_flow_batch(const std::vector<LatentSample>& samples, const Tensor
       b.patterns.push_back(ConditionPattern::from_sample);
       continue;
     }
-    ConditionPattern p = draw_pattern(options, r);
+    // An image (one latent frame) under any pattern but none is given whole: nothing left to
+    // learn, so images always train text-to-image.
+    ConditionPattern p = T > 1 ? draw_pattern(options, r) : ConditionPattern::none;
     b.patterns.push_back(p);
     std::vector<char> given = given_frames(p, T, r);
     for (int64_t f = 0; f < T; ++f) {

@@ -110,6 +110,24 @@ TEST(Flow, ConditioningIsMaskThenKnownLatentsOfGivenFrames) {
   EXPECT_THROW(make_flow_batch({s}, data.empty_context(), 8, tiny(12), o, rng), Error);
 }
 
+TEST(Flow, ImagesAreNeverGivenAsTheirOwnCondition) {
+  SyntheticLatentOptions so;
+  so.frames = 1;
+  SyntheticLatentDataset data(so);
+  FlowMatchingOptions o;
+  o.p_none = 0;  // every clip would be conditioned
+  TrainRng rng(9);
+  for (int k = 0; k < 20; ++k) {
+    FlowBatch b = make_flow_batch({data.get(0), data.get(1)}, data.empty_context(), 8, tiny(12), o, rng);
+    for (ConditionPattern p : b.patterns) EXPECT_EQ(p, ConditionPattern::none);
+    for (float v : b.condition.to_vector()) ASSERT_EQ(v, 0.f);
+  }
+  so.frames = 4;  // clips still are
+  SyntheticLatentDataset clips(so);
+  FlowBatch c = make_flow_batch({clips.get(0)}, clips.empty_context(), 8, tiny(12), o, rng);
+  EXPECT_NE(c.patterns[0], ConditionPattern::none);
+}
+
 TEST(Flow, DataOrderIsAPermutationPerEpochAndSeekable) {
   DataOrder a(8, 11);
   std::vector<int64_t> first;

@@ -93,6 +93,26 @@ TEST(ModesScorecard, ErrorsSayWhatToDo) {
   EXPECT_NE(error({"--frames", "3"}).find("scorecard --modes --help"), std::string::npos);
 }
 
+TEST(Scorecard, FromNoiseJudgesTheSameNumberOfPromptsAndSaysItsLevel) {
+  const fs::path out = test::cli_dir("kinema_scorecard_from_noise") / "half";
+  ASSERT_EQ(test::call_cli(cli::cmd_scorecard, {"--prompts", "1", "--steps", "2", "--from-noise", "0.5", "--out",
+                                                out.string(), "--model", tiny_bundle().string()}),
+            0);
+  std::ifstream f(out / "report.json");
+  const nlohmann::json j = nlohmann::json::parse(f);
+  EXPECT_EQ(j["from_noise"], 0.5);
+  int total = 0;
+  for (const auto& [kind, pt] : j["kinds"].items()) total += pt["total"].get<int>();
+  EXPECT_GT(total, 0);
+  auto error = [](const char* level) {
+    return test::error_of([&] {
+      test::call_cli(cli::cmd_scorecard, {"--from-noise", level, "--model", tiny_bundle().string()});
+    });
+  };
+  EXPECT_NE(error("0").find("--from-noise must lie in (0, 1]"), std::string::npos);
+  EXPECT_NE(error("1.5").find("--from-noise must lie in (0, 1]"), std::string::npos);
+}
+
 TEST(ModesScorecard, PsnrOfIdenticalFramesIsInfiniteAndOfAKnownErrorExact) {
   const Frame a{8, 4, std::vector<uint8_t>(8 * 4 * 3, 100)};
   Frame b = a;

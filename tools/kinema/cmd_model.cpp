@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string>
 
@@ -117,7 +118,8 @@ int cast_weights(int argc, char** argv) {
 
 struct TextUseCli {
   TextUseOptions o;
-  int64_t training_index = -1;
+  int64_t training_index = kUnset;  // any value given goes to the library, which checks it
+  static constexpr int64_t kUnset = std::numeric_limits<int64_t>::min();
 };
 
 const std::vector<Option<TextUseCli>>& text_use_options() {
@@ -147,7 +149,7 @@ int text_use(int argc, char** argv) {
   }
   const std::string dir = split.positionals[0];
   const Pipeline p = Pipeline::load(dir);
-  if (c.training_index >= 0) c.o.training_index = c.training_index;
+  if (c.training_index != TextUseCli::kUnset) c.o.training_index = c.training_index;
   std::printf("%s: flow loss with each clip's own caption, another clip's, and the empty caption (%d %s)\n",
               dir.c_str(), c.o.clips,
               c.o.training_index ? ("training-set clips from index " + std::to_string(c.training_index)).c_str()

@@ -28,12 +28,12 @@ Clip world_clip(const Pipeline& p, uint64_t seed, const TextUseOptions& o) {
           world::detailed_caption(scene, seed)};
 }
 
-// Index i of the world training set, exactly as the DiT trainer draws it.
-Clip training_clip(const Pipeline& p, const world::WorldLatentDataset& data, int64_t index) {
-  const Tensor mu = data.mu(index);
-  Shape batched = mu.shape();
+// Index i of the world training set: the dataset's own normalised latent, as the trainer gets it.
+Clip training_clip(const world::WorldLatentDataset& data, int64_t index) {
+  const Tensor z = data.get(index).latent;
+  Shape batched = z.shape();
   batched.insert(batched.begin(), 1);
-  return {p.vae().normalize(reshape(mu, batched)), data.caption(index)};
+  return {reshape(z, batched), data.caption(index)};
 }
 
 // fo: no frame given (zeros in the conditioning slot, when the DiT has one).
@@ -65,10 +65,11 @@ std::vector<TextUseRow> measure_text_use(const Pipeline& p, const TextUseOptions
           *o.training_index);
     world::WorldLatentOptions wo;
     wo.count = *o.training_index + o.clips;
+    wo.encode_captions = false;  // get() then skips the text encoder; captions are encoded below
     training.emplace(p.vae(), p.text_encoder(), p.tokenizer(), wo);
   }
   for (int i = 0; i < o.clips; ++i) {
-    clips.push_back(training ? training_clip(p, *training, *o.training_index + i)
+    clips.push_back(training ? training_clip(*training, *o.training_index + i)
                              : world_clip(p, o.seed + uint64_t(i), o));
     own.push_back(encode_caption(p.tokenizer(), p.text_encoder(), clips.back().caption, max_len));
   }

@@ -56,6 +56,9 @@ struct LatentSample {
   // subject's reference frames placed in front; when set it replaces the sampled pattern
   // (only used by models with in_dim > out_dim).
   Tensor condition;
+  // Optional weight of each latent position's flow loss [T, H, W], mean 1 (e.g. the world's
+  // object pixels weighted up, world::object_loss_weight); undefined = every position alike.
+  Tensor loss_weight;
 };
 
 // What the trainer reads. The world -> VAE -> latent path implements this next; the synthetic
@@ -147,6 +150,7 @@ struct FlowBatch {
   TokenBatch captions;
   Tensor condition;  // [B, in_dim - C, T, H, W] = [mask (in_dim - 2C) | known latents (C)]; or undefined
   Tensor velocity;   // [B, C, T, H, W] target eps - x0
+  Tensor loss_weight;  // [B, C, T, H, W] from the samples' loss_weight (same over C); or undefined
   std::vector<float> t;  // the sampled (shifted) t per sample
   std::vector<ConditionPattern> patterns;
   int dropped_captions = 0;
@@ -172,6 +176,10 @@ struct FlowEvalOptions {
   uint64_t seed = 1234;
   DType compute = DType::f32;
 };
+// The training loss: the mean square of prediction - b.velocity, each position weighted by
+// b.loss_weight when the samples gave one (the plain mse_loss otherwise).
+Tensor flow_loss(const Tensor& prediction, const FlowBatch& b);
+
 float evaluate_flow_loss(const DiT& model, const LatentDataset& data, const FlowEvalOptions& options = {});
 
 // ---- schedule -------------------------------------------------------------------------------

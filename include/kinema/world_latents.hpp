@@ -42,6 +42,9 @@ struct WorldLatentOptions {
   // false: get() leaves context undefined and gives only caption_ids (a trainer that trains
   // the text encoder encodes them itself).
   bool encode_captions = true;
+  // > 0: get() gives each sample a loss_weight (object_loss_weight with this weight), so the
+  // positions that carry the objects' shapes count more. Not part of the cache key (mu is the same).
+  float object_weight = 0;
 
   // The clip options pick_world_clip sees: whole frames, no extra frames.
   WorldVideoOptions video() const;
@@ -51,6 +54,12 @@ struct WorldLatentOptions {
 // digits: everything the cached latents depend on. The decoder (decoder.*, conv2.*) and
 // latents_mean / latents_std are not part of it (the cache holds raw mu).
 std::string vae_encoder_hash(const VAE& vae);
+
+// The flow-loss weight [T', H', W'] of a picked clip's latent positions (spatial x spatial x
+// temporal pixels each, frame 0 alone, causally): 1 + weight where objects cover at least a
+// quarter of the position's pixels (in proportion below that), 1 on the bare background, then
+// scaled to mean 1. Object pixels are those that change when the objects are drawn.
+Tensor object_loss_weight(const WorldClipPick& pick, int64_t spatial, int64_t temporal, float weight);
 
 class WorldLatentDataset final : public LatentDataset {
  public:

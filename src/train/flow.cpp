@@ -73,6 +73,25 @@ std::vector<char> given_frames(ConditionPattern p, int64_t T, TrainRng& rng) {
   return g;
 }
 
+// The samples' [T, H, W] loss weights repeated over the C channels: [B, C, T, H, W]; undefined
+// when no sample has one (a batch mixes none with some only by mistake).
+Tensor batch_loss_weight(const std::vector<LatentSample>& samples, const Shape& lat) {
+  if (!samples[0].loss_weight.defined()) return {};
+  const int64_t C = lat[0], plane = lat[1] * lat[2] * lat[3];
+  const Shape expect{lat[1], lat[2], lat[3]};
+  std::vector<float> w;
+  w.reserve(size_t(int64_t(samples.size()) * C * plane));
+  for (size_t i = 0; i < samples.size(); ++i) {
+    const Tensor& lw = samples[i].loss_weight;
+    check(lw.defined() && lw.shape() == expect, "make_flow_batch", "sample ", i, "'s loss weight is ",
+          lw.defined() ? shape_str(lw.shape()) : std::string("missing"), "; expected ", shape_str(expect),
+          " like sample 0's");
+    const std::vector<float> v = lw.to_vector();
+    for (int64_t c = 0; c < C; ++c) w.insert(w.end(), v.begin(), v.end());
+  }
+  return Tensor::from_vector(w, {int64_t(samples.size()), lat[0], lat[1], lat[2], lat[3]});
+}
+
 }  // namespace
 
 std::vector<TrainRng> sample_generators(TrainRng& rng, int64_t count) {
@@ -196,7 +215,15 @@ FlowBatch make_flow_batch(const std::vector<LatentSample>& samples, const Tensor
   b.velocity = Tensor::from_vector(vel, {B, C, T, H, W});
   b.timesteps = Tensor::from_vector(ts, {B});
   if (condition_channels > 0) b.condition = Tensor::from_vector(cond, {B, condition_channels, T, H, W});
+  b.loss_weight = batch_loss_weight(samples, lat);
   return b;
+}
+
+Tensor flow_loss(const Tensor& prediction, const FlowBatch& b) {
+  if (!b.loss_weight.defined()) return mse_loss(prediction, b.velocity);
+  check(prediction.shape() == b.loss_weight.shape(), "flow_loss", "prediction ", shape_str(prediction.shape()),
+        " and loss weight ", shape_str(b.loss_weight.shape()), " differ");
+  return mean(mul(square(sub(prediction, b.velocity)), b.loss_weight));
 }
 
 float evaluate_flow_loss(const DiT& model, const LatentDataset& data, const FlowEvalOptions& options) {

@@ -130,7 +130,7 @@ StepStats DiTTrainer::step() {
       for (int64_t len : b.captions.lengths)
         if (len != b.captions.length) fo.context_lens = b.captions.lengths;
     }
-    Tensor loss = mse_loss(model_.forward(b.x_t, b.timesteps, b.context, fo), b.velocity);
+    Tensor loss = flow_loss(model_.forward(b.x_t, b.timesteps, b.context, fo), b);
     loss_sum += loss.item();
     // Accumulated (and summed over ranks) gradients are the mean over micro-batches, as one
     // large batch would give.

@@ -91,6 +91,7 @@ WorldLatentDataset::WorldLatentDataset(const VAE& vae, const TextEncoder& encode
   const char* who = "WorldLatentDataset";
   check(o.count > 0, who, "count must be positive; got ", o.count);
   check(o.max_text_len >= 1, who, "max_text_len must be >= 1; got ", o.max_text_len);
+  check(o.object_weight >= 0, who, "object_weight must be >= 0; got ", o.object_weight);
   check(o.image_fraction >= 0 && o.image_fraction <= 1, who, "image_fraction must be in [0, 1]; got ",
         o.image_fraction);
   const int64_t s = vae.config().spatial_compression(), tc = vae.config().temporal_compression();
@@ -262,6 +263,9 @@ LatentSample WorldLatentDataset::get(int64_t index) const {
   }
   if (options_.encode_captions) s.context = context(index, &s.context_len);
   else s.caption_ids = caption_ids(index);
+  if (options_.object_weight > 0)
+    s.loss_weight = object_loss_weight(pick(index), vae_.config().spatial_compression(),
+                                       vae_.config().temporal_compression(), options_.object_weight);
   return s;
 }
 

@@ -14,6 +14,7 @@
 
 #include "cli_test_util.hpp"
 #include "error_of.hpp"
+#include "kinema/heldout_prompts.hpp"
 #include "kinema/modes.hpp"
 #include "kinema/modes_scorecard.hpp"
 
@@ -111,6 +112,25 @@ TEST(Scorecard, FromNoiseJudgesTheSameNumberOfPromptsAndSaysItsLevel) {
   };
   EXPECT_NE(error("0").find("--from-noise must lie in (0, 1]"), std::string::npos);
   EXPECT_NE(error("1.5").find("--from-noise must lie in (0, 1]"), std::string::npos);
+}
+
+TEST(Scorecard, TrainingSplitDrawsOnlyScenesTrainingCanSeeAndHeldOutOnlyTheOthers) {
+  const world::SampleOptions size{64, 64, 12, 12};
+  HeldOutPrompts held(3, size), seen(3, size, PromptSplit::training);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_TRUE(world::is_held_out(held.next().scene));
+    EXPECT_FALSE(world::is_held_out(seen.next().scene));
+  }
+  const fs::path out = test::cli_dir("kinema_scorecard_split") / "training";
+  ASSERT_EQ(test::call_cli(cli::cmd_scorecard, {"--prompts", "1", "--steps", "2", "--split", "training", "--out",
+                                                out.string(), "--model", tiny_bundle().string()}),
+            0);
+  std::ifstream f(out / "report.json");
+  EXPECT_EQ(nlohmann::json::parse(f)["split"], "training");
+  const std::string e = test::error_of([&] {
+    test::call_cli(cli::cmd_scorecard, {"--split", "train", "--model", tiny_bundle().string()});
+  });
+  EXPECT_NE(e.find("--split must be heldout or training"), std::string::npos);
 }
 
 TEST(ModesScorecard, PsnrOfIdenticalFramesIsInfiniteAndOfAKnownErrorExact) {

@@ -4,7 +4,9 @@
 
 #include <cmath>
 
+#include "kinema/autograd.hpp"
 #include "kinema/error.hpp"
+#include "kinema/ops.hpp"
 #include "kinema/train.hpp"
 
 namespace kinema {
@@ -126,6 +128,45 @@ TEST(Flow, ImagesAreNeverGivenAsTheirOwnCondition) {
   SyntheticLatentDataset clips(so);
   FlowBatch c = make_flow_batch({clips.get(0)}, clips.empty_context(), 8, tiny(12), o, rng);
   EXPECT_NE(c.patterns[0], ConditionPattern::none);
+}
+
+TEST(Flow, LossWeighsEachPositionOverEveryChannelAndIsThePlainMeanSquareWithout) {
+  SyntheticLatentDataset data;  // latents [4, 2, 4, 4]
+  std::vector<LatentSample> samples{data.get(0), data.get(1)};
+  FlowMatchingOptions o;
+  TrainRng rng(3);
+  const FlowBatch plain = make_flow_batch(samples, data.empty_context(), 0, tiny(), o, rng);
+  EXPECT_FALSE(plain.loss_weight.defined());
+  std::vector<float> w0(32), w1(32);
+  for (int i = 0; i < 32; ++i) w0[size_t(i)] = 0.5f + 0.05f * float(i), w1[size_t(i)] = 2.f - 0.03f * float(i);
+  samples[0].loss_weight = Tensor::from_vector(w0, {2, 4, 4});
+  samples[1].loss_weight = Tensor::from_vector(w1, {2, 4, 4});
+  TrainRng rng2(3);
+  const FlowBatch b = make_flow_batch(samples, data.empty_context(), 0, tiny(), o, rng2);
+  ASSERT_EQ(b.loss_weight.shape(), (Shape{2, 4, 2, 4, 4}));
+  EXPECT_EQ(b.velocity.to_vector(), plain.velocity.to_vector());  // weights change no draw
+  const std::vector<float> w = b.loss_weight.to_vector(), v = b.velocity.to_vector();
+  std::vector<float> pred(v.size());
+  for (size_t j = 0; j < pred.size(); ++j) pred[j] = std::sin(float(j));
+  double expect = 0, plain_expect = 0;
+  for (size_t j = 0; j < v.size(); ++j) {
+    const size_t i = j / 128, pos = j % 32;  // sample, position within one channel
+    EXPECT_EQ(w[j], (i == 0 ? w0 : w1)[pos]);
+    const double d = double(pred[j]) - double(v[j]);
+    expect += w[j] * d * d, plain_expect += d * d;
+  }
+  Tensor p = Tensor::from_vector(pred, b.velocity.shape());
+  p.set_requires_grad();
+  Tensor loss = flow_loss(p, b);
+  EXPECT_NEAR(loss.item(), expect / double(v.size()), 1e-5);
+  EXPECT_NEAR(flow_loss(Tensor::from_vector(pred, b.velocity.shape()), plain).item(), plain_expect / double(v.size()), 1e-5);
+  backward(loss);
+  const std::vector<float> g = p.grad().to_vector();  // d/dp of mean(w (p - v)^2) = 2 w (p - v) / N
+  for (size_t j = 0; j < g.size(); j += 37)
+    EXPECT_NEAR(g[j], 2 * w[j] * (pred[j] - v[j]) / float(v.size()), 1e-7f);
+  samples[1].loss_weight = Tensor();
+  TrainRng rng3(3);
+  EXPECT_THROW(make_flow_batch(samples, data.empty_context(), 0, tiny(), o, rng3), Error);
 }
 
 TEST(Flow, DataOrderIsAPermutationPerEpochAndSeekable) {

@@ -217,6 +217,46 @@ TEST(WorldLatents, WithoutCaptionEncodingGetGivesTheCaptionsTokenIds) {
   EXPECT_EQ(ids.empty_caption_ids(), std::vector<int32_t>{tokenizer().eos_id()});
 }
 
+TEST(WorldLatents, ObjectWeightIsHighestOnTheObjectFlatOnTheBackgroundAndMeanOne) {
+  WorldClipPick p;
+  p.scene.width = p.scene.height = 32, p.scene.frames = 5;
+  Object o;
+  o.size = Size::large, o.x = 0.3, o.y = 0.5;  // radius ~5 px at (~10, 16)
+  p.scene.objects = {o};
+  p.frames = 5, p.crop_w = p.crop_h = 32;
+  const Tensor t = object_loss_weight(p, 4, 4, 3);
+  ASSERT_EQ(t.shape(), (kinema::Shape{2, 8, 8}));
+  const std::vector<float> w = t.to_vector();
+  double sum = 0;
+  for (float x : w) sum += x;
+  EXPECT_NEAR(sum / double(w.size()), 1.0, 1e-5);
+  const float centre = w[4 * 8 + 2], corner = w[0 * 8 + 7], later_corner = w[64 + 7 * 8 + 7];
+  EXPECT_NEAR(centre / corner, 4.f, 1e-4f);  // 1 + weight on a covered position, 1 on the bare background
+  EXPECT_FLOAT_EQ(later_corner, corner);
+  EXPECT_FLOAT_EQ(w[64 + 4 * 8 + 2], centre);  // a still object covers the same positions later
+  for (float x : object_loss_weight(p, 4, 4, 0).to_vector()) EXPECT_FLOAT_EQ(x, 1.f);
+  p.scene.objects.clear();
+  for (float x : object_loss_weight(p, 4, 4, 3).to_vector()) EXPECT_FLOAT_EQ(x, 1.f);
+  p.crop_w = 30;
+  EXPECT_THROW(object_loss_weight(p, 4, 4, 3), Error);
+}
+
+TEST(WorldLatents, GetGivesTheObjectWeightOnTheLatentGridWhenAsked) {
+  Models& m = models();
+  WorldLatentOptions o = small();
+  WorldLatentDataset plain(m.vae, m.encoder, tokenizer(), o);
+  o.object_weight = 2;
+  WorldLatentDataset weighted(m.vae, m.encoder, tokenizer(), o);
+  EXPECT_EQ(weighted.cache_key(), plain.cache_key());  // mu does not change
+  EXPECT_FALSE(plain.get(5).loss_weight.defined());
+  const LatentSample s = weighted.get(5);
+  const kinema::Shape ls = s.latent.shape();
+  EXPECT_EQ(s.loss_weight.shape(), (kinema::Shape{ls[1], ls[2], ls[3]}));
+  EXPECT_EQ(s.loss_weight.to_vector(), object_loss_weight(weighted.pick(5), 4, 4, 2).to_vector());
+  o.object_weight = -1;
+  EXPECT_THROW(WorldLatentDataset(m.vae, m.encoder, tokenizer(), o), Error);
+}
+
 TEST(WorldLatents, TrainsTheDiTWithBucketedMicroBatches) {
   Models& m = models();
   WorldLatentDataset data(m.vae, m.encoder, tokenizer(), small());

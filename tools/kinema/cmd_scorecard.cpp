@@ -24,7 +24,7 @@ int cmd_scorecard_modes(int argc, char** argv);  // cmd_scorecard_modes.cpp: --m
 namespace {
 
 struct ScoreCli {
-  std::string model, out = "scorecard";
+  std::string model, out = "scorecard", split = "heldout";
   int64_t prompts = 50, steps = 0, seed = 1;
   float cfg = -1;
   float from_noise = 1;  // 1: pure noise (text-to-video); below: SDEdit of the rendered scene
@@ -38,6 +38,11 @@ const std::vector<Option<ScoreCli>>& options() {
       {"--steps", "N", "sampling steps (default: the model's)", KINEMA_OPT_INT(steps)},
       {"--cfg", "X", "guidance scale (default: the model's)", KINEMA_OPT_FLOAT(cfg)},
       {"--seed", "N", "which held-out prompts (and the generation seeds)", KINEMA_OPT_INT(seed)},
+      {"--split", "S",
+       "heldout: prompts with combinations training never sees (the gate); training: fresh scenes of "
+       "the training distribution (the control: a kind that passes there but not held out fails on "
+       "composition)",
+       KINEMA_OPT_STRING(split)},
       {"--from-noise", "T",
        "start each sample from the prompt's own rendered scene noised to level T in (0, 1] (SDEdit) "
        "instead of pure noise: T near 0 measures the VAE's round trip, 1 is text-to-video; the level "
@@ -77,6 +82,8 @@ int cmd_scorecard(int argc, char** argv) {
     return 0;
   }
   check(c.from_noise > 0 && c.from_noise <= 1, "scorecard", "--from-noise must lie in (0, 1]; got ", c.from_noise);
+  check(c.split == "heldout" || c.split == "training", "scorecard", "--split must be heldout or training; got '",
+        c.split, "'");
   const char* env = std::getenv("KINEMA_MODEL");
   Pipeline pipe = Pipeline::load(!c.model.empty() ? c.model : env ? env : KINEMA_DEFAULT_MODEL_DIR);
   fs::create_directories(c.out);
@@ -85,7 +92,8 @@ int cmd_scorecard(int argc, char** argv) {
   std::vector<Frame> grid_frames;
   std::ofstream md(fs::path(c.out) / "prompts.md");
   md << "| # | prompt | claims passed |\n|---|---|---|\n";
-  HeldOutPrompts heldout(uint64_t(c.seed), {w, h, pipe.manifest().fps, pipe.manifest().frames});
+  HeldOutPrompts heldout(uint64_t(c.seed), {w, h, pipe.manifest().fps, pipe.manifest().frames},
+                         c.split == "training" ? PromptSplit::training : PromptSplit::held_out);
   int64_t done = 0, pass_all = 0, total_all = 0;
   while (done < c.prompts) {
     GenerateRequest r;
@@ -118,7 +126,7 @@ int cmd_scorecard(int argc, char** argv) {
   std::fprintf(stderr, "\n");
   std::ofstream js(fs::path(c.out) / "report.json");
   js << "{\n  \"model\": \"" << pipe.manifest().name << "\", \"prompts\": " << c.prompts
-     << ", \"from_noise\": " << c.from_noise << ",\n  \"kinds\": {";
+     << ", \"from_noise\": " << c.from_noise << ", \"split\": \"" << c.split << "\",\n  \"kinds\": {";
   bool first = true;
   std::printf("%-26s %8s %8s\n", "claim kind (gate name)", "pass", "of");
   for (const auto& [kind, pt] : kinds) {

@@ -131,6 +131,9 @@ const std::vector<Option<TrainCli>>& options() {
       {"--cache", "DIR", "world data: latent cache (DIR/<key>/, key = VAE encoder weights + data options)", KS(world.cache_dir)},
       {"--clips", "N", "world data: data set size (indices; clips are rendered and encoded on first use)", KI(world.count)},
       {"--images", "P", "world data: share of one-frame images (text-to-image)", KF(world.image_fraction)},
+      {"--object-weight", "A", "world data: latent positions the objects cover weigh 1 + A in the flow loss "
+                               "(then scaled to mean 1), so shapes count against the background; 0: all alike",
+       KF(world.object_weight)},
       {"--world-seed", "N", "world data: world seed", KI(world.seed)},
       {"--precompute", "N", "world data: fill the latent cache for indices [0, N) and exit", KI(precompute)},
       {"--sample-every", "N", "world data: every N steps and at the end, rank 0 writes DIR/samples/step-NNNNNNNN/"

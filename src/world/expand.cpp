@@ -20,8 +20,43 @@ struct Parser {
   int pending_rel = -1;    // relation waiting for its second noun phrase
   bool after_effect = false, after_camera = false, after_dir_for_rel = false;
   int last_dir = -1;
+  int place_h = -1, place_v = -1;      // the place phrase being read ("top left", "the center")
+  bool in_place = false;
+  int pending_h = -1, pending_v = -1;  // a place stated before its object ("at the top, a ...")
 
   bool np_pending() const { return count > 0 || size >= 0 || color >= 0; }
+
+  void set_place(PObject& o, int h, int v) const {
+    if (h >= 0) o.place_h = h;
+    if (v >= 0) o.place_v = v;
+  }
+
+  // One word of a place phrase: h or v a third (0, 1, 2) or -1; centre = (-2, -2), which fills
+  // whichever axes the phrase has not named ("top middle" is the top's middle).
+  void place(int h, int v) {
+    if (!in_place) place_h = place_v = -1, in_place = true;
+    if (h == -2) {
+      if (place_h < 0 && place_v < 0) place_h = place_v = 1;
+      else if (place_h < 0) place_h = 1;
+      else if (place_v < 0) place_v = 1;
+    } else {
+      if (h >= 0) place_h = h;
+      if (v >= 0) place_v = v;
+    }
+    if (subj >= 0 && !np_pending()) set_place(p.objects[subj], place_h, place_v);
+    else pending_h = place_h, pending_v = place_v;
+  }
+
+  // "left" in "on the left", "left side", "top left" is a place; in "moves to the left" a direction.
+  bool dir_is_place(const Token& t, const std::vector<std::string>& words, size_t i) const {
+    const std::string next = i + 1 < words.size() ? words[i + 1] : "";
+    if (next == "of") return false;  // "left of the blue square": a relation
+    for (const char* w : {"side", "corner", "corners", "half", "part", "edge", "area", "region"})
+      if (next == w) return true;
+    if (in_place) return true;
+    if ((t.word == "upper" || t.word == "lower") && (next == "left" || next == "right")) return true;
+    return i >= 2 && words[i - 1] == "the" && (words[i - 2] == "on" || words[i - 2] == "at" || words[i - 2] == "in");
+  }
 
   void noun(int shape, bool is_plural) {
     // "the red circle" names an object already introduced, if there is one.
@@ -39,6 +74,8 @@ struct Parser {
       o.size = size;
       o.count = count > 0 ? count : (is_plural ? 2 : 1);
       o.event = event;
+      set_place(o, pending_h, pending_v);
+      pending_h = pending_v = -1;
       id = int(p.objects.size());
       p.objects.push_back(o);
     }
@@ -108,6 +145,16 @@ struct Parser {
   void token(const Token& t, const std::vector<std::string>& words, size_t i) {
     const std::string next = i + 1 < words.size() ? words[i + 1] : "";
     if (t.kind != Tok::dir && t.kind != Tok::filler) last_dir = -1;
+    const bool place_word = t.kind == Tok::place || (t.kind == Tok::dir && dir_is_place(t, words, i));
+    if (!place_word && t.kind != Tok::filler && t.kind != Tok::of) in_place = false;
+    if (place_word) {
+      const int h = t.kind == Tok::place ? (t.value == kPlaceCenter ? -2 : -1)
+                    : t.value == int(Dir::left) ? 0 : t.value == int(Dir::right) ? 2 : -1;
+      const int v = t.kind == Tok::place ? (t.value == kPlaceCenter ? -2 : t.value == kPlaceTop ? 0 : 2)
+                    : t.value == int(Dir::up) ? 0 : t.value == int(Dir::down) ? 2 : -1;
+      place(h, v);
+      return;
+    }
     switch (t.kind) {
       case Tok::filler:
         if (t.word == "the") definite = true;
@@ -150,6 +197,7 @@ struct Parser {
       case Tok::effect_to: after_effect = true; return;
       case Tok::times: if (subj >= 0) p.objects[subj].times = t.value; return;
       case Tok::of: return;
+      case Tok::place: return;  // read above
     }
   }
 };
@@ -161,7 +209,7 @@ ParsedPrompt parse_prompt(const std::string& prompt) {
   std::vector<std::string> words = words_of(prompt);
   for (size_t i = 0; i < words.size(); ++i) {
     const std::string& w = words[i];
-    if (w == "," || w == "." || w == ";") { ps.after_camera = false; ps.after_effect = false; continue; }
+    if (w == "," || w == "." || w == ";") { ps.after_camera = ps.after_effect = ps.in_place = false; continue; }
     if (w == "cut" || w == "cuts") { ps.p.cut = true; continue; }
     if ((w == "in" || w == "out") && i > 0 && lex(words[i - 1]) && lex(words[i - 1])->kind == Tok::zoom) continue;
     std::optional<Token> t = lex(w);
@@ -199,7 +247,9 @@ Expansion expand(const std::string& prompt, uint64_t seed, const SampleOptions& 
   check(total <= 12, "world.expand", "too many objects in the prompt; got ", total, ", expected at most 12");
   e.scene = fill_scene(p, seed, opt);
   // Claims about values the prompt did not state are not the prompt's claims.
-  e.unspecified.push_back("position");
+  bool placed = true;
+  for (const PObject& o : p.objects) placed = placed && o.place_h >= 0 && o.place_v >= 0;
+  if (!placed) e.unspecified.push_back("position");
   bool sizes = true;
   for (const PObject& o : p.objects) sizes = sizes && o.size >= 0;
   if (!sizes) e.unspecified.push_back("size");

@@ -2,6 +2,7 @@
 // (seeded) within the same constraints as sample_scene: colours distinct and far from the
 // background, objects inside the frame, movers ending inside the frame, relations satisfied.
 #include <algorithm>
+#include <utility>
 
 #include "world/internal.hpp"
 #include "world/parsed_prompt.hpp"
@@ -60,6 +61,16 @@ Behavior behavior_of(const PObject& o) {
   }
 }
 
+// The range [lo, hi] of a coordinate within the third `which` (0, 1, 2) of [0, extent], or the
+// whole range when which is -1; a third the object cannot fit keeps the point nearest to it.
+std::pair<double, double> third(int which, double extent, double lo, double hi) {
+  if (which < 0) return {lo, hi};
+  const double a = std::max(lo, extent * which / 3), b = std::min(hi, extent * (which + 1) / 3);
+  if (a <= b) return {a, b};
+  const double nearest = std::clamp(extent * (which + 0.5) / 3, lo, hi);
+  return {nearest, nearest};
+}
+
 }  // namespace
 
 Scene fill_scene(const ParsedPrompt& p, uint64_t seed, const SampleOptions& opt) {
@@ -87,6 +98,7 @@ Scene fill_scene(const ParsedPrompt& p, uint64_t seed, const SampleOptions& opt)
     return c;
   };
   std::vector<int> first(p.objects.size());  // scene index of each parsed object's first copy
+  std::vector<int> parsed_of;                 // parsed object of each scene object
   std::vector<bool> linked(p.objects.size(), false);
   for (const PObject& o : p.objects)
     if (o.target >= 0) linked[o.target] = true;
@@ -116,7 +128,7 @@ Scene fill_scene(const ParsedPrompt& p, uint64_t seed, const SampleOptions& opt)
     if (linked[k] && po.verb < 0) o.size = po.size >= 0 ? Size(po.size) : Size::large;
     o.layer = int(k) + 1;
     first[k] = int(s.objects.size());
-    for (int c = 0; c < po.count; ++c) s.objects.push_back(o);
+    for (int c = 0; c < po.count; ++c) s.objects.push_back(o), parsed_of.push_back(int(k));
   }
   // Links: geometry of the cause-and-effect, occlusion and orbit templates.
   std::vector<bool> placed(s.objects.size(), false);
@@ -178,9 +190,12 @@ Scene fill_scene(const ParsedPrompt& p, uint64_t seed, const SampleOptions& opt)
       Object& o = s.objects[i];
       const double r = size_radius(o.size) * 1.2;
       bool ok = false;
+      const PObject& po = p.objects[size_t(parsed_of[i])];
+      const auto [x0, x1] = third(po.place_h, A, r + 0.02, A - r - 0.02);
+      const auto [y0, y1] = third(po.place_v, 1.0, r + 0.02, o.behavior == Behavior::fall ? 0.42 : 1 - r - 0.02);
       for (int tries = 0; tries < 80 && !ok; ++tries) {
-        o.x = rng.uniform(r + 0.02, A - r - 0.02);
-        o.y = rng.uniform(r + 0.02, (o.behavior == Behavior::fall ? 0.42 : 1 - r - 0.02));
+        o.x = rng.uniform(x0, x1);
+        o.y = rng.uniform(y0, y1);
         bool good = true;
         for (size_t j = 0; j < s.objects.size() && good; ++j)
           if (placed[j]) good = std::hypot(s.objects[j].x - o.x, s.objects[j].y - o.y) > r + size_radius(s.objects[j].size) * 1.2 + 0.05;

@@ -107,6 +107,10 @@ const std::map<std::string, Token>& table() {
     add(Tok::zoom, 1, {"zoom", "zooms", "zooming", "zoomed"});
     add(Tok::then, 0, {"then", "after", "afterwards", "later", "next", "finally", "before", "subsequently"});
     add(Tok::effect_to, 0, {"turns", "becomes", "changes", "turning", "turned", "making", "makes"});
+    add(Tok::place, kPlaceCenter, {"center", "centre", "middle", "central", "centered", "centred"});
+    add(Tok::place, kPlaceTop, {"top", "topmost"});
+    add(Tok::place, kPlaceBottom, {"bottom", "bottommost"});
+    add(Tok::filler, 0, {"corner", "corners", "half", "part", "edge", "area", "region"});
     add(Tok::times, 1, {"once"});
     add(Tok::times, 2, {"twice", "times"});
     // "in"/"out" are fillers unless they follow "zoom": the parser looks at the raw words.

@@ -8,8 +8,11 @@ namespace kinema::world {
 
 enum class Tok {
   filler, number, color, shape, size, verb, dir, spin, relation, background, camera, zoom, then, effect_to, of,
-  times
+  times, place
 };
+// Where in the frame an object is (value of Tok::place); "left"/"right"/"upper"/"lower" are
+// directions that the parser reads as places by their context ("on the left", "top left").
+enum PlaceWord { kPlaceCenter, kPlaceTop, kPlaceBottom };
 enum class Verb { move, bounce, fall, rotate, grow, shrink, orbit, appear, disappear, still, hit, bite, behind, collide };
 struct Token {
   Tok kind = Tok::filler;

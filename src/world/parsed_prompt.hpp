@@ -16,6 +16,8 @@ struct PObject {
   int target = -1;
   int effect = -1, effect_color = -1;
   bool collide = false;
+  // Where the prompt put it: thirds of the frame, 0 left/top, 1 centre, 2 right/bottom; -1 free.
+  int place_h = -1, place_v = -1;
 };
 // Relation kinds: 0 above, 1 below, 2 beside, 3 left of, 4 right of (a REL b).
 struct PRelation { int a, b, kind; };

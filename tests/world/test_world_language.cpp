@@ -2,10 +2,12 @@
 // order, word-vector mapping, reporting what was not understood).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
 #include "kinema/world.hpp"
 #include "world/lexicon.hpp"
+#include "world/scene_facts.hpp"
 #include "world/wordmap.hpp"
 
 using namespace kinema::world;
@@ -151,4 +153,47 @@ TEST(WorldExpand, DiagonalsAndOneBehaviourPerObject) {
   const Expansion bg = expand("a red star on a blue background", 0);
   EXPECT_EQ(bg.scene.background, Background::plain);
   EXPECT_STREQ(background_palette()[bg.scene.bg_top].name, "pale blue");
+}
+
+TEST(WorldExpand, PlacesPutTheObjectInThatPartOfTheFrameAndDirectionsStayMotions) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"a big yellow circle in the center at night", "center"},
+      {"a blue square in the middle", "center"},
+      {"a green star in the top left corner", "top left"},
+      {"a red heart on the right", "right side"},
+      {"at the bottom, a small purple ring", "bottom middle"},
+      {"a white cross at the top middle of the frame", "top middle"},
+      {"an orange triangle in the lower right", "bottom right"},
+  };
+  for (const auto& [prompt, place] : cases)
+    for (uint64_t seed = 0; seed < 8; ++seed) {
+      const Expansion e = expand(prompt, seed);
+      ASSERT_EQ(e.scene.objects.size(), 1u) << prompt;
+      EXPECT_TRUE(e.mapped.empty()) << prompt << ": " << e.mapped[0];
+      EXPECT_NE(e.scene.objects[0].behavior, Behavior::move) << prompt;  // a place is not a motion
+      const SceneFacts f = scene_facts(e.scene);
+      const std::string want = place;
+      if (want == "right side" || want == "bottom middle")  // one axis named: the other is free
+        EXPECT_TRUE(has(f.place[0], want.substr(0, want.find(' ')))) << prompt << " -> " << f.place[0];
+      else
+        EXPECT_EQ(f.place[0], want) << prompt << " seed " << seed;
+    }
+  // Both axes named: position becomes the prompt's claim; one axis or none: not.
+  auto unspecified = [](const Expansion& e, const char* what) {
+    return std::find(e.unspecified.begin(), e.unspecified.end(), what) != e.unspecified.end();
+  };
+  EXPECT_FALSE(unspecified(expand("a red circle in the center", 1), "position"));
+  EXPECT_TRUE(unspecified(expand("a red circle on the left", 1), "position"));
+  // Directions are still motions, and "left of" still a relation.
+  const Expansion moves = expand("a blue ball moves to the left", 2);
+  EXPECT_EQ(moves.scene.objects[0].behavior, Behavior::move);
+  EXPECT_EQ(moves.scene.objects[0].dir, Dir::left);
+  const Expansion up = expand("a red circle on the left moves up", 2);
+  EXPECT_EQ(up.scene.objects[0].dir, Dir::up);
+  EXPECT_TRUE(has(scene_facts(up.scene).place[0], "left"));
+  for (uint64_t seed = 0; seed < 5; ++seed) {
+    const Expansion rel = expand("a red square to the left of a blue circle", seed);
+    ASSERT_EQ(rel.scene.objects.size(), 2u);
+    EXPECT_LT(rel.scene.objects[0].x, rel.scene.objects[1].x);
+  }
 }

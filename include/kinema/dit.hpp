@@ -51,6 +51,13 @@ struct DiTConfig {
   // embedding, so the caption's global facts (background, camera, colours) modulate every
   // block directly, as SD3 adds its pooled text vector. Present when text_pool.* is.
   bool pooled_text = false;
+  // kinema's own addition, not in Wan: each token's place in the frame, as Fourier features of
+  // its normalised (x, y) in [-1, 1] (kDiTPositionFeatures of them) through pos_embedding
+  // (Linear, zero at init), added to the tokens after patch_embedding. Wan's 3D RoPE gives
+  // attention only relative offsets: without this a token cannot tell the top left from the
+  // centre, so "at the top left of the frame" cannot be followed. Normalised coordinates mean
+  // the same place at every size and aspect ratio. Present when pos_embedding.* is.
+  bool absolute_position = false;
   float eps = 1e-6f;
   float rope_theta = 10000.f;
 
@@ -58,6 +65,8 @@ struct DiTConfig {
   int64_t patch_volume() const { return patch_size[0] * patch_size[1] * patch_size[2]; }
   void validate() const;  // throws Error naming the inconsistent field
 };
+
+inline constexpr int64_t kDiTPositionFeatures = 16;  // sin, cos of pi k x and pi k y, k = 1..4
 
 // Every parameter of a config, in checkpoint order: (Wan checkpoint key, shape).
 std::vector<std::pair<std::string, Shape>> dit_parameter_shapes(const DiTConfig& config);

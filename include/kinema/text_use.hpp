@@ -1,6 +1,6 @@
 // Does a model read its caption? The flow-matching loss of its DiT on world clips it was not
-// trained on, with each clip's own detailed caption, with another clip's, and with the empty
-// caption, at a few noise levels. A model that follows prompts predicts much better with its
+// trained on, with each clip's own detailed caption, with another clip's, with the empty
+// caption and with its own whose shape words name other shapes, at a few noise levels. A model that follows prompts predicts much better with its
 // own caption, above all from near-pure noise (t close to 1), where the caption is nearly all
 // it has to go on; equal losses mean the caption is ignored. `kinema model text-use DIR`.
 //
@@ -31,6 +31,11 @@ struct TextUseOptions {
 struct TextUseRow {
   float t = 0;
   double own = 0, other = 0, empty = 0;  // mean square velocity error over the clips
+  // With the own caption but every object's shape named as the next shape (circle -> square ...):
+  // a shape word the DiT reads costs loss there, above all where the objects are.
+  double swapped = 0;
+  // own and swapped over the latent positions the objects cover (world::object_coverage).
+  double object_own = 0, object_swapped = 0;
 };
 
 std::vector<TextUseRow> measure_text_use(const Pipeline& pipeline, const TextUseOptions& options = {});

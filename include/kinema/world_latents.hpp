@@ -55,10 +55,12 @@ struct WorldLatentOptions {
 // latents_mean / latents_std are not part of it (the cache holds raw mu).
 std::string vae_encoder_hash(const VAE& vae);
 
-// The flow-loss weight [T', H', W'] of a picked clip's latent positions (spatial x spatial x
-// temporal pixels each, frame 0 alone, causally): 1 + weight where objects cover at least a
-// quarter of the position's pixels (in proportion below that), 1 on the bare background, then
-// scaled to mean 1. Object pixels are those that change when the objects are drawn.
+// How much of each latent position of a picked clip [T', H', W'] (spatial x spatial x temporal
+// pixels each, frame 0 alone, causally) the objects cover: 1 from a quarter of its pixels up,
+// in proportion below, 0 on the bare background. Object pixels are those that change when the
+// objects are drawn.
+Tensor object_coverage(const WorldClipPick& pick, int64_t spatial, int64_t temporal);
+// The flow-loss weight of those positions: 1 + weight x coverage, scaled to mean 1.
 Tensor object_loss_weight(const WorldClipPick& pick, int64_t spatial, int64_t temporal, float weight);
 
 class WorldLatentDataset final : public LatentDataset {
@@ -78,6 +80,8 @@ class WorldLatentDataset final : public LatentDataset {
 
   WorldClipPick pick(int64_t index) const;
   std::string caption(int64_t index) const;
+  // The caption index's phrasing draws would give another scene (e.g. its scene with other shapes).
+  std::string caption(int64_t index, const Scene& scene) const;
   Tensor clip(int64_t index) const;           // [3, T, H, W] in [-1, 1]
   Tensor mu(int64_t index) const;             // raw VAE mu [z_dim, T', H', W'] (cached)
   std::vector<int32_t> caption_ids(int64_t index) const;  // at most max_text_len, eos last

@@ -17,35 +17,57 @@ namespace {
 
 struct Clip {
   Tensor z0;  // normalised latent [1, C, T', h, w]
-  std::string caption;
+  std::string caption, swapped;  // swapped: every shape named as the next one
+  std::vector<float> cover;      // object coverage of each latent position [T' h w]
 };
+
+world::Scene next_shapes(world::Scene s) {
+  for (world::Object& o : s.objects) o.shape = world::Shape((int(o.shape) + 1) % world::kShapeCount);
+  return s;
+}
+
+std::vector<float> coverage(const Pipeline& p, const world::WorldClipPick& pick) {
+  const VaeConfig& c = p.vae().config();
+  return world::object_coverage(pick, c.spatial_compression(), c.temporal_compression()).to_vector();
+}
 
 Clip world_clip(const Pipeline& p, uint64_t seed, const TextUseOptions& o) {
   const world::Scene scene = world::sample_scene(seed, {o.width, o.height, o.fps, o.frames});
   std::vector<Frame> frames;
   for (const world::Image& im : world::render(scene)) frames.push_back(Frame{im.width, im.height, im.rgb});
+  const world::WorldClipPick pick{scene, 0, scene.frames, 0, 0, scene.width, scene.height};
   return {p.vae().normalize(p.vae().encode(detail::frames_to_video(frames)).mu),
-          world::detailed_caption(scene, seed)};
+          world::detailed_caption(scene, seed), world::detailed_caption(next_shapes(scene), seed),
+          coverage(p, pick)};
 }
 
 // Index i of the world training set: the dataset's own normalised latent, as the trainer gets it.
-Clip training_clip(const world::WorldLatentDataset& data, int64_t index) {
+Clip training_clip(const Pipeline& p, const world::WorldLatentDataset& data, int64_t index) {
   const Tensor z = data.get(index).latent;
   Shape batched = z.shape();
   batched.insert(batched.begin(), 1);
-  return {reshape(z, batched), data.caption(index)};
+  const world::WorldClipPick pick = data.pick(index);
+  return {reshape(z, batched), data.caption(index), data.caption(index, next_shapes(pick.scene)),
+          coverage(p, pick)};
 }
 
 // fo: no frame given (zeros in the conditioning slot, when the DiT has one).
-double velocity_error(const DiT& dit, const DiTForwardOptions& fo, const Tensor& xt, float t, const Tensor& context,
-                      const Tensor& target) {
+struct Error2 {
+  double all = 0, objects = 0;  // mean square over every position, and over the objects' (coverage-weighted)
+};
+
+Error2 velocity_error(const DiT& dit, const DiTForwardOptions& fo, const Tensor& xt, float t, const Tensor& context,
+                      const Tensor& target, const std::vector<float>& cover) {
   const std::vector<float> v = dit.forward(xt, Tensor::from_vector({1000.f * t}, {1}),
                                            reshape(context, {1, context.size(0), context.size(1)}), fo)
                                    .to_vector();
   const std::vector<float> y = target.to_vector();
-  double sum = 0;
-  for (size_t i = 0; i < v.size(); ++i) sum += (double(v[i]) - y[i]) * (double(v[i]) - y[i]);
-  return sum / double(v.size());
+  double sum = 0, object_sum = 0, covered = 0;
+  for (size_t i = 0; i < v.size(); ++i) {
+    const double e = (double(v[i]) - y[i]) * (double(v[i]) - y[i]), c = cover[i % cover.size()];
+    sum += e, object_sum += c * e, covered += c;
+  }
+  return {sum / double(v.size()), covered > 0 ? object_sum / covered : 0};
 }
 
 }  // namespace
@@ -58,7 +80,7 @@ std::vector<TextUseRow> measure_text_use(const Pipeline& p, const TextUseOptions
   NoGradGuard no_grad;
   const int64_t max_len = p.manifest().max_text_len;
   std::vector<Clip> clips;
-  std::vector<Tensor> own;
+  std::vector<Tensor> own, swapped;
   std::optional<world::WorldLatentDataset> training;
   if (o.training_index) {
     check(*o.training_index >= 0, "text-use", "the first training-set index must be >= 0; got ",
@@ -69,16 +91,18 @@ std::vector<TextUseRow> measure_text_use(const Pipeline& p, const TextUseOptions
     training.emplace(p.vae(), p.text_encoder(), p.tokenizer(), wo);
   }
   for (int i = 0; i < o.clips; ++i) {
-    clips.push_back(training ? training_clip(*training, *o.training_index + i)
+    clips.push_back(training ? training_clip(p, *training, *o.training_index + i)
                              : world_clip(p, o.seed + uint64_t(i), o));
     own.push_back(encode_caption(p.tokenizer(), p.text_encoder(), clips.back().caption, max_len));
+    swapped.push_back(encode_caption(p.tokenizer(), p.text_encoder(), clips.back().swapped, max_len));
   }
   const Tensor empty = encode_caption(p.tokenizer(), p.text_encoder(), "", max_len);
   std::vector<TextUseRow> rows;
   std::mt19937_64 gen(o.seed);
   std::normal_distribution<float> normal;
   for (float t : o.t) {
-    TextUseRow r{t, 0, 0, 0};
+    TextUseRow r;
+    r.t = t;
     for (size_t i = 0; i < clips.size(); ++i) {
       const std::vector<float> z = clips[i].z0.to_vector();
       std::vector<float> xt(z.size()), v(z.size());
@@ -89,11 +113,16 @@ std::vector<TextUseRow> measure_text_use(const Pipeline& p, const TextUseOptions
       const Tensor x = Tensor::from_vector(xt, clips[i].z0.shape()), target = Tensor::from_vector(v, x.shape());
       DiTForwardOptions fo;
       fo.condition = no_frame_condition(p.dit().config(), x.shape());
-      r.own += velocity_error(p.dit(), fo, x, t, own[i], target);
-      r.other += velocity_error(p.dit(), fo, x, t, own[(i + 1) % own.size()], target);
-      r.empty += velocity_error(p.dit(), fo, x, t, empty, target);
+      const std::vector<float>& cover = clips[i].cover;
+      const Error2 mine = velocity_error(p.dit(), fo, x, t, own[i], target, cover);
+      const Error2 renamed = velocity_error(p.dit(), fo, x, t, swapped[i], target, cover);
+      r.own += mine.all, r.object_own += mine.objects;
+      r.swapped += renamed.all, r.object_swapped += renamed.objects;
+      r.other += velocity_error(p.dit(), fo, x, t, own[(i + 1) % own.size()], target, cover).all;
+      r.empty += velocity_error(p.dit(), fo, x, t, empty, target, cover).all;
     }
-    r.own /= double(clips.size()), r.other /= double(clips.size()), r.empty /= double(clips.size());
+    for (double* v : {&r.own, &r.other, &r.empty, &r.swapped, &r.object_own, &r.object_swapped})
+      *v /= double(clips.size());
     rows.push_back(r);
   }
   return rows;

@@ -150,8 +150,10 @@ WorldClipPick WorldLatentDataset::pick(int64_t index) const {
   return pick_world_clip(options_.video(), index);
 }
 
-std::string WorldLatentDataset::caption(int64_t index) const {
-  return detailed_caption(pick(index).scene, mix_seed(options_.seed ^ 0x63617074696f6eull, uint64_t(index)));
+std::string WorldLatentDataset::caption(int64_t index) const { return caption(index, pick(index).scene); }
+
+std::string WorldLatentDataset::caption(int64_t index, const Scene& scene) const {
+  return detailed_caption(scene, mix_seed(options_.seed ^ 0x63617074696f6eull, uint64_t(index)));
 }
 
 Tensor WorldLatentDataset::clip(int64_t index) const {

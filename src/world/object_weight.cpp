@@ -15,17 +15,16 @@ namespace {
 // this (anti-aliased edges below it count as background).
 constexpr int kObjectDiff = 24;
 
-// Coverage at which a position gets the whole extra weight.
+// Share of a position's pixels from which it counts as wholly covered.
 constexpr double kFullCoverage = 0.25;
 
 }  // namespace
 
-Tensor object_loss_weight(const WorldClipPick& p, int64_t spatial, int64_t temporal, float weight) {
-  check(spatial >= 1 && temporal >= 1, "object_loss_weight", "compression must be >= 1; got ", spatial, " and ",
+Tensor object_coverage(const WorldClipPick& p, int64_t spatial, int64_t temporal) {
+  check(spatial >= 1 && temporal >= 1, "object_coverage", "compression must be >= 1; got ", spatial, " and ",
         temporal);
-  check(weight >= 0, "object_loss_weight", "the object weight must be >= 0; got ", weight);
   check(p.crop_w % spatial == 0 && p.crop_h % spatial == 0 && (p.frames - 1) % temporal == 0,
-        "object_loss_weight", "a ", p.crop_w, "x", p.crop_h, "x", p.frames, " clip does not divide into ", spatial,
+        "object_coverage", "a ", p.crop_w, "x", p.crop_h, "x", p.frames, " clip does not divide into ", spatial,
         "x", spatial, "x", temporal, " latent positions");
   const std::vector<FrameState> states = simulate(p.scene);
   Scene bare = p.scene;
@@ -50,15 +49,22 @@ Tensor object_loss_weight(const WorldClipPick& p, int64_t spatial, int64_t tempo
         if (d > kObjectDiff) cover[size_t((t * H + y / spatial) * W + x / spatial)] += 1;
       }
   }
-  std::vector<float> w(cover.size());
-  double total = 0;
-  for (size_t i = 0; i < w.size(); ++i) {
+  std::vector<float> c(cover.size());
+  for (size_t i = 0; i < c.size(); ++i) {
     const double pixels = double(frames_in[i / size_t(H * W)] * spatial * spatial);
-    w[i] = float(1 + weight * std::min(1.0, cover[i] / pixels / kFullCoverage));
-    total += w[i];
+    c[i] = float(std::min(1.0, cover[i] / pixels / kFullCoverage));
   }
+  return Tensor::from_vector(c, {T, H, W});
+}
+
+Tensor object_loss_weight(const WorldClipPick& p, int64_t spatial, int64_t temporal, float weight) {
+  check(weight >= 0, "object_loss_weight", "the object weight must be >= 0; got ", weight);
+  const Tensor c = object_coverage(p, spatial, temporal);
+  std::vector<float> w = c.to_vector();
+  double total = 0;
+  for (float& v : w) total += v = 1 + weight * v;
   for (float& v : w) v = float(v * double(w.size()) / total);  // mean 1: the loss keeps its scale
-  return Tensor::from_vector(w, {T, H, W});
+  return Tensor::from_vector(w, c.shape());
 }
 
 }  // namespace kinema::world

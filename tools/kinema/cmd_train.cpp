@@ -28,11 +28,12 @@
 namespace kinema::cli {
 namespace {
 
-// Gives warm-start weights the pooled-text path at zero (the model computes what it did): the
-// tensors its config lists with pooled_text and the file lacks.
-void add_pooled_text(TensorFile& dit) {
+// Gives warm-start weights the pooled-text and position paths the model asks for, at zero (the
+// model computes what it did): the tensors its config lists with them and the file lacks.
+void add_paths(TensorFile& dit, bool pooled_text, bool absolute_position) {
   DiTConfig c = infer_dit_config(dit.tensors, dit.metadata);
-  c.pooled_text = true;
+  c.pooled_text = c.pooled_text || pooled_text;
+  c.absolute_position = c.absolute_position || absolute_position;
   for (const auto& [name, shape] : dit_parameter_shapes(c))
     if (!dit.tensors.count(name)) dit.tensors[name] = Tensor::zeros(shape);
 }
@@ -64,6 +65,7 @@ struct TrainCli : TrainLoopCli {
   DataDefault mask_channels{-1, 4};  // -1: no frame conditioning
   DataDefault joint_text{0, 1};      // train the text encoder with the DiT (world data)
   DataDefault pooled_text{0, 1};     // DiTConfig::pooled_text (a new model, or added to --init's)
+  DataDefault position{0, 0};        // DiTConfig::absolute_position (likewise; off until a shipped model has it)
   uint64_t init_seed = 1;
   TrainCli() {
     world.count = 100000;
@@ -108,6 +110,9 @@ const std::vector<Option<TrainCli>>& options() {
       {"--init-seed", "N", "new model: seed of the random init (Wan's init_weights)", KI(init_seed)},
       {"--pooled-text", "0|1", "the caption's mean token added to the time embedding (text_pool; kinema's, not Wan's); "
                                "with --init, added at zero to weights without it", KD(pooled_text)},
+      {"--position", "0|1", "each token's place in the frame added after patch_embedding (pos_embedding; kinema's, "
+                            "not Wan's: RoPE alone gives only relative offsets); with --init, added at zero",
+       KD(position)},
       {"--init", "FILE", "warm start from these DiT weights (e.g. models/default/dit.safetensors, or a run's "
                          "ema.safetensors, whose text encoder then replaces --text-encoder); fresh optimizer and schedule", KS(init)},
       {"--latents", "N", "synthetic data: number of latents", KI(data.count)},
@@ -222,12 +227,13 @@ int train_dit(int argc, char** argv) {
   c.model.num_layers = c.layers.get(world_data), c.model.ffn_dim = c.ffn.get(world_data);
   if (world_data) c.model.freq_dim = 256;
   c.model.pooled_text = c.pooled_text.get(world_data) != 0;
+  c.model.absolute_position = c.position.get(world_data) != 0;
   const int64_t mask_channels = c.mask_channels.get(world_data);
 
   // --init: the DiT's weights, and the text encoder trained with it when the file carries one.
   auto [init_dit, init_text] = c.init.empty() ? std::pair<TensorFile, TensorFile>{}
                                               : split_text_encoder(load_tensors(c.init));
-  if (!c.init.empty() && c.model.pooled_text) add_pooled_text(init_dit);
+  if (!c.init.empty()) add_paths(init_dit, c.model.pooled_text, c.model.absolute_position);
   std::unique_ptr<LatentDataset> data;
   bool joint = false;
   std::unique_ptr<VAE> vae;

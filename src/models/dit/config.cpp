@@ -83,6 +83,7 @@ std::vector<std::pair<std::string, Shape>> dit_parameter_shapes(const DiTConfig&
   add_linear(out, "time_embedding.2", c.dim, c.dim);
   add_linear(out, "time_projection.1", 6 * c.dim, c.dim);  // .0 is SiLU
   if (c.pooled_text) add_linear(out, "text_pool", c.dim, c.dim);
+  if (c.absolute_position) add_linear(out, "pos_embedding", c.dim, kDiTPositionFeatures);
   for (int64_t i = 0; i < c.num_layers; ++i) {
     std::string b = "blocks." + std::to_string(i);
     out.emplace_back(b + ".modulation", Shape{1, 6, c.dim});
@@ -142,6 +143,7 @@ DiTConfig infer_dit_config(const std::map<std::string, Tensor>& t,
   c.qk_norm = c.num_layers == 0 || t.count("blocks.0.self_attn.norm_q.weight");
   c.cross_attn_norm = c.num_layers == 0 || t.count("blocks.0.norm3.weight");
   c.pooled_text = t.count("text_pool.weight") > 0;
+  c.absolute_position = t.count("pos_embedding.weight") > 0;
   const Tensor& hw = need(t, "head.head.weight", 2);  // [out * pt*ph*pw, dim]
   KINEMA_CHECK(hw.size(0) % c.patch_volume() == 0, "dit", "tensor \"head.head.weight\" has ",
                hw.size(0), " outputs; expected a multiple of the patch volume ", c.patch_volume());

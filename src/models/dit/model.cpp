@@ -34,8 +34,8 @@ std::vector<float> init_values(const std::string& name, const Shape& shape, DiTI
   std::vector<float> v(size_t(shape_numel(shape)), 0.f);
   std::normal_distribution<float> normal(0.f, 1.f);
   bool random = init == DiTInit::random;
-  if (name.rfind("text_pool.", 0) == 0) {
-    // zero: a model given the pooled path starts out computing what it did without it
+  if (name.rfind("text_pool.", 0) == 0 || name.rfind("pos_embedding.", 0) == 0) {
+    // zero: a model given the pooled or position path starts out computing what it did without it
   } else if (ends_with(name, "modulation")) {  // torch.randn(1, k, dim) / dim**0.5
     float s = 1.f / std::sqrt(float(shape.back()));
     for (float& x : v) x = normal(rng) * s;
@@ -67,6 +67,23 @@ Tensor f32_copy(const Tensor& t) {
 // Wan keeps the timestep path in f32 whatever the compute dtype. t [B] gives e [B, D] and
 // e0 [B, 6, D]; per-token t [B, N] (Wan2.2: TI2V's first latent frame at t = 0) gives
 // e [B, N, D] and e0 [B, N, 6, D], cut to this rank's tokens under sequence parallelism.
+// Each token's place in the frame [1, N, D]: Fourier features of its patch centre's normalised
+// (x, y) through pos_embedding; tokens in (T', H', W') order, the same at every frame.
+Tensor position_embedding(const dit::Run& run) {
+  const int64_t T = run.grid_t, H = run.grid_h, W = run.grid_w, F = kDiTPositionFeatures;
+  std::vector<float> f(size_t(T * H * W * F));
+  for (int64_t i = 0; i < T * H * W; ++i) {
+    const double x = (double(i % W) + 0.5) / double(W) * 2 - 1, y = (double(i / W % H) + 0.5) / double(H) * 2 - 1;
+    float* row = f.data() + i * F;
+    for (int64_t k = 1; k <= F / 4; ++k) {
+      const double a = M_PI * double(k);
+      row[4 * (k - 1) + 0] = float(std::sin(a * x)), row[4 * (k - 1) + 1] = float(std::cos(a * x));
+      row[4 * (k - 1) + 2] = float(std::sin(a * y)), row[4 * (k - 1) + 3] = float(std::cos(a * y));
+    }
+  }
+  return run.linear(Tensor::from_vector(f, {1, T * H * W, F}), "pos_embedding", DType::f32);
+}
+
 // The caption's mean token [B, D] over its valid tokens (context_lens), through text_pool.
 Tensor pooled_text(const dit::Run& run, const Tensor& ctx) {
   const int64_t B = ctx.size(0), L = ctx.size(1);
@@ -183,6 +200,7 @@ Tensor DiT::forward(const Tensor& x, const Tensor& t, const Tensor& context,
   }
 
   Tensor tokens = dit::patchify(run, x);  // [B, N, D]
+  if (c.absolute_position) tokens = add(tokens, position_embedding(run));  // broadcast over B
   trace("patch_embedding", tokens);
   KINEMA_CHECK(t.ndim() == 1 || t.size(1) == tokens.size(1), "dit", "per-token timesteps must be [B, tokens] = [", B,
                ", ", tokens.size(1), "] for this latent; got ", shape_str(t.shape()));

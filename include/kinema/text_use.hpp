@@ -34,8 +34,10 @@ struct TextUseRow {
   // With the own caption but every object's shape named as the next shape (circle -> square ...):
   // a shape word the DiT reads costs loss there, above all where the objects are.
   double swapped = 0;
-  // own and swapped over the latent positions the objects cover (world::object_coverage).
-  double object_own = 0, object_swapped = 0;
+  // own and swapped over the latent positions the objects cover (world::object_coverage), and
+  // there with the caption of the scene turned half a turn (every object named in the opposite
+  // part of the frame): a DiT that reads where things are predicts them elsewhere with it.
+  double object_own = 0, object_swapped = 0, object_mirrored = 0;
 };
 
 std::vector<TextUseRow> measure_text_use(const Pipeline& pipeline, const TextUseOptions& options = {});

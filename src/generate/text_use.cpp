@@ -17,12 +17,20 @@ namespace {
 
 struct Clip {
   Tensor z0;  // normalised latent [1, C, T', h, w]
-  std::string caption, swapped;  // swapped: every shape named as the next one
+  std::string caption, swapped, mirrored;  // every shape named as the next one; every object mirrored
   std::vector<float> cover;      // object coverage of each latent position [T' h w]
 };
 
 world::Scene next_shapes(world::Scene s) {
   for (world::Object& o : s.objects) o.shape = world::Shape((int(o.shape) + 1) % world::kShapeCount);
+  return s;
+}
+
+// The scene turned half a turn about the frame's centre: its caption places every object in the
+// opposite part of the frame (top left <-> bottom right), relations the other way round.
+world::Scene mirrored(world::Scene s) {
+  const double aspect = double(s.width) / double(s.height);
+  for (world::Object& o : s.objects) o.x = aspect - o.x, o.y = 1 - o.y;
   return s;
 }
 
@@ -38,7 +46,7 @@ Clip world_clip(const Pipeline& p, uint64_t seed, const TextUseOptions& o) {
   const world::WorldClipPick pick{scene, 0, scene.frames, 0, 0, scene.width, scene.height};
   return {p.vae().normalize(p.vae().encode(detail::frames_to_video(frames)).mu),
           world::detailed_caption(scene, seed), world::detailed_caption(next_shapes(scene), seed),
-          coverage(p, pick)};
+          world::detailed_caption(mirrored(scene), seed), coverage(p, pick)};
 }
 
 // Index i of the world training set: the dataset's own normalised latent, as the trainer gets it.
@@ -48,7 +56,7 @@ Clip training_clip(const Pipeline& p, const world::WorldLatentDataset& data, int
   batched.insert(batched.begin(), 1);
   const world::WorldClipPick pick = data.pick(index);
   return {reshape(z, batched), data.caption(index), data.caption(index, next_shapes(pick.scene)),
-          coverage(p, pick)};
+          data.caption(index, mirrored(pick.scene)), coverage(p, pick)};
 }
 
 // fo: no frame given (zeros in the conditioning slot, when the DiT has one).
@@ -80,7 +88,7 @@ std::vector<TextUseRow> measure_text_use(const Pipeline& p, const TextUseOptions
   NoGradGuard no_grad;
   const int64_t max_len = p.manifest().max_text_len;
   std::vector<Clip> clips;
-  std::vector<Tensor> own, swapped;
+  std::vector<Tensor> own, swapped, mirror;
   std::optional<world::WorldLatentDataset> training;
   if (o.training_index) {
     check(*o.training_index >= 0, "text-use", "the first training-set index must be >= 0; got ",
@@ -95,6 +103,7 @@ std::vector<TextUseRow> measure_text_use(const Pipeline& p, const TextUseOptions
                              : world_clip(p, o.seed + uint64_t(i), o));
     own.push_back(encode_caption(p.tokenizer(), p.text_encoder(), clips.back().caption, max_len));
     swapped.push_back(encode_caption(p.tokenizer(), p.text_encoder(), clips.back().swapped, max_len));
+    mirror.push_back(encode_caption(p.tokenizer(), p.text_encoder(), clips.back().mirrored, max_len));
   }
   const Tensor empty = encode_caption(p.tokenizer(), p.text_encoder(), "", max_len);
   std::vector<TextUseRow> rows;
@@ -118,10 +127,11 @@ std::vector<TextUseRow> measure_text_use(const Pipeline& p, const TextUseOptions
       const Error2 renamed = velocity_error(p.dit(), fo, x, t, swapped[i], target, cover);
       r.own += mine.all, r.object_own += mine.objects;
       r.swapped += renamed.all, r.object_swapped += renamed.objects;
+      r.object_mirrored += velocity_error(p.dit(), fo, x, t, mirror[i], target, cover).objects;
       r.other += velocity_error(p.dit(), fo, x, t, own[(i + 1) % own.size()], target, cover).all;
       r.empty += velocity_error(p.dit(), fo, x, t, empty, target, cover).all;
     }
-    for (double* v : {&r.own, &r.other, &r.empty, &r.swapped, &r.object_own, &r.object_swapped})
+    for (double* v : {&r.own, &r.other, &r.empty, &r.swapped, &r.object_own, &r.object_swapped, &r.object_mirrored})
       *v /= double(clips.size());
     rows.push_back(r);
   }

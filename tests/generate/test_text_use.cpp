@@ -24,7 +24,8 @@ TEST(TextUse, GivesOneFiniteRowPerNoiseLevelAndTheSameTwice) {
   ASSERT_EQ(a.size(), 2u);
   for (size_t i = 0; i < a.size(); ++i) {
     EXPECT_EQ(a[i].t, small().t[i]);
-    for (double v : {a[i].own, a[i].other, a[i].empty, a[i].swapped, a[i].object_own, a[i].object_swapped})
+    for (double v : {a[i].own, a[i].other, a[i].empty, a[i].swapped, a[i].object_own, a[i].object_swapped,
+                     a[i].object_mirrored})
       EXPECT_TRUE(std::isfinite(v) && v > 0) << v;
     EXPECT_EQ(a[i].own, b[i].own);
     EXPECT_EQ(a[i].other, b[i].other);
@@ -49,11 +50,13 @@ TEST(TextUse, ADiTThatCannotSeeTextGivesEqualLosses) {
     EXPECT_NEAR(r.own, r.empty, 1e-6 * r.own) << r.t;
     EXPECT_NEAR(r.own, r.swapped, 1e-6 * r.own) << r.t;
     EXPECT_NEAR(r.object_own, r.object_swapped, 1e-6 * r.object_own) << r.t;
+    EXPECT_NEAR(r.object_own, r.object_mirrored, 1e-6 * r.object_own) << r.t;
   }
   const std::vector<TextUseRow> seeing = measure_text_use(p, small());
   EXPECT_GT(std::fabs(seeing[0].own - seeing[0].other), 1e-4 * seeing[0].own);  // a difference the bound sees
   // Renaming a shape changes a word or two of the caption: smaller, still ten times the blind bound.
   EXPECT_GT(std::fabs(seeing[0].object_own - seeing[0].object_swapped), 1e-5 * seeing[0].object_own);
+  EXPECT_GT(std::fabs(seeing[0].object_own - seeing[0].object_mirrored), 1e-5 * seeing[0].object_own);
 }
 
 TEST(TextUse, MeasuresOnTrainingSetClipsWhenAskedAndTheSameTwice) {

@@ -144,8 +144,9 @@ int text_use(int argc, char** argv) {
                 "The DiT's flow loss on fresh world clips with each clip's own caption, another clip's and\n"
                 "the empty one, at t = 0.3, 0.6, 0.9, 0.97: does the model read its caption? own/other\n"
                 "near 1 means the caption is ignored. 'shapes' is the own caption with every shape named as\n"
-                "another; the object columns measure only where the objects are, so own/shapes there near 1\n"
-                "means the DiT does not read the shape words.\n\n");
+                "another, 'places' the caption of the scene turned half a turn (every object named in the\n"
+                "opposite part of the frame); the object columns measure only where the objects are, so\n"
+                "own/shapes or own/places there near 1 means the DiT does not read those words.\n\n");
     print_options(text_use_options());
     return help ? 0 : 2;
   }
@@ -156,10 +157,11 @@ int text_use(int argc, char** argv) {
               dir.c_str(), c.o.clips,
               c.o.training_index ? ("training-set clips from index " + std::to_string(c.training_index)).c_str()
                                  : "fresh clips");
-  std::printf("     t     own   other   empty  shapes  own/other | objects: own  shapes  own/shapes\n");
+  std::printf("     t     own   other   empty   own/other | objects: own  shapes  places  own/shapes  own/places\n");
   for (const TextUseRow& r : measure_text_use(p, c.o))
-    std::printf("  %.2f  %.4f  %.4f  %.4f  %.4f   %.3f    |          %.4f  %.4f   %.3f\n", r.t, r.own, r.other,
-                r.empty, r.swapped, r.own / r.other, r.object_own, r.object_swapped, r.object_own / r.object_swapped);
+    std::printf("  %.2f  %.4f  %.4f  %.4f   %.3f     |          %.4f  %.4f  %.4f   %.3f       %.3f\n", r.t, r.own,
+                r.other, r.empty, r.own / r.other, r.object_own, r.object_swapped, r.object_mirrored,
+                r.object_own / r.object_swapped, r.object_own / r.object_mirrored);
   return 0;
 }
 

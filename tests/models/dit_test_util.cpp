@@ -5,6 +5,8 @@
 #include <cmath>
 #include <random>
 
+#include "kinema/autograd.hpp"
+
 namespace kinema::test {
 
 DiTConfig tiny_dit_config() {
@@ -36,6 +38,25 @@ void expect_gradients_everywhere(const std::vector<Tensor>& params,
     }
     EXPECT_GT(norm, 0) << name << " has an all-zero gradient";
   }
+}
+
+DiT grown_at_zero(const DiT& plain, const DiTConfig& grown) {
+  TensorFile f = plain.to_tensors();
+  for (const auto& [name, shape] : dit_parameter_shapes(grown))
+    if (!f.tensors.count(name)) f.tensors[name] = Tensor::zeros(shape);
+  return DiT::from_tensors(f);
+}
+
+double central_difference(const std::function<double()>& objective, Tensor& p, int64_t i, float h) {
+  NoGradGuard no_grad;
+  float* v = p.data<float>();
+  const float x = v[i];
+  v[i] = x + h;
+  const double up = objective();
+  v[i] = x - h;
+  const double down = objective();
+  v[i] = x;
+  return (up - down) / (2 * h);
 }
 
 }  // namespace kinema::test

@@ -1,6 +1,7 @@
 // Shared helpers for the DiT tests: tiny configs and seeded inputs.
 #pragma once
 #include <cstdint>
+#include <functional>
 
 #include <string>
 #include <utility>
@@ -18,5 +19,11 @@ Tensor seeded(const Shape& shape, uint64_t seed);
 // parameter table, in parameters() order).
 void expect_gradients_everywhere(const std::vector<Tensor>& params,
                                  const std::vector<std::pair<std::string, Shape>>& shapes);
+
+// The weights of `plain` with the tensors `grown` lists and plain lacks added at zero (kinema's
+// pooled-text and position paths start out computing what the model did without them).
+DiT grown_at_zero(const DiT& plain, const DiTConfig& grown);
+// (objective(p[i] + h) - objective(p[i] - h)) / 2h, p's f32 storage changed in place and restored.
+double central_difference(const std::function<double()>& objective, Tensor& p, int64_t i, float h = 1e-2f);
 
 }  // namespace kinema::test

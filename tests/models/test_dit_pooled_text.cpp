@@ -35,16 +35,14 @@ TEST(DiTPooledText, EveryParameterGetsAFiniteNonZeroGradient) {
 
 TEST(DiTPooledText, AtZeroTheModelComputesWhatItDidWithoutIt) {
   const DiT plain = DiT::init_random(tiny_dit_config(), 7, DiTInit::random);
-  TensorFile f = plain.to_tensors();
-  const int64_t D = plain.config().dim;
-  f.tensors["text_pool.weight"] = Tensor::zeros({D, D});
-  f.tensors["text_pool.bias"] = Tensor::zeros({D});
-  const DiT pooled = DiT::from_tensors(f);
+  const DiT pooled = grown_at_zero(plain, pooled_config());
   EXPECT_TRUE(pooled.config().pooled_text);
   EXPECT_FALSE(plain.config().pooled_text);
   const Tensor ctx = seeded({2, 6, plain.config().text_dim}, 4);
   EXPECT_EQ(run(plain, ctx).to_vector(), run(pooled, ctx).to_vector());
   // Non-zero, it changes the output: the path is live.
+  TensorFile f = pooled.to_tensors();
+  const int64_t D = plain.config().dim;
   f.tensors["text_pool.weight"] = seeded({D, D}, 9);
   EXPECT_NE(run(DiT::from_tensors(f), ctx).to_vector(), run(plain, ctx).to_vector());
 }
@@ -68,19 +66,9 @@ TEST(DiTPooledText, GradientsMatchFiniteDifferences) {
   const Tensor r = seeded({2, m.config().out_dim, 3, 4, 6}, 13);
   auto objective = [&] { return sum(mul(run(m, ctx, {6, 3}), r)); };
   backward(objective());
+  auto central = [&](Tensor& p, int64_t i) { return central_difference([&] { return objective().item(); }, p, i); };
   const Tensor& w = m.weight("text_pool.weight");
   const std::vector<float> gw = w.grad().to_vector(), gc = ctx.grad().to_vector();
-  auto central = [&](Tensor& p, int64_t i) {
-    NoGradGuard ng;
-    float* v = p.data<float>();
-    const float x = v[i], h = 1e-2f;
-    v[i] = x + h;
-    const double up = objective().item();
-    v[i] = x - h;
-    const double down = objective().item();
-    v[i] = x;
-    return (up - down) / (2 * h);
-  };
   Tensor wt = w;
   for (int64_t i : {0L, 17L, 100L, 255L}) {
     const double fd = central(wt, i);

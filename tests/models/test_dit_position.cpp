@@ -39,14 +39,11 @@ TEST(DiTPosition, EveryParameterGetsAFiniteNonZeroGradient) {
 
 TEST(DiTPosition, AtZeroTheModelComputesWhatItDidWithoutIt) {
   const DiT plain = DiT::init_random(tiny_dit_config(), 7, DiTInit::random);
-  TensorFile f = plain.to_tensors();
-  const int64_t D = plain.config().dim;
-  f.tensors["pos_embedding.weight"] = Tensor::zeros({D, kDiTPositionFeatures});
-  f.tensors["pos_embedding.bias"] = Tensor::zeros({D});
-  const DiT placed = DiT::from_tensors(f);
+  const DiT placed = grown_at_zero(plain, position_config());
   EXPECT_TRUE(placed.config().absolute_position);
   EXPECT_FALSE(plain.config().absolute_position);
   EXPECT_EQ(run(plain).to_vector(), run(placed).to_vector());
+  const int64_t D = plain.config().dim;
   EXPECT_EQ(DiT::init_random(position_config(), 3).weight("pos_embedding.weight").to_vector(),
             std::vector<float>(size_t(D * kDiTPositionFeatures), 0.f));  // a fresh model starts at zero too
 }
@@ -95,15 +92,7 @@ TEST(DiTPosition, GradientsMatchFiniteDifferences) {
   Tensor w = m.weight("pos_embedding.weight");
   const std::vector<float> g = w.grad().to_vector();
   for (int64_t i : {0L, 5L, 40L, 127L}) {
-    NoGradGuard ng;
-    float* v = w.data<float>();
-    const float x = v[i], h = 1e-2f;
-    v[i] = x + h;
-    const double up = objective().item();
-    v[i] = x - h;
-    const double down = objective().item();
-    v[i] = x;
-    const double fd = (up - down) / (2 * h);
+    const double fd = central_difference([&] { return objective().item(); }, w, i);
     EXPECT_NEAR(g[size_t(i)], fd, 2e-3 + 2e-2 * std::fabs(fd)) << "pos_embedding.weight[" << i << "]";
   }
 }

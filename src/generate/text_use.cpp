@@ -18,7 +18,7 @@ namespace {
 struct Clip {
   Tensor z0;  // normalised latent [1, C, T', h, w]
   std::string caption, swapped, mirrored;  // every shape named as the next one; every object mirrored
-  std::vector<float> cover;      // object coverage of each latent position [T' h w]
+  std::vector<float> cover;                // object coverage of each latent position [T' h w]
 };
 
 world::Scene next_shapes(world::Scene s) {
@@ -59,12 +59,12 @@ Clip training_clip(const Pipeline& p, const world::WorldLatentDataset& data, int
           data.caption(index, mirrored(pick.scene)), coverage(p, pick)};
 }
 
-// fo: no frame given (zeros in the conditioning slot, when the DiT has one).
-struct Error2 {
+struct SquareError {
   double all = 0, objects = 0;  // mean square over every position, and over the objects' (coverage-weighted)
 };
 
-Error2 velocity_error(const DiT& dit, const DiTForwardOptions& fo, const Tensor& xt, float t, const Tensor& context,
+// fo: no frame given (zeros in the conditioning slot, when the DiT has one).
+SquareError velocity_error(const DiT& dit, const DiTForwardOptions& fo, const Tensor& xt, float t, const Tensor& context,
                       const Tensor& target, const std::vector<float>& cover) {
   const std::vector<float> v = dit.forward(xt, Tensor::from_vector({1000.f * t}, {1}),
                                            reshape(context, {1, context.size(0), context.size(1)}), fo)
@@ -123,8 +123,8 @@ std::vector<TextUseRow> measure_text_use(const Pipeline& p, const TextUseOptions
       DiTForwardOptions fo;
       fo.condition = no_frame_condition(p.dit().config(), x.shape());
       const std::vector<float>& cover = clips[i].cover;
-      const Error2 mine = velocity_error(p.dit(), fo, x, t, own[i], target, cover);
-      const Error2 renamed = velocity_error(p.dit(), fo, x, t, swapped[i], target, cover);
+      const SquareError mine = velocity_error(p.dit(), fo, x, t, own[i], target, cover);
+      const SquareError renamed = velocity_error(p.dit(), fo, x, t, swapped[i], target, cover);
       r.own += mine.all, r.object_own += mine.objects;
       r.swapped += renamed.all, r.object_swapped += renamed.objects;
       r.object_mirrored += velocity_error(p.dit(), fo, x, t, mirror[i], target, cover).objects;

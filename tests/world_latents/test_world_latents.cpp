@@ -239,6 +239,8 @@ TEST(WorldLatents, ObjectWeightIsHighestOnTheObjectFlatOnTheBackgroundAndMeanOne
   for (float x : object_loss_weight(p, 4, 4, 3).to_vector()) EXPECT_FLOAT_EQ(x, 1.f);
   p.crop_w = 30;
   EXPECT_THROW(object_loss_weight(p, 4, 4, 3), Error);
+  p.crop_w = 32, p.crop_x = 4;  // past the frame's right edge
+  EXPECT_THROW(object_coverage(p, 4, 4), Error);
 }
 
 TEST(WorldLatents, GetGivesTheObjectWeightOnTheLatentGridWhenAsked) {

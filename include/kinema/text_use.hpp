@@ -1,8 +1,10 @@
 // Does a model read its caption? The flow-matching loss of its DiT on world clips it was not
-// trained on, with each clip's own detailed caption, with another clip's, with the empty
-// caption and with its own whose shape words name other shapes, at a few noise levels. A model that follows prompts predicts much better with its
+// trained on, with each clip's own detailed caption, with another clip's and with the empty
+// caption, at a few noise levels. A model that follows prompts predicts much better with its
 // own caption, above all from near-pure noise (t close to 1), where the caption is nearly all
-// it has to go on; equal losses mean the caption is ignored. `kinema model text-use DIR`.
+// it has to go on; equal losses mean the caption is ignored. Where the objects are, it also
+// compares the own caption with its shapes renamed and with its places mirrored: does the DiT
+// read those words? `kinema model text-use DIR`.
 //
 // With training_index set, the clips are instead the world training set's (the indices
 // `kinema train dit --data world` draws from, with its default data options): the own-caption

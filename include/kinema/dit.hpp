@@ -70,6 +70,9 @@ inline constexpr int64_t kDiTPositionFeatures = 16;  // sin, cos of pi k x and p
 
 // Every parameter of a config, in checkpoint order: (Wan checkpoint key, shape).
 std::vector<std::pair<std::string, Shape>> dit_parameter_shapes(const DiTConfig& config);
+// Adds, at zero, every tensor `config` lists that `weights` lacks: a warm start that grows the
+// pooled-text or position path (both start at zero) computes what the smaller model did.
+void add_missing_at_zero(std::map<std::string, Tensor>& weights, const DiTConfig& config);
 
 // The recognizer: does this tensor set look like a Wan-style DiT (patch_embedding, blocks,
 // head)? Loaders ask it before infer_dit_config, which then explains what is missing.

@@ -33,6 +33,12 @@ struct ModeOptions {
   std::vector<Frame> resume_frames;
   std::shared_ptr<const SampleCheckpoint> resume_step;
   int resume_step_made = 0;  // frames made before resume_step's chunk; another chunk ignores it
+  // New frames next to a given one over which the difference between that frame and its
+  // decode fades out (fade_seam); 0 = none, the seam then shows the VAE's error.
+  int seam_fade = 12;
+  // Latent frames over which guidance rises from none at the given frames to the request's cfg
+  // (GenerateRequest::guidance_ramp): new frames next to a seam continue what they are given.
+  int guidance_ramp = 3;
   // Called after each sampled chunk's frames went to the sink, with the frames made so far:
   // the point a stopped render can resume from.
   std::function<void(int made)> chunk_done;
@@ -51,6 +57,13 @@ struct ModeResult {
 
 using FrameSink = std::function<void(const Frame&)>;
 using ProgressFn = std::function<void(const GenerateProgress&)>;
+
+// Adds (given - decoded) x (fade - j) / (fade + 1) to the j-th of `count` new frames counted
+// from the seam (forward: first, first + 1, ...; backward: the last first), so the change from
+// a kept input frame to the first new one is the model's own change, not the VAE's error.
+// Frames past `fade` are untouched.
+void fade_seam(const Frame& given, const Frame& decoded, std::vector<Frame>::iterator first, int count,
+               bool forward, int fade);
 
 // New frames a mode adds for `seconds` at `fps`, rounded up to a multiple of 4 (one latent frame).
 int frames_for_seconds(double seconds, int fps);

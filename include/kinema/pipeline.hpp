@@ -113,6 +113,10 @@ struct GenerateRequest {
   // After sampling, replace every latent frame whose 4 mask channels are all 1 by the known
   // latent, so the given frames decode exactly as their encoding does.
   bool paste_known = true;
+  // Latent frames over which guidance rises from none at a given frame to the full cfg
+  // (GuidanceOptions::frame_share, guidance_ramp_shares): a frame next to given ones follows
+  // them rather than being pulled to the caption's typical picture. 0 or 1: cfg everywhere.
+  int guidance_ramp = 0;
   // Reference frames in front (a character's reference, a storyboard's first shot; 1 + 4a of
   // the request's size): the clip is sampled with them given before frame 0, their last frame
   // held for 3 more frames so the clip's own latent frames keep their alignment, and their

@@ -66,7 +66,16 @@ struct GuidanceOptions {
   // at or above high_from, `cfg` below it. Unset (high_from < 0): `cfg` throughout.
   float cfg_high = 0.0f, high_from = -1.0f;
   float cfg_at(float timestep) const { return high_from >= 0 && timestep >= high_from ? cfg_high : cfg; }
+  // Per latent frame (axis 2 of a [B, C, T, H, W] latent), a share s of the guidance: that
+  // frame's scale is 1 + (cfg - 1)·s. Empty: the full scale everywhere. Frames next to given
+  // ones take less, so the text does not pull them away from what they continue.
+  std::vector<float> frame_share;
 };
+
+// The frame shares of a guidance ramp: 0 at a given latent frame, d / ramp at d latent frames
+// from the nearest given one, 1 from `ramp` frames on (and everywhere when none is given or
+// ramp <= 1).
+std::vector<float> guidance_ramp_shares(const std::vector<bool>& given, int ramp);
 
 // Classifier-free guidance around a model. With φ > 0 the guided velocity v_cfg is blended with
 // v_cfg·std(v_cond)/std(v_cfg) (unbiased std over every dim but the first, per batch item):

@@ -104,7 +104,11 @@ std::vector<Image> render(const Scene& s);
 void render_frame(const Scene& s, const FrameState& st, Image& out);
 
 // Seeded scene sampling; unspecified (negative) counts are drawn from [1, 4].
-struct SampleOptions { int width = 128, height = 128, fps = 12, frames = 24; };
+struct SampleOptions {
+  int width = 128, height = 128, fps = 12, frames = 24;
+  // One large object alone (a training focus sample: its shape then decides much of the loss).
+  bool single_large = false;
+};
 Scene sample_scene(uint64_t seed, const SampleOptions& opt = {});
 
 // Captions: the long descriptive caption (phrasing varies with `seed`) and a short prompt.

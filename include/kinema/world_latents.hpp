@@ -33,6 +33,9 @@ struct WorldLatentOptions {
   int64_t count = 100000;          // indices (fixes the epoch length)
   int frames = 25;                 // clip length: 1 + k * the VAE's temporal compression
   double image_fraction = 0.25;    // share of one-frame images (text-to-image)
+  // Share of samples that show one large object alone (WorldVideoOptions::focus_fraction). Not
+  // part of the cache key: those indices are cached under their own names, the others keep theirs.
+  double focus_fraction = 0;
   uint64_t seed = 1;               // world seed
   std::vector<std::pair<int, int>> sizes = {{128, 128}, {160, 96}, {96, 160}};  // (w, h)
   int fps = 12;

@@ -24,6 +24,9 @@ struct WorldVideoOptions {
   // Frames the scene runs beyond the clip, so the window can start later. 0: the clip is the
   // whole scene (what the scene's caption describes; the latent set uses this).
   int extra_frames = 16;
+  // Share of samples that show one large object alone (SampleOptions::single_large), decided per
+  // index apart from every other draw: the other indices keep their scenes.
+  double focus_fraction = 0;
 };
 
 // The scene and frame window a sample index uses (exposed for tests and for the latent set).
@@ -33,6 +36,8 @@ struct WorldClipPick {
   int crop_x = 0, crop_y = 0, crop_w = 0, crop_h = 0;
 };
 WorldClipPick pick_world_clip(const WorldVideoOptions& options, int64_t index);
+// Whether an index is one of the focus_fraction samples.
+bool world_clip_focus(const WorldVideoOptions& options, int64_t index);
 
 // The render size and clip length pick_world_clip gives an index (its first draws, without
 // sampling the scene): cheap enough to sort a whole epoch into shape buckets.

@@ -63,15 +63,24 @@ std::vector<Frame> video_to_frames(const Tensor& video) {
   return out;
 }
 
+std::vector<bool> known_latent_frames(const Tensor& condition, int64_t mask_channels) {
+  const Shape s = condition.shape();  // [1, K + C, T', h, w]
+  const int64_t T = s[2], plane = s[3] * s[4];
+  const std::vector<float> c = condition.to_vector();
+  std::vector<bool> out(size_t(T), true);
+  for (int64_t j = 0; j < T; ++j)
+    for (int64_t k = 0; k < mask_channels; ++k) out[size_t(j)] = out[size_t(j)] && c[size_t((k * T + j) * plane)] == 1.f;
+  return out;
+}
+
 Tensor paste_known(const Tensor& z, const Tensor& condition, int64_t mask_channels) {
   const Shape s = z.shape();  // [1, C, T', h, w]
   const int64_t C = s[1], T = s[2], plane = s[3] * s[4];
   std::vector<float> v = z.to_vector();
   const std::vector<float> c = condition.to_vector();  // [1, K + C, T', h, w]
+  const std::vector<bool> full = known_latent_frames(condition, mask_channels);
   for (int64_t j = 0; j < T; ++j) {
-    bool full = true;
-    for (int64_t k = 0; k < mask_channels; ++k) full = full && c[size_t((k * T + j) * plane)] == 1.f;
-    if (!full) continue;
+    if (!full[size_t(j)]) continue;
     for (int64_t ch = 0; ch < C; ++ch)
       std::copy_n(c.data() + ((mask_channels + ch) * T + j) * plane, plane, v.data() + (ch * T + j) * plane);
   }

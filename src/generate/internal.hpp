@@ -16,6 +16,8 @@ std::vector<Frame> video_to_frames(const Tensor& video);    // [1, 3, T, H, W] -
 // z [1, C, T', h, w] with every latent frame whose K mask channels are all 1 in `condition`
 // ([1, K + C, T', h, w]) replaced by the condition's known latent.
 Tensor paste_known(const Tensor& z, const Tensor& condition, int64_t mask_channels);
+// Which latent frames a condition gives whole (all their mask channels 1).
+std::vector<bool> known_latent_frames(const Tensor& condition, int64_t mask_channels);
 
 // Wan2.2 TI2V: x [1, C, T', h, w] with latent frame 0 replaced by first [1, C, 1, h, w].
 Tensor replace_first_latent(const Tensor& x, const Tensor& first);

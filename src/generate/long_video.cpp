@@ -88,10 +88,12 @@ class ChunkRun {
     const int ctx = free ? 0 : P_, n = new_frames();  // given context frames at the front, new ones
     GenerateRequest q = r_;
     q.frames = ctx + n, q.noise_stream = c_, q.known.clear(), q.resume = std::move(step);
+    q.guidance_ramp = o_.guidance_ramp;
     for (int i = 0; i < ctx; ++i) q.known.push_back({i, i == 0 && o_.anchor ? anchor_ : tail_[size_t(i)]});
     for (const KnownFrame& kf : base_.known)  // frames the request gives (an image, a last image)
       if (kf.index >= made_ && kf.index < made_ + n) q.known.push_back({ctx + kf.index - made_, kf.frame});
     GenerateResult g = pipe_.generate(q, progress);
+    if (!free) fade_seam(tail_.back(), g.frames[size_t(ctx - 1)], g.frames.begin() + ctx, n, true, o_.seam_fade);
     begin_chunk();
     if (free) anchor_ = g.frames[0];
     for (int i = ctx; i < ctx + n; ++i) keep(std::move(g.frames[size_t(i)]));

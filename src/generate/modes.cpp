@@ -1,6 +1,6 @@
 // Extension forward and backward, joins and loops: each one clip sampled with frames of the
 // input given at its ends (docs/modes.md). The input's own frames are kept exactly; only the
-// new frames come from the decode.
+// new frames come from the decode, with the VAE's error at each seam faded into them (fade_seam).
 #include <algorithm>
 #include <cmath>
 
@@ -13,10 +13,12 @@ namespace {
 constexpr int kTc = 4;  // video frames per latent frame (the VAE's time compression)
 
 GenerateResult sample_clip(const Pipeline& pipe, const GenerateRequest& base, int frames, int width, int height,
-                           std::vector<KnownFrame> known, uint32_t stream, const ProgressFn& progress) {
+                           std::vector<KnownFrame> known, const ModeOptions& options, uint32_t stream,
+                           const ProgressFn& progress) {
   GenerateRequest r = base;
   r.frames = frames, r.width = width, r.height = height;
   r.known = std::move(known);
+  r.guidance_ramp = options.guidance_ramp;
   r.edit.clear();
   r.noise_stream = stream;
   return pipe.generate(r, progress);
@@ -34,13 +36,16 @@ void check_input(const std::vector<Frame>& v, const char* what, const char* wher
 // The transition core of join and loop: last 1 + 4(k - 1) frames of a first, n new frames, first
 // 4k frames of b last. Returns the n new frames.
 std::vector<Frame> bridge(const Pipeline& pipe, const std::vector<Frame>& a, const std::vector<Frame>& b,
-                          const GenerateRequest& base, int n, int k, uint32_t stream, const ProgressFn& progress,
-                          GenerateResult& last) {
+                          const GenerateRequest& base, int n, int k, const ModeOptions& options, uint32_t stream,
+                          const ProgressFn& progress, GenerateResult& last) {
+  const int fade = options.seam_fade;
   const int P = 1 + kTc * (k - 1), Q = kTc * k, N = P + n + Q;  // 1 + 4(2k - 1 + n/4)
   std::vector<KnownFrame> known;
   for (int i = 0; i < P; ++i) known.push_back({i, a[a.size() - size_t(P) + size_t(i)]});
   for (int i = 0; i < Q; ++i) known.push_back({P + n + i, b[size_t(i)]});
-  last = sample_clip(pipe, base, N, a[0].width, a[0].height, std::move(known), stream, progress);
+  last = sample_clip(pipe, base, N, a[0].width, a[0].height, std::move(known), options, stream, progress);
+  fade_seam(a.back(), last.frames[size_t(P - 1)], last.frames.begin() + P, n, true, fade);
+  fade_seam(b.front(), last.frames[size_t(P + n)], last.frames.begin() + P, n, false, fade);
   std::vector<Frame> out(last.frames.begin() + P, last.frames.begin() + P + n);
   last.frames.clear();
   return out;
@@ -75,7 +80,8 @@ ModeResult extend_video(const Pipeline& pipe, const std::vector<Frame>& input, c
     }
     std::vector<KnownFrame> known;
     for (int i = 0; i < P; ++i) known.push_back({i, input[size_t(L - P + i)]});
-    out.last = sample_clip(pipe, base, P + n, W, H, std::move(known), 0, progress);
+    out.last = sample_clip(pipe, base, P + n, W, H, std::move(known), options, 0, progress);
+    fade_seam(input.back(), out.last.frames[size_t(P - 1)], out.last.frames.begin() + P, n, true, options.seam_fade);
     out.frames = input;
     out.frames.insert(out.frames.end(), out.last.frames.begin() + P, out.last.frames.end());
     out.seams = {L};
@@ -86,7 +92,8 @@ ModeResult extend_video(const Pipeline& pipe, const std::vector<Frame>& input, c
     const int n = 1 + round_up(new_frames - 1, kTc) * (new_frames > 1), Q = kTc * k;  // 1 + 4m new frames
     std::vector<KnownFrame> known;
     for (int i = 0; i < Q; ++i) known.push_back({n + i, input[size_t(i)]});
-    out.last = sample_clip(pipe, base, n + Q, W, H, std::move(known), 0, progress);
+    out.last = sample_clip(pipe, base, n + Q, W, H, std::move(known), options, 0, progress);
+    fade_seam(input.front(), out.last.frames[size_t(n)], out.last.frames.begin(), n, false, options.seam_fade);
     out.frames.assign(out.last.frames.begin(), out.last.frames.begin() + n);
     out.frames.insert(out.frames.end(), input.begin(), input.end());
     out.seams = {n};
@@ -108,7 +115,7 @@ ModeResult join_videos(const Pipeline& pipe, const std::vector<Frame>& a, const 
   check(k >= 1, "join", "the second video needs at least ", kTc, " frames; got ", b.size());
   const int n = round_up(new_frames, kTc);
   ModeResult out;
-  std::vector<Frame> mid = bridge(pipe, a, b, base, n, k, 0, progress, out.last);
+  std::vector<Frame> mid = bridge(pipe, a, b, base, n, k, options, 0, progress, out.last);
   out.frames = a;
   out.frames.insert(out.frames.end(), mid.begin(), mid.end());
   out.frames.insert(out.frames.end(), b.begin(), b.end());
@@ -134,7 +141,7 @@ ModeResult loop_video(const Pipeline& pipe, const GenerateRequest& base, const M
   first.frames = 1 + kTc * a;
   ModeResult A = generate_long(pipe, first, options, {}, progress);
   ModeResult out;
-  std::vector<Frame> mid = bridge(pipe, A.frames, A.frames, r0, kTc * b, k, 1u << 20, progress, out.last);
+  std::vector<Frame> mid = bridge(pipe, A.frames, A.frames, r0, kTc * b, k, options, 1u << 20, progress, out.last);
   out.frames = std::move(A.frames);
   out.seams = A.seams;
   out.seams.push_back(int(out.frames.size()));

@@ -104,7 +104,8 @@ ModesScorecard run_modes_scorecard(const Pipeline& pipe, const ModesScorecardOpt
   check(o.edit_strength >= 0 && o.edit_strength <= 1, "modes scorecard", "--strength must lie in [0, 1]; got ",
         o.edit_strength);
   ModeOptions mode;
-  mode.context_latents = o.context_latents, mode.chunk_frames = o.chunk_frames;
+  mode.context_latents = o.context_latents, mode.chunk_frames = o.chunk_frames, mode.seam_fade = o.seam_fade;
+  mode.guidance_ramp = o.guidance_ramp;
   HeldOutPrompts heldout(o.seed, {mf.sizes[0].first, mf.sizes[0].second, mf.fps, mf.frames});
   const int new_frames = frames_for_seconds(o.seconds, mf.fps);
   std::vector<detail::ModeCase> cases;

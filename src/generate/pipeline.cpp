@@ -122,6 +122,7 @@ GenerateRequest Pipeline::resolve(const GenerateRequest& in) const {
   if (r.shift < 0) r.shift = m.shift;
   if (r.sampler.empty()) r.sampler = m.sampler;
   make_stepper(r.sampler);  // an unknown name is an Error listing the samplers
+  check(r.guidance_ramp >= 0, "generate", "--guidance-ramp must be 0 or more latent frames; got ", r.guidance_ramp);
   const int64_t C = vae_.config().z_dim;
   for (const KnownFrame& k : r.known)  // Wan2.2 TI2V conditions on frame 0 alone
     check(!m.replace_first_frame || k.index == 0, "generate", "this model (Wan2.2 TI2V) animates a given first frame ",
@@ -290,6 +291,9 @@ GenerateResult Pipeline::generate(const GenerateRequest& request,
   so.sampler = r.sampler;
   so.guidance.cfg = r.cfg, so.guidance.rescale = r.rescale;
   if (high_noise_) so.guidance.cfg_high = manifest_.cfg_high, so.guidance.high_from = high_from;
+  if (r.guidance_ramp > 1 && !r.known.empty() && fo.condition.defined())
+    so.guidance.frame_share =
+        guidance_ramp_shares(detail::known_latent_frames(fo.condition, c.in_dim - 2 * c.out_dim), r.guidance_ramp);
   if (progress)
     so.progress = [&](const SampleProgress& p) { progress({p.step, p.steps, since(t0)}); };
   so.checkpoint = r.checkpoint, so.resume = r.resume.get();

@@ -5,7 +5,9 @@
 //     v_r = v·std(v_c)/std(v),  v = φ·v_r + (1 − φ)·v
 // std is torch.std's unbiased estimate over every dim but the first, per batch item, as
 // diffusers' rescale_noise_cfg computes it; a 0-d or 1-d tensor counts as one item.
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <utility>
 
 #include "kinema/error.hpp"
@@ -57,7 +59,34 @@ Tensor rescale_guidance(const Tensor& guided, const Tensor& cond, float phi) {
   return out;
 }
 
+// uncond + (1 + (cfg - 1)·s_t)·(cond - uncond) at each latent frame t: cond where s_t = 0.
+Tensor guide_per_frame(const Tensor& cond, const Tensor& uncond, float cfg, const std::vector<float>& share) {
+  const Shape& s = cond.shape();
+  check(s.size() == 5 && int64_t(share.size()) == s[2], "Denoiser", "per-frame guidance needs a [B, C, T, H, W] ",
+        "latent with one share per latent frame; got ", shape_str(s), " and ", share.size(), " shares");
+  std::vector<float> c = cond.to_vector();
+  const std::vector<float> u = uncond.to_vector();
+  const int64_t T = s[2], plane = s[3] * s[4];
+  for (size_t i = 0; i < c.size(); ++i) {
+    const float w = 1.f + (cfg - 1.f) * share[size_t((int64_t(i) / plane) % T)];
+    c[i] = u[i] + w * (c[i] - u[i]);
+  }
+  return Tensor::from_vector(c, s);
+}
+
 }  // namespace
+
+std::vector<float> guidance_ramp_shares(const std::vector<bool>& given, int ramp) {
+  std::vector<float> out(given.size(), 1.f);
+  if (ramp <= 1 || std::find(given.begin(), given.end(), true) == given.end()) return out;
+  for (size_t t = 0; t < given.size(); ++t) {
+    int64_t d = int64_t(given.size());
+    for (size_t k = 0; k < given.size(); ++k)
+      if (given[k]) d = std::min<int64_t>(d, std::abs(int64_t(t) - int64_t(k)));
+    out[t] = std::min(1.f, float(d) / float(ramp));
+  }
+  return out;
+}
 
 Denoiser::Denoiser(ModelFn model, GuidanceOptions options)
     : model_(std::move(model)), options_(options) {
@@ -66,6 +95,8 @@ Denoiser::Denoiser(ModelFn model, GuidanceOptions options)
         options_.cfg, " and ", options_.cfg_high);
   check(options_.rescale >= 0 && options_.rescale <= 1, "Denoiser",
         "guidance rescale must lie in [0, 1]; got ", options_.rescale);
+  for (float s : options_.frame_share)
+    check(std::isfinite(s) && s >= 0, "Denoiser", "a frame's share of the guidance must be finite and >= 0; got ", s);
 }
 
 Tensor Denoiser::velocity(const Tensor& x, float sigma, float timestep) {
@@ -77,7 +108,8 @@ Tensor Denoiser::velocity(const Tensor& x, float sigma, float timestep) {
   call.conditional = false;
   ++calls_;
   Tensor uncond = checked_velocity(model_(x, call), x, "unconditional");
-  Tensor guided = add(uncond, scale(sub(cond, uncond), cfg));
+  Tensor guided = options_.frame_share.empty() ? add(uncond, scale(sub(cond, uncond), cfg))
+                                               : guide_per_frame(cond, uncond, cfg, options_.frame_share);
   if (options_.rescale > 0) guided = rescale_guidance(guided, cond, options_.rescale);
   return guided;
 }

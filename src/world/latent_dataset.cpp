@@ -60,6 +60,7 @@ WorldVideoOptions WorldLatentOptions::video() const {
   v.frames = frames;
   v.crop = 0;
   v.image_fraction = image_fraction;
+  v.focus_fraction = focus_fraction;
   v.seed = seed;
   v.sizes = sizes;
   v.fps = fps;
@@ -171,7 +172,8 @@ std::string WorldLatentDataset::cache_path(int64_t index) const {
   if (options_.cache_dir.empty()) return "";
   char shard[32], name[48];
   std::snprintf(shard, sizeof shard, "%05lld", static_cast<long long>(index / 1000));
-  std::snprintf(name, sizeof name, "%08lld.safetensors", static_cast<long long>(index));
+  std::snprintf(name, sizeof name, "%08lld%s.safetensors", static_cast<long long>(index),
+                world_clip_focus(options_.video(), index) ? "-focus" : "");
   return (fs::path(options_.cache_dir) / key_ / shard / name).string();
 }
 

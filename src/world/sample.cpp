@@ -155,7 +155,7 @@ Scene sample_scene(uint64_t seed, const SampleOptions& opt) {
   sample_background(rng, s);
   Sampler sp{rng, s, {}};
   const double T = sp.T, A = sp.A;
-  const int tmpl = s.frames == 1 ? (rng.chance(0.7) ? 0 : 1) : rng.below(10);
+  const int tmpl = opt.single_large ? 0 : s.frames == 1 ? (rng.chance(0.7) ? 0 : 1) : rng.below(10);
   if (tmpl == 1) {  // count: two or three identical objects, maybe one other
     Object g = sp.base();
     const int k = 2 + rng.below(2);
@@ -209,10 +209,11 @@ Scene sample_scene(uint64_t seed, const SampleOptions& opt) {
     o.behavior = Behavior::orbit; o.target = 0; o.speed = (rng.chance(0.5) ? 1 : -1) * rng.uniform(2.0, 3.0);
     sp.add(c, 0); sp.add(o, 1);
   } else {  // free: 1..4 objects with independent behaviours, each on its own layer
-    const int n = 1 + rng.below(4);
+    const int n = opt.single_large ? 1 : 1 + rng.below(4);
     for (int i = 0; i < n; ++i) {
       Object o = sp.base();
       if (n >= 3 && o.size == Size::large) o.size = Size::medium;
+      if (opt.single_large) o.size = Size::large;
       sp.place(o, 0.06);
       if (s.frames > 1) sp.behave(o);
       sp.add(o, i);

@@ -23,12 +23,19 @@ WorldClipShape world_clip_shape(const WorldVideoOptions& o, int64_t index) {
   return draw_shape(o, rng);
 }
 
+bool world_clip_focus(const WorldVideoOptions& o, int64_t index) {
+  check(o.focus_fraction >= 0 && o.focus_fraction <= 1, "WorldVideoDataset", "focus_fraction must be in [0, 1]; got ",
+        o.focus_fraction);
+  return o.focus_fraction > 0 && Rng(mix_seed(o.seed ^ 0x666f637573ull, uint64_t(index))).chance(o.focus_fraction);
+}
+
 WorldClipPick pick_world_clip(const WorldVideoOptions& o, int64_t index) {
   Rng rng(mix_seed(o.seed, uint64_t(index)));
   WorldClipPick p;
   const auto [w, h, frames, image] = draw_shape(o, rng);
   p.frames = frames;
   SampleOptions so{w, h, o.fps, image ? 1 : o.frames + o.extra_frames};  // room to start the window later
+  so.single_large = world_clip_focus(o, index);
   // Held-out combinations never reach training: draw again from the same stream.
   for (int tries = 0;; ++tries) {
     p.scene = sample_scene(rng.next(), so);

@@ -104,6 +104,70 @@ TEST(Modes, LoopIsAFirstPassAndABridgeBackToItsStart) {
   EXPECT_THROW(loop_video(p, r, k1()), Error);
 }
 
+TEST(Modes, FadeSeamCarriesTheDecodesErrorIntoTheNewFramesAndFadesItOut) {
+  const Frame given{2, 1, {100, 100, 100, 255, 0, 10}}, decoded{2, 1, {90, 110, 100, 0, 255, 10}};
+  std::vector<Frame> v(6, Frame{2, 1, {50, 50, 50, 250, 5, 50}});
+  fade_seam(given, decoded, v.begin(), 6, true, 4);  // weights 4/5, 3/5, 2/5, 1/5, 0, 0
+  const int want_r[] = {58, 56, 54, 52, 50, 50};
+  for (int j = 0; j < 6; ++j) {
+    EXPECT_EQ(v[size_t(j)].rgb[0], want_r[j]) << j;
+    EXPECT_EQ(v[size_t(j)].rgb[1], 100 - want_r[j]) << j;  // a negative error fades the same way
+    EXPECT_EQ(v[size_t(j)].rgb[2], 50) << j;               // no error, no change
+    EXPECT_EQ(v[size_t(j)].rgb[5], 50) << j;
+  }
+  EXPECT_EQ(v[0].rgb[3], 255);  // clamped
+  EXPECT_EQ(v[0].rgb[4], 0);
+  std::vector<Frame> w(3, Frame{2, 1, {50, 50, 50, 50, 50, 50}});
+  fade_seam(given, decoded, w.begin(), 3, false, 2);  // backward: the last frame is nearest the seam
+  EXPECT_EQ(w[2].rgb[0], 57);                           // 50 + 10 x 2/3
+  EXPECT_EQ(w[1].rgb[0], 53);                           // 50 + 10 x 1/3
+  EXPECT_EQ(w[0].rgb[0], 50);
+  EXPECT_THROW(fade_seam(given, decoded, w.begin(), 3, true, -1), Error);
+  EXPECT_THROW(fade_seam(given, Frame{1, 1, {0, 0, 0}}, w.begin(), 3, true, 2), Error);
+}
+
+// Each mode's new frames: the first `fade` next to a seam take the decode's error, the rest
+// are the same as without fading, and the jump from the kept frames into the new ones shrinks.
+TEST(Modes, SeamFadeSmoothsEveryCutFromKeptFramesIntoNewOnes) {
+  Pipeline p = Pipeline::load(tiny_bundle().string());
+  const std::vector<Frame> in = clip(9, 5), b = clip(8, 6);
+  ModeOptions off = k1(), on = k1();
+  off.seam_fade = 0, on.seam_fade = 2;
+  const ModeResult f0 = extend_video(p, in, request(), 8, false, off);
+  const ModeResult f1 = extend_video(p, in, request(), 8, false, on);
+  expect_same(f1.frames, 0, in);
+  expect_same(f1.frames, 11, std::vector<Frame>(f0.frames.begin() + 11, f0.frames.end()));
+  EXPECT_LT(mean_abs_diff(in.back(), f1.frames[9]), 0.8 * mean_abs_diff(in.back(), f0.frames[9]));
+  const ModeResult b0 = extend_video(p, in, request(), 5, true, off), b1 = extend_video(p, in, request(), 5, true, on);
+  expect_same(b1.frames, 0, std::vector<Frame>(b0.frames.begin(), b0.frames.begin() + 3));
+  EXPECT_LT(mean_abs_diff(b1.frames[4], in.front()), 0.8 * mean_abs_diff(b0.frames[4], in.front()));
+  const ModeResult j0 = join_videos(p, in, b, request(), 8, off), j1 = join_videos(p, in, b, request(), 8, on);
+  expect_same(j1.frames, 11, std::vector<Frame>(j0.frames.begin() + 11, j0.frames.begin() + 15));
+  EXPECT_LT(mean_abs_diff(in.back(), j1.frames[9]), 0.8 * mean_abs_diff(in.back(), j0.frames[9]));
+  EXPECT_LT(mean_abs_diff(j1.frames[16], b.front()), 0.8 * mean_abs_diff(j0.frames[16], b.front()));
+  // A long extension: every chunk seam, kept frames then on, fades too.
+  const ModeResult l0 = extend_video(p, in, request(), 12, false, off);
+  const ModeResult l1 = extend_video(p, in, request(), 12, false, on);
+  EXPECT_EQ(l1.seams, (std::vector<int>{9, 13, 17}));
+  EXPECT_LT(mean_abs_diff(in.back(), l1.frames[9]), 0.8 * mean_abs_diff(in.back(), l0.frames[9]));
+}
+
+TEST(Modes, GuidanceRampChangesTheGuidedFramesAndNothingWithoutGuidance) {
+  Pipeline p = Pipeline::load(tiny_bundle().string());
+  const std::vector<Frame> in = clip(9, 7);
+  ModeOptions off = k1(), on = k1();
+  off.guidance_ramp = 0, on.guidance_ramp = 3;
+  GenerateRequest r = request();
+  r.cfg = 1;  // no guidance: nothing to ramp
+  EXPECT_EQ(extend_video(p, in, r, 8, false, off).frames[12].rgb, extend_video(p, in, r, 8, false, on).frames[12].rgb);
+  r.cfg = 6;
+  const ModeResult a = extend_video(p, in, r, 8, false, off), b = extend_video(p, in, r, 8, false, on);
+  expect_same(b.frames, 0, in);
+  EXPECT_NE(a.frames[12].rgb, b.frames[12].rgb);
+  on.guidance_ramp = -1;
+  EXPECT_THROW(extend_video(p, in, r, 8, false, on), Error);
+}
+
 TEST(Modes, EditAtStrengthZeroIsTheInputsDecodeAndAtOneIgnoresTheInput) {
   Pipeline p = Pipeline::load(tiny_bundle().string());
   const std::vector<Frame> in = clip(5, 5), other = clip(5, 6);

@@ -42,8 +42,7 @@ void expect_gradients_everywhere(const std::vector<Tensor>& params,
 
 DiT grown_at_zero(const DiT& plain, const DiTConfig& grown) {
   TensorFile f = plain.to_tensors();
-  for (const auto& [name, shape] : dit_parameter_shapes(grown))
-    if (!f.tensors.count(name)) f.tensors[name] = Tensor::zeros(shape);
+  add_missing_at_zero(f.tensors, grown);
   return DiT::from_tensors(f);
 }
 

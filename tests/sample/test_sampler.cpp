@@ -144,6 +144,37 @@ TEST(SamplerDenoiser, GuidanceAndRescaleFollowTheirFormulas) {
   EXPECT_THROW(Denoiser(model, {.cfg = 3.0f, .rescale = 1.5f}), Error);
 }
 
+// A guidance ramp: latent frames next to given ones take a share of the guidance that grows
+// with their distance, so text guidance does not pull them off what they continue.
+TEST(SamplerDenoiser, PerFrameGuidanceScalesEachLatentFramesShare) {
+  auto near = [](const std::vector<float>& got, const std::vector<float>& want) {
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-6) << i;
+  };
+  near(guidance_ramp_shares({true, true, false, false, false, false}, 3), {0, 0, 1 / 3.f, 2 / 3.f, 1, 1});
+  near(guidance_ramp_shares({true, false, false, false, true}, 2), {0, 0.5f, 1, 0.5f, 0});  // a join
+  near(guidance_ramp_shares({false, false, true}, 4), {0.5f, 0.25f, 0});                  // backward
+  near(guidance_ramp_shares({false, false, false}, 3), {1, 1, 1});  // nothing given: cfg everywhere
+  near(guidance_ramp_shares({true, false, false}, 1), {1, 1, 1});   // ramp 0 or 1: off
+
+  const Shape shape = {1, 2, 3, 2, 2};  // [B, C, T, H, W]
+  Tensor x = random_tensor(shape, 2, -1, 1);
+  Tensor vc = random_tensor(shape, 3, -2, 2), vu = random_tensor(shape, 4, -1, 1);
+  ModelFn model = [&](const Tensor&, const ModelCall& call) { return call.conditional ? vc : vu; };
+  GuidanceOptions o{.cfg = 5.0f};
+  o.frame_share = {0, 0.5f, 1};
+  const std::vector<float> g = Denoiser(model, o).velocity(x, 0.5f, 500.f).to_vector();
+  const std::vector<float> c = vc.to_vector(), u = vu.to_vector();
+  for (size_t i = 0; i < g.size(); ++i) {
+    const float w[] = {1.f, 3.f, 5.f};  // 1 + (cfg - 1) x share
+    EXPECT_NEAR(g[i], u[i] + w[(i / 4) % 3] * (c[i] - u[i]), 1e-5) << i;
+  }
+  o.frame_share = {1, 1};  // one share per latent frame
+  EXPECT_THROW(Denoiser(model, o).velocity(x, 0.5f, 500.f), Error);
+  o.frame_share = {0, -1, 1};
+  EXPECT_THROW(Denoiser(model, o), Error);
+}
+
 TEST(SamplerDenoiser, X0OfTheTrueVelocityIsTheCleanLatent) {
   Tensor x0 = random_tensor({5}, 5, -1, 1), eps = random_tensor({5}, 6, -1, 1);
   float sigma = 0.3f;

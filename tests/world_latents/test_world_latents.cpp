@@ -159,6 +159,50 @@ TEST(WorldLatents, CacheHitEqualsRecomputeAndCorruptEntriesAreRecomputed) {
   fs::remove_all(dir);
 }
 
+// --focus: a share of indices show one large object alone; every other index keeps its scene
+// and its cached latent, and focus samples are cached under names of their own.
+TEST(WorldLatents, FocusSamplesShowOneLargeObjectAndLeaveTheOtherIndicesAlone) {
+  WorldLatentOptions plain = small(), focus = small();
+  focus.focus_fraction = 0.3;
+  int focused = 0;
+  for (int64_t i = 0; i < 300; ++i) {
+    const WorldClipPick a = pick_world_clip(plain.video(), i), b = pick_world_clip(focus.video(), i);
+    if (!world_clip_focus(focus.video(), i)) {
+      EXPECT_EQ(a.scene.seed, b.scene.seed) << i;
+      ASSERT_EQ(a.scene.objects.size(), b.scene.objects.size()) << i;
+      for (size_t k = 0; k < a.scene.objects.size(); ++k) {
+        EXPECT_EQ(a.scene.objects[k].x, b.scene.objects[k].x) << i;
+        EXPECT_EQ(a.scene.objects[k].shape, b.scene.objects[k].shape) << i;
+      }
+      continue;
+    }
+    ++focused;
+    ASSERT_EQ(b.scene.objects.size(), 1u) << i;
+    const Object& o = b.scene.objects[0];
+    EXPECT_TRUE(o.size == Size::large || o.behavior == Behavior::grow) << i;  // a grower starts medium
+    EXPECT_FALSE(is_held_out(b.scene)) << i;
+    EXPECT_EQ(b.frames, a.frames) << i;  // the image-or-clip draw and the size are the index's own
+    EXPECT_EQ(b.scene.width, a.scene.width) << i;
+  }
+  EXPECT_NEAR(focused, 90, 25);
+  EXPECT_FALSE(world_clip_focus(plain.video(), 0));
+  focus.focus_fraction = 1.5;
+  EXPECT_THROW(pick_world_clip(focus.video(), 0), Error);
+
+  Models& m = models();
+  const fs::path dir = temp_dir("focus");
+  WorldLatentOptions fo = small(dir.string()), po = small(dir.string());
+  fo.focus_fraction = 0.3;
+  const WorldLatentDataset fd(m.vae, m.encoder, tokenizer(), fo), pd(m.vae, m.encoder, tokenizer(), po);
+  EXPECT_EQ(fd.cache_key(), pd.cache_key());
+  int64_t f = -1, n = -1;
+  for (int64_t i = 0; i < 100 && (f < 0 || n < 0); ++i) (world_clip_focus(fo.video(), i) ? f : n) = i;
+  ASSERT_TRUE(f >= 0 && n >= 0);
+  EXPECT_EQ(fd.cache_path(n), pd.cache_path(n));
+  EXPECT_NE(fd.cache_path(f), pd.cache_path(f));
+  fs::remove_all(dir);
+}
+
 TEST(WorldLatents, ADifferentDecoderKeepsTheKeyADifferentEncoderDoesNot) {
   Models& m = models();
   TensorFile f = m.vae.to_tensors();

@@ -18,6 +18,10 @@ int cmd_extend(int argc, char** argv) {
   table.push_back({"--backward", "", "invent what came before the input instead of continuing it", KINEMA_OPT_FLAG(backward)});
   table.push_back({"--context", "K", "latent frames of the input given to the model (4 video frames each)",
                    KINEMA_OPT_INT(mode.context_latents)});
+  table.push_back({"--seam-fade", "N", "new frames over which the VAE's error at a seam fades out (0: none)",
+                   KINEMA_OPT_INT(mode.seam_fade)});
+  table.push_back({"--guidance-ramp", "N", "latent frames over which guidance rises from the given frames to --cfg (0: cfg throughout)",
+                   KINEMA_OPT_INT(mode.guidance_ramp)});
   table.push_back({"--no-paste", "", "do not paste the given frames' latents back after sampling", KINEMA_OPT_FLAG(no_paste)});
   if (!parse_mode_cli(table, argc, argv, c, "extend")) {
     std::printf("usage: kinema extend in.mp4 \"PROMPT\" --seconds S [--backward] [-o out.mp4]\n\n"

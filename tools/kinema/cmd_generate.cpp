@@ -73,6 +73,8 @@ const std::vector<Option<GenerateCli>>& options() {
       {"--no-paste", "", "do not paste the given frames' latents back after sampling", KINEMA_OPT_FLAG(no_paste)},
       {"--chunk-frames", "N", "long videos: frames per chunk, 1 + 4k (0: the model's clip length)", KI(mode.chunk_frames)},
       {"--context", "K", "long videos: latent frames of the previous chunk each chunk sees", KI(mode.context_latents)},
+      {"--seam-fade", "N", "long videos: new frames over which the VAE's error at a chunk seam fades out (0: none)", KI(mode.seam_fade)},
+      {"--guidance-ramp", "N", "long videos: latent frames over which guidance rises from a chunk's context to --cfg (0: cfg throughout)", KI(mode.guidance_ramp)},
       {"--no-anchor", "", "long videos: do not re-anchor each chunk on the first frame", KINEMA_OPT_FLAG(no_anchor)},
       {"--storyboard", "FILE", "several shots in one video: a JSON list of {\"prompt\", \"seconds\", \"camera\"} (or write [shot] between prompts)", KS(storyboard)},
     };

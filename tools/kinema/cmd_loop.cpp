@@ -17,6 +17,10 @@ int cmd_loop(int argc, char** argv) {
                    [](ModeCli& c, const std::string& v) { c.seconds = to_float(v); }});
   table.push_back({"--context", "K", "latent frames given at each end of the bridge (4 video frames each)",
                    KINEMA_OPT_INT(mode.context_latents)});
+  table.push_back({"--seam-fade", "N", "new frames over which the VAE's error at a seam fades out (0: none)",
+                   KINEMA_OPT_INT(mode.seam_fade)});
+  table.push_back({"--guidance-ramp", "N", "latent frames over which guidance rises from the given frames to --cfg (0: cfg throughout)",
+                   KINEMA_OPT_INT(mode.guidance_ramp)});
   table.push_back({"--chunk-frames", "N", "frames per sampled chunk of the first pass (0: the model's clip length)",
                    KINEMA_OPT_INT(mode.chunk_frames)});
   if (!parse_mode_cli(table, argc, argv, c, "loop")) {

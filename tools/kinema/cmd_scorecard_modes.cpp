@@ -18,7 +18,7 @@ namespace {
 
 struct ModesCli {
   std::string model, out = "scorecard-modes";
-  int64_t prompts = 4, steps = 0, seed = 1, context = 2, chunk_frames = 0;
+  int64_t prompts = 4, steps = 0, seed = 1, context = 2, chunk_frames = 0, seam_fade = 12, guidance_ramp = 3;
   float cfg = -1, seconds = 2, strength = 0.6f, long_seconds = 60, short_seconds = 10;
   bool modes = false, long_check = false;
 };
@@ -33,6 +33,9 @@ const std::vector<Option<ModesCli>>& options() {
       {"--seconds", "S", "new video per extension, join and loop", KINEMA_OPT_FLOAT(seconds)},
       {"--strength", "X", "SDEdit strength of the edit", KINEMA_OPT_FLOAT(strength)},
       {"--context", "K", "latent frames of context at a seam", KINEMA_OPT_INT(context)},
+      {"--seam-fade", "N", "new frames the VAE's error at a seam fades over (0: none)", KINEMA_OPT_INT(seam_fade)},
+      {"--guidance-ramp", "N", "latent frames over which guidance rises from a seam to --cfg (0: cfg throughout)",
+       KINEMA_OPT_INT(guidance_ramp)},
       {"--steps", "N", "sampling steps (default: the model's)", KINEMA_OPT_INT(steps)},
       {"--cfg", "X", "guidance scale (default: the model's)", KINEMA_OPT_FLOAT(cfg)},
       {"--long", "", "also the 60 s check (minutes: a long and a short render in chunks)", KINEMA_OPT_FLAG(long_check)},
@@ -93,6 +96,7 @@ int cmd_scorecard_modes(int argc, char** argv) {
   ModesScorecardOptions o;
   o.prompts = int(c.prompts), o.seed = uint64_t(c.seed), o.steps = int(c.steps), o.cfg = c.cfg;
   o.seconds = c.seconds, o.edit_strength = c.strength, o.context_latents = int(c.context);
+  o.seam_fade = int(c.seam_fade), o.guidance_ramp = int(c.guidance_ramp);
   o.long_check = c.long_check, o.long_seconds = c.long_seconds, o.short_seconds = c.short_seconds;
   o.chunk_frames = int(c.chunk_frames);
   o.log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };

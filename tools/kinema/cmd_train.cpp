@@ -34,8 +34,7 @@ void add_paths(TensorFile& dit, bool pooled_text, bool absolute_position) {
   DiTConfig c = infer_dit_config(dit.tensors, dit.metadata);
   c.pooled_text = c.pooled_text || pooled_text;
   c.absolute_position = c.absolute_position || absolute_position;
-  for (const auto& [name, shape] : dit_parameter_shapes(c))
-    if (!dit.tensors.count(name)) dit.tensors[name] = Tensor::zeros(shape);
+  add_missing_at_zero(dit.tensors, c);
 }
 
 // Model-size flags whose default depends on --data: {synthetic, world}; set() pins a value.
@@ -139,6 +138,9 @@ const std::vector<Option<TrainCli>>& options() {
       {"--object-weight", "A", "world data: latent positions the objects cover weigh 1 + A in the flow loss "
                                "(then scaled to mean 1), so shapes count against the background; 0: all alike",
        KF(world.object_weight)},
+      {"--focus", "P", "world data: share of samples that show one large object alone, so its shape word decides "
+                       "much of the loss (the other samples keep their scenes and cached latents)",
+       KF(world.focus_fraction)},
       {"--world-seed", "N", "world data: world seed", KI(world.seed)},
       {"--precompute", "N", "world data: fill the latent cache for indices [0, N) and exit", KI(precompute)},
       {"--sample-every", "N", "world data: every N steps and at the end, rank 0 writes DIR/samples/step-NNNNNNNN/"

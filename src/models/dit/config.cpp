@@ -71,6 +71,11 @@ void DiTConfig::validate() const {
         "image_tokens ", image_tokens, " needs an image branch (image_dim > 0); got image_dim ", image_dim);
 }
 
+void add_missing_at_zero(std::map<std::string, Tensor>& weights, const DiTConfig& config) {
+  for (const auto& [name, shape] : dit_parameter_shapes(config))
+    if (!weights.count(name)) weights[name] = Tensor::zeros(shape);
+}
+
 std::vector<std::pair<std::string, Shape>> dit_parameter_shapes(const DiTConfig& c) {
   c.validate();
   std::vector<std::pair<std::string, Shape>> out;

@@ -38,7 +38,7 @@ struct ModeOptions {
   int seam_fade = 12;
   // Latent frames over which guidance rises from none at the given frames to the request's cfg
   // (GenerateRequest::guidance_ramp): new frames next to a seam continue what they are given.
-  int guidance_ramp = 3;
+  int guidance_ramp = 6;
   // Called after each sampled chunk's frames went to the sink, with the frames made so far:
   // the point a stopped render can resume from.
   std::function<void(int made)> chunk_done;

@@ -40,7 +40,7 @@ struct ModesScorecardOptions {
   float edit_strength = 0.6f;  // SDEdit strength of the edit mode
   int context_latents = 2;     // latent frames of context at a seam (ModeOptions)
   int seam_fade = 12;          // frames the VAE's error at a seam fades over (ModeOptions)
-  int guidance_ramp = 3;       // latent frames guidance rises over from a seam (ModeOptions)
+  int guidance_ramp = 6;       // latent frames guidance rises over from a seam (ModeOptions)
   // The 60 s check: a long_seconds render against a short_seconds one, both in chunks.
   bool long_check = false;
   double long_seconds = 60, short_seconds = 10;

@@ -88,7 +88,7 @@ class ChunkRun {
     const int ctx = free ? 0 : P_, n = new_frames();  // given context frames at the front, new ones
     GenerateRequest q = r_;
     q.frames = ctx + n, q.noise_stream = c_, q.known.clear(), q.resume = std::move(step);
-    q.guidance_ramp = o_.guidance_ramp;
+    q.guidance_ramp = free ? base_.guidance_ramp : o_.guidance_ramp;  // a free chunk: the request's own
     for (int i = 0; i < ctx; ++i) q.known.push_back({i, i == 0 && o_.anchor ? anchor_ : tail_[size_t(i)]});
     for (const KnownFrame& kf : base_.known)  // frames the request gives (an image, a last image)
       if (kf.index >= made_ && kf.index < made_ + n) q.known.push_back({ctx + kf.index - made_, kf.frame});

@@ -18,7 +18,7 @@ namespace {
 
 struct ModesCli {
   std::string model, out = "scorecard-modes";
-  int64_t prompts = 4, steps = 0, seed = 1, context = 2, chunk_frames = 0, seam_fade = 12, guidance_ramp = 3;
+  int64_t prompts = 4, steps = 0, seed = 1, context = 2, chunk_frames = 0, seam_fade = 12, guidance_ramp = 6;
   float cfg = -1, seconds = 2, strength = 0.6f, long_seconds = 60, short_seconds = 10;
   bool modes = false, long_check = false;
 };

@@ -58,6 +58,11 @@ struct ModelManifest {
   // Wan2.2 A14B: a high-noise expert samples while the timestep is >= boundary x 1000 (guided by
   // cfg_high), then the low-noise expert (the DiT, guided by cfg). 0: one DiT.
   float boundary = 0.f, cfg_high = 0.f;
+  // Guidance interval: from noise level guidance_from (timesteps >= 1000 x guidance_from) the
+  // scale is cfg_high instead of cfg. Wan2.2 A14B: guidance_from = boundary, its high-noise
+  // expert's scale. kinema's own models: strong guidance at the highest noise levels pushes
+  // every position towards the caption's average colours (docs/sampling.md). 0: cfg throughout.
+  float guidance_from = 0.f;
   // Wan2.2 TI2V: a given first frame conditions by replacement, not by channels: its latent is
   // latent frame 0 on every DiT call, whose tokens see timestep 0 (textimage2video.py).
   bool replace_first_frame = false;
@@ -104,6 +109,9 @@ struct GenerateRequest {
   int steps = 0;               // 0: the model's
   float cfg = -1, shift = -1;  // < 0: the model's
   float rescale = 0;           // guidance rescale phi
+  // Guidance interval (ModelManifest::guidance_from): cfg_high guides from noise level
+  // guidance_from on. < 0: the model's; guidance_from 0: cfg throughout.
+  float cfg_high = -1, guidance_from = -1;
   std::string sampler;         // "": the model's
   uint64_t seed = 0;
   bool expand = true;          // expand the prompt into the world's detailed caption style

@@ -54,11 +54,14 @@ ModelManifest read_manifest(const std::string& path) {
     m.fps = j.value("fps", m.fps), m.frames = j.value("frames", m.frames);
     m.steps = j.value("steps", m.steps), m.cfg = j.value("cfg", m.cfg), m.shift = j.value("shift", m.shift);
     m.base_tokens = j.value("base_tokens", m.base_tokens);
+    m.guidance_from = j.value("guidance_from", m.guidance_from), m.cfg_high = j.value("cfg_high", m.cfg_high);
     m.sampler = j.value("sampler", m.sampler), m.max_text_len = j.value("max_text_len", m.max_text_len);
   } catch (const nlohmann::json::exception& e) {
     fail("model", path, " is not a valid model manifest: ", e.what());
   }
   check(!m.sizes.empty(), "model", path, " lists no trained sizes");
+  check(m.guidance_from >= 0 && m.guidance_from <= 1 && m.cfg_high >= 0, "model", path,
+        ": guidance_from must lie in [0, 1] and cfg_high be >= 0; got ", m.guidance_from, " and ", m.cfg_high);
   return m;
 }
 
@@ -73,6 +76,7 @@ std::string manifest_json(const ModelManifest& m) {
   j["fps"] = m.fps, j["frames"] = m.frames, j["steps"] = m.steps, j["cfg"] = m.cfg;
   j["shift"] = m.shift, j["base_tokens"] = m.base_tokens, j["sampler"] = m.sampler;
   j["max_text_len"] = m.max_text_len;
+  if (m.guidance_from > 0) j["guidance_from"] = m.guidance_from, j["cfg_high"] = m.cfg_high;
   return j.dump(2) + "\n";
 }
 

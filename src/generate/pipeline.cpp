@@ -119,6 +119,9 @@ GenerateRequest Pipeline::resolve(const GenerateRequest& in) const {
   if (r.steps <= 0) r.steps = m.steps;
   check(r.steps <= 1000, "generate", "--steps ", r.steps, " is out of range (1..1000)");
   if (r.cfg < 0) r.cfg = m.cfg;
+  if (r.guidance_from < 0) r.guidance_from = m.guidance_from;
+  if (r.cfg_high < 0) r.cfg_high = m.guidance_from > 0 ? m.cfg_high : r.cfg;
+  check(r.guidance_from <= 1, "generate", "--guidance-from is a noise level in [0, 1]; got ", r.guidance_from);
   if (r.shift < 0) r.shift = m.shift;
   if (r.sampler.empty()) r.sampler = m.sampler;
   make_stepper(r.sampler);  // an unknown name is an Error listing the samplers
@@ -290,7 +293,7 @@ GenerateResult Pipeline::generate(const GenerateRequest& request,
   SampleOptions so;
   so.sampler = r.sampler;
   so.guidance.cfg = r.cfg, so.guidance.rescale = r.rescale;
-  if (high_noise_) so.guidance.cfg_high = manifest_.cfg_high, so.guidance.high_from = high_from;
+  if (r.guidance_from > 0) so.guidance.cfg_high = r.cfg_high, so.guidance.high_from = r.guidance_from * 1000.f;
   if (r.guidance_ramp > 1 && !r.known.empty() && fo.condition.defined())
     so.guidance.frame_share =
         guidance_ramp_shares(detail::known_latent_frames(fo.condition, c.in_dim - 2 * c.out_dim), r.guidance_ramp);

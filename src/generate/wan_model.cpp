@@ -114,9 +114,9 @@ void wan_defaults(ModelManifest& m, const std::string& type, bool experts) {
   m.fps = 16, m.frames = 81, m.steps = 50, m.cfg = 5.f, m.shift = 5.f, m.sampler = "unipc";
   m.keep_grey_latents = type == "i2v" || type == "flf2v";
   if (experts && type == "t2v")  // wan_t2v_A14B.py
-    m.boundary = 0.875f, m.shift = 12.f, m.steps = 40, m.cfg = 3.f, m.cfg_high = 4.f;
+    m.boundary = m.guidance_from = 0.875f, m.shift = 12.f, m.steps = 40, m.cfg = 3.f, m.cfg_high = 4.f;
   if (experts && type == "i2v")  // wan_i2v_A14B.py: guide (3.5, 3.5)
-    m.boundary = 0.9f, m.shift = 5.f, m.steps = 40, m.cfg = 3.5f, m.cfg_high = 3.5f;
+    m.boundary = m.guidance_from = 0.9f, m.shift = 5.f, m.steps = 40, m.cfg = 3.5f, m.cfg_high = 3.5f;
   if (experts) m.sizes = {{1280, 720}, {720, 1280}, {832, 480}, {480, 832}};
   if (type == "ti2v") {  // wan_ti2v_5B.py
     m.sizes = {{1280, 704}, {704, 1280}};

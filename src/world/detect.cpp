@@ -169,7 +169,8 @@ void orient(const Profile& p, Detection& d) {
   }
 }
 
-// Background model: the per-channel median of each row (all backgrounds are functions of y).
+}  // namespace
+
 std::vector<std::array<uint8_t, 3>> row_background(const Image& f) {
   std::vector<std::array<uint8_t, 3>> bg(f.height);
   std::vector<uint8_t> v(f.width);
@@ -181,8 +182,6 @@ std::vector<std::array<uint8_t, 3>> row_background(const Image& f) {
     }
   return bg;
 }
-
-}  // namespace
 
 int symmetry_order(Shape s) {
   switch (s) {

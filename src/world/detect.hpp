@@ -1,6 +1,8 @@
 // The judge's eyes: colour segmentation against a per-row background model, connected
 // components, and shape classification from each component's radial contour profile.
 #pragma once
+#include <array>
+#include <cstdint>
 #include <vector>
 
 #include "kinema/world.hpp"
@@ -27,6 +29,9 @@ struct Detection {
 };
 
 std::vector<Detection> detect(const Image& frame);
+
+// Background model: the per-channel median of each row (all backgrounds are functions of y).
+std::vector<std::array<uint8_t, 3>> row_background(const Image& f);
 
 // Rotational symmetry order of a shape's outline (circle and ring: 0 = any angle).
 int symmetry_order(Shape s);

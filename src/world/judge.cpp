@@ -65,6 +65,7 @@ Scorecard judge(const std::vector<Image>& frames, const Scene& expected) {
   Scorecard card;
   add_object_claims(ref, facts, obs, card);
   add_scene_claims(ref, facts, obs, frames, card);
+  add_clutter_claim(ref, frames, obs, card);
   return card;
 }
 

@@ -2,6 +2,7 @@
 // that differs from it in exactly one claim, chosen so the difference is visible in the clip.
 #include <algorithm>
 #include <array>
+#include <cmath>
 
 #include "world/detect.hpp"
 #include "world/internal.hpp"
@@ -16,11 +17,38 @@ std::string obj(const Scene& s, int i) {
 }
 
 // The claim kind each perturbation below falsifies, by its case number.
-constexpr int kPerturbations = 21;
+constexpr int kPerturbations = 22;
 constexpr std::array<const char*, kPerturbations> kPerturbationKind = {
     "color",     "shape",       "size",       "motion", "motion",       "rotation",    "size_change",
     "gravity",   "appearance",  "position",   "background", "camera",   "count",       "cause_effect",
-    "occlusion", "event_order", "relation",   "orbit",  "bounce",       "collision",   "cross_shot"};
+    "occlusion", "event_order", "relation",   "orbit",  "bounce",       "collision",   "cross_shot",
+    "clutter"};
+
+// The scene with large still squares added (the clutter claim judges the original scene on it):
+// three times the claim's allowance (a tenth of the frame), each square counted at its smallest
+// (side r x sqrt 2).
+bool clutter_perturbation(const Scene& s, Scene& out) {
+  const double frame = double(s.width) / s.height;  // in units of height squared
+  const double each = 2 * std::pow(size_radius(Size::large), 2);
+  const int add = int(std::ceil(3 * 0.10 * frame / each));
+  if (add > 9) return false;
+  const double A = double(s.width) / s.height;
+  int layer = 0;
+  for (const Object& p : s.objects) layer = std::max(layer, p.layer);
+  for (int k = 0, c = 0; k < add; ++k) {
+    Object o;
+    while (c < kColorCount && !color_fits_background(s, Color(c))) ++c;
+    o.color = c < kColorCount ? Color(c++) : Color::white;
+    o.shape = Shape::square;
+    o.size = Size::large;
+    o.behavior = Behavior::still;
+    o.x = A * (0.2 + 0.3 * (k % 3));
+    o.y = 0.2 + 0.3 * (k / 3);
+    o.layer = ++layer;
+    out.objects.push_back(o);
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -212,6 +240,10 @@ bool perturb(const Scene& s, uint64_t seed, Scene& out, std::string& kind, std::
         if (!multi || !n || facts.collides_with[i] < 0) break;
         o->layer = out.objects[facts.collides_with[i]].layer + 1;
         kind = "collision"; needle = obj(s, i);
+        return true;
+      case 21:  // clutter: large objects added that the scene does not have
+        if (!n || !clutter_perturbation(s, out)) break;
+        kind = "clutter"; needle = "nothing else is drawn";
         return true;
     }
   }

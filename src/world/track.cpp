@@ -31,8 +31,9 @@ void match(const std::vector<Detection>& dets, const std::vector<Color>& colors,
 
 Observations observe(const std::vector<Image>& frames, const Scene& ref, const SceneFacts& facts) {
   const int F = int(frames.size()), n = int(ref.objects.size());
-  const std::vector<Image> ref_frames = render(ref);
   Observations o;
+  o.ref_frames = render(ref);
+  const std::vector<Image>& ref_frames = o.ref_frames;
   o.seen.resize(F);
   o.ref_seen.resize(F);
   o.track.assign(n, Track(F));

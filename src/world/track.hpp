@@ -18,12 +18,15 @@ using Track = std::vector<std::optional<Detection>>;  // one entry per frame
 struct Observations {
   std::vector<std::vector<Detection>> seen, ref_seen;   // per frame: all detections
   std::vector<Track> track, ref_track;                  // per object
+  std::vector<Image> ref_frames;                        // the expected scene, rendered
 };
 
 Observations observe(const std::vector<Image>& frames, const Scene& ref, const SceneFacts& facts);
 void add_object_claims(const Scene& s, const SceneFacts& facts, const Observations& obs, Scorecard& card);
 void add_scene_claims(const Scene& s, const SceneFacts& facts, const Observations& obs,
                       const std::vector<Image>& frames, Scorecard& card);
+// Foreground no expected object accounts for (clutter_claim.cpp).
+void add_clutter_claim(const Scene& s, const std::vector<Image>& frames, const Observations& obs, Scorecard& card);
 void add_cross_shot_claim(const Scene& s, const SceneFacts& facts, const Observations& obs,
                           const std::vector<Image>& frames, Scorecard& card);
 

@@ -34,6 +34,37 @@ TEST(Pipeline, SameSeedGivesBitIdenticalFramesAndAnotherSeedDiffers) {
   for (size_t i = 0; i < a.frames.size(); ++i) ASSERT_EQ(a.frames[i].rgb, d.frames[i].rgb) << "frame " << i;
 }
 
+TEST(Pipeline, GuidanceIntervalTakesCfgHighFromItsNoiseLevelOn) {
+  Pipeline p = Pipeline::load(tiny_bundle().string());
+  GenerateRequest r;
+  r.prompt = "a red circle moves right", r.seed = 7, r.steps = 4, r.cfg = 4, r.threads = 1;
+  const GenerateResult plain = p.generate(r);
+  r.guidance_from = 0.5f, r.cfg_high = 4;  // the same scale on both sides: the same video
+  const GenerateResult same = p.generate(r);
+  for (size_t i = 0; i < plain.frames.size(); ++i) ASSERT_EQ(plain.frames[i].rgb, same.frames[i].rgb) << i;
+  r.cfg_high = 1;  // no guidance at the noisier half of the steps
+  const GenerateResult interval = p.generate(r);
+  EXPECT_NE(interval.frames[2].rgb, plain.frames[2].rgb);
+  r.cfg = 1, r.guidance_from = 0;  // no guidance at all: differs from guidance at the quieter half
+  EXPECT_NE(p.generate(r).frames[2].rgb, interval.frames[2].rgb);
+  r.guidance_from = 1.5f;
+  try {
+    p.generate(r);
+    FAIL() << "a noise level above 1 was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--guidance-from is a noise level in [0, 1]"), std::string::npos) << e.what();
+  }
+  // The model's default interval travels in model.json.
+  ModelManifest m = p.manifest();
+  m.guidance_from = 0.8f, m.cfg_high = 2.5f;
+  const fs::path json = fs::temp_directory_path() / ("kinema_interval_" + std::to_string(::getpid()) + ".json");
+  std::ofstream(json) << manifest_json(m);
+  const ModelManifest back = read_manifest(json.string());
+  EXPECT_FLOAT_EQ(back.guidance_from, 0.8f);
+  EXPECT_FLOAT_EQ(back.cfg_high, 2.5f);
+  fs::remove(json);
+}
+
 TEST(Pipeline, ExpandsThePromptIntoADetailedCaptionUnlessAskedNotTo) {
   Pipeline p = Pipeline::load(tiny_bundle().string());
   GenerateRequest r;

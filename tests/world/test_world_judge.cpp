@@ -117,6 +117,39 @@ TEST(WorldJudge, WrongVideoFailsMostClaims) {
   EXPECT_LT(c.overall(), 0.5) << c.summary();
 }
 
+TEST(WorldJudge, ClutterClaimFailsFramesStrewnWithBlobsThatPassTheObjectClaims) {
+  // What high guidance makes of a busy prompt: blobs of every colour all over the frame. The
+  // object claims find a blob of each expected colour near its place; the clutter claim does not
+  // let that pass, and the scene itself, blurred as generated videos are, passes it.
+  const Scene s = expand("a blue heart and a red circle on a striped background", 3).scene;
+  std::vector<Image> frames = render(s);
+  uint8_t pal[kColorCount][3];
+  for (int c = 0; c < kColorCount; ++c) color_rgb(Color(c), pal[c]);
+  for (Image& f : frames)
+    for (int k = 0; k < 60; ++k) {
+      const int cx = (k * 37) % f.width, cy = (k * 53) % f.height, r = 6, c = k % kColorCount;
+      for (int y = std::max(0, cy - r); y < std::min(f.height, cy + r); ++y)
+        for (int x = std::max(0, cx - r); x < std::min(f.width, cx + r); ++x)
+          if ((x - cx) * (x - cx) + (y - cy) * (y - cy) < r * r)
+            for (int ch = 0; ch < 3; ++ch) f.rgb[(size_t(y) * f.width + x) * 3 + ch] = pal[c][ch];
+    }
+  auto clutter = [](const Scorecard& card) {
+    for (const Claim& c : card.claims)
+      if (c.kind == "clutter") return c;
+    return Claim{};
+  };
+  const Scorecard strewn = judge(frames, s);
+  EXPECT_EQ(clutter(strewn).kind, "clutter") << strewn.summary();
+  EXPECT_FALSE(clutter(strewn).pass) << strewn.summary();
+  int colours = 0;
+  for (const Claim& c : strewn.claims) colours += c.kind == "color" && c.pass;
+  EXPECT_EQ(colours, 2) << "the blobs should satisfy the colour claims: " << strewn.summary();
+  JudgeEvalOptions blurred;
+  blurred.blur = 2;
+  const Scorecard clean = judge(prepare_frames(s, blurred, ""), s);
+  EXPECT_TRUE(clutter(clean).pass) << clean.summary();
+}
+
 TEST(WorldDataset, WritesResumableShardsWithManifestAndHeldOutSplit) {
   const auto dir = std::filesystem::temp_directory_path() / "kinema_world_dataset_test";
   std::filesystem::remove_all(dir);

@@ -55,6 +55,8 @@ const std::vector<Option<GenerateCli>>& options() {
       {"--steps", "N", "sampling steps (default: the model's)", KI(req.steps)},
       {"--cfg", "X", "classifier-free guidance scale (1 = off; default: the model's)", KF(req.cfg)},
       {"--rescale", "X", "guidance rescale phi in [0, 1] (Lin et al. 2023)", KF(req.rescale)},
+      {"--guidance-from", "T", "guidance interval: from noise level T in (0, 1] on, guide with --cfg-high instead (0: --cfg throughout; default: the model's)", KF(req.guidance_from)},
+      {"--cfg-high", "X", "guidance scale at noise levels >= --guidance-from (default: the model's)", KF(req.cfg_high)},
       {"--shift", "S", "timestep shift (0: by resolution, as in training; default: the model's)", KF(req.shift)},
       {"--sampler", "NAME", "euler, heun, unipc or dpm++ (default: the model's)", KS(req.sampler)},
       {"--seed", "N", "noise seed: same seed and settings give the same video, bit for bit", KI(req.seed)},

@@ -43,6 +43,8 @@ const std::vector<Option<PackCli>>& pack_options() {
       {"--frames", "N", "default clip length (1 + 4k)", KI(m.frames)},
       {"--steps", "N", "default sampling steps", KI(m.steps)},
       {"--cfg", "X", "default guidance scale", KF(m.cfg)},
+      {"--guidance-from", "T", "default guidance interval: from noise level T on, --cfg-high guides (0: --cfg throughout)", KF(m.guidance_from)},
+      {"--cfg-high", "X", "default guidance scale at noise levels >= --guidance-from", KF(m.cfg_high)},
       {"--shift", "S", "default timestep shift (0: by resolution)", KF(m.shift)},
       {"--sampler", "NAME", "default sampler", KS(m.sampler)},
   };

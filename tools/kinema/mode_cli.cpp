@@ -38,6 +38,8 @@ std::vector<Option<ModeCli>> common_mode_options() {
       {"--fps", "N", "frames per second (default: the model's)", KI(req.fps)},
       {"--steps", "N", "sampling steps (default: the model's)", KI(req.steps)},
       {"--cfg", "X", "classifier-free guidance scale (1 = off; default: the model's)", KF(req.cfg)},
+      {"--guidance-from", "T", "guidance interval: from noise level T in (0, 1] on, guide with --cfg-high instead (0: --cfg throughout; default: the model's)", KF(req.guidance_from)},
+      {"--cfg-high", "X", "guidance scale at noise levels >= --guidance-from (default: the model's)", KF(req.cfg_high)},
       {"--sampler", "NAME", "euler, heun, unipc or dpm++ (default: the model's)", KS(req.sampler)},
       {"--seed", "N", "noise seed: same seed and settings give the same video, bit for bit", KI(req.seed)},
       {"--threads", "N", "CPU threads (0: OMP_NUM_THREADS, else all cores)", KI(req.threads)},

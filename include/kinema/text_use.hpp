@@ -40,6 +40,10 @@ struct TextUseRow {
   // there with the caption of the scene turned half a turn (every object named in the opposite
   // part of the frame): a DiT that reads where things are predicts them elsewhere with it.
   double object_own = 0, object_swapped = 0, object_mirrored = 0;
+  // Per latent frame (index 0 = the first video frame, then 4 video frames each): the own
+  // caption's loss, and the mean square of (v_own - v_empty), the difference classifier-free
+  // guidance scales up. Averaged over the clips long enough to have the frame.
+  std::vector<double> own_by_frame, guidance_by_frame;
 };
 
 std::vector<TextUseRow> measure_text_use(const Pipeline& pipeline, const TextUseOptions& options = {});

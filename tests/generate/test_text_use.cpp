@@ -35,6 +35,32 @@ TEST(TextUse, GivesOneFiniteRowPerNoiseLevelAndTheSameTwice) {
   EXPECT_NE(a[0].own, a[0].other);  // this random DiT reads its (random) text
 }
 
+TEST(TextUse, PerLatentFrameLossAveragesToTheWholeAndGuidanceVanishesWithoutText) {
+  const Pipeline p = Pipeline::load(tiny_bundle().string());
+  const TextUseOptions o = small();
+  const int64_t latent_frames = 1 + (o.frames - 1) / p.vae().config().temporal_compression();
+  for (const TextUseRow& r : measure_text_use(p, o)) {
+    ASSERT_EQ(int64_t(r.own_by_frame.size()), latent_frames);
+    ASSERT_EQ(r.guidance_by_frame.size(), r.own_by_frame.size());
+    double mean = 0;
+    for (size_t f = 0; f < r.own_by_frame.size(); ++f) {
+      mean += r.own_by_frame[f] / double(latent_frames);
+      EXPECT_GT(r.guidance_by_frame[f], 0) << "this random DiT reads its text, frame " << f;
+    }
+    EXPECT_NEAR(mean, r.own, 1e-6 * r.own) << r.t;  // every latent frame has as many positions (float errors)
+  }
+  // No path from the text: the conditional and empty-caption velocities agree, so does guidance.
+  TensorFile f = p.dit().to_tensors();
+  for (const char* k : {"text_embedding.2.weight", "text_embedding.2.bias"})
+    f.tensors[k] = Tensor::zeros(f.tensors.at(k).shape());
+  const std::string dir = tiny_bundle().string();
+  const Pipeline blind = Pipeline::from_models(p.manifest(), Tokenizer::load(dir + "/" + p.manifest().tokenizer.path),
+                                               TextEncoder::from_tensors(p.text_encoder().to_tensors()),
+                                               VAE::from_tensors(p.vae().to_tensors()), DiT::from_tensors(f));
+  for (const TextUseRow& r : measure_text_use(blind, o))
+    for (size_t k = 0; k < r.guidance_by_frame.size(); ++k) EXPECT_LT(r.guidance_by_frame[k], 1e-10 * r.own) << r.t;
+}
+
 TEST(TextUse, ADiTThatCannotSeeTextGivesEqualLosses) {
   const Pipeline p = Pipeline::load(tiny_bundle().string());
   TensorFile f = p.dit().to_tensors();

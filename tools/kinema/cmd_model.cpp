@@ -160,10 +160,18 @@ int text_use(int argc, char** argv) {
               c.o.training_index ? ("training-set clips from index " + std::to_string(c.training_index)).c_str()
                                  : "fresh clips");
   std::printf("     t     own   other   empty   own/other | objects: own  shapes  places  own/shapes  own/places\n");
-  for (const TextUseRow& r : measure_text_use(p, c.o))
+  const std::vector<TextUseRow> rows = measure_text_use(p, c.o);
+  for (const TextUseRow& r : rows)
     std::printf("  %.2f  %.4f  %.4f  %.4f   %.3f     |          %.4f  %.4f  %.4f   %.3f       %.3f\n", r.t, r.own,
                 r.other, r.empty, r.own / r.other, r.object_own, r.object_swapped, r.object_mirrored,
                 r.object_own / r.object_swapped, r.object_own / r.object_mirrored);
+  // Per latent frame: where the loss is, and how far guidance pushes (|v_own - v_empty|^2).
+  std::printf("\nper latent frame (0 = the first video frame, then 4 each): own-caption loss / guidance |v_own - v_empty|^2\n");
+  for (const TextUseRow& r : rows) {
+    std::printf("  %.2f ", r.t);
+    for (size_t f = 0; f < r.own_by_frame.size(); ++f) std::printf("  %.4f/%.4f", r.own_by_frame[f], r.guidance_by_frame[f]);
+    std::printf("\n");
+  }
   return 0;
 }
 

@@ -11,6 +11,17 @@
 namespace kinema {
 namespace {
 
+// The same bundle with the DiT's text embedding zeroed: no path from the caption.
+Pipeline without_text(const Pipeline& p) {
+  TensorFile f = p.dit().to_tensors();
+  for (const char* k : {"text_embedding.2.weight", "text_embedding.2.bias"})
+    f.tensors[k] = Tensor::zeros(f.tensors.at(k).shape());
+  const std::string dir = tiny_bundle().string();
+  return Pipeline::from_models(p.manifest(), Tokenizer::load(dir + "/" + p.manifest().tokenizer.path),
+                               TextEncoder::from_tensors(p.text_encoder().to_tensors()),
+                               VAE::from_tensors(p.vae().to_tensors()), DiT::from_tensors(f));
+}
+
 TextUseOptions small() {
   TextUseOptions o;
   o.clips = 2, o.width = 32, o.height = 32, o.frames = 5;
@@ -50,26 +61,14 @@ TEST(TextUse, PerLatentFrameLossAveragesToTheWholeAndGuidanceVanishesWithoutText
     EXPECT_NEAR(mean, r.own, 1e-6 * r.own) << r.t;  // every latent frame has as many positions (float errors)
   }
   // No path from the text: the conditional and empty-caption velocities agree, so does guidance.
-  TensorFile f = p.dit().to_tensors();
-  for (const char* k : {"text_embedding.2.weight", "text_embedding.2.bias"})
-    f.tensors[k] = Tensor::zeros(f.tensors.at(k).shape());
-  const std::string dir = tiny_bundle().string();
-  const Pipeline blind = Pipeline::from_models(p.manifest(), Tokenizer::load(dir + "/" + p.manifest().tokenizer.path),
-                                               TextEncoder::from_tensors(p.text_encoder().to_tensors()),
-                                               VAE::from_tensors(p.vae().to_tensors()), DiT::from_tensors(f));
+  const Pipeline blind = without_text(p);
   for (const TextUseRow& r : measure_text_use(blind, o))
     for (size_t k = 0; k < r.guidance_by_frame.size(); ++k) EXPECT_LT(r.guidance_by_frame[k], 1e-10 * r.own) << r.t;
 }
 
 TEST(TextUse, ADiTThatCannotSeeTextGivesEqualLosses) {
   const Pipeline p = Pipeline::load(tiny_bundle().string());
-  TensorFile f = p.dit().to_tensors();
-  for (const char* k : {"text_embedding.2.weight", "text_embedding.2.bias"})
-    f.tensors[k] = Tensor::zeros(f.tensors.at(k).shape());
-  const std::string dir = tiny_bundle().string();
-  const Pipeline blind = Pipeline::from_models(p.manifest(), Tokenizer::load(dir + "/" + p.manifest().tokenizer.path),
-                                               TextEncoder::from_tensors(p.text_encoder().to_tensors()),
-                                               VAE::from_tensors(p.vae().to_tensors()), DiT::from_tensors(f));
+  const Pipeline blind = without_text(p);
   // Equal up to rounding: attention over captions of other lengths sums in another order.
   for (const TextUseRow& r : measure_text_use(blind, small())) {
     EXPECT_NEAR(r.own, r.other, 1e-6 * r.own) << r.t;

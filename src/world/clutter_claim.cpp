@@ -16,9 +16,6 @@
 namespace kinema::world {
 namespace {
 
-// The allowance for unexplained foreground, as a share of the frame.
-constexpr double kClutterFloor = 0.10;
-
 // Share of a frame's pixels that differ from their row's median colour by more than a blur
 // halo or compression noise does, outside the discs (1.5 times their equivalent radius) of the
 // detections the judge matched to expected objects: an object drawn larger than the scene's is
@@ -54,7 +51,7 @@ void add_clutter_claim(const Scene& s, const std::vector<Image>& frames, const O
   // Unexplained foreground beyond the reference rendering's, against an allowance of a tenth
   // of the frame: a background drawn loosely (a stripe a few rows off) and specks stay within
   // it; blobs strewn over the frame do not.
-  const double ratio = std::max(0.0, median(seen) - median(expected)) / kClutterFloor;
+  const double ratio = std::max(0.0, median(seen) - median(expected)) / kClutterAllowance;
   std::ostringstream text;
   text << "nothing else is drawn (unexplained foreground " << int(std::lround(100 * ratio)) << "% of the allowance)";
   add_claim(card, "clutter", text.str(), 1 - ratio / 2);  // passes up to the allowance

@@ -8,6 +8,7 @@
 #include "world/internal.hpp"
 #include "world/judge_eval.hpp"
 #include "world/scene_facts.hpp"
+#include "world/track.hpp"
 
 namespace kinema::world {
 namespace {
@@ -25,14 +26,13 @@ constexpr std::array<const char*, kPerturbations> kPerturbationKind = {
     "clutter"};
 
 // The scene with large still squares added (the clutter claim judges the original scene on it):
-// three times the claim's allowance (a tenth of the frame), each square counted at its smallest
+// three times the claim's allowance (kClutterAllowance of the frame), each square counted at its smallest
 // (side r x sqrt 2).
 bool clutter_perturbation(const Scene& s, Scene& out) {
-  const double frame = double(s.width) / s.height;  // in units of height squared
+  const double A = double(s.width) / s.height;  // the frame's area in units of height squared
   const double each = 2 * std::pow(size_radius(Size::large), 2);
-  const int add = int(std::ceil(3 * 0.10 * frame / each));
+  const int add = int(std::ceil(3 * kClutterAllowance * A / each));
   if (add > 9) return false;
-  const double A = double(s.width) / s.height;
   int layer = 0;
   for (const Object& p : s.objects) layer = std::max(layer, p.layer);
   for (int k = 0, c = 0; k < add; ++k) {

@@ -64,21 +64,16 @@ struct SquareError {
   std::vector<float> v;         // the velocity predicted
 };
 
-// Mean square of a [1, C, T', h, w] tensor's values per latent frame t'.
-std::vector<double> by_frame(const std::vector<float>& x, const Shape& s) {
+// Mean square of a - b per latent frame t', both [1, C, T', h, w].
+std::vector<double> mean_square_by_frame(const std::vector<float>& a, const std::vector<float>& b, const Shape& s) {
   const int64_t C = s[1], T = s[2], plane = s[3] * s[4];
   std::vector<double> out(size_t(T), 0);
-  for (int64_t c = 0; c < C; ++c)
-    for (int64_t t = 0; t < T; ++t)
-      for (int64_t k = 0; k < plane; ++k) out[size_t(t)] += double(x[size_t((c * T + t) * plane + k)]) * x[size_t((c * T + t) * plane + k)];
+  for (int64_t i = 0; i < C * T * plane; ++i) {
+    const double d = double(a[size_t(i)]) - b[size_t(i)];
+    out[size_t(i / plane % T)] += d * d;
+  }
   for (double& v : out) v /= double(C * plane);
   return out;
-}
-
-// Adds per-frame values into running sums, counting how many clips had each frame.
-void accumulate(std::vector<double>& sum, std::vector<int>& count, const std::vector<double>& v) {
-  if (sum.size() < v.size()) sum.resize(v.size(), 0), count.resize(v.size(), 0);
-  for (size_t i = 0; i < v.size(); ++i) sum[i] += v[i], ++count[i];
 }
 
 // fo: no frame given (zeros in the conditioning slot, when the DiT has one).
@@ -130,7 +125,7 @@ std::vector<TextUseRow> measure_text_use(const Pipeline& p, const TextUseOptions
   for (float t : o.t) {
     TextUseRow r;
     r.t = t;
-    std::vector<int> frames_seen, guided_seen;
+    std::vector<int> frames_seen;  // clips long enough to have each latent frame
     for (size_t i = 0; i < clips.size(); ++i) {
       const std::vector<float> z = clips[i].z0.to_vector();
       std::vector<float> xt(z.size()), v(z.size());
@@ -150,13 +145,15 @@ std::vector<TextUseRow> measure_text_use(const Pipeline& p, const TextUseOptions
       r.other += velocity_error(p.dit(), fo, x, t, own[(i + 1) % own.size()], target, cover).all;
       const SquareError unguided = velocity_error(p.dit(), fo, x, t, empty, target, cover);
       r.empty += unguided.all;
-      std::vector<float> error(v.size()), guidance(v.size());
-      for (size_t k = 0; k < v.size(); ++k) error[k] = mine.v[k] - v[k], guidance[k] = mine.v[k] - unguided.v[k];
-      accumulate(r.own_by_frame, frames_seen, by_frame(error, x.shape()));
-      accumulate(r.guidance_by_frame, guided_seen, by_frame(guidance, x.shape()));
+      const std::vector<double> loss = mean_square_by_frame(mine.v, v, x.shape()),
+                                guidance = mean_square_by_frame(mine.v, unguided.v, x.shape());
+      if (frames_seen.size() < loss.size())
+        frames_seen.resize(loss.size(), 0), r.own_by_frame.resize(loss.size(), 0), r.guidance_by_frame.resize(loss.size(), 0);
+      for (size_t f = 0; f < loss.size(); ++f)
+        r.own_by_frame[f] += loss[f], r.guidance_by_frame[f] += guidance[f], ++frames_seen[f];
     }
     for (size_t f = 0; f < r.own_by_frame.size(); ++f)
-      r.own_by_frame[f] /= frames_seen[f], r.guidance_by_frame[f] /= guided_seen[f];
+      r.own_by_frame[f] /= frames_seen[f], r.guidance_by_frame[f] /= frames_seen[f];
     for (double* v : {&r.own, &r.other, &r.empty, &r.swapped, &r.object_own, &r.object_swapped, &r.object_mirrored})
       *v /= double(clips.size());
     rows.push_back(r);

@@ -7,6 +7,13 @@
 #include "world/track.hpp"
 
 namespace kinema::world {
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+  return v[v.size() / 2];
+}
+
 namespace {
 
 int first_present(const Track& t) {
@@ -16,12 +23,6 @@ int first_present(const Track& t) {
 int last_present(const Track& t) {
   for (int f = int(t.size()) - 1; f >= 0; --f) if (t[f]) return f;
   return -1;
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-  return v[v.size() / 2];
 }
 
 // Median distance (in frame heights) between observed and reference centroids.

@@ -36,11 +36,6 @@ double unexplained_share(const Image& f, const std::vector<Track>& tracks, size_
   return double(n) / (double(f.width) * f.height);
 }
 
-double median(std::vector<double> v) {
-  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-  return v[v.size() / 2];
-}
-
 }  // namespace
 
 void add_clutter_claim(const Scene& s, const std::vector<Image>& frames, const Observations& o, Scorecard& card) {

@@ -38,6 +38,9 @@ std::vector<std::array<double, 3>> row_profile(const Image& f);
 // Mean colour distance (color_dist) between two row profiles, row by row.
 double profile_distance(const std::vector<std::array<double, 3>>& a, const std::vector<std::array<double, 3>>& b);
 
+// The upper median of v (v.size() / 2 after sorting); 0 when v is empty.
+double median(std::vector<double> v);
+
 // A claim with its score clamped to [0, 1]; it passes at 0.5.
 inline void add_claim(Scorecard& card, const char* kind, const std::string& text, double score) {
   score = std::clamp(score, 0.0, 1.0);

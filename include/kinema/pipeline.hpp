@@ -63,6 +63,10 @@ struct ModelManifest {
   // expert's scale. kinema's own models: strong guidance at the highest noise levels pushes
   // every position towards the caption's average colours (docs/sampling.md). 0: cfg throughout.
   float guidance_from = 0.f;
+  // Projected guidance (ProjectedGuidance, kinema/sampler.hpp): the share of the guidance step
+  // kept along the conditional x0 estimate (1: plain CFG) and the cap on its RMS per latent frame
+  // (0: none). Strong plain CFG overshoots in the first steps (docs/sampling.md).
+  float guidance_parallel = 1.f, guidance_cap = 0.f;
   // Wan2.2 TI2V: a given first frame conditions by replacement, not by channels: its latent is
   // latent frame 0 on every DiT call, whose tokens see timestep 0 (textimage2video.py).
   bool replace_first_frame = false;
@@ -112,6 +116,8 @@ struct GenerateRequest {
   // Guidance interval (ModelManifest::guidance_from): cfg_high guides from noise level
   // guidance_from on. < 0: the model's; guidance_from 0: cfg throughout.
   float cfg_high = -1, guidance_from = -1;
+  // Projected guidance (ModelManifest::guidance_parallel, guidance_cap). < 0: the model's.
+  float guidance_parallel = -1, guidance_cap = -1;
   std::string sampler;         // "": the model's
   uint64_t seed = 0;
   bool expand = true;          // expand the prompt into the world's detailed caption style
@@ -168,7 +174,12 @@ struct GenerateResult {
   int64_t vae_tile = 0;              // latent tile side the decode used (0: one piece)
 };
 
-struct GenerateProgress { int step = 0, steps = 0; double elapsed = 0; };
+struct GenerateProgress {
+  int step = 0, steps = 0;
+  double elapsed = 0;
+  float sigma = 0;                   // the noise level the step started from
+  const Tensor* denoised = nullptr;  // the step's x0 estimate, a normalized latent (decode_frames)
+};
 
 struct PipelineLoadOptions {
   // The DiT's matrices converted on load (kinema/weights.hpp convert_weights): bf16, f16, q8_0 or

@@ -59,6 +59,15 @@ struct ModelCall {
 // Returns the model's velocity for x, same shape as x.
 using ModelFn = std::function<Tensor(const Tensor& x, const ModelCall& call)>;
 
+// Adaptive projected guidance (APG, arXiv 2410.02416): the guidance step in data space split
+// along the conditional x0 estimate, whose part there (η = parallel) oversaturates at high
+// scales, and its RMS per latent frame capped (norm_cap, in latent units; 0: no cap).
+// parallel = 1 and norm_cap = 0 are plain classifier-free guidance.
+struct ProjectedGuidance {
+  float parallel = 1.0f, norm_cap = 0.0f;
+  bool active() const { return parallel != 1.0f || norm_cap > 0; }
+};
+
 struct GuidanceOptions {
   float cfg = 5.0f;      // v = v_uncond + cfg·(v_cond − v_uncond); 1 = one conditional call
   float rescale = 0.0f;  // φ of Lin et al. 2023 (arXiv 2305.08891 §3.4), on the velocity
@@ -70,6 +79,7 @@ struct GuidanceOptions {
   // frame's scale is 1 + (cfg - 1)·s. Empty: the full scale everywhere. Frames next to given
   // ones take less, so the text does not pull them away from what they continue.
   std::vector<float> frame_share;
+  ProjectedGuidance projected;
 };
 
 // The frame shares of a guidance ramp: 0 at a given latent frame, d / ramp at d latent frames
@@ -91,6 +101,11 @@ class Denoiser {
   GuidanceOptions options_;
   int64_t calls_ = 0;
 };
+
+// The guided velocity under projected guidance (see ProjectedGuidance; weight_per_frame holds
+// each latent frame's guidance scale, one entry for a latent that is not [B, C, T, H, W]).
+Tensor projected_guidance(const Tensor& x, float sigma, const Tensor& cond, const Tensor& uncond,
+                          const std::vector<float>& weight_per_frame, const ProjectedGuidance& p);
 
 // x0 = x − σ·v: the data prediction of a velocity.
 Tensor velocity_to_x0(const Tensor& x, float sigma, const Tensor& velocity);
@@ -137,6 +152,9 @@ struct SampleProgress {
   float sigma = 0, sigma_next = 0;
   int64_t model_calls = 0;   // model evaluations so far (cond and uncond counted separately)
   const Tensor* x = nullptr; // the latent after this step
+  // The step's data prediction x0 = x − σ·v from its (first, guided) velocity: what the
+  // sampler is heading for, decodable as a preview of the finished clip.
+  const Tensor* denoised = nullptr;
 };
 
 // The sampler after `step` steps: enough to go on exactly as if it had never stopped (kinema

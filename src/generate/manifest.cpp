@@ -55,6 +55,8 @@ ModelManifest read_manifest(const std::string& path) {
     m.steps = j.value("steps", m.steps), m.cfg = j.value("cfg", m.cfg), m.shift = j.value("shift", m.shift);
     m.base_tokens = j.value("base_tokens", m.base_tokens);
     m.guidance_from = j.value("guidance_from", m.guidance_from), m.cfg_high = j.value("cfg_high", m.cfg_high);
+    m.guidance_parallel = j.value("guidance_parallel", m.guidance_parallel);
+    m.guidance_cap = j.value("guidance_cap", m.guidance_cap);
     m.sampler = j.value("sampler", m.sampler), m.max_text_len = j.value("max_text_len", m.max_text_len);
   } catch (const nlohmann::json::exception& e) {
     fail("model", path, " is not a valid model manifest: ", e.what());
@@ -62,6 +64,9 @@ ModelManifest read_manifest(const std::string& path) {
   check(!m.sizes.empty(), "model", path, " lists no trained sizes");
   check(m.guidance_from >= 0 && m.guidance_from <= 1 && m.cfg_high >= 0, "model", path,
         ": guidance_from must lie in [0, 1] and cfg_high be >= 0; got ", m.guidance_from, " and ", m.cfg_high);
+  check(m.guidance_parallel >= 0 && m.guidance_parallel <= 1 && m.guidance_cap >= 0, "model", path,
+        ": guidance_parallel must lie in [0, 1] and guidance_cap be >= 0; got ", m.guidance_parallel, " and ",
+        m.guidance_cap);
   return m;
 }
 
@@ -77,6 +82,8 @@ std::string manifest_json(const ModelManifest& m) {
   j["shift"] = m.shift, j["base_tokens"] = m.base_tokens, j["sampler"] = m.sampler;
   j["max_text_len"] = m.max_text_len;
   if (m.guidance_from > 0) j["guidance_from"] = m.guidance_from, j["cfg_high"] = m.cfg_high;
+  if (m.guidance_parallel != 1.f) j["guidance_parallel"] = m.guidance_parallel;
+  if (m.guidance_cap > 0) j["guidance_cap"] = m.guidance_cap;
   return j.dump(2) + "\n";
 }
 

@@ -122,6 +122,10 @@ GenerateRequest Pipeline::resolve(const GenerateRequest& in) const {
   if (r.guidance_from < 0) r.guidance_from = m.guidance_from;
   if (r.cfg_high < 0) r.cfg_high = m.guidance_from > 0 ? m.cfg_high : r.cfg;
   check(r.guidance_from <= 1, "generate", "--guidance-from is a noise level in [0, 1]; got ", r.guidance_from);
+  if (r.guidance_parallel < 0) r.guidance_parallel = m.guidance_parallel;
+  if (r.guidance_cap < 0) r.guidance_cap = m.guidance_cap;
+  check(std::isfinite(r.guidance_parallel) && r.guidance_parallel <= 1 && std::isfinite(r.guidance_cap), "generate",
+        "--cfg-parallel must lie in [0, 1] and --cfg-cap be >= 0; got ", r.guidance_parallel, " and ", r.guidance_cap);
   if (r.shift < 0) r.shift = m.shift;
   if (r.sampler.empty()) r.sampler = m.sampler;
   make_stepper(r.sampler);  // an unknown name is an Error listing the samplers
@@ -293,12 +297,13 @@ GenerateResult Pipeline::generate(const GenerateRequest& request,
   SampleOptions so;
   so.sampler = r.sampler;
   so.guidance.cfg = r.cfg, so.guidance.rescale = r.rescale;
+  so.guidance.projected = {r.guidance_parallel, r.guidance_cap};
   if (r.guidance_from > 0) so.guidance.cfg_high = r.cfg_high, so.guidance.high_from = r.guidance_from * 1000.f;
   if (r.guidance_ramp > 1 && !r.known.empty() && fo.condition.defined())
     so.guidance.frame_share =
         guidance_ramp_shares(detail::known_latent_frames(fo.condition, c.in_dim - 2 * c.out_dim), r.guidance_ramp);
   if (progress)
-    so.progress = [&](const SampleProgress& p) { progress({p.step, p.steps, since(t0)}); };
+    so.progress = [&](const SampleProgress& p) { progress({p.step, p.steps, since(t0), p.sigma, p.denoised}); };
   so.checkpoint = r.checkpoint, so.resume = r.resume.get();
   Tensor z;
   if (!r.edit.empty()) {  // SDEdit: start from the input's latent at sigma = strength

@@ -95,6 +95,9 @@ Denoiser::Denoiser(ModelFn model, GuidanceOptions options)
         options_.cfg, " and ", options_.cfg_high);
   check(options_.rescale >= 0 && options_.rescale <= 1, "Denoiser",
         "guidance rescale must lie in [0, 1]; got ", options_.rescale);
+  check(std::isfinite(options_.projected.parallel) && std::isfinite(options_.projected.norm_cap) &&
+            options_.projected.norm_cap >= 0, "Denoiser", "projected guidance needs a finite parallel share and a cap >= 0; got ",
+        options_.projected.parallel, " and ", options_.projected.norm_cap);
   for (float s : options_.frame_share)
     check(std::isfinite(s) && s >= 0, "Denoiser", "a frame's share of the guidance must be finite and >= 0; got ", s);
 }
@@ -108,8 +111,19 @@ Tensor Denoiser::velocity(const Tensor& x, float sigma, float timestep) {
   call.conditional = false;
   ++calls_;
   Tensor uncond = checked_velocity(model_(x, call), x, "unconditional");
-  Tensor guided = options_.frame_share.empty() ? add(uncond, scale(sub(cond, uncond), cfg))
-                                               : guide_per_frame(cond, uncond, cfg, options_.frame_share);
+  Tensor guided;
+  if (options_.projected.active()) {
+    std::vector<float> w(x.ndim() == 5 ? size_t(x.size(2)) : 1, cfg);
+    if (!options_.frame_share.empty()) {
+      check(w.size() == options_.frame_share.size(), "Denoiser", "per-frame guidance needs one share per latent frame; got ",
+            options_.frame_share.size(), " shares for ", w.size(), " frames");
+      for (size_t t = 0; t < w.size(); ++t) w[t] = 1.f + (cfg - 1.f) * options_.frame_share[t];
+    }
+    guided = projected_guidance(x, sigma, cond, uncond, w, options_.projected);
+  } else {
+    guided = options_.frame_share.empty() ? add(uncond, scale(sub(cond, uncond), cfg))
+                                          : guide_per_frame(cond, uncond, cfg, options_.frame_share);
+  }
   if (options_.rescale > 0) guided = rescale_guidance(guided, cond, options_.rescale);
   return guided;
 }

@@ -63,12 +63,13 @@ Tensor sample(const ModelFn& model, const Tensor& noise, const Schedule& schedul
         return denoiser.velocity(x_next, sigma_next, t_next);
       };
     }
+    const Tensor denoised = options.progress ? velocity_to_x0(x, sigma, v) : Tensor();
     x = stepper->step(x, sigma, sigma_next, v, next);
     if (options.progress) {
       SampleProgress p;
       p.step = i + 1, p.steps = n, p.sigma = sigma, p.sigma_next = sigma_next;
       p.model_calls = denoiser.model_calls();
-      p.x = &x;
+      p.x = &x, p.denoised = &denoised;
       options.progress(p);
     }
     if (options.checkpoint && i + 1 < n) options.checkpoint(SampleCheckpoint{i + 1, x, stepper->save()});

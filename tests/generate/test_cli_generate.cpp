@@ -2,6 +2,7 @@
 // preview sheet, and errors that say what to do.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -69,6 +70,28 @@ TEST(CliGenerate, WritesASignedVideoAndAPreviewSheet) {
   EXPECT_EQ(verify_file(mp4.string()).status, CredentialStatus::valid);
   ASSERT_TRUE(fs::exists(mp4.string() + ".preview.png"));
   EXPECT_EQ(read_video(mp4.string() + ".preview.png")[0].width, 5 * 32 + 4 * 2);
+}
+
+// --trace: one row per step of the sampler's x0 estimate; with Euler the last step's estimate
+// is the sampled latent, so the bottom row is the clip's own contact sheet.
+TEST(CliGenerate, TraceDrawsEachStepsEstimateEndingOnTheClip) {
+  const fs::path d = out_dir(), mp4 = d / "traced.mp4", trace = d / "trace.png";
+  ASSERT_EQ(generate({"a red circle moves right", "-o", mp4.string(), "--steps", "4", "--seed", "3", "--sampler",
+                      "euler", "--trace", trace.string()}), 0);
+  // The same request through the library: its frames before the file's watermark.
+  GenerateRequest r;
+  r.prompt = "a red circle moves right", r.steps = 4, r.seed = 3, r.sampler = "euler";
+  const Frame clip = contact_sheet(Pipeline::load(tiny_bundle().string()).generate(r).frames, 8);
+  const Frame sheet = read_video(trace.string())[0];
+  ASSERT_EQ(sheet.width, clip.width);
+  ASSERT_EQ(sheet.height, 4 * clip.height + 3 * 2);  // 4 steps, 2 pixels apart
+  const size_t last = size_t(3 * (clip.height + 2)) * size_t(clip.width) * 3;
+  EXPECT_TRUE(std::equal(clip.rgb.begin(), clip.rgb.end(), sheet.rgb.begin() + std::ptrdiff_t(last)));
+  EXPECT_FALSE(std::equal(clip.rgb.begin(), clip.rgb.end(), sheet.rgb.begin()));  // step 1: not yet
+  EXPECT_NE(error_of({"a cat", "-o", (d / "t.mp4").string(), "--trace", (d / "t.mp4").string()}).find(".png"),
+            std::string::npos);
+  EXPECT_NE(error_of({"a cat", "-o", (d / "t.mp4").string(), "--trace", trace.string(), "--trace-every", "-2"})
+                .find("--trace-every"), std::string::npos);
 }
 
 TEST(CliGenerate, EveryGeneratedVideoCarriesTheInvisibleWatermark) {

@@ -65,6 +65,39 @@ TEST(Pipeline, GuidanceIntervalTakesCfgHighFromItsNoiseLevelOn) {
   fs::remove(json);
 }
 
+TEST(Pipeline, ProjectedGuidanceIsPlainCfgUntilAskedAndTravelsInModelJson) {
+  Pipeline p = Pipeline::load(tiny_bundle().string());
+  GenerateRequest r;
+  r.prompt = "a red circle moves right", r.seed = 7, r.steps = 4, r.cfg = 4, r.threads = 1;
+  const GenerateResult plain = p.generate(r);
+  r.guidance_parallel = 1, r.guidance_cap = 0;  // no projection, no cap: plain CFG
+  const GenerateResult same = p.generate(r);
+  for (size_t i = 0; i < plain.frames.size(); ++i) ASSERT_EQ(plain.frames[i].rgb, same.frames[i].rgb) << i;
+  r.guidance_parallel = 0;
+  EXPECT_NE(p.generate(r).frames[2].rgb, plain.frames[2].rgb);
+  r.guidance_parallel = 1.5f;
+  try {
+    p.generate(r);
+    FAIL() << "a parallel share above 1 was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--cfg-parallel must lie in [0, 1]"), std::string::npos) << e.what();
+  }
+  ModelManifest m = p.manifest();
+  m.guidance_parallel = 0.25f, m.guidance_cap = 0.5f;
+  const fs::path json = fs::temp_directory_path() / ("kinema_apg_" + std::to_string(::getpid()) + ".json");
+  std::ofstream(json) << manifest_json(m);
+  const ModelManifest back = read_manifest(json.string());
+  EXPECT_FLOAT_EQ(back.guidance_parallel, 0.25f);
+  EXPECT_FLOAT_EQ(back.guidance_cap, 0.5f);
+  std::string text = manifest_json(m);
+  const size_t at = text.find("\"guidance_cap\": ");
+  ASSERT_NE(at, std::string::npos);
+  text.insert(at + 16, "-");  // a negative cap is refused on load
+  std::ofstream(json) << text;
+  EXPECT_THROW(read_manifest(json.string()), Error);
+  fs::remove(json);
+}
+
 TEST(Pipeline, ExpandsThePromptIntoADetailedCaptionUnlessAskedNotTo) {
   Pipeline p = Pipeline::load(tiny_bundle().string());
   GenerateRequest r;

@@ -3,6 +3,8 @@ papers' formulas (docs/sampling.md):
 
   schedule   sigma_k = shift(sigma_max * (1 - k/N)), k < N, sigma_N = 0, shift(s) = S s/(1+(S-1)s)
   guidance   v = v_u + cfg (v_c - v_u); rescale (Lin et al. 2023 eq. 15-16) with torch.std per item
+  projected  APG (Sadat et al. 2024, arXiv 2410.02416, Alg. 1, no momentum) on the data predictions
+             D = x - sigma v, norms over each latent frame's (C, H, W)
   euler      x' = x + (s' - s) v
   heun       Karras et al. 2022 Alg. 1 (Euler onto s' = 0)
   dpm++      DPM-Solver++(2M), Lu et al. 2022 Alg. 2, in lambda = log((1-s)/s)
@@ -13,7 +15,7 @@ The analytic model is v = a * x + sigma * c with per-element a and c, one pair p
 
 Usage: sampler_reference.py IN.safetensors OUT.safetensors
 IN holds "noise", "a_cond", "c_cond", "a_uncond", "c_uncond" and metadata steps, shift, cfg,
-rescale, sigma_max. OUT receives "sigmas" and "x.<sampler>" for every sampler.
+rescale, sigma_max (optional: parallel, norm_cap for projected guidance). OUT receives "sigmas" and "x.<sampler>" for every sampler.
 """
 import math
 import sys
@@ -33,9 +35,24 @@ def schedule(steps, shift, sigma_max):
     return out + [0.0]
 
 
+def projected(x, sigma, cond, uncond, cfg, parallel, norm_cap):
+    dims = (1, 3, 4)  # one latent frame of one item: [B, C, T, H, W]
+    d_cond = x - sigma * cond
+    diff = d_cond - (x - sigma * uncond)
+    if norm_cap > 0:
+        rms = diff.pow(2).mean(dim=dims, keepdim=True).sqrt()
+        diff = diff * torch.clamp(norm_cap / rms, max=1.0)
+    unit = d_cond / d_cond.pow(2).sum(dim=dims, keepdim=True).sqrt()
+    along = (diff * unit).sum(dim=dims, keepdim=True) * unit
+    update = (diff - along) + parallel * along
+    guided = d_cond + (cfg - 1) * update
+    return (x - guided) / sigma
+
+
 class Guided:
-    def __init__(self, T, cfg, rescale):
+    def __init__(self, T, cfg, rescale, parallel=1.0, norm_cap=0.0):
         self.T, self.cfg, self.rescale = T, cfg, rescale
+        self.parallel, self.norm_cap = parallel, norm_cap
 
     def __call__(self, x, sigma):
         T = self.T
@@ -43,7 +60,10 @@ class Guided:
         if self.cfg == 1.0:
             return cond
         uncond = T["a_uncond"] * x + sigma * T["c_uncond"]
-        v = uncond + self.cfg * (cond - uncond)
+        if self.parallel != 1.0 or self.norm_cap > 0:
+            v = projected(x, sigma, cond, uncond, self.cfg, self.parallel, self.norm_cap)
+        else:
+            v = uncond + self.cfg * (cond - uncond)
         if self.rescale > 0:
             dims = list(range(1, v.dim()))
             std_c = cond.std(dim=dims, keepdim=True)
@@ -167,7 +187,7 @@ def main():
     sig = schedule(steps, shift, sigma_max)
     # The C++ side computes in float64 and rounds each sigma to float32; so do we, then widen.
     sig = [float(np.float32(s)) for s in sig]
-    f = Guided(T, cfg, rescale)
+    f = Guided(T, cfg, rescale, float(meta.get("parallel", 1.0)), float(meta.get("norm_cap", 0.0)))
     out = {"sigmas": torch.tensor(sig, dtype=torch.float64)}
     for name, fn in [("euler", euler), ("heun", heun), ("dpm++", dpmpp_2m), ("unipc", unipc)]:
         out["x." + name] = fn(f, T["noise"].clone(), sig)

@@ -175,6 +175,53 @@ TEST(SamplerDenoiser, PerFrameGuidanceScalesEachLatentFramesShare) {
   EXPECT_THROW(Denoiser(model, o), Error);
 }
 
+// Projected guidance in closed form: no projection and no cap is plain CFG; with η = 0 the
+// guided data prediction moves away from the conditional one only orthogonally to it, per latent
+// frame; the cap bounds the step's RMS per latent frame.
+TEST(SamplerDenoiser, ProjectedGuidanceIsCfgUnprojectedAndOrthogonalWithoutItsParallelPart) {
+  const Shape shape = {2, 3, 4, 2, 3};  // [B, C, T, H, W]
+  Tensor x = random_tensor(shape, 2, -1, 1);
+  Tensor vc = random_tensor(shape, 3, -2, 2), vu = random_tensor(shape, 4, -1, 1);
+  const float sigma = 0.6f, cfg = 5.0f;
+  const std::vector<float> w(4, cfg);
+  const std::vector<float> c = vc.to_vector(), u = vu.to_vector(), xs = x.to_vector();
+  const std::vector<float> plain = projected_guidance(x, sigma, vc, vu, w, {1.0f, 0.0f}).to_vector();
+  for (size_t i = 0; i < plain.size(); ++i) EXPECT_NEAR(plain[i], u[i] + cfg * (c[i] - u[i]), 1e-4) << i;
+
+  // Per (item, latent frame): Δ = (D_g − D_c)/(cfg − 1) against D_c = x − σ·v_c.
+  auto per_frame = [&](const std::vector<float>& g, auto&& f) {
+    for (int b = 0; b < 2; ++b)
+      for (int t = 0; t < 4; ++t) {
+        double dot = 0, dd = 0, cc = 0;
+        for (int ch = 0; ch < 3; ++ch)
+          for (int k = 0; k < 6; ++k) {
+            const size_t i = size_t(((b * 3 + ch) * 4 + t) * 6 + k);
+            const double dc = xs[i] - sigma * c[i], delta = -sigma * (g[i] - c[i]) / (cfg - 1);
+            dot += delta * dc, dd += delta * delta, cc += dc * dc;
+          }
+        f(dot / std::sqrt(dd * cc), std::sqrt(dd / 18));
+      }
+  };
+  per_frame(projected_guidance(x, sigma, vc, vu, w, {0.0f, 0.0f}).to_vector(),
+            [](double cosine, double) { EXPECT_NEAR(cosine, 0.0, 1e-4); });
+  int capped = 0;
+  per_frame(projected_guidance(x, sigma, vc, vu, w, {1.0f, 0.2f}).to_vector(), [&](double, double rms) {
+    EXPECT_LE(rms, 0.2 + 1e-4);
+    capped += rms > 0.2 - 1e-4;
+  });
+  EXPECT_GT(capped, 0);  // the random branches differ by more than the cap
+  // The Denoiser routes there, frame shares included (share 0: the conditional velocity).
+  ModelFn model = [&](const Tensor&, const ModelCall& call) { return call.conditional ? vc : vu; };
+  GuidanceOptions o{.cfg = cfg, .projected = {0.0f, 0.0f}};
+  EXPECT_EQ(Denoiser(model, o).velocity(x, sigma, 600.f).to_vector(),
+            projected_guidance(x, sigma, vc, vu, w, o.projected).to_vector());
+  o.frame_share = {0, 1, 1, 1};
+  const std::vector<float> shared = Denoiser(model, o).velocity(x, sigma, 600.f).to_vector();
+  for (size_t i = 0; i < shared.size(); ++i)
+    if ((i / 6) % 4 == 0) EXPECT_NEAR(shared[i], c[i], 1e-6) << i;
+  EXPECT_THROW(Denoiser(model, {.cfg = cfg, .projected = {0.5f, -1.0f}}), Error);
+}
+
 TEST(SamplerDenoiser, X0OfTheTrueVelocityIsTheCleanLatent) {
   Tensor x0 = random_tensor({5}, 5, -1, 1), eps = random_tensor({5}, 6, -1, 1);
   float sigma = 0.3f;
@@ -207,6 +254,7 @@ TEST(SamplerDriver, ProgressReportsEveryStepInOrder) {
   Tensor noise = random_tensor({4}, 8, -1, 1);
   Schedule s = flow_schedule({.steps = 5, .shift = 2.0});
   std::vector<int> seen;
+  std::vector<float> last_denoised;
   SampleOptions options{.sampler = "euler", .guidance = {.cfg = 1.0f}};
   options.progress = [&](const SampleProgress& p) {
     seen.push_back(p.step);
@@ -214,9 +262,15 @@ TEST(SamplerDriver, ProgressReportsEveryStepInOrder) {
     EXPECT_EQ(p.sigma, s.sigmas[size_t(p.step) - 1]);
     EXPECT_EQ(p.sigma_next, s.sigmas[size_t(p.step)]);
     ASSERT_NE(p.x, nullptr);
+    ASSERT_NE(p.denoised, nullptr);
+    last_denoised = p.denoised->to_vector();
   };
-  sample([](const Tensor& x, const ModelCall&) { return x; }, noise, s, options);
+  const Tensor out = sample([](const Tensor& x, const ModelCall&) { return x; }, noise, s, options);
   EXPECT_EQ(seen, (std::vector<int>{1, 2, 3, 4, 5}));
+  // Euler's last step lands on σ = 0, where the latent is that step's data prediction.
+  const std::vector<float> result = out.to_vector();
+  ASSERT_EQ(last_denoised.size(), result.size());
+  for (size_t i = 0; i < result.size(); ++i) EXPECT_NEAR(last_denoised[i], result[i], 1e-6);
 }
 
 // ---- closed forms -----------------------------------------------------------------------------
@@ -304,19 +358,8 @@ TEST(SamplerStepper, ResetForgetsTheHistory) {
 
 // ---- PyTorch reference ------------------------------------------------------------------------
 
-TEST(SamplerParity, EverySamplerMatchesTheFloat64Reference) {
-  const Shape shape = {2, 3, 2, 4, 4};
-  TensorFile in;
-  in.tensors["noise"] = random_tensor(shape, 20, -2, 2);
-  in.tensors["a_cond"] = random_tensor(shape, 21, -0.5f, 0.5f);
-  in.tensors["c_cond"] = random_tensor(shape, 22, -1, 1);
-  in.tensors["a_uncond"] = random_tensor(shape, 23, -0.5f, 0.5f);
-  in.tensors["c_uncond"] = random_tensor(shape, 24, -1, 1);
-  const int steps = 8;
-  const double shift = 3.0;
-  const float cfg = 4.0f, rescale = 0.7f;
-  in.metadata = {{"steps", std::to_string(steps)}, {"shift", "3.0"}, {"cfg", "4.0"},
-                 {"rescale", "0.7"}, {"sigma_max", "0.9990000128746033"}};
+// Runs sampler_reference.py on `in` and returns its output; a failed run fails the test.
+TensorFile run_sampler_reference(const TensorFile& in) {
   fs::path dir = fs::temp_directory_path() / ("kinema-sampler-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   save_tensors((dir / "in.safetensors").string(), in);
@@ -329,25 +372,51 @@ TEST(SamplerParity, EverySamplerMatchesTheFloat64Reference) {
     std::ifstream log(dir / "log.txt");
     std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
     fs::remove_all(dir);
-    FAIL() << "sampler_reference.py failed (" << rc << "):\n" << text;
+    ADD_FAILURE() << "sampler_reference.py failed (" << rc << "):\n" << text;
+    return {};
   }
   TensorFile ref = load_tensors((dir / "out.safetensors").string());
   fs::remove_all(dir);
+  return ref;
+}
 
+// Every sampler under plain guidance with rescale, then under projected guidance (APG).
+TEST(SamplerParity, EverySamplerMatchesTheFloat64Reference) {
+  const Shape shape = {2, 3, 2, 4, 4};
+  TensorFile in;
+  in.tensors["noise"] = random_tensor(shape, 20, -2, 2);
+  in.tensors["a_cond"] = random_tensor(shape, 21, -0.5f, 0.5f);
+  in.tensors["c_cond"] = random_tensor(shape, 22, -1, 1);
+  in.tensors["a_uncond"] = random_tensor(shape, 23, -0.5f, 0.5f);
+  in.tensors["c_uncond"] = random_tensor(shape, 24, -1, 1);
+  const int steps = 8;
+  const double shift = 3.0;
+  const float cfg = 4.0f;
+  struct Case { GuidanceOptions guidance; std::map<std::string, std::string> metadata; };
+  const std::vector<Case> cases = {
+      {{.cfg = cfg, .rescale = 0.7f}, {{"rescale", "0.7"}}},
+      {{.cfg = cfg, .projected = {0.25f, 0.3f}}, {{"rescale", "0"}, {"parallel", "0.25"}, {"norm_cap", "0.3"}}},
+  };
   Schedule s = flow_schedule({.steps = steps, .shift = shift});
-  EXPECT_EQ(ref.tensors.at("sigmas").to_vector(), s.sigmas);
   const auto& T = in.tensors;
   ModelFn model = [&](const Tensor& x, const ModelCall& call) {
     const char* a = call.conditional ? "a_cond" : "a_uncond";
     const char* c = call.conditional ? "c_cond" : "c_uncond";
     return add(mul(T.at(a), x), scale(T.at(c), call.sigma));
   };
-  for (const std::string& name : sampler_names()) {
-    Tensor out = sample(model, T.at("noise"), s,
-                        {.sampler = name, .guidance = {.cfg = cfg, .rescale = rescale}});
-    double err = rel_error(out, ref.tensors.at("x." + name));
-    std::printf("  %-6s rel %.3e\n", name.c_str(), err);
-    EXPECT_LT(err, 1e-5) << name;
+  for (const Case& k : cases) {
+    in.metadata = {{"steps", std::to_string(steps)}, {"shift", "3.0"}, {"cfg", "4.0"},
+                   {"sigma_max", "0.9990000128746033"}};
+    for (const auto& [key, value] : k.metadata) in.metadata[key] = value;
+    TensorFile ref = run_sampler_reference(in);
+    ASSERT_FALSE(ref.tensors.empty());
+    EXPECT_EQ(ref.tensors.at("sigmas").to_vector(), s.sigmas);
+    for (const std::string& name : sampler_names()) {
+      Tensor out = sample(model, T.at("noise"), s, {.sampler = name, .guidance = k.guidance});
+      double err = rel_error(out, ref.tensors.at("x." + name));
+      std::printf("  %-6s %s rel %.3e\n", name.c_str(), k.guidance.projected.active() ? "apg" : "cfg", err);
+      EXPECT_LT(err, 1e-5) << name;
+    }
   }
 }
 

@@ -6,9 +6,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 
 #include "commands.hpp"
+#include "denoise_trace.hpp"
 #include "kinema/c2pa.hpp"
 #include "kinema/dist.hpp"
 #include "kinema/error.hpp"
@@ -27,7 +29,8 @@ namespace {
 
 struct GenerateCli {
   GenerateRequest req;
-  std::string out = "kinema.mp4", model, preview, size, policy, type;
+  std::string out = "kinema.mp4", model, preview, size, policy, type, trace;
+  int trace_every = 0;
   float seconds = 0;
   bool no_expand = false, record_prompt = false, quiet = false, no_frame_review = false;
   std::string watermark_key;
@@ -57,6 +60,8 @@ const std::vector<Option<GenerateCli>>& options() {
       {"--rescale", "X", "guidance rescale phi in [0, 1] (Lin et al. 2023)", KF(req.rescale)},
       {"--guidance-from", "T", "guidance interval: from noise level T in (0, 1] on, guide with --cfg-high instead (0: --cfg throughout; default: the model's)", KF(req.guidance_from)},
       {"--cfg-high", "X", "guidance scale at noise levels >= --guidance-from (default: the model's)", KF(req.cfg_high)},
+      {"--cfg-parallel", "X", "projected guidance (APG): share of the guidance step kept along the clean estimate, in [0, 1] (1: plain CFG; default: the model's)", KF(req.guidance_parallel)},
+      {"--cfg-cap", "R", "projected guidance: cap on the guidance step's RMS per latent frame, in latent units (0: none; default: the model's)", KF(req.guidance_cap)},
       {"--shift", "S", "timestep shift (0: by resolution, as in training; default: the model's)", KF(req.shift)},
       {"--sampler", "NAME", "euler, heun, unipc or dpm++ (default: the model's)", KS(req.sampler)},
       {"--seed", "N", "noise seed: same seed and settings give the same video, bit for bit", KI(req.seed)},
@@ -65,6 +70,8 @@ const std::vector<Option<GenerateCli>>& options() {
       {"--expand", "", "expand the prompt into the model's detailed caption style (the default)",
        [](const GenerateCli&) { return std::string("on"); }, [](GenerateCli& c, const std::string&) { c.no_expand = false; }},
       {"--preview", "FILE", "contact sheet PNG of 8 frames (default: OUT.preview.png; 'none' to skip)", KS(preview)},
+      {"--trace", "FILE", "PNG of the sampler's x0 estimate (8 frames a row) every few steps, noise at the top, result at the bottom", KS(trace)},
+      {"--trace-every", "K", "--trace: a row every K steps (0: about 10 rows)", KI(trace_every)},
       {"--record-prompt", "", "write the prompt into the C2PA credentials (off: privacy)", KINEMA_OPT_FLAG(record_prompt)},
       {"--no-frame-review", "", "skip the image classifier's review of the frames (operators only; docs/safety-frames.md)", KINEMA_OPT_FLAG(no_frame_review)},
       {"--watermark-key", "TEXT", "operator passphrase mixed into the invisible watermark (`kinema detect --key`)", KS(watermark_key)},
@@ -239,9 +246,19 @@ int cmd_generate(int argc, char** argv) {
                  pipe.manifest().name.c_str(), r.width, r.height, r.frames, r.fps, r.steps, r.sampler.c_str(),
                  double(r.cfg), static_cast<unsigned long long>(r.seed), chunked ? " (in chunks)" : "",
                  r.vae_tile.tile > 0 ? (", VAE decode in tiles of " + std::to_string(r.vae_tile.tile)).c_str() : "");
-  const auto bar = c.quiet ? std::function<void(const GenerateProgress&)>{} : draw_bar;
+  std::function<void(const GenerateProgress&)> bar = c.quiet ? std::function<void(const GenerateProgress&)>{} : draw_bar;
+  std::optional<DenoiseTrace> trace;
+  if (!c.trace.empty()) {
+    check(!chunked, "generate", "--trace draws one clip's sampling; this video is made in chunks (shorten it)");
+    trace.emplace(pipe, c.trace, c.trace_every);
+    bar = [&trace, quiet = c.quiet](const GenerateProgress& p) {
+      trace->add(p);
+      if (!quiet) draw_bar(p);
+    };
+  }
   if (chunked) return write_chunked(pipe, c, r, bar);
   GenerateResult g = pipe.generate(r, bar);
+  if (trace && (!r.sequence_parallel || r.sequence_parallel->is_root())) trace->write();
   if (r.sequence_parallel && !r.sequence_parallel->is_root()) return 0;
   if (!c.quiet) {
     std::fprintf(stderr, "\n");

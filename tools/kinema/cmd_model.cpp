@@ -45,6 +45,8 @@ const std::vector<Option<PackCli>>& pack_options() {
       {"--cfg", "X", "default guidance scale", KF(m.cfg)},
       {"--guidance-from", "T", "default guidance interval: from noise level T on, --cfg-high guides (0: --cfg throughout)", KF(m.guidance_from)},
       {"--cfg-high", "X", "default guidance scale at noise levels >= --guidance-from", KF(m.cfg_high)},
+      {"--cfg-parallel", "X", "default projected guidance: share of the guidance step along the clean estimate (1: plain CFG)", KF(m.guidance_parallel)},
+      {"--cfg-cap", "R", "default projected guidance: cap on the guidance step's RMS per latent frame (0: none)", KF(m.guidance_cap)},
       {"--shift", "S", "default timestep shift (0: by resolution)", KF(m.shift)},
       {"--sampler", "NAME", "default sampler", KS(m.sampler)},
   };

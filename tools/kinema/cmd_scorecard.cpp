@@ -26,7 +26,7 @@ namespace {
 struct ScoreCli {
   std::string model, out = "scorecard", split = "heldout";
   int64_t prompts = 50, steps = 0, seed = 1;
-  float cfg = -1, guidance_from = -1, cfg_high = -1;
+  float cfg = -1, guidance_from = -1, cfg_high = -1, guidance_parallel = -1, guidance_cap = -1;
   float from_noise = 1;  // 1: pure noise (text-to-video); below: SDEdit of the rendered scene
 };
 
@@ -39,6 +39,8 @@ const std::vector<Option<ScoreCli>>& options() {
       {"--cfg", "X", "guidance scale (default: the model's)", KINEMA_OPT_FLOAT(cfg)},
       {"--guidance-from", "T", "guidance interval: from noise level T on, --cfg-high guides (default: the model's)", KINEMA_OPT_FLOAT(guidance_from)},
       {"--cfg-high", "X", "guidance scale at noise levels >= --guidance-from (default: the model's)", KINEMA_OPT_FLOAT(cfg_high)},
+      {"--cfg-parallel", "X", "projected guidance (APG): share of the guidance step kept along the clean estimate, in [0, 1] (1: plain CFG; default: the model's)", KINEMA_OPT_FLOAT(guidance_parallel)},
+      {"--cfg-cap", "R", "projected guidance: cap on the guidance step's RMS per latent frame, in latent units (0: none; default: the model's)", KINEMA_OPT_FLOAT(guidance_cap)},
       {"--seed", "N", "which held-out prompts (and the generation seeds)", KINEMA_OPT_INT(seed)},
       {"--split", "S",
        "heldout: prompts with combinations training never sees (the gate); training: fresh scenes of "
@@ -103,6 +105,7 @@ int cmd_scorecard(int argc, char** argv) {
     r.seed = heldout.generation_seed(done);
     r.steps = int(c.steps), r.cfg = c.cfg, r.width = w, r.height = h;
     r.guidance_from = c.guidance_from, r.cfg_high = c.cfg_high;
+    r.guidance_parallel = c.guidance_parallel, r.guidance_cap = c.guidance_cap;
     if (c.from_noise < 1) {  // the scene generation would expand the prompt to, rendered, then noised
       const world::Expansion e =
           world::expand(r.prompt, r.seed, {w, h, pipe.manifest().fps, pipe.manifest().frames});

@@ -23,7 +23,9 @@ namespace fs = std::filesystem;
 namespace kinema::world {
 namespace {
 
-constexpr const char* kCacheFormat = "kinema.world_latents/1";
+// 2: the image share left the key (an index's latent depends on whether it is an image, which
+// its file name says, not on the share), so a new mix reuses every entry it draws alike.
+constexpr const char* kCacheFormat = "kinema.world_latents/2";
 
 // FNV-1a, 64 bit.
 struct Hasher {
@@ -109,7 +111,7 @@ WorldLatentDataset::WorldLatentDataset(const VAE& vae, const TextEncoder& encode
   Hasher h;
   h.text(kCacheFormat);
   h.text(vae_hash);
-  h.value(int64_t(o.frames)), h.value(o.image_fraction), h.value(o.seed), h.value(int64_t(o.fps));
+  h.value(int64_t(o.frames)), h.value(o.seed), h.value(int64_t(o.fps));
   for (const auto& [w, hh] : o.sizes) h.value(int64_t(w)), h.value(int64_t(hh));
   h.value(int64_t(o.chunking));
   key_ = h.hex();
@@ -134,7 +136,7 @@ WorldLatentDataset::WorldLatentDataset(const VAE& vae, const TextEncoder& encode
     if (!fs::exists(info)) {
       std::ostringstream ss;
       ss << "format " << kCacheFormat << "\nvae " << vae_hash << "\nframes " << o.frames
-         << "\nimage_fraction " << o.image_fraction << "\nseed " << o.seed << "\nfps " << o.fps
+         << "\nseed " << o.seed << "\nfps " << o.fps
          << "\nchunking " << (o.chunking == VaeChunking::whole ? "whole" : "causal") << "\nsizes";
       for (const auto& [w, hh] : o.sizes) ss << " " << w << "x" << hh;
       ss << "\n";
@@ -172,7 +174,8 @@ std::string WorldLatentDataset::cache_path(int64_t index) const {
   if (options_.cache_dir.empty()) return "";
   char shard[32], name[48];
   std::snprintf(shard, sizeof shard, "%05lld", static_cast<long long>(index / 1000));
-  std::snprintf(name, sizeof name, "%08lld%s.safetensors", static_cast<long long>(index),
+  std::snprintf(name, sizeof name, "%08lld%s%s.safetensors", static_cast<long long>(index),
+                world_clip_shape(options_.video(), index).image ? "-image" : "",
                 world_clip_focus(options_.video(), index) ? "-focus" : "");
   return (fs::path(options_.cache_dir) / key_ / shard / name).string();
 }

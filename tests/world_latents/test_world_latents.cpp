@@ -225,7 +225,7 @@ TEST(WorldLatents, ADifferentVaeOrOptionSetNeverReadsTheCache) {
   WorldLatentDataset a(m.vae, m.encoder, tokenizer(), small(dir.string()));
   WorldLatentDataset b(other, m.encoder, tokenizer(), small(dir.string()));
   WorldLatentOptions o = small(dir.string());
-  o.image_fraction = 0.5;
+  o.seed = 5;  // another world
   WorldLatentDataset c(m.vae, m.encoder, tokenizer(), o);
   EXPECT_NE(a.cache_key(), b.cache_key());
   EXPECT_NE(a.cache_key(), c.cache_key());
@@ -244,6 +244,36 @@ TEST(WorldLatents, ADifferentVaeOrOptionSetNeverReadsTheCache) {
   EXPECT_EQ(d.cache_hits(), 1);
   std::vector<float> r = raw.latent.to_vector(), n = normed.latent.to_vector();
   for (size_t i = 0; i < r.size(); ++i) EXPECT_NEAR(n[i], (r[i] - 0.5f) / 2.f, 1e-6f);
+  fs::remove_all(dir);
+}
+
+// The image share decides which indices are images, not what an index shows: a new mix keeps
+// the key and reads every entry it draws alike (clips as clips, images as images).
+TEST(WorldLatents, ANewImageShareReusesTheEntriesItDrawsAlike) {
+  Models& m = models();
+  const fs::path dir = temp_dir("share");
+  WorldLatentOptions lo = small(dir.string()), hi = small(dir.string());
+  lo.image_fraction = 0.25, hi.image_fraction = 0.75;
+  WorldLatentDataset a(m.vae, m.encoder, tokenizer(), lo), b(m.vae, m.encoder, tokenizer(), hi);
+  EXPECT_EQ(a.cache_key(), b.cache_key());
+  int64_t both_clip = -1, both_image = -1, differ = -1;
+  for (int64_t i = 0; i < 200; ++i) {
+    const bool ia = world_clip_shape(lo.video(), i).image, ib = world_clip_shape(hi.video(), i).image;
+    if (!ia && !ib && both_clip < 0) both_clip = i;
+    if (ia && ib && both_image < 0) both_image = i;
+    if (!ia && ib && differ < 0) differ = i;
+  }
+  ASSERT_TRUE(both_clip >= 0 && both_image >= 0 && differ >= 0);
+  for (int64_t i : {both_clip, both_image, differ}) a.get(i);
+  EXPECT_EQ(a.cache_misses(), 3);
+  for (int64_t i : {both_clip, both_image}) {
+    EXPECT_EQ(a.cache_path(i), b.cache_path(i));
+    expect_same(a.get(i), b.get(i));  // b reads a's entry
+  }
+  EXPECT_EQ(b.cache_hits(), 2);
+  EXPECT_NE(a.cache_path(differ), b.cache_path(differ));  // a clip in one mix, an image in the other
+  EXPECT_EQ(b.get(differ).latent.shape()[1], 1);
+  EXPECT_EQ(b.cache_misses(), 1);
   fs::remove_all(dir);
 }
 

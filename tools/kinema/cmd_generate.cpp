@@ -247,19 +247,18 @@ int cmd_generate(int argc, char** argv) {
                  double(r.cfg), static_cast<unsigned long long>(r.seed), chunked ? " (in chunks)" : "",
                  r.vae_tile.tile > 0 ? (", VAE decode in tiles of " + std::to_string(r.vae_tile.tile)).c_str() : "");
   std::function<void(const GenerateProgress&)> bar = c.quiet ? std::function<void(const GenerateProgress&)>{} : draw_bar;
-  std::optional<DenoiseTrace> trace;
-  if (!c.trace.empty()) {
-    check(!chunked, "generate", "--trace draws one clip's sampling; this video is made in chunks (shorten it)");
-    trace.emplace(pipe, c.trace, c.trace_every);
+  std::optional<DenoiseTrace> trace;  // checked on every rank, drawn by rank 0
+  check(c.trace.empty() || !chunked, "generate", "--trace draws one clip's sampling; this video is made in chunks (shorten it)");
+  if (!c.trace.empty()) trace.emplace(pipe, c.trace, c.trace_every);
+  if (trace && (!r.sequence_parallel || r.sequence_parallel->is_root()))
     bar = [&trace, quiet = c.quiet](const GenerateProgress& p) {
       trace->add(p);
       if (!quiet) draw_bar(p);
     };
-  }
   if (chunked) return write_chunked(pipe, c, r, bar);
   GenerateResult g = pipe.generate(r, bar);
-  if (trace && (!r.sequence_parallel || r.sequence_parallel->is_root())) trace->write();
   if (r.sequence_parallel && !r.sequence_parallel->is_root()) return 0;
+  if (trace) trace->write();
   if (!c.quiet) {
     std::fprintf(stderr, "\n");
     if (r.expand) std::fprintf(stderr, "caption: %s\n", g.caption.c_str());

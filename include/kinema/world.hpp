@@ -128,6 +128,10 @@ Expansion expand(const std::string& prompt, uint64_t seed, const SampleOptions& 
 
 // The judge: one score per claim of the scene, in [0, 1]; a claim passes at >= 0.5.
 struct Claim { std::string kind, text; double score = 0; bool pass = false; };
+// What a claim asserts, to match the same claim across two judgements of a scene: its kind and
+// text without a trailing measured value in parentheses ("nothing else is drawn (unexplained
+// foreground 3% of the allowance)" asserts what "... (0% ...)" does).
+std::string claim_key(const Claim& c);
 struct Scorecard {
   std::vector<Claim> claims;
   double overall() const;       // fraction of claims that pass

@@ -18,6 +18,15 @@
 
 namespace kinema::world {
 
+std::string claim_key(const Claim& c) {
+  std::string text = c.text;
+  if (!text.empty() && text.back() == ')') {
+    const size_t open = text.rfind(" (");
+    if (open != std::string::npos) text.resize(open);
+  }
+  return c.kind + "\n" + text;
+}
+
 double Scorecard::overall() const {
   if (claims.empty()) return 0;
   int pass = 0;

@@ -146,8 +146,13 @@ TEST(WorldJudge, ClutterClaimFailsFramesStrewnWithBlobsThatPassTheObjectClaims) 
   EXPECT_EQ(colours, 2) << "the blobs should satisfy the colour claims: " << strewn.summary();
   JudgeEvalOptions blurred;
   blurred.blur = 2;
-  const Scorecard clean = judge(prepare_frames(s, blurred, ""), s);
+  const Scorecard clean = judge(prepare_frames(s, blurred, ""), s), exact = judge(render(s), s);
   EXPECT_TRUE(clutter(clean).pass) << clean.summary();
+  // The same claim on both, though each text carries its own measurement (what `vae recon`
+  // matches when it counts the claims a decode kept).
+  EXPECT_EQ(claim_key(clutter(clean)), claim_key(clutter(exact)));
+  EXPECT_EQ(claim_key(clutter(clean)), "clutter\nnothing else is drawn");
+  EXPECT_NE(claim_key(strewn.claims[0]), claim_key(strewn.claims[1]));
 }
 
 TEST(WorldDataset, WritesResumableShardsWithManifestAndHeldOutSplit) {

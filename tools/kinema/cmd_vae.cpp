@@ -263,23 +263,25 @@ int vae_inflate(int argc, char** argv) {
   return 0;
 }
 
-// The judge may word or count claims differently on other frames: match them by kind and
-// text; a claim the decoded frames lack does not pass. per_kind[kind] += {kept, passed originally}.
+// The judge may word or count claims differently on other frames: match them by what they
+// assert (world::claim_key: kind and text, measured values apart); a claim the decoded frames lack does not pass. per_kind[kind] += {kept, passed originally}.
 struct ClaimsKept {
   int64_t passed_original = 0, passed_decoded = 0, kept = 0;
+  std::string lost;  // "kind: text; ..." of the claims the decode broke
 };
 ClaimsKept claims_kept(const world::Scorecard& original, const world::Scorecard& decoded,
                        std::map<std::string, std::pair<int64_t, int64_t>>& per_kind) {
   ClaimsKept r;
   std::map<std::string, int> passed_decoded;
   for (const world::Claim& k : decoded.claims)
-    r.passed_decoded += k.pass, passed_decoded[k.kind + "\n" + k.text] += k.pass;
+    r.passed_decoded += k.pass, passed_decoded[world::claim_key(k)] += k.pass;
   for (const world::Claim& k : original.claims) {
     if (!k.pass) continue;
     ++r.passed_original;
     ++per_kind[k.kind].second;
-    int& n = passed_decoded[k.kind + "\n" + k.text];
+    int& n = passed_decoded[world::claim_key(k)];
     if (n > 0) ++r.kept, ++per_kind[k.kind].first, --n;
+    else r.lost += (r.lost.empty() ? "" : "; ") + k.kind + ": " + k.text;
   }
   return r;
 }
@@ -336,9 +338,9 @@ int vae_recon(int argc, char** argv) {
     const int64_t pass_a = k.passed_original, pass_b = k.passed_decoded, both = k.kept;
     claims_total += int64_t(a.claims.size());
     claims_orig += pass_a, claims_dec += pass_b, still += both;
-    std::printf("clip %3lld  psnr %6.2f dB  judge %lld/%zu original, %lld/%zu decoded\n",
+    std::printf("clip %3lld  psnr %6.2f dB  judge %lld/%zu original, %lld/%zu decoded%s%s\n",
                 static_cast<long long>(i), p, static_cast<long long>(pass_a), a.claims.size(),
-                static_cast<long long>(pass_b), b.claims.size());
+                static_cast<long long>(pass_b), b.claims.size(), k.lost.empty() ? "" : "; lost ", k.lost.c_str());
     char row[160];
     std::snprintf(row, sizeof row, "%s{\"clip\": %lld, \"psnr\": %.3f, \"claims\": %zu, \"pass_original\": %lld, \"pass_decoded\": %lld}",
                   i ? ",\n    " : "", static_cast<long long>(i), p, a.claims.size(),

@@ -59,17 +59,26 @@ Tensor rescale_guidance(const Tensor& guided, const Tensor& cond, float phi) {
   return out;
 }
 
-// uncond + (1 + (cfg - 1)·s_t)·(cond - uncond) at each latent frame t: cond where s_t = 0.
-Tensor guide_per_frame(const Tensor& cond, const Tensor& uncond, float cfg, const std::vector<float>& share) {
-  const Shape& s = cond.shape();
+// Each latent frame's guidance scale 1 + (cfg - 1)·s_t (s_t = 1 without shares); one entry for a
+// latent that is not [B, C, T, H, W].
+std::vector<float> frame_scales(const Shape& s, float cfg, const std::vector<float>& share) {
+  if (share.empty()) return std::vector<float>(s.size() == 5 ? size_t(s[2]) : 1, cfg);
   check(s.size() == 5 && int64_t(share.size()) == s[2], "Denoiser", "per-frame guidance needs a [B, C, T, H, W] ",
         "latent with one share per latent frame; got ", shape_str(s), " and ", share.size(), " shares");
+  std::vector<float> w(share.size());
+  for (size_t t = 0; t < w.size(); ++t) w[t] = 1.f + (cfg - 1.f) * share[t];
+  return w;
+}
+
+// uncond + w_t·(cond - uncond) at each latent frame t of a [B, C, T, H, W] latent.
+Tensor guide_per_frame(const Tensor& cond, const Tensor& uncond, const std::vector<float>& w) {
+  const Shape& s = cond.shape();
   std::vector<float> c = cond.to_vector();
   const std::vector<float> u = uncond.to_vector();
   const int64_t T = s[2], plane = s[3] * s[4];
   for (size_t i = 0; i < c.size(); ++i) {
-    const float w = 1.f + (cfg - 1.f) * share[size_t((int64_t(i) / plane) % T)];
-    c[i] = u[i] + w * (c[i] - u[i]);
+    const float wt = w[size_t((int64_t(i) / plane) % T)];
+    c[i] = u[i] + wt * (c[i] - u[i]);
   }
   return Tensor::from_vector(c, s);
 }
@@ -112,18 +121,13 @@ Tensor Denoiser::velocity(const Tensor& x, float sigma, float timestep) {
   ++calls_;
   Tensor uncond = checked_velocity(model_(x, call), x, "unconditional");
   Tensor guided;
-  if (options_.projected.active()) {
-    std::vector<float> w(x.ndim() == 5 ? size_t(x.size(2)) : 1, cfg);
-    if (!options_.frame_share.empty()) {
-      check(w.size() == options_.frame_share.size(), "Denoiser", "per-frame guidance needs one share per latent frame; got ",
-            options_.frame_share.size(), " shares for ", w.size(), " frames");
-      for (size_t t = 0; t < w.size(); ++t) w[t] = 1.f + (cfg - 1.f) * options_.frame_share[t];
-    }
-    guided = projected_guidance(x, sigma, cond, uncond, w, options_.projected);
-  } else {
-    guided = options_.frame_share.empty() ? add(uncond, scale(sub(cond, uncond), cfg))
-                                          : guide_per_frame(cond, uncond, cfg, options_.frame_share);
-  }
+  if (options_.projected.active())
+    guided = projected_guidance(x, sigma, cond, uncond, frame_scales(x.shape(), cfg, options_.frame_share),
+                                options_.projected);
+  else if (options_.frame_share.empty())
+    guided = add(uncond, scale(sub(cond, uncond), cfg));
+  else
+    guided = guide_per_frame(cond, uncond, frame_scales(x.shape(), cfg, options_.frame_share));
   if (options_.rescale > 0) guided = rescale_guidance(guided, cond, options_.rescale);
   return guided;
 }

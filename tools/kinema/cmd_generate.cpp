@@ -58,10 +58,6 @@ const std::vector<Option<GenerateCli>>& options() {
       {"--steps", "N", "sampling steps (default: the model's)", KI(req.steps)},
       {"--cfg", "X", "classifier-free guidance scale (1 = off; default: the model's)", KF(req.cfg)},
       {"--rescale", "X", "guidance rescale phi in [0, 1] (Lin et al. 2023)", KF(req.rescale)},
-      {"--guidance-from", "T", "guidance interval: from noise level T in (0, 1] on, guide with --cfg-high instead (0: --cfg throughout; default: the model's)", KF(req.guidance_from)},
-      {"--cfg-high", "X", "guidance scale at noise levels >= --guidance-from (default: the model's)", KF(req.cfg_high)},
-      {"--cfg-parallel", "X", "projected guidance (APG): share of the guidance step kept along the clean estimate, in [0, 1] (1: plain CFG; default: the model's)", KF(req.guidance_parallel)},
-      {"--cfg-cap", "R", "projected guidance: cap on the guidance step's RMS per latent frame, in latent units (0: none; default: the model's)", KF(req.guidance_cap)},
       {"--shift", "S", "timestep shift (0: by resolution, as in training; default: the model's)", KF(req.shift)},
       {"--sampler", "NAME", "euler, heun, unipc or dpm++ (default: the model's)", KS(req.sampler)},
       {"--seed", "N", "noise seed: same seed and settings give the same video, bit for bit", KI(req.seed)},
@@ -87,6 +83,7 @@ const std::vector<Option<GenerateCli>>& options() {
       {"--no-anchor", "", "long videos: do not re-anchor each chunk on the first frame", KINEMA_OPT_FLAG(no_anchor)},
       {"--storyboard", "FILE", "several shots in one video: a JSON list of {\"prompt\", \"seconds\", \"camera\"} (or write [shot] between prompts)", KS(storyboard)},
     };
+    for (auto& row : guidance_options<GenerateCli>()) rows.push_back(std::move(row));
     for (auto& row : vae_tile_options<GenerateCli>()) rows.push_back(std::move(row));
     return rows;
   }();

@@ -264,7 +264,8 @@ int vae_inflate(int argc, char** argv) {
 }
 
 // The judge may word or count claims differently on other frames: match them by what they
-// assert (world::claim_key: kind and text, measured values apart); a claim the decoded frames lack does not pass. per_kind[kind] += {kept, passed originally}.
+// assert (world::claim_key: kind and text, measured values apart); a claim the decoded frames
+// lack does not pass. per_kind[kind] += {kept, passed originally}.
 struct ClaimsKept {
   int64_t passed_original = 0, passed_decoded = 0, kept = 0;
   std::string lost;  // "kind: text; ..." of the claims the decode broke

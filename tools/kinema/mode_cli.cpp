@@ -38,10 +38,6 @@ std::vector<Option<ModeCli>> common_mode_options() {
       {"--fps", "N", "frames per second (default: the model's)", KI(req.fps)},
       {"--steps", "N", "sampling steps (default: the model's)", KI(req.steps)},
       {"--cfg", "X", "classifier-free guidance scale (1 = off; default: the model's)", KF(req.cfg)},
-      {"--guidance-from", "T", "guidance interval: from noise level T in (0, 1] on, guide with --cfg-high instead (0: --cfg throughout; default: the model's)", KF(req.guidance_from)},
-      {"--cfg-high", "X", "guidance scale at noise levels >= --guidance-from (default: the model's)", KF(req.cfg_high)},
-      {"--cfg-parallel", "X", "projected guidance (APG): share of the guidance step kept along the clean estimate, in [0, 1] (1: plain CFG; default: the model's)", KF(req.guidance_parallel)},
-      {"--cfg-cap", "R", "projected guidance: cap on the guidance step's RMS per latent frame, in latent units (0: none; default: the model's)", KF(req.guidance_cap)},
       {"--sampler", "NAME", "euler, heun, unipc or dpm++ (default: the model's)", KS(req.sampler)},
       {"--seed", "N", "noise seed: same seed and settings give the same video, bit for bit", KI(req.seed)},
       {"--threads", "N", "CPU threads (0: OMP_NUM_THREADS, else all cores)", KI(req.threads)},
@@ -53,6 +49,7 @@ std::vector<Option<ModeCli>> common_mode_options() {
       {"--policy", "FILE", "operator prompt policy (JSON, docs/safety.md)", KS(policy)},
       {"--quiet", "", "no progress bar", KINEMA_OPT_FLAG(quiet)},
   };
+  for (auto& row : guidance_options<ModeCli>()) rows.push_back(std::move(row));
   for (auto& row : vae_tile_options<ModeCli>()) rows.push_back(std::move(row));
   return rows;
 }

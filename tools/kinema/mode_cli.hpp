@@ -31,6 +31,26 @@ std::vector<Option<ModeCli>> common_mode_options();
 // is valid. The rows below write Cli::req.vae_tile (generate and the mode commands).
 int64_t parse_vae_tile(const std::string& value);
 std::string vae_tile_text(int64_t tile);
+// The guidance interval and projected guidance (GenerateRequest), for a CLI with a `req`.
+template <class Cli>
+std::vector<Option<Cli>> guidance_options() {
+  return {
+      {"--guidance-from", "T",
+       "guidance interval: from noise level T in (0, 1] on, guide with --cfg-high instead (0: --cfg throughout; "
+       "default: the model's)",
+       KINEMA_OPT_FLOAT(req.guidance_from)},
+      {"--cfg-high", "X", "guidance scale at noise levels >= --guidance-from (default: the model's)",
+       KINEMA_OPT_FLOAT(req.cfg_high)},
+      {"--cfg-parallel", "X",
+       "projected guidance (APG): share of the guidance step kept along the clean estimate, in [0, 1] (1: plain "
+       "CFG; default: the model's)",
+       KINEMA_OPT_FLOAT(req.guidance_parallel)},
+      {"--cfg-cap", "R",
+       "projected guidance: cap on the guidance step's RMS per latent frame, in latent units (0: none; default: "
+       "the model's)",
+       KINEMA_OPT_FLOAT(req.guidance_cap)},
+  };
+}
 template <class Cli>
 std::vector<Option<Cli>> vae_tile_options() {
   return {

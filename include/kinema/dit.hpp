@@ -74,6 +74,12 @@ std::vector<std::pair<std::string, Shape>> dit_parameter_shapes(const DiTConfig&
 // pooled-text or position path (both start at zero) computes what the smaller model did.
 void add_missing_at_zero(std::map<std::string, Tensor>& weights, const DiTConfig& config);
 
+// Carries DiT weights to a smaller patch (each new side divides the old): patch_embedding's taps
+// summed and head rows averaged over the coarse sub-positions each new one stands for, so a
+// latent constant over each coarse patch embeds and decodes as before; the body is kept.
+// A warm start with more tokens per object (`kinema train dit --init F --patch 1x1x1`).
+void repatch_dit(TensorFile& dit, const std::array<int64_t, 3>& patch);
+
 // The recognizer: does this tensor set look like a Wan-style DiT (patch_embedding, blocks,
 // head)? Loaders ask it before infer_dit_config, which then explains what is missing.
 bool is_dit_checkpoint(const std::map<std::string, Tensor>& tensors);

@@ -114,6 +114,27 @@ TEST(Scorecard, FromNoiseJudgesTheSameNumberOfPromptsAndSaysItsLevel) {
   EXPECT_NE(error("1.5").find("--from-noise must lie in (0, 1]"), std::string::npos);
 }
 
+// Text-to-image: one-frame samples of scenes that hold still, so nothing is judged on motion.
+TEST(Scorecard, OneFrameJudgesStillImagesWithoutMotionClaims) {
+  const fs::path out = test::cli_dir("kinema_scorecard_image") / "image";
+  ASSERT_EQ(test::call_cli(cli::cmd_scorecard, {"--prompts", "2", "--steps", "2", "--frames", "1", "--out",
+                                                out.string(), "--model", tiny_bundle().string()}),
+            0);
+  std::ifstream f(out / "report.json");
+  const nlohmann::json j = nlohmann::json::parse(f);
+  EXPECT_EQ(j["frames"], 1);
+  int total = 0;
+  for (const auto& [kind, pt] : j["kinds"].items()) {
+    total += pt["total"].get<int>();
+    EXPECT_NE(kind, "motion");
+  }
+  EXPECT_GT(total, 0);
+  const std::string e = test::error_of([&] {
+    test::call_cli(cli::cmd_scorecard, {"--frames", "-1", "--model", tiny_bundle().string()});
+  });
+  EXPECT_NE(e.find("--frames must be positive"), std::string::npos) << e;
+}
+
 TEST(Scorecard, TrainingSplitDrawsOnlyScenesTrainingCanSeeAndHeldOutOnlyTheOthers) {
   const world::SampleOptions size{64, 64, 12, 12};
   HeldOutPrompts held(3, size), seen(3, size, PromptSplit::training);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kinema/error.hpp"
+#include "kinema/tensor_file.hpp"
 #include "temp_dir.hpp"
 
 namespace kinema::cli {
@@ -75,6 +76,31 @@ TEST(CliTrain, KeepLeavesTheNewestCheckpoints) {
   std::sort(steps.begin(), steps.end());
   EXPECT_EQ(steps, (std::vector<std::string>{"step-00000004", "step-00000005"}));
   EXPECT_THROW(train_cli({"--steps", "1", "--keep", "-1", "--out", out}), Error);
+}
+
+// --patch: a new model with that patch, or --init's weights carried to it (repatch_dit).
+TEST(CliTrain, PatchSetsANewModelsPatchAndCarriesInitWeightsToIt) {
+  const fs::path root = test::process_temp_dir("kinema_cli_patch");
+  const std::string coarse = (root / "coarse").string(), fine = (root / "fine").string();
+  auto patch_of = [](const std::string& run) {
+    return load_tensors(run + "/step-00000001/ema.safetensors").tensors.at("patch_embedding.weight").shape();
+  };
+  ASSERT_EQ(train_cli({"--steps", "1", "--frames", "3", "--out", coarse}), 0);
+  EXPECT_EQ(patch_of(coarse), (Shape{64, 4, 1, 2, 2}));
+  ASSERT_EQ(train_cli({"--steps", "1", "--frames", "3", "--out", fine, "--patch", "1x1x1", "--init",
+                       coarse + "/step-00000001/ema.safetensors"}),
+            0);
+  EXPECT_EQ(patch_of(fine), (Shape{64, 4, 1, 1, 1}));
+  EXPECT_EQ(load_tensors(fine + "/step-00000001/ema.safetensors").tensors.at("head.head.weight").shape(),
+            (Shape{4, 64}));
+  for (const char* bad : {"1x2", "0x1x1", "1x1x1x", "ax1x1"}) {
+    try {
+      train_cli({"--steps", "1", "--out", (root / "bad").string(), "--patch", bad});
+      ADD_FAILURE() << bad;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("--patch must be TxHxW"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(CliTrain, HelpAndBadOptions) {

@@ -25,7 +25,7 @@ namespace {
 
 struct ScoreCli {
   std::string model, out = "scorecard", split = "heldout";
-  int64_t prompts = 50, steps = 0, seed = 1;
+  int64_t prompts = 50, steps = 0, seed = 1, frames = 0;  // frames 0: the model's
   float cfg = -1, guidance_from = -1, cfg_high = -1, guidance_parallel = -1, guidance_cap = -1;
   float from_noise = 1;  // 1: pure noise (text-to-video); below: SDEdit of the rendered scene
 };
@@ -42,6 +42,8 @@ const std::vector<Option<ScoreCli>>& options() {
       {"--cfg-parallel", "X", "projected guidance (APG): share of the guidance step kept along the clean estimate, in [0, 1] (1: plain CFG; default: the model's)", KINEMA_OPT_FLOAT(guidance_parallel)},
       {"--cfg-cap", "R", "projected guidance: cap on the guidance step's RMS per latent frame, in latent units (0: none; default: the model's)", KINEMA_OPT_FLOAT(guidance_cap)},
       {"--seed", "N", "which held-out prompts (and the generation seeds)", KINEMA_OPT_INT(seed)},
+      {"--frames", "T", "frames of each sample (default: the model's; 1: text-to-image, whose scenes hold still)",
+       KINEMA_OPT_INT(frames)},
       {"--split", "S",
        "heldout: prompts with combinations training never sees (the gate); training: fresh scenes of "
        "the training distribution (the control: a kind that passes there but not held out fails on "
@@ -92,23 +94,25 @@ int cmd_scorecard(int argc, char** argv) {
   Pipeline pipe = Pipeline::load(!c.model.empty() ? c.model : env ? env : KINEMA_DEFAULT_MODEL_DIR);
   fs::create_directories(c.out);
   const auto [w, h] = pipe.manifest().sizes[0];
+  check(c.frames >= 0, "scorecard", "--frames must be positive (0: the model's); got ", c.frames);
+  const int64_t frames = c.frames > 0 ? c.frames : pipe.manifest().frames;
   std::map<std::string, std::pair<int, int>> kinds;  // kind -> (pass, total)
   std::vector<Frame> grid_frames;
   std::ofstream md(fs::path(c.out) / "prompts.md");
   md << "| # | prompt | claims passed | clutter |\n|---|---|---|---|\n";
-  HeldOutPrompts heldout(uint64_t(c.seed), {w, h, pipe.manifest().fps, pipe.manifest().frames},
+  HeldOutPrompts heldout(uint64_t(c.seed), {w, h, pipe.manifest().fps, frames},
                          c.split == "training" ? PromptSplit::training : PromptSplit::held_out);
   int64_t done = 0, pass_all = 0, total_all = 0, pass_clean = 0, cluttered_samples = 0;
   while (done < c.prompts) {
     GenerateRequest r;
     r.prompt = heldout.next().prompt;
     r.seed = heldout.generation_seed(done);
-    r.steps = int(c.steps), r.cfg = c.cfg, r.width = w, r.height = h;
+    r.steps = int(c.steps), r.cfg = c.cfg, r.width = w, r.height = h, r.frames = int(frames);
     r.guidance_from = c.guidance_from, r.cfg_high = c.cfg_high;
     r.guidance_parallel = c.guidance_parallel, r.guidance_cap = c.guidance_cap;
     if (c.from_noise < 1) {  // the scene generation would expand the prompt to, rendered, then noised
       const world::Expansion e =
-          world::expand(r.prompt, r.seed, {w, h, pipe.manifest().fps, pipe.manifest().frames});
+          world::expand(r.prompt, r.seed, {w, h, pipe.manifest().fps, frames});
       if (!e.understood) continue;
       r.edit = render_frames(e.scene), r.strength = c.from_noise;
     }
@@ -138,7 +142,7 @@ int cmd_scorecard(int argc, char** argv) {
   std::fprintf(stderr, "\n");
   std::ofstream js(fs::path(c.out) / "report.json");
   js << "{\n  \"model\": \"" << pipe.manifest().name << "\", \"prompts\": " << c.prompts
-     << ", \"from_noise\": " << c.from_noise << ", \"split\": \"" << c.split << "\",\n  \"pass\": " << pass_all
+     << ", \"frames\": " << frames << ", \"from_noise\": " << c.from_noise << ", \"split\": \"" << c.split << "\",\n  \"pass\": " << pass_all
      << ", \"total\": " << total_all << ", \"pass_uncluttered\": " << pass_clean
      << ", \"cluttered_samples\": " << cluttered_samples << ",\n  \"kinds\": {";
   bool first = true;

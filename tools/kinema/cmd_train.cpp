@@ -2,6 +2,7 @@
 // latents (tests, smoke runs) or the world -> VAE -> latent set (--data world).
 // Options come from one table, which also prints the help and the defaults.
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -37,6 +38,18 @@ void add_paths(TensorFile& dit, bool pooled_text, bool absolute_position) {
   add_missing_at_zero(dit.tensors, c);
 }
 
+// "TxHxW" (e.g. 1x1x1) -> {t, h, w}.
+std::array<int64_t, 3> parse_patch(const std::string& v) {
+  std::array<int64_t, 3> p{};
+  char x1 = 0, x2 = 0, rest = 0;
+  long long a = 0, b = 0, d = 0;
+  const bool ok = std::sscanf(v.c_str(), "%lld%c%lld%c%lld%c", &a, &x1, &b, &x2, &d, &rest) == 5 && x1 == 'x' &&
+                  x2 == 'x' && a > 0 && b > 0 && d > 0 && a <= 16 && b <= 16 && d <= 16;
+  check(ok, "train dit", "--patch must be TxHxW with sides 1..16, e.g. 1x1x1 or 1x2x2; got '", v, "'");
+  p = {a, b, d};
+  return p;
+}
+
 // Model-size flags whose default depends on --data: {synthetic, world}; set() pins a value.
 struct DataDefault {
   int64_t synthetic, world;
@@ -66,6 +79,7 @@ struct TrainCli : TrainLoopCli {
   DataDefault pooled_text{0, 1};     // DiTConfig::pooled_text (a new model, or added to --init's)
   DataDefault position{0, 0};        // DiTConfig::absolute_position (likewise; off until a shipped model has it)
   uint64_t init_seed = 1;
+  std::string patch;  // "TxHxW"; "": 1x2x2 for a new model, --init's own
   TrainCli() {
     world.count = 100000;
     trainer.batch_size = 4;
@@ -106,6 +120,11 @@ const std::vector<Option<TrainCli>>& options() {
       {"--heads", "H", "new model: attention heads", KD(heads)},
       {"--layers", "N", "new model: blocks", KD(layers)},
       {"--ffn", "F", "new model: MLP width", KD(ffn)},
+      {"--patch", "TxHxW",
+       "latent voxels per token (default 1x2x2, Wan's); with --init, its weights are carried to the smaller patch "
+       "(taps summed, head rows averaged; body kept): 1x1x1 gives 4x the tokens per object",
+       [](const TrainCli& c) { return c.patch.empty() ? std::string("1x2x2 (--init: its own)") : c.patch; },
+       [](TrainCli& c, const std::string& v) { c.patch = v; }},
       {"--init-seed", "N", "new model: seed of the random init (Wan's init_weights)", KI(init_seed)},
       {"--pooled-text", "0|1", "the caption's mean token added to the time embedding (text_pool; kinema's, not Wan's); "
                                "with --init, added at zero to weights without it", KD(pooled_text)},
@@ -235,7 +254,9 @@ int train_dit(int argc, char** argv) {
   // --init: the DiT's weights, and the text encoder trained with it when the file carries one.
   auto [init_dit, init_text] = c.init.empty() ? std::pair<TensorFile, TensorFile>{}
                                               : split_text_encoder(load_tensors(c.init));
+  if (!c.patch.empty()) c.model.patch_size = parse_patch(c.patch);
   if (!c.init.empty()) add_paths(init_dit, c.model.pooled_text, c.model.absolute_position);
+  if (!c.init.empty() && !c.patch.empty()) repatch_dit(init_dit, c.model.patch_size);
   std::unique_ptr<LatentDataset> data;
   bool joint = false;
   std::unique_ptr<VAE> vae;

@@ -93,6 +93,12 @@ TEST(CliTrain, PatchSetsANewModelsPatchAndCarriesInitWeightsToIt) {
   EXPECT_EQ(patch_of(fine), (Shape{64, 4, 1, 1, 1}));
   EXPECT_EQ(load_tensors(fine + "/step-00000001/ema.safetensors").tensors.at("head.head.weight").shape(),
             (Shape{4, 64}));
+  try {  // a resumed run keeps its checkpoint's patch
+    train_cli({"--steps", "2", "--frames", "3", "--out", coarse, "--resume", "--patch", "1x1x1"});
+    ADD_FAILURE() << "resumed a 1x2x2 run as 1x1x1";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("resume without --patch"), std::string::npos) << e.what();
+  }
   for (const char* bad : {"1x2", "0x1x1", "1x1x1x", "ax1x1"}) {
     try {
       train_cli({"--steps", "1", "--out", (root / "bad").string(), "--patch", bad});

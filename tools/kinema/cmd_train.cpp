@@ -317,6 +317,9 @@ int train_dit(int argc, char** argv) {
   DiT model = !ck.empty()       ? DiT::from_tensors(dit_file, DiTLoadOptions{true})
               : !c.init.empty() ? DiT::from_tensors(init_dit, DiTLoadOptions{true})
                                 : DiT::init_random(c.model, c.init_seed);
+  check(c.patch.empty() || model.config().patch_size == c.model.patch_size, "train dit", "--patch ", c.patch,
+        ": the checkpoint ", ck, " was trained with patch ", model.config().patch_size[0], "x",
+        model.config().patch_size[1], "x", model.config().patch_size[2], "; resume without --patch");
   check(model.config().out_dim == c.model.out_dim && model.config().text_dim == c.model.text_dim,
         "train dit", "the checkpoint's DiT (out_dim ", model.config().out_dim, ", text_dim ",
         model.config().text_dim, ") does not fit the data (latent channels ", c.model.out_dim,

@@ -40,14 +40,12 @@ void add_paths(TensorFile& dit, bool pooled_text, bool absolute_position) {
 
 // "TxHxW" (e.g. 1x1x1) -> {t, h, w}.
 std::array<int64_t, 3> parse_patch(const std::string& v) {
-  std::array<int64_t, 3> p{};
   char x1 = 0, x2 = 0, rest = 0;
   long long a = 0, b = 0, d = 0;
   const bool ok = std::sscanf(v.c_str(), "%lld%c%lld%c%lld%c", &a, &x1, &b, &x2, &d, &rest) == 5 && x1 == 'x' &&
                   x2 == 'x' && a > 0 && b > 0 && d > 0 && a <= 16 && b <= 16 && d <= 16;
   check(ok, "train dit", "--patch must be TxHxW with sides 1..16, e.g. 1x1x1 or 1x2x2; got '", v, "'");
-  p = {a, b, d};
-  return p;
+  return {a, b, d};
 }
 
 // Model-size flags whose default depends on --data: {synthetic, world}; set() pins a value.

@@ -16,37 +16,43 @@ namespace {
 
 using Patch = std::array<int64_t, 3>;
 
-// patch_embedding.weight [D, C, p...] -> [D, C, q...]: the taps of each r-block summed.
-Tensor sum_tap_blocks(const Tensor& w, const Patch& p, const Patch& q) {
-  const int64_t D = w.size(0), C = w.size(1), pv = p[0] * p[1] * p[2], qv = q[0] * q[1] * q[2];
-  const std::vector<float> in = w.to_vector();
-  std::vector<float> out(size_t(D * C * qv), 0.f);
-  for (int64_t dc = 0; dc < D * C; ++dc)
-    for (int64_t a = 0; a < p[0]; ++a)
-      for (int64_t b = 0; b < p[1]; ++b)
-        for (int64_t e = 0; e < p[2]; ++e) {
-          const int64_t from = (a * p[1] + b) * p[2] + e;
-          const int64_t to = ((a % q[0]) * q[1] + b % q[1]) * q[2] + e % q[2];
-          out[size_t(dc * qv + to)] += in[size_t(dc * pv + from)];
-        }
-  return Tensor::from_vector(out, {D, C, q[0], q[1], q[2]});
-}
-
-// head.head rows (or bias) [pv * C, ...] in (pt, ph, pw, C) order -> [qv * C, ...]: each finer
-// sub-position's row the mean of the coarse rows it stands for.
-Tensor mean_head_rows(const Tensor& w, const Patch& p, const Patch& q, int64_t C) {
-  const int64_t cols = w.ndim() == 2 ? w.size(1) : 1, qv = q[0] * q[1] * q[2];
-  const float share = float(qv) / float(p[0] * p[1] * p[2]);
-  const std::vector<float> in = w.to_vector();
-  std::vector<float> out(size_t(qv * C * cols), 0.f);
+// For each coarse sub-position (pt, ph, pw order), the fine sub-position it lies at: coarse tap
+// a lies in fine patch a / q at its sub-position a % q, so fine tap s stands for the coarse taps
+// with a % q = s, one in each of the p / q fine patches.
+std::vector<int64_t> fine_positions(const Patch& p, const Patch& q) {
+  std::vector<int64_t> to;
   for (int64_t a = 0; a < p[0]; ++a)
     for (int64_t b = 0; b < p[1]; ++b)
-      for (int64_t e = 0; e < p[2]; ++e) {
-        const int64_t from = (a * p[1] + b) * p[2] + e;
-        const int64_t to = ((a % q[0]) * q[1] + b % q[1]) * q[2] + e % q[2];
-        for (int64_t i = 0; i < C * cols; ++i) out[size_t(to * C * cols + i)] += share * in[size_t(from * C * cols + i)];
-      }
-  return w.ndim() == 2 ? Tensor::from_vector(out, {qv * C, cols}) : Tensor::from_vector(out, {qv * C});
+      for (int64_t e = 0; e < p[2]; ++e) to.push_back(((a % q[0]) * q[1] + b % q[1]) * q[2] + e % q[2]);
+  return to;
+}
+
+int64_t volume(const Patch& p) { return p[0] * p[1] * p[2]; }
+
+// patch_embedding.weight [D, C, p...] -> [D, C, q...]: the coarse taps each fine tap stands for, summed.
+Tensor sum_taps(const Tensor& w, const Patch& p, const Patch& q) {
+  const int64_t DC = w.size(0) * w.size(1), pv = volume(p), qv = volume(q);
+  const std::vector<int64_t> to = fine_positions(p, q);
+  const std::vector<float> in = w.to_vector();
+  std::vector<float> out(size_t(DC * qv), 0.f);
+  for (int64_t dc = 0; dc < DC; ++dc)
+    for (int64_t from = 0; from < pv; ++from) out[size_t(dc * qv + to[size_t(from)])] += in[size_t(dc * pv + from)];
+  return Tensor::from_vector(out, {w.size(0), w.size(1), q[0], q[1], q[2]});
+}
+
+// head.head rows (or bias) [pv * C, ...] in (pt, ph, pw, C) order -> [qv * C, ...]: each fine
+// sub-position's row the mean of the coarse rows it stands for.
+Tensor mean_head_rows(const Tensor& w, const Patch& p, const Patch& q, int64_t C) {
+  const int64_t row = C * (w.ndim() == 2 ? w.size(1) : 1), pv = volume(p), qv = volume(q);
+  const float share = float(qv) / float(pv);
+  const std::vector<int64_t> to = fine_positions(p, q);
+  const std::vector<float> in = w.to_vector();
+  std::vector<float> out(size_t(qv * row), 0.f);
+  for (int64_t from = 0; from < pv; ++from)
+    for (int64_t i = 0; i < row; ++i) out[size_t(to[size_t(from)] * row + i)] += share * in[size_t(from * row + i)];
+  Shape shape = w.shape();
+  shape[0] = qv * C;
+  return Tensor::from_vector(out, shape);
 }
 
 }  // namespace
@@ -60,9 +66,7 @@ void repatch_dit(TensorFile& dit, const std::array<int64_t, 3>& patch) {
     check(patch[i] > 0 && p[size_t(i)] % patch[size_t(i)] == 0, "dit",
           "cannot carry weights with patch ", p[0], "x", p[1], "x", p[2], " to patch ", patch[0], "x", patch[1], "x",
           patch[2], ": each new patch side must divide the old one (a smaller patch, more tokens)");
-  // Coarse tap a lies in fine patch a / q at its sub-position a % q: fine tap s stands for the
-  // coarse taps with a % q = s, one in each of the p / q fine patches.
-  weights["patch_embedding.weight"] = sum_tap_blocks(weights.at("patch_embedding.weight"), p, patch);
+  weights["patch_embedding.weight"] = sum_taps(weights.at("patch_embedding.weight"), p, patch);
   weights["head.head.weight"] = mean_head_rows(weights.at("head.head.weight"), p, patch, c.out_dim);
   weights["head.head.bias"] = mean_head_rows(weights.at("head.head.bias"), p, patch, c.out_dim);
 }

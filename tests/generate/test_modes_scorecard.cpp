@@ -94,17 +94,30 @@ TEST(ModesScorecard, ErrorsSayWhatToDo) {
   EXPECT_NE(error({"--frames", "3"}).find("scorecard --modes --help"), std::string::npos);
 }
 
-TEST(Scorecard, FromNoiseJudgesTheSameNumberOfPromptsAndSaysItsLevel) {
-  const fs::path out = test::cli_dir("kinema_scorecard_from_noise") / "half";
-  ASSERT_EQ(test::call_cli(cli::cmd_scorecard, {"--prompts", "1", "--steps", "2", "--from-noise", "0.5", "--out",
-                                                out.string(), "--model", tiny_bundle().string()}),
-            0);
+// `kinema scorecard ARGS --steps 2` on the tiny bundle: its report.json (a failed run fails the
+// test: the exit status is expected 0, and parsing a missing report throws).
+nlohmann::json tiny_report(const std::string& name, std::vector<std::string> args) {
+  const fs::path out = test::cli_dir("kinema_scorecard_" + name) / name;
+  for (const char* a : {"--steps", "2", "--model"}) args.push_back(a);
+  args.push_back(tiny_bundle().string());
+  args.push_back("--out");
+  args.push_back(out.string());
+  EXPECT_EQ(test::call_cli(cli::cmd_scorecard, args), 0) << name;
   std::ifstream f(out / "report.json");
-  const nlohmann::json j = nlohmann::json::parse(f);
-  EXPECT_EQ(j["from_noise"], 0.5);
+  return nlohmann::json::parse(f);
+}
+
+// Claims judged over every kind of a report.
+int claims_judged(const nlohmann::json& report) {
   int total = 0;
-  for (const auto& [kind, pt] : j["kinds"].items()) total += pt["total"].get<int>();
-  EXPECT_GT(total, 0);
+  for (const auto& [kind, pt] : report.at("kinds").items()) total += pt.at("total").get<int>();
+  return total;
+}
+
+TEST(Scorecard, FromNoiseJudgesTheSameNumberOfPromptsAndSaysItsLevel) {
+  const nlohmann::json j = tiny_report("from_noise", {"--prompts", "1", "--from-noise", "0.5"});
+  EXPECT_EQ(j["from_noise"], 0.5);
+  EXPECT_GT(claims_judged(j), 0);
   auto error = [](const char* level) {
     return test::error_of([&] {
       test::call_cli(cli::cmd_scorecard, {"--from-noise", level, "--model", tiny_bundle().string()});
@@ -116,19 +129,10 @@ TEST(Scorecard, FromNoiseJudgesTheSameNumberOfPromptsAndSaysItsLevel) {
 
 // Text-to-image: one-frame samples of scenes that hold still, so nothing is judged on motion.
 TEST(Scorecard, OneFrameJudgesStillImagesWithoutMotionClaims) {
-  const fs::path out = test::cli_dir("kinema_scorecard_image") / "image";
-  ASSERT_EQ(test::call_cli(cli::cmd_scorecard, {"--prompts", "2", "--steps", "2", "--frames", "1", "--out",
-                                                out.string(), "--model", tiny_bundle().string()}),
-            0);
-  std::ifstream f(out / "report.json");
-  const nlohmann::json j = nlohmann::json::parse(f);
+  const nlohmann::json j = tiny_report("image", {"--prompts", "2", "--frames", "1"});
   EXPECT_EQ(j["frames"], 1);
-  int total = 0;
-  for (const auto& [kind, pt] : j["kinds"].items()) {
-    total += pt["total"].get<int>();
-    EXPECT_NE(kind, "motion");
-  }
-  EXPECT_GT(total, 0);
+  for (const auto& [kind, pt] : j["kinds"].items()) EXPECT_NE(kind, "motion");
+  EXPECT_GT(claims_judged(j), 0);
   const std::string e = test::error_of([&] {
     test::call_cli(cli::cmd_scorecard, {"--frames", "-1", "--model", tiny_bundle().string()});
   });
@@ -142,12 +146,7 @@ TEST(Scorecard, TrainingSplitDrawsOnlyScenesTrainingCanSeeAndHeldOutOnlyTheOther
     EXPECT_TRUE(world::is_held_out(held.next().scene));
     EXPECT_FALSE(world::is_held_out(seen.next().scene));
   }
-  const fs::path out = test::cli_dir("kinema_scorecard_split") / "training";
-  ASSERT_EQ(test::call_cli(cli::cmd_scorecard, {"--prompts", "1", "--steps", "2", "--split", "training", "--out",
-                                                out.string(), "--model", tiny_bundle().string()}),
-            0);
-  std::ifstream f(out / "report.json");
-  EXPECT_EQ(nlohmann::json::parse(f)["split"], "training");
+  EXPECT_EQ(tiny_report("split", {"--prompts", "1", "--split", "training"})["split"], "training");
   const std::string e = test::error_of([&] {
     test::call_cli(cli::cmd_scorecard, {"--split", "train", "--model", tiny_bundle().string()});
   });

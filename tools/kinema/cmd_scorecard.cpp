@@ -14,6 +14,7 @@
 #include "kinema/modes_scorecard.hpp"
 #include "kinema/pipeline.hpp"
 #include "kinema/world.hpp"
+#include "mode_cli.hpp"
 #include "option_table.hpp"
 
 namespace fs = std::filesystem;
@@ -25,25 +26,22 @@ namespace {
 
 struct ScoreCli {
   std::string model, out = "scorecard", split = "heldout";
-  int64_t prompts = 50, steps = 0, seed = 1, frames = 0;  // frames 0: the model's
-  float cfg = -1, guidance_from = -1, cfg_high = -1, guidance_parallel = -1, guidance_cap = -1;
+  int64_t prompts = 50, seed = 1;
+  GenerateRequest req;  // every sample's settings (steps, guidance, frames): 0 or < 0 the model's
   float from_noise = 1;  // 1: pure noise (text-to-video); below: SDEdit of the rendered scene
 };
 
 const std::vector<Option<ScoreCli>>& options() {
-  static const std::vector<Option<ScoreCli>> table = {
+  static const std::vector<Option<ScoreCli>> table = [] {
+    std::vector<Option<ScoreCli>> rows = {
       {"--model", "DIR", "model directory (default: the shipped model)", KINEMA_OPT_STRING(model)},
       {"--out", "DIR", "report.json, grid.png (16 samples) and prompts.md", KINEMA_OPT_STRING(out)},
       {"--prompts", "N", "held-out prompts to generate and judge", KINEMA_OPT_INT(prompts)},
-      {"--steps", "N", "sampling steps (default: the model's)", KINEMA_OPT_INT(steps)},
-      {"--cfg", "X", "guidance scale (default: the model's)", KINEMA_OPT_FLOAT(cfg)},
-      {"--guidance-from", "T", "guidance interval: from noise level T on, --cfg-high guides (default: the model's)", KINEMA_OPT_FLOAT(guidance_from)},
-      {"--cfg-high", "X", "guidance scale at noise levels >= --guidance-from (default: the model's)", KINEMA_OPT_FLOAT(cfg_high)},
-      {"--cfg-parallel", "X", "projected guidance (APG): share of the guidance step kept along the clean estimate, in [0, 1] (1: plain CFG; default: the model's)", KINEMA_OPT_FLOAT(guidance_parallel)},
-      {"--cfg-cap", "R", "projected guidance: cap on the guidance step's RMS per latent frame, in latent units (0: none; default: the model's)", KINEMA_OPT_FLOAT(guidance_cap)},
+      {"--steps", "N", "sampling steps (default: the model's)", KINEMA_OPT_INT(req.steps)},
+      {"--cfg", "X", "guidance scale (default: the model's)", KINEMA_OPT_FLOAT(req.cfg)},
       {"--seed", "N", "which held-out prompts (and the generation seeds)", KINEMA_OPT_INT(seed)},
       {"--frames", "T", "frames of each sample (default: the model's; 1: text-to-image, whose scenes hold still)",
-       KINEMA_OPT_INT(frames)},
+       KINEMA_OPT_INT(req.frames)},
       {"--split", "S",
        "heldout: prompts with combinations training never sees (the gate); training: fresh scenes of "
        "the training distribution (the control: a kind that passes there but not held out fails on "
@@ -54,7 +52,10 @@ const std::vector<Option<ScoreCli>>& options() {
        "instead of pure noise: T near 0 measures the VAE's round trip, 1 is text-to-video; the level "
        "at which a claim kind fails shows which noise levels the DiT has not learnt",
        KINEMA_OPT_FLOAT(from_noise)},
-  };
+    };
+    for (auto& row : guidance_options<ScoreCli>()) rows.push_back(std::move(row));
+    return rows;
+  }();
   return table;
 }
 
@@ -94,8 +95,8 @@ int cmd_scorecard(int argc, char** argv) {
   Pipeline pipe = Pipeline::load(!c.model.empty() ? c.model : env ? env : KINEMA_DEFAULT_MODEL_DIR);
   fs::create_directories(c.out);
   const auto [w, h] = pipe.manifest().sizes[0];
-  check(c.frames >= 0, "scorecard", "--frames must be positive (0: the model's); got ", c.frames);
-  const int64_t frames = c.frames > 0 ? c.frames : pipe.manifest().frames;
+  check(c.req.frames >= 0, "scorecard", "--frames must be positive (0: the model's); got ", c.req.frames);
+  const int frames = c.req.frames > 0 ? c.req.frames : pipe.manifest().frames;
   std::map<std::string, std::pair<int, int>> kinds;  // kind -> (pass, total)
   std::vector<Frame> grid_frames;
   std::ofstream md(fs::path(c.out) / "prompts.md");
@@ -104,12 +105,10 @@ int cmd_scorecard(int argc, char** argv) {
                          c.split == "training" ? PromptSplit::training : PromptSplit::held_out);
   int64_t done = 0, pass_all = 0, total_all = 0, pass_clean = 0, cluttered_samples = 0;
   while (done < c.prompts) {
-    GenerateRequest r;
+    GenerateRequest r = c.req;
     r.prompt = heldout.next().prompt;
     r.seed = heldout.generation_seed(done);
-    r.steps = int(c.steps), r.cfg = c.cfg, r.width = w, r.height = h, r.frames = int(frames);
-    r.guidance_from = c.guidance_from, r.cfg_high = c.cfg_high;
-    r.guidance_parallel = c.guidance_parallel, r.guidance_cap = c.guidance_cap;
+    r.width = w, r.height = h, r.frames = frames;
     if (c.from_noise < 1) {  // the scene generation would expand the prompt to, rendered, then noised
       const world::Expansion e =
           world::expand(r.prompt, r.seed, {w, h, pipe.manifest().fps, frames});

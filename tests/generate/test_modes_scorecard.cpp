@@ -153,6 +153,25 @@ TEST(Scorecard, TrainingSplitDrawsOnlyScenesTrainingCanSeeAndHeldOutOnlyTheOther
   EXPECT_NE(e.find("--split must be heldout or training"), std::string::npos);
 }
 
+// Focus prompts: one large object alone, held out only where its colour x shape pair is.
+TEST(Scorecard, FocusPromptsShowOneLargeObjectAloneInEitherSplit) {
+  const world::SampleOptions focus{64, 64, 12, 12, true};
+  HeldOutPrompts held(3, focus), seen(3, focus, PromptSplit::training);
+  for (int i = 0; i < 20; ++i) {
+    const world::Scene h = held.next().scene, s = seen.next().scene;
+    ASSERT_EQ(h.objects.size(), 1u);
+    ASSERT_EQ(s.objects.size(), 1u);
+    for (const world::Scene* sc : {&h, &s})  // a growing object starts a size below
+      EXPECT_EQ(sc->objects[0].size, sc->objects[0].behavior == world::Behavior::grow ? world::Size::medium
+                                                                                     : world::Size::large);
+    EXPECT_TRUE(world::is_held_out(h));
+    EXPECT_FALSE(world::is_held_out(s));
+  }
+  const nlohmann::json j = tiny_report("focus", {"--prompts", "1", "--frames", "1", "--focus"});
+  EXPECT_EQ(j["focus"], true);
+  EXPECT_GT(j["kinds"]["shape"]["total"].get<int>(), 0);
+}
+
 TEST(ModesScorecard, PsnrOfIdenticalFramesIsInfiniteAndOfAKnownErrorExact) {
   const Frame a{8, 4, std::vector<uint8_t>(8 * 4 * 3, 100)};
   Frame b = a;

@@ -29,6 +29,7 @@ struct ScoreCli {
   int64_t prompts = 50, seed = 1;
   GenerateRequest req;  // every sample's settings (steps, guidance, frames): 0 or < 0 the model's
   float from_noise = 1;  // 1: pure noise (text-to-video); below: SDEdit of the rendered scene
+  bool focus = false;    // every prompt one large object alone: shape reading in its plainest case
 };
 
 const std::vector<Option<ScoreCli>>& options() {
@@ -47,6 +48,11 @@ const std::vector<Option<ScoreCli>>& options() {
        "the training distribution (the control: a kind that passes there but not held out fails on "
        "composition)",
        KINEMA_OPT_STRING(split)},
+      {"--focus", "",
+       "every prompt one large object alone (training's focus samples): its shape claim measures "
+       "whether the model reads shape words when nothing else is in the way; held out, only the 4 "
+       "held-out colour x shape pairs",
+       KINEMA_OPT_FLAG(focus)},
       {"--from-noise", "T",
        "start each sample from the prompt's own rendered scene noised to level T in (0, 1] (SDEdit) "
        "instead of pure noise: T near 0 measures the VAE's round trip, 1 is text-to-video; the level "
@@ -101,7 +107,7 @@ int cmd_scorecard(int argc, char** argv) {
   std::vector<Frame> grid_frames;
   std::ofstream md(fs::path(c.out) / "prompts.md");
   md << "| # | prompt | claims passed | clutter |\n|---|---|---|---|\n";
-  HeldOutPrompts heldout(uint64_t(c.seed), {w, h, pipe.manifest().fps, frames},
+  HeldOutPrompts heldout(uint64_t(c.seed), {w, h, pipe.manifest().fps, frames, c.focus},
                          c.split == "training" ? PromptSplit::training : PromptSplit::held_out);
   int64_t done = 0, pass_all = 0, total_all = 0, pass_clean = 0, cluttered_samples = 0;
   while (done < c.prompts) {
@@ -141,7 +147,8 @@ int cmd_scorecard(int argc, char** argv) {
   std::fprintf(stderr, "\n");
   std::ofstream js(fs::path(c.out) / "report.json");
   js << "{\n  \"model\": \"" << pipe.manifest().name << "\", \"prompts\": " << c.prompts
-     << ", \"frames\": " << frames << ", \"from_noise\": " << c.from_noise << ", \"split\": \"" << c.split << "\",\n  \"pass\": " << pass_all
+     << ", \"frames\": " << frames << ", \"from_noise\": " << c.from_noise << ", \"split\": \"" << c.split
+     << "\", \"focus\": " << (c.focus ? "true" : "false") << ",\n  \"pass\": " << pass_all
      << ", \"total\": " << total_all << ", \"pass_uncluttered\": " << pass_clean
      << ", \"cluttered_samples\": " << cluttered_samples << ",\n  \"kinds\": {";
   bool first = true;

@@ -78,6 +78,10 @@ const char* size_name(Size s);
 const char* background_name(Background b);
 const char* camera_name(CameraMotion m);
 const char* effect_name(Effect e);
+// The words detailed captions use: each shape's and size's names (synonyms included), numbers.
+const std::vector<std::vector<std::string>>& shape_words();  // indexed by Shape
+const std::vector<std::vector<std::string>>& size_words();   // indexed by Size
+const std::vector<std::string>& number_words();              // "zero" .. "six"
 void color_rgb(Color c, uint8_t rgb[3]);
 struct BgColor { const char* name; uint8_t rgb[3]; };
 const std::vector<BgColor>& background_palette();

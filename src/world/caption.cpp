@@ -15,7 +15,7 @@ const std::vector<std::vector<std::string>> kShapeWords = {
     {"ring", "hoop"}, {"heart"}, {"cross", "plus sign"}, {"hexagon", "six-sided shape"}};
 const std::vector<std::vector<std::string>> kSizeWords = {{"small", "little", "tiny"},
                                                           {"medium-sized", "mid-sized"}, {"large", "big"}};
-const char* const kNumbers[] = {"zero", "one", "two", "three", "four", "five", "six"};
+const std::vector<std::string> kNumbers = {"zero", "one", "two", "three", "four", "five", "six"};
 
 std::string plural(const std::string& noun) {
   if (noun == "box") return "boxes";
@@ -132,6 +132,10 @@ struct Writer {
 };
 
 }  // namespace
+
+const std::vector<std::vector<std::string>>& shape_words() { return kShapeWords; }
+const std::vector<std::vector<std::string>>& size_words() { return kSizeWords; }
+const std::vector<std::string>& number_words() { return kNumbers; }
 
 std::string detailed_caption(const Scene& s, uint64_t seed) {
   const SceneFacts facts = scene_facts(s);

@@ -13,6 +13,7 @@
 #include "kinema/pipeline.hpp"
 #include "kinema/tensor_file.hpp"
 #include "kinema/text_use.hpp"
+#include "kinema/word_separation.hpp"
 #include "kinema/train.hpp"
 #include "option_table.hpp"
 
@@ -177,6 +178,34 @@ int text_use(int argc, char** argv) {
   return 0;
 }
 
+// Which caption words the DiT cannot tell apart: the text encoder's vectors per group.
+int words(int argc, char** argv) {
+  if (argc != 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    std::printf("usage: kinema model words DIR\n\n"
+                "The text encoder's output for each shape, colour, count and size word of the world, put in\n"
+                "the same caption: the closest pair of different meanings per group and every pair above\n"
+                "cosine %.2f. The DiT reads a caption only through these vectors, so words that coincide\n"
+                "are one word to it (joint training can collapse words the DiT does not yet use).\n",
+                kCollapsedCosine);
+    return argc == 2 ? 0 : 2;
+  }
+  const Pipeline p = Pipeline::load(argv[1]);
+  int collapsed = 0;
+  for (const WordGroup& g : world_word_groups()) {
+    const WordSeparation s = measure_word_separation(p.tokenizer(), p.text_encoder(), g);
+    std::printf("%-7s %2zu words: closest different meanings %s / %s, cosine %.3f\n", g.name.c_str(), g.words.size(),
+                s.closest_a.c_str(), s.closest_b.c_str(), s.max_cosine);
+    const size_t n = g.words.size();
+    for (size_t i = 0; i < n; ++i)
+      for (size_t j = i + 1; j < n; ++j)
+        if (g.meaning[i] != g.meaning[j] && s.cosine[i * n + j] > kCollapsedCosine)
+          std::printf("        one word to the DiT: %s / %s (cosine %.3f)\n", g.words[i].c_str(), g.words[j].c_str(),
+                      s.cosine[i * n + j]), ++collapsed;
+  }
+  std::printf("%d pairs of different meanings above cosine %.2f\n", collapsed, kCollapsedCosine);
+  return 0;
+}
+
 int check_model(int argc, char** argv) {
   check(argc == 2, "model check", "usage: kinema model check DIR");
   Pipeline p = Pipeline::load(argv[1]);
@@ -194,11 +223,13 @@ int cmd_model(int argc, char** argv) {
   if (what == "check" && !help) return check_model(argc - 1, argv + 1);
   if (what == "cast" && !help) return cast_weights(argc - 1, argv + 1);
   if (what == "text-use") return text_use(argc - 1, argv + 1);
-  std::printf("usage: kinema model pack|check|cast|text-use ...\n"
+  if (what == "words") return words(argc - 1, argv + 1);
+  std::printf("usage: kinema model pack|check|cast|text-use|words ...\n"
               "  pack   assemble a model directory from trained weights (`kinema model pack --help`)\n"
               "  check  load a model directory and verify every file's SHA-256\n"
               "  cast   IN OUT --dtype bf16: a compact copy of a weights file (matrices bf16)\n"
-              "  text-use DIR [--clips N]: does the model read its caption? (flow loss with own/other/empty caption)\n");
+              "  text-use DIR [--clips N]: does the model read its caption? (flow loss with own/other/empty caption)\n"
+              "  words  DIR: can it tell the caption's words apart? (the text encoder's vector per shape, colour, count, size)\n");
   return what.empty() || what == "--help" || what == "-h" || help ? 0 : 2;
 }
 

@@ -220,6 +220,13 @@ TEST(CliModel, PackedBf16BundleLoadsChecksAndGeneratesCloseToF32) {
   EXPECT_THROW(model_cli({"cast", (src / "vae.safetensors").string(), vae16.string(), "--dtype", "q9"}), Error);
 }
 
+TEST(CliModel, WordsReportsEveryGroupAndUsageWithoutADirectory) {
+  EXPECT_EQ(model_cli({"words", tiny_bundle().string()}), 0);
+  EXPECT_EQ(model_cli({"words", "--help"}), 0);
+  EXPECT_EQ(model_cli({"words"}), 2);
+  EXPECT_THROW(model_cli({"words", (out_dir() / "missing").string()}), Error);
+}
+
 // A DiT checkpoint trained with its text encoder (kinema train dit) packs without --text-encoder
 // and gives the same bundle as packing the two files apart.
 std::string file_bytes(const fs::path& path) {

@@ -208,6 +208,27 @@ TEST(TrainSamplesCli, SampleEveryWritesClipsAndSheetsSameSeedSameFramesTrainingU
   fs::remove_all(dir);
 }
 
+// --sizes: the world data (and so the sample clips, drawn at its first size) render at it.
+TEST(TrainSamplesCli, SizesSetTheWorldsRenderSizeAndBadListsAreRefused) {
+  const fs::path dir = temp_dir("sizes");
+  save_tensors((dir / "vae.safetensors").string(), tiny_vae().to_tensors());
+  save_tensors((dir / "enc.safetensors").string(), tiny_encoder().to_tensors());
+  ASSERT_EQ(train_cli(with(world_run(dir, "run"), {"--sizes", "64x32", "--steps", "1", "--sample-every", "1",
+                                                   "--sample-steps", "1", "--sample-frames", "1"})),
+            0);
+  const std::vector<Frame> f = read_video((dir / "run" / "samples" / "step-00000001" / "00.mp4").string());
+  ASSERT_FALSE(f.empty());
+  EXPECT_EQ(f[0].width, 64);
+  EXPECT_EQ(f[0].height, 32);
+  auto error = [&](const char* sizes) {
+    return test::error_of([&] { train_cli(with(world_run(dir, "bad"), {"--sizes", sizes})); });
+  };
+  for (const char* bad : {"64", "64x", "64x32,", "0x64", "64x64x"})
+    EXPECT_NE(error(bad).find("--sizes needs WxH"), std::string::npos) << bad;
+  EXPECT_NE(error("60x60").find("not a multiple of the VAE's spatial compression"), std::string::npos);
+  fs::remove_all(dir);
+}
+
 TEST(TrainSamplesCli, FlagErrorsNameTheFlag) {
   const fs::path dir = temp_dir("flags");
   auto error = [](std::vector<std::string> args) { return test::error_of([&] { train_cli(std::move(args)); }); };

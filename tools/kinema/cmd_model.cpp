@@ -86,14 +86,7 @@ int pack(int argc, char** argv) {
   }
   check(!c.out.empty() && !c.dit.empty() && !c.vae.empty(), "model pack",
         "--out, --dit and --vae are required (`kinema model pack --help`)");
-  c.m.sizes.clear();
-  std::stringstream ss(c.sizes);
-  for (std::string s; std::getline(ss, s, ',');) {
-    int w = 0, h = 0;
-    check(std::sscanf(s.c_str(), "%dx%d", &w, &h) == 2 && w > 0 && h > 0, "model pack",
-          "--sizes needs WxH,WxH,...; got '", s, "'");
-    c.m.sizes.emplace_back(w, h);
-  }
+  c.m.sizes = to_sizes(c.sizes, "model pack", "--sizes");
   // A DiT trained with its text encoder (kinema train dit) carries it under "text_encoder.".
   auto [dit, text] = split_text_encoder(load_tensors(c.dit));
   check(text.tensors.empty() != c.text_encoder.empty(), "model pack",

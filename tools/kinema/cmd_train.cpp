@@ -67,6 +67,7 @@ struct TrainCli : TrainLoopCli {
   std::string tokenizer = "models/default/tokenizer.model";
   std::string init;  // warm start: DiT weights (a joint file brings its text encoder)
   int64_t precompute = 0;
+  std::string sizes;  // --sizes: empty keeps world.sizes
   int64_t sample_every = 0;   // 0: no sample videos
   std::string sample_prompts;  // "": default_sample_prompts
   TrainSampleOptions sample;
@@ -158,6 +159,9 @@ const std::vector<Option<TrainCli>>& options() {
       {"--focus", "P", "world data: share of samples that show one large object alone, so its shape word decides "
                        "much of the loss (the other samples keep their scenes and cached latents)",
        KF(world.focus_fraction)},
+      {"--sizes", "LIST", "world data: render sizes WxH,WxH,... (multiples of the VAE's x8 and the patch; the first "
+                          "is the sample clips'); objects scale with the frame, so 256x256 shows each at twice "
+                          "the latent pixels", KS(sizes)},
       {"--world-seed", "N", "world data: world seed", KI(world.seed)},
       {"--precompute", "N", "world data: fill the latent cache for indices [0, N) and exit", KI(precompute)},
       {"--sample-every", "N", "world data: every N steps and at the end, rank 0 writes DIR/samples/step-NNNNNNNN/"
@@ -260,6 +264,7 @@ int train_dit(int argc, char** argv) {
   std::unique_ptr<VAE> vae;
   std::unique_ptr<TextEncoder> encoder;
   std::unique_ptr<Tokenizer> tokenizer;
+  if (!c.sizes.empty()) c.world.sizes = to_sizes(c.sizes, "train dit", "--sizes");
   if (world_data) {
     auto need = [](const std::string& path, const char* flag, const char* hint) {
       check(std::filesystem::is_regular_file(path), "train dit", flag, ": no such file: ", path, hint);

@@ -6,6 +6,7 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kinema/dtype.hpp"
@@ -35,6 +36,22 @@ inline DType to_compute_dtype(const std::string& v) {
   if (v == "f32") return DType::f32;
   if (v == "bf16") return DType::bf16;
   throw std::invalid_argument("not f32 or bf16");
+}
+// "WxH,WxH,..." -> (w, h) pairs; the error names the command (`where`) and the option.
+inline std::vector<std::pair<int, int>> to_sizes(const std::string& list, const char* where, const char* flag) {
+  std::vector<std::pair<int, int>> out;
+  size_t start = 0;
+  for (;;) {
+    const size_t end = list.find(',', start);
+    const std::string s = list.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    int w = 0, h = 0;
+    char tail = 0;
+    check(std::sscanf(s.c_str(), "%dx%d%c", &w, &h, &tail) == 2 && w > 0 && h > 0, where, flag,
+          " needs WxH,WxH,...; got '", s, "'");
+    out.emplace_back(w, h);
+    if (end == std::string::npos) return out;
+    start = end + 1;
+  }
 }
 inline float to_float(const std::string& v) {
   char* end = nullptr;

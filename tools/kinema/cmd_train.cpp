@@ -67,7 +67,7 @@ struct TrainCli : TrainLoopCli {
   std::string tokenizer = "models/default/tokenizer.model";
   std::string init;  // warm start: DiT weights (a joint file brings its text encoder)
   int64_t precompute = 0;
-  std::string sizes;  // --sizes: empty keeps world.sizes
+  std::string sizes = size_list(world::WorldLatentOptions{}.sizes);  // --sizes
   int64_t sample_every = 0;   // 0: no sample videos
   std::string sample_prompts;  // "": default_sample_prompts
   TrainSampleOptions sample;
@@ -187,7 +187,7 @@ void print_help() {
       "usage: kinema train dit --steps N --out DIR [--resume] [options]\n\n"
       "Trains the DiT by flow matching: x_t = (1 - t) x0 + t eps, loss = |DiT(x_t, 1000 t, text) - (eps - x0)|^2,\n"
       "t logit-normal and shifted towards noise for larger latents, 10%% caption dropout. Data: synthetic\n"
-      "latents, or --data world: world clips (25 frames or images at 128x128, 160x96, 96x160) encoded by the\n"
+      "latents, or --data world: world clips (25 frames or images at 128x128, 160x96, 96x160, or --sizes) encoded by the\n"
       "frozen --vae, captions by the --text-encoder, trained with the DiT (--train-text-encoder 0: frozen);\n"
       "micro-batches never mix latent shapes. Interrupt at\n"
       "any time; the same command with --resume continues from the last checkpoint and gives the same losses\n"
@@ -264,7 +264,7 @@ int train_dit(int argc, char** argv) {
   std::unique_ptr<VAE> vae;
   std::unique_ptr<TextEncoder> encoder;
   std::unique_ptr<Tokenizer> tokenizer;
-  if (!c.sizes.empty()) c.world.sizes = to_sizes(c.sizes, "train dit", "--sizes");
+  c.world.sizes = to_sizes(c.sizes, "train dit", "--sizes");
   if (world_data) {
     auto need = [](const std::string& path, const char* flag, const char* hint) {
       check(std::filesystem::is_regular_file(path), "train dit", flag, ": no such file: ", path, hint);

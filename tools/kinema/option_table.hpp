@@ -53,6 +53,12 @@ inline std::vector<std::pair<int, int>> to_sizes(const std::string& list, const 
     start = end + 1;
   }
 }
+// The other way: (w, h) pairs -> "WxH,WxH,...".
+inline std::string size_list(const std::vector<std::pair<int, int>>& sizes) {
+  std::string out;
+  for (const auto& [w, h] : sizes) out += (out.empty() ? "" : ",") + std::to_string(w) + "x" + std::to_string(h);
+  return out;
+}
 inline float to_float(const std::string& v) {
   char* end = nullptr;
   float x = std::strtof(v.c_str(), &end);

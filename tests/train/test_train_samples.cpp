@@ -223,8 +223,9 @@ TEST(TrainSamplesCli, SizesSetTheWorldsRenderSizeAndBadListsAreRefused) {
   auto error = [&](const char* sizes) {
     return test::error_of([&] { train_cli(with(world_run(dir, "bad"), {"--sizes", sizes})); });
   };
-  for (const char* bad : {"64", "64x", "64x32,", "0x64", "64x64x"})
+  for (const char* bad : {"64", "64x", "64x32,", "0x64", "64x64x", "x64", "64x-8", "99999999999x64", " 64x64"})
     EXPECT_NE(error(bad).find("--sizes needs WxH"), std::string::npos) << bad;
+  EXPECT_NE(error("65536x64").find("larger than 16384 a side"), std::string::npos);
   EXPECT_NE(error("60x60").find("not a multiple of the VAE's spatial compression"), std::string::npos);
   fs::remove_all(dir);
 }

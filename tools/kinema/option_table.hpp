@@ -1,6 +1,7 @@
 // A subcommand's options as one table: each row parses its flag and prints its own help line
 // with the default, so `--help` can never drift from what the parser accepts.
 #pragma once
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -37,7 +38,9 @@ inline DType to_compute_dtype(const std::string& v) {
   if (v == "bf16") return DType::bf16;
   throw std::invalid_argument("not f32 or bf16");
 }
-// "WxH,WxH,..." -> (w, h) pairs; the error names the command (`where`) and the option.
+// "WxH,WxH,..." -> (w, h) pairs, each side at most kMaxSide; the error names the command (`where`)
+// and the option.
+inline constexpr int kMaxSide = 16384;
 inline std::vector<std::pair<int, int>> to_sizes(const std::string& list, const char* where, const char* flag) {
   std::vector<std::pair<int, int>> out;
   size_t start = 0;
@@ -45,9 +48,15 @@ inline std::vector<std::pair<int, int>> to_sizes(const std::string& list, const 
     const size_t end = list.find(',', start);
     const std::string s = list.substr(start, end == std::string::npos ? std::string::npos : end - start);
     int w = 0, h = 0;
-    char tail = 0;
-    check(std::sscanf(s.c_str(), "%dx%d%c", &w, &h, &tail) == 2 && w > 0 && h > 0, where, flag,
-          " needs WxH,WxH,...; got '", s, "'");
+    const char *p = s.data(), *e = s.data() + s.size();
+    const auto [x, ew] = std::from_chars(p, e, w);
+    bool ok = ew == std::errc() && x < e && *x == 'x';
+    if (ok) {
+      const auto [y, eh] = std::from_chars(x + 1, e, h);
+      ok = eh == std::errc() && y == e && w > 0 && h > 0;
+    }
+    check(ok, where, flag, " needs WxH,WxH,...; got '", s, "'");
+    check(w <= kMaxSide && h <= kMaxSide, where, flag, ": ", w, "x", h, " is larger than ", kMaxSide, " a side");
     out.emplace_back(w, h);
     if (end == std::string::npos) return out;
     start = end + 1;

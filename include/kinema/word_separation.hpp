@@ -7,6 +7,7 @@
 // the masked-token encoder it started from had 0.37-0.62). `kinema model words DIR`.
 #pragma once
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kinema/text_encoder.hpp"
@@ -24,6 +25,10 @@ struct WordGroup {
 // The world's groups: shapes and sizes (the names captions use, synonyms included), colours, counts.
 std::vector<WordGroup> world_word_groups();
 
+// Above this cosine two words are taken as one (the encoder's own noise between unrelated words
+// of a trained vocabulary stays well below it).
+inline constexpr double kCollapsedCosine = 0.95;
+
 struct WordSeparation {
   WordGroup group;
   // cosine[i * n + j]: the encoder outputs at word i's and word j's tokens (each the mean over
@@ -31,11 +36,9 @@ struct WordSeparation {
   std::vector<double> cosine;
   double max_cosine = -1;          // over pairs of different meanings (synonyms may coincide)
   std::string closest_a, closest_b;
+  // Pairs (i < j) of different meanings above kCollapsedCosine: one word to the DiT.
+  std::vector<std::pair<size_t, size_t>> collapsed;
 };
-
-// Above this cosine two words are taken as one by the report (the encoder's own noise between
-// unrelated words of a trained vocabulary stays well below it).
-inline constexpr double kCollapsedCosine = 0.95;
 
 WordSeparation measure_word_separation(const Tokenizer& tokenizer, const TextEncoder& encoder,
                                        const WordGroup& group);

@@ -14,6 +14,19 @@ void add_meanings(WordGroup& g, const std::vector<std::vector<std::string>>& nam
     for (const std::string& w : names[m]) g.words.push_back(w), g.meaning.push_back(int(m));
 }
 
+double cosine(const std::vector<double>& a, const std::vector<double>& b) {
+  double ab = 0, aa = 0, bb = 0;
+  for (size_t i = 0; i < a.size(); ++i) ab += a[i] * b[i], aa += a[i] * a[i], bb += b[i] * b[i];
+  return aa > 0 && bb > 0 ? ab / std::sqrt(aa * bb) : 0;
+}
+
+// The caption before '@', without its trailing spaces: its pieces are the same for every word.
+std::string text_before(const std::string& caption, size_t at) {
+  std::string before = caption.substr(0, at);
+  while (!before.empty() && before.back() == ' ') before.pop_back();
+  return before;
+}
+
 }  // namespace
 
 std::vector<WordGroup> world_word_groups() {
@@ -29,25 +42,6 @@ std::vector<WordGroup> world_word_groups() {
   return {shapes, colours, counts, sizes};
 }
 
-namespace {
-
-// Token positions [first, last) of the word put at '@' (the pieces before it are the same for every word).
-std::pair<size_t, size_t> word_span(const Tokenizer& tok, const std::string& caption, size_t at, const std::string& word) {
-  std::string before = caption.substr(0, at);
-  while (!before.empty() && before.back() == ' ') before.pop_back();
-  const size_t first = tok.encode_pieces(before).size();
-  const size_t last = tok.encode_pieces(before + (before.empty() ? "" : " ") + word).size();
-  check(last > first, "word separation", "the word \"", word, "\" has no tokens of its own");
-  return {first, last};
-}
-
-double cosine(const std::vector<double>& a, const std::vector<double>& b) {
-  double ab = 0, aa = 0, bb = 0;
-  for (size_t i = 0; i < a.size(); ++i) ab += a[i] * b[i], aa += a[i] * a[i], bb += b[i] * b[i];
-  return aa > 0 && bb > 0 ? ab / std::sqrt(aa * bb) : 0;
-}
-
-}  // namespace
 
 WordSeparation measure_word_separation(const Tokenizer& tokenizer, const TextEncoder& encoder, const WordGroup& group) {
   const size_t at = group.caption.find('@');
@@ -60,24 +54,28 @@ WordSeparation measure_word_separation(const Tokenizer& tokenizer, const TextEnc
   const Tensor out = encoder.forward(batch);  // [n, L, D]
   const int64_t L = out.shape()[1], D = out.shape()[2];
   const std::vector<float> v = out.to_vector();
-  // Each word's vector: the mean of the encoder's outputs over its own pieces.
+  // Each word's vector: the mean of the encoder's outputs over its own pieces [first, last).
+  const std::string before = text_before(group.caption, at);
+  const size_t first = tokenizer.encode_pieces(before).size();
   std::vector<std::vector<double>> vec;
   for (size_t i = 0; i < group.words.size(); ++i) {
-    const auto [first, last] = word_span(tokenizer, group.caption, at, group.words[i]);
+    const size_t last = tokenizer.encode_pieces(before + (before.empty() ? "" : " ") + group.words[i]).size();
+    check(last > first, "word separation", "the word \"", group.words[i], "\" has no tokens of its own");
     check(int64_t(last) <= L, "word separation", "the caption with \"", group.words[i], "\" is longer than the encoder's input");
     std::vector<double> m(size_t(D), 0.0);
     for (size_t l = first; l < last; ++l)
       for (int64_t d = 0; d < D; ++d) m[size_t(d)] += v[(i * size_t(L) + l) * size_t(D) + size_t(d)] / double(last - first);
     vec.push_back(std::move(m));
   }
-  WordSeparation s{group, {}, -1, "", ""};
+  WordSeparation s{group, {}, -1, "", "", {}};
   const size_t n = vec.size();
   s.cosine.assign(n * n, 1.0);
   for (size_t i = 0; i < n; ++i)
-    for (size_t j = 0; j < n; ++j) {
-      if (i == j) continue;
-      const double c = s.cosine[i * n + j] = cosine(vec[i], vec[j]);
-      if (group.meaning[i] != group.meaning[j] && c > s.max_cosine) s.max_cosine = c, s.closest_a = group.words[i], s.closest_b = group.words[j];
+    for (size_t j = i + 1; j < n; ++j) {
+      const double c = s.cosine[i * n + j] = s.cosine[j * n + i] = cosine(vec[i], vec[j]);
+      if (group.meaning[i] == group.meaning[j]) continue;  // synonyms may coincide
+      if (c > s.max_cosine) s.max_cosine = c, s.closest_a = group.words[i], s.closest_b = group.words[j];
+      if (c > kCollapsedCosine) s.collapsed.emplace_back(i, j);
     }
   return s;
 }

@@ -2,6 +2,8 @@
 // (cosine 1), synonyms never count as the closest pair, and bad groups are refused.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "error_of.hpp"
 #include "kinema/pipeline.hpp"
 #include "kinema/word_separation.hpp"
@@ -35,6 +37,8 @@ TEST(WordSeparation, WordsWithOneTokenEmbeddingAreOneVectorAndTheClosestPair) {
   EXPECT_NEAR(after.cosine[3 * n + 4], 1.0, 1e-6);
   EXPECT_NEAR(after.max_cosine, 1.0, 1e-6);
   EXPECT_EQ(after.closest_a + "/" + after.closest_b, "heart/cross");
+  EXPECT_NE(std::find(after.collapsed.begin(), after.collapsed.end(), std::pair<size_t, size_t>{3, 4}),
+            after.collapsed.end());
   for (size_t i = 0; i < n; ++i) {
     EXPECT_EQ(after.cosine[i * n + i], 1.0);
     for (size_t j = 0; j < n; ++j) EXPECT_NEAR(after.cosine[i * n + j], after.cosine[j * n + i], 1e-12);
@@ -47,6 +51,7 @@ TEST(WordSeparation, SynonymsMayCoincideWithoutBeingReported) {
   EXPECT_NEAR(s.cosine[0 * 5 + 1], 1.0, 1e-6);
   EXPECT_LT(s.max_cosine, 0.999);
   EXPECT_FALSE(s.closest_a == "circle" && s.closest_b == "disc");
+  EXPECT_EQ(std::find(s.collapsed.begin(), s.collapsed.end(), std::pair<size_t, size_t>{0, 1}), s.collapsed.end());
 }
 
 TEST(WordSeparation, WorldGroupsCoverEveryShapeColourAndCountAndBadGroupsAreRefused) {

@@ -183,19 +183,17 @@ int words(int argc, char** argv) {
     return argc == 2 ? 0 : 2;
   }
   const Pipeline p = Pipeline::load(argv[1]);
-  int collapsed = 0;
+  size_t collapsed = 0;
   for (const WordGroup& g : world_word_groups()) {
     const WordSeparation s = measure_word_separation(p.tokenizer(), p.text_encoder(), g);
     std::printf("%-7s %2zu words: closest different meanings %s / %s, cosine %.3f\n", g.name.c_str(), g.words.size(),
                 s.closest_a.c_str(), s.closest_b.c_str(), s.max_cosine);
-    const size_t n = g.words.size();
-    for (size_t i = 0; i < n; ++i)
-      for (size_t j = i + 1; j < n; ++j)
-        if (g.meaning[i] != g.meaning[j] && s.cosine[i * n + j] > kCollapsedCosine)
-          std::printf("        one word to the DiT: %s / %s (cosine %.3f)\n", g.words[i].c_str(), g.words[j].c_str(),
-                      s.cosine[i * n + j]), ++collapsed;
+    for (const auto& [i, j] : s.collapsed)
+      std::printf("        one word to the DiT: %s / %s (cosine %.3f)\n", g.words[i].c_str(), g.words[j].c_str(),
+                  s.cosine[i * g.words.size() + j]);
+    collapsed += s.collapsed.size();
   }
-  std::printf("%d pairs of different meanings above cosine %.2f\n", collapsed, kCollapsedCosine);
+  std::printf("%zu pairs of different meanings above cosine %.2f\n", collapsed, kCollapsedCosine);
   return 0;
 }
 

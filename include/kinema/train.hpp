@@ -137,7 +137,16 @@ struct FlowMatchingOptions {
   // "reference in front" share (5%) is folded into first_k until references exist in data.
   float p_none = 0.40f, p_first_frame = 0.20f, p_first_k = 0.15f, p_last_k = 0.10f,
         p_first_and_last = 0.10f, p_scattered = 0.05f;
+  // Outline-blind inputs: with probability blur_prob, a sample whose t >= blur_min_t sees x_t made
+  // from its latent blurred in space (Gaussian, sigma uniform in [blur_sigma_min, blur_sigma_max]
+  // latent pixels) and is taught the velocity whose clean estimate x_t - t v is the sharp latent,
+  // v = (x_t - x0) / t. The outlines x_t no longer shows must then come from the caption: plain
+  // training never needs the shape word where x_t already shows the outline (docs/train.md).
+  float blur_prob = 0.f, blur_min_t = 0.5f, blur_sigma_min = 0.5f, blur_sigma_max = 2.f;
 };
+
+// Throws a kinema::Error naming the flag when the options are out of range.
+void check_flow_options(const FlowMatchingOptions& options);
 
 // One micro-batch, ready for DiT::forward.
 struct FlowBatch {
@@ -154,6 +163,7 @@ struct FlowBatch {
   std::vector<float> t;  // the sampled (shifted) t per sample
   std::vector<ConditionPattern> patterns;
   int dropped_captions = 0;
+  int blurred = 0;  // samples given outline-blind inputs
 };
 
 // Builds a batch from samples (all latents of one shape), drawing t, noise, dropout and the

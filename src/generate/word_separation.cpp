@@ -3,7 +3,10 @@
 
 #include <cmath>
 
+#include "kinema/autograd.hpp"
 #include "kinema/error.hpp"
+#include "kinema/ops.hpp"
+#include "kinema/train.hpp"
 #include "kinema/world.hpp"
 
 namespace kinema {
@@ -27,6 +30,22 @@ std::string text_before(const std::string& caption, size_t at) {
   return before;
 }
 
+void check_group(const WordGroup& group) {
+  check(group.caption.find('@') != std::string::npos, "word separation", "the caption of group \"", group.name,
+        "\" has no '@'");
+  check(group.words.size() >= 2 && group.meaning.size() == group.words.size(), "word separation", "group \"",
+        group.name, "\" needs two words or more, each with its meaning");
+}
+
+// The group's caption once per word, tokenized as one batch.
+TokenBatch group_captions(const Tokenizer& tokenizer, const WordGroup& group) {
+  check_group(group);
+  const size_t at = group.caption.find('@');
+  std::vector<std::string> captions;
+  for (const std::string& w : group.words) captions.push_back(std::string(group.caption).replace(at, 1, w));
+  return tokenizer.encode_batch(captions);
+}
+
 }  // namespace
 
 std::vector<WordGroup> world_word_groups() {
@@ -44,13 +63,8 @@ std::vector<WordGroup> world_word_groups() {
 
 
 WordSeparation measure_word_separation(const Tokenizer& tokenizer, const TextEncoder& encoder, const WordGroup& group) {
+  const TokenBatch batch = group_captions(tokenizer, group);
   const size_t at = group.caption.find('@');
-  check(at != std::string::npos, "word separation", "the caption of group \"", group.name, "\" has no '@'");
-  check(group.words.size() >= 2 && group.meaning.size() == group.words.size(), "word separation", "group \"",
-        group.name, "\" needs two words or more, each with its meaning");
-  std::vector<std::string> captions;
-  for (const std::string& w : group.words) captions.push_back(std::string(group.caption).replace(at, 1, w));
-  const TokenBatch batch = tokenizer.encode_batch(captions);
   const Tensor out = encoder.forward(batch);  // [n, L, D]
   const int64_t L = out.shape()[1], D = out.shape()[2];
   const std::vector<float> v = out.to_vector();
@@ -78,6 +92,44 @@ WordSeparation measure_word_separation(const Tokenizer& tokenizer, const TextEnc
       if (c > kCollapsedCosine) s.collapsed.emplace_back(i, j);
     }
   return s;
+}
+
+WordInfluence measure_word_influence(const DiT& dit, const Tokenizer& tokenizer, const TextEncoder& encoder,
+                                     const WordGroup& group, float t, const Shape& latent, uint64_t seed) {
+  const DiTConfig& c = dit.config();
+  check(latent.size() == 5 && latent[0] == 1 && latent[1] == c.out_dim, "word influence", "the latent must be [1, ",
+        c.out_dim, ", T, H, W]; got ", shape_str(latent));
+  check(t > 0 && t <= 1, "word influence", "t must be in (0, 1]; got ", t);
+  const TokenBatch batch = group_captions(tokenizer, group);
+  NoGradGuard no_grad;
+  const Tensor text = encoder.forward(batch);  // [n, L, D]
+  const int64_t L = text.shape()[1], D = text.shape()[2];
+  TrainRng rng(seed, 0x776f7264ULL);
+  std::vector<float> noise(size_t(shape_numel(latent)));
+  for (float& x : noise) x = rng.normal();
+  const Tensor x = Tensor::from_vector(noise, latent), step = Tensor::from_vector({1000.f * t}, {1});
+  std::vector<std::vector<float>> v;
+  for (size_t i = 0; i < group.words.size(); ++i) {
+    DiTForwardOptions fo;
+    fo.context_lens = {batch.lengths[i]};
+    if (c.in_dim > c.out_dim) fo.condition = no_frame_condition(c, latent);
+    v.push_back(dit.forward(x, step, reshape(slice(text, 0, int64_t(i), int64_t(i) + 1), {1, L, D}), fo).to_vector());
+  }
+  WordInfluence r{group, t, {}, 0, 0, "", ""};
+  const size_t n = v.size();
+  r.change.assign(n * n, 0.0);
+  size_t pairs = 0;
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = i + 1; j < n; ++j) {
+      double d = 0, a = 0, b = 0;
+      for (size_t k = 0; k < v[i].size(); ++k) d += std::pow(double(v[i][k]) - v[j][k], 2), a += double(v[i][k]) * v[i][k], b += double(v[j][k]) * v[j][k];
+      const double ch = r.change[i * n + j] = r.change[j * n + i] = a + b > 0 ? std::sqrt(2 * d / (a + b)) : 0;
+      if (group.meaning[i] == group.meaning[j]) continue;
+      r.mean_change += ch, ++pairs;
+      if (pairs == 1 || ch < r.least_change) r.least_change = ch, r.least_a = group.words[i], r.least_b = group.words[j];
+    }
+  if (pairs > 0) r.mean_change /= double(pairs);
+  return r;
 }
 
 }  // namespace kinema

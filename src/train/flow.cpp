@@ -7,6 +7,7 @@
 #include "kinema/error.hpp"
 #include "kinema/ops.hpp"
 #include "kinema/train.hpp"
+#include "train/latent_blur.hpp"
 
 namespace kinema {
 
@@ -32,6 +33,14 @@ const char* condition_pattern_name(ConditionPattern p) {
     case ConditionPattern::from_sample: return "from_sample";
   }
   return "?";
+}
+
+void check_flow_options(const FlowMatchingOptions& o) {
+  check(o.blur_prob >= 0 && o.blur_prob <= 1 && o.blur_min_t > 0 && o.blur_min_t <= 1 && o.blur_sigma_min >= 0 &&
+            o.blur_sigma_min <= o.blur_sigma_max && o.blur_sigma_max <= 64,
+        "flow matching", "outline-blind inputs need --blur in [0, 1] (got ", o.blur_prob, "), --blur-from in (0, 1] (got ",
+        o.blur_min_t, ") and 0 <= --blur-sigma-min <= --blur-sigma-max <= 64 (got ", o.blur_sigma_min, ", ",
+        o.blur_sigma_max, ")");
 }
 
 namespace {
@@ -116,6 +125,7 @@ FlowBatch make_flow_batch(const std::vector<LatentSample>& samples, const Tensor
         " channels for the known latents; the model has ", condition_channels);
   const int64_t D = model.text_dim;
   const int64_t tokens = (T / model.patch_size[0]) * (H / model.patch_size[1]) * (W / model.patch_size[2]);
+  check_flow_options(options);
   const float shift = options.shift > 0 ? options.shift : resolution_shift(tokens, options.base_tokens);
 
   // Text: dropped captions take the empty caption; all are padded to the longest.
@@ -183,10 +193,25 @@ FlowBatch make_flow_batch(const std::vector<LatentSample>& samples, const Tensor
     b.t.push_back(t);
     ts[size_t(i)] = t * 1000.f;
     std::vector<float> x0 = samples[size_t(i)].latent.to_vector();
-    for (int64_t j = 0; j < per; ++j) {
-      float eps = r.normal();
-      xt[size_t(i * per + j)] = (1.f - t) * x0[size_t(j)] + t * eps;
-      vel[size_t(i * per + j)] = eps - x0[size_t(j)];
+    // The draw happens only when blurring is on, so plain training keeps its random stream.
+    const bool blind = options.blur_prob > 0 && t >= options.blur_min_t && r.uniform() < options.blur_prob;
+    if (blind) {
+      std::vector<float> seen = x0;
+      const float u_sigma = r.uniform();
+      gaussian_blur_planes(seen.data(), C * T, H, W,
+                           options.blur_sigma_min + u_sigma * (options.blur_sigma_max - options.blur_sigma_min));
+      ++b.blurred;
+      for (int64_t j = 0; j < per; ++j) {
+        const float x = (1.f - t) * seen[size_t(j)] + t * r.normal();
+        xt[size_t(i * per + j)] = x;
+        vel[size_t(i * per + j)] = (x - x0[size_t(j)]) / t;
+      }
+    } else {
+      for (int64_t j = 0; j < per; ++j) {
+        float eps = r.normal();
+        xt[size_t(i * per + j)] = (1.f - t) * x0[size_t(j)] + t * eps;
+        vel[size_t(i * per + j)] = eps - x0[size_t(j)];
+      }
     }
     if (condition_channels == 0) continue;
     float* c = cond.data() + i * condition_channels * T * plane;  // [mask (M) | known (C)] x T x H x W

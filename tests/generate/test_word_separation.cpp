@@ -54,6 +54,36 @@ TEST(WordSeparation, SynonymsMayCoincideWithoutBeingReported) {
   EXPECT_EQ(std::find(s.collapsed.begin(), s.collapsed.end(), std::pair<size_t, size_t>{0, 1}), s.collapsed.end());
 }
 
+TEST(WordInfluence, AWordSwapChangesTheVelocityUnlessTheWordsShareAnEmbedding) {
+  const Pipeline p = Pipeline::load(tiny_bundle().string());
+  const Shape latent{1, p.dit().config().out_dim, 1, 4, 4};
+  const WordInfluence before = measure_word_influence(p.dit(), p.tokenizer(), p.text_encoder(), shapes(), 0.8f, latent);
+  const size_t n = 5;
+  ASSERT_EQ(before.change.size(), n * n);
+  EXPECT_GT(before.change[3 * n + 4], 1e-4);  // heart vs cross: a random DiT still reads its caption
+  EXPECT_GT(before.mean_change, 0);
+  const TextEncoder same = with_same_embedding(p, "heart", "cross");
+  const WordInfluence after = measure_word_influence(p.dit(), p.tokenizer(), same, shapes(), 0.8f, latent);
+  EXPECT_EQ(after.change[3 * n + 4], 0.0);  // the same context: the same velocity, bit for bit
+  EXPECT_EQ(after.least_change, 0.0);
+  EXPECT_EQ(after.least_a + "/" + after.least_b, "heart/cross");
+  for (size_t i = 0; i < n; ++i) {
+    EXPECT_EQ(after.change[i * n + i], 0.0);
+    for (size_t j = 0; j < n; ++j) EXPECT_EQ(after.change[i * n + j], after.change[j * n + i]);
+  }
+  // The pairs' mean is over different meanings only: circle/disc (one meaning) is left out.
+  double sum = 0;
+  int pairs = 0;
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = i + 1; j < n; ++j)
+      if (!(i == 0 && j == 1)) sum += after.change[i * n + j], ++pairs;
+  EXPECT_NEAR(after.mean_change, sum / pairs, 1e-12);
+  const std::string bad = test::error_of([&] {
+    measure_word_influence(p.dit(), p.tokenizer(), p.text_encoder(), shapes(), 0.8f, {1, 3, 1, 4, 4});
+  });
+  EXPECT_NE(bad.find("the latent must be"), std::string::npos) << bad;
+}
+
 TEST(WordSeparation, WorldGroupsCoverEveryShapeColourAndCountAndBadGroupsAreRefused) {
   const std::vector<WordGroup> g = world_word_groups();
   ASSERT_EQ(g.size(), 4u);

@@ -8,6 +8,7 @@
 #include "kinema/error.hpp"
 #include "kinema/ops.hpp"
 #include "kinema/train.hpp"
+#include "train/latent_blur.hpp"
 
 namespace kinema {
 namespace {
@@ -128,6 +129,54 @@ TEST(Flow, ImagesAreNeverGivenAsTheirOwnCondition) {
   SyntheticLatentDataset clips(so);
   FlowBatch c = make_flow_batch({clips.get(0)}, clips.empty_context(), 8, tiny(12), o, rng);
   EXPECT_NE(c.patterns[0], ConditionPattern::none);
+}
+
+TEST(Flow, OutlineBlindSamplesSeeTheirLatentBlurredAndAreTaughtTheSharpOne) {
+  SyntheticLatentDataset data;  // latents [4, 2, 4, 4]: 8 planes of 4 x 4
+  std::vector<LatentSample> samples{data.get(0), data.get(1), data.get(2)};
+  FlowMatchingOptions o;
+  o.caption_dropout = 0, o.shift = 1, o.logit_std = 0;
+  o.blur_prob = 1, o.blur_min_t = 0.001f, o.blur_sigma_min = o.blur_sigma_max = 1.f;
+  for (float logit : {-5.f, 0.f}) {  // t = 0.0067 (x_t is nearly the blurred latent), t = 0.5
+    o.logit_mean = logit;
+    TrainRng rng(5);
+    const FlowBatch b = make_flow_batch(samples, data.empty_context(), 0, tiny(), o, rng);
+    EXPECT_EQ(b.blurred, 3);
+    const std::vector<float> xt = b.x_t.to_vector(), v = b.velocity.to_vector();
+    for (size_t i = 0; i < 3; ++i) {
+      const float t = b.t[i];
+      const std::vector<float> x0 = samples[i].latent.to_vector();
+      std::vector<float> seen = x0;
+      gaussian_blur_planes(seen.data(), 8, 4, 4, 1.f);
+      double moved = 0, eps_sum = 0, eps_sq = 0;
+      for (size_t j = 0; j < x0.size(); ++j) {
+        const float x = xt[i * 128 + j];
+        EXPECT_NEAR(x - t * v[i * 128 + j], x0[j], 2e-5f * (1 + std::abs(x0[j])));  // sharp clean estimate
+        const double eps = (double(x) - (1 - t) * double(seen[j])) / t;
+        eps_sum += eps, eps_sq += eps * eps;
+        moved = std::max(moved, std::abs(double(seen[j]) - x0[j]));
+      }
+      EXPECT_GT(moved, 0.1);  // the blur changed what x_t shows
+      const double n = double(x0.size()), mean = eps_sum / n, sd = std::sqrt(eps_sq / n - mean * mean);
+      EXPECT_LT(std::abs(mean), 0.25) << t;  // x_t is the blurred latent plus unit Gaussian noise
+      EXPECT_GT(sd, 0.8) << t;
+      EXPECT_LT(sd, 1.2) << t;
+    }
+  }
+  // Below the lowest blurred t nothing changes: the batch is the plain one, draw for draw.
+  o.logit_mean = -5, o.blur_min_t = 0.5f;
+  TrainRng a(5), c(5);
+  const FlowBatch kept = make_flow_batch(samples, data.empty_context(), 0, tiny(), o, a);
+  o.blur_prob = 0;
+  const FlowBatch plain = make_flow_batch(samples, data.empty_context(), 0, tiny(), o, c);
+  EXPECT_EQ(kept.blurred, 0);
+  EXPECT_EQ(kept.x_t.to_vector(), plain.x_t.to_vector());
+  EXPECT_EQ(kept.velocity.to_vector(), plain.velocity.to_vector());
+  o.blur_prob = 1.5f;
+  TrainRng d(5);
+  EXPECT_THROW(make_flow_batch(samples, data.empty_context(), 0, tiny(), o, d), Error);
+  o.blur_prob = 0.5f, o.blur_sigma_min = 3, o.blur_sigma_max = 1;
+  EXPECT_THROW(make_flow_batch(samples, data.empty_context(), 0, tiny(), o, d), Error);
 }
 
 TEST(Flow, LossWeighsEachPositionOverEveryChannelAndIsThePlainMeanSquareWithout) {

@@ -246,6 +246,11 @@ TEST(TrainSamplesCli, FlagErrorsNameTheFlag) {
   EXPECT_NE(error(with(world_run(dir, "run"), {"--sample-every", "1", "--sample-prompts", (dir / "no.txt").string()}))
                 .find("cannot read the prompt file"),
             std::string::npos);
+  for (std::vector<std::string> bad : {std::vector<std::string>{"--blur", "1.5"}, {"--blur-from", "0"},
+                                       {"--blur-sigma-min", "3", "--blur-sigma-max", "1"}})
+    EXPECT_NE(error(with({"--steps", "1", "--out", out}, bad)).find("outline-blind inputs need --blur in [0, 1]"),
+              std::string::npos)
+        << bad[0];
   fs::remove_all(dir);
 }
 

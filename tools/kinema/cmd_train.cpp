@@ -113,6 +113,13 @@ const std::vector<Option<TrainCli>>& options() {
       {"--logit-mean", "X", "timesteps t = sigmoid(N(mean, std))", KF(trainer.flow.logit_mean)},
       {"--logit-std", "X", "", KF(trainer.flow.logit_std)},
       {"--shift", "S", "timestep shift t' = S t / (1 + (S - 1) t); 0: sqrt(tokens / --base-tokens)", KF(trainer.flow.shift)},
+      {"--blur", "P", "outline-blind inputs: share of samples with t >= --blur-from whose x_t shows their latent "
+                      "blurred in space, taught to restore the sharp one (the outline must come from the caption)",
+       KF(trainer.flow.blur_prob)},
+      {"--blur-from", "T", "outline-blind inputs: lowest t that may be blurred", KF(trainer.flow.blur_min_t)},
+      {"--blur-sigma-min", "S", "outline-blind inputs: Gaussian sigma drawn in [min, max], latent pixels",
+       KF(trainer.flow.blur_sigma_min)},
+      {"--blur-sigma-max", "S", "", KF(trainer.flow.blur_sigma_max)},
       {"--base-tokens", "N", "token count at which the automatic shift is 1", KI(trainer.flow.base_tokens)},
       {"--mask-channels", "K", "frame conditioning: in_dim = C + K mask + C known (Wan I2V: 4); -1: off", KD(mask_channels)},
       {"--dim", "D", "new model: token width", KD(dim)},
@@ -244,6 +251,7 @@ int train_dit(int argc, char** argv) {
   check(!c.out.empty() || c.precompute > 0, "train", "--out DIR is required");
   check(c.steps > 0, "train", "--steps must be positive; got ", c.steps);
   c.trainer.lr.total_steps = c.steps;
+  check_flow_options(c.trainer.flow);
   use_mpi_ranks(c.trainer);
   const bool world_data = c.source == "world";
   c.model.dim = c.dim.get(world_data), c.model.num_heads = c.heads.get(world_data);

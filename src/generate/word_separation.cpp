@@ -49,14 +49,14 @@ TokenBatch group_captions(const Tokenizer& tokenizer, const WordGroup& group) {
 }  // namespace
 
 std::vector<WordGroup> world_word_groups() {
-  WordGroup shapes{"shape", "A short video of a plain background. We see a big yellow @ at the center of the frame.", {}};
+  WordGroup shapes{"shape", "A short video of a plain background. We see a big yellow @ at the center of the frame.", {}, {}};
   add_meanings(shapes, world::shape_words());
-  WordGroup colours{"colour", "A short video of a plain background. We see a big @ star at the center of the frame.", {}};
+  WordGroup colours{"colour", "A short video of a plain background. We see a big @ star at the center of the frame.", {}, {}};
   for (int c = 0; c < world::kColorCount; ++c) colours.words.push_back(world::color_name(world::Color(c))), colours.meaning.push_back(c);
-  WordGroup counts{"count", "An animation of a flat dusk background. @ red hexagons are scattered across the frame.", {}};
+  WordGroup counts{"count", "An animation of a flat dusk background. @ red hexagons are scattered across the frame.", {}, {}};
   for (size_t n = 2; n < world::number_words().size(); ++n)
     counts.words.push_back(world::number_words()[n]), counts.meaning.push_back(int(n));
-  WordGroup sizes{"size", "A short video of a plain background. We see a @ green circle at the center of the frame.", {}};
+  WordGroup sizes{"size", "A short video of a plain background. We see a @ green circle at the center of the frame.", {}, {}};
   add_meanings(sizes, world::size_words());
   return {shapes, colours, counts, sizes};
 }
@@ -108,11 +108,11 @@ WordInfluence measure_word_influence(const DiT& dit, const Tokenizer& tokenizer,
   std::vector<float> noise(size_t(shape_numel(latent)));
   for (float& x : noise) x = rng.normal();
   const Tensor x = Tensor::from_vector(noise, latent), step = Tensor::from_vector({1000.f * t}, {1});
+  DiTForwardOptions fo;
+  if (c.in_dim > c.out_dim) fo.condition = no_frame_condition(c, latent);
   std::vector<std::vector<float>> v;
   for (size_t i = 0; i < group.words.size(); ++i) {
-    DiTForwardOptions fo;
     fo.context_lens = {batch.lengths[i]};
-    if (c.in_dim > c.out_dim) fo.condition = no_frame_condition(c, latent);
     v.push_back(dit.forward(x, step, reshape(slice(text, 0, int64_t(i), int64_t(i) + 1), {1, L, D}), fo).to_vector());
   }
   WordInfluence r{group, t, {}, 0, 0, "", ""};

@@ -195,23 +195,20 @@ FlowBatch make_flow_batch(const std::vector<LatentSample>& samples, const Tensor
     std::vector<float> x0 = samples[size_t(i)].latent.to_vector();
     // The draw happens only when blurring is on, so plain training keeps its random stream.
     const bool blind = options.blur_prob > 0 && t >= options.blur_min_t && r.uniform() < options.blur_prob;
+    std::vector<float> blurred;
     if (blind) {
-      std::vector<float> seen = x0;
+      blurred = x0;
       const float u_sigma = r.uniform();
-      gaussian_blur_planes(seen.data(), C * T, H, W,
+      gaussian_blur_planes(blurred.data(), C * T, H, W,
                            options.blur_sigma_min + u_sigma * (options.blur_sigma_max - options.blur_sigma_min));
       ++b.blurred;
-      for (int64_t j = 0; j < per; ++j) {
-        const float x = (1.f - t) * seen[size_t(j)] + t * r.normal();
-        xt[size_t(i * per + j)] = x;
-        vel[size_t(i * per + j)] = (x - x0[size_t(j)]) / t;
-      }
-    } else {
-      for (int64_t j = 0; j < per; ++j) {
-        float eps = r.normal();
-        xt[size_t(i * per + j)] = (1.f - t) * x0[size_t(j)] + t * eps;
-        vel[size_t(i * per + j)] = eps - x0[size_t(j)];
-      }
+    }
+    const std::vector<float>& shown = blind ? blurred : x0;  // what x_t is made from
+    for (int64_t j = 0; j < per; ++j) {
+      const float eps = r.normal(), x = (1.f - t) * shown[size_t(j)] + t * eps;
+      xt[size_t(i * per + j)] = x;
+      // Blind: the velocity whose clean estimate x_t - t v is the sharp latent.
+      vel[size_t(i * per + j)] = blind ? (x - x0[size_t(j)]) / t : eps - x0[size_t(j)];
     }
     if (condition_channels == 0) continue;
     float* c = cond.data() + i * condition_channels * T * plane;  // [mask (M) | known (C)] x T x H x W

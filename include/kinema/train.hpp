@@ -59,6 +59,9 @@ struct LatentSample {
   // Optional weight of each latent position's flow loss [T, H, W], mean 1 (e.g. the world's
   // object pixels weighted up, world::object_loss_weight); undefined = every position alike.
   Tensor loss_weight;
+  // Optional class shares of each latent position [T, H, W, K] (sum 1 over K; e.g. which world
+  // shape covers it, world::shape_shares): targets of the shape-label loss (token_label_loss).
+  Tensor token_labels;
 };
 
 // What the trainer reads. The world -> VAE -> latent path implements this next; the synthetic
@@ -160,6 +163,9 @@ struct FlowBatch {
   Tensor condition;  // [B, in_dim - C, T, H, W] = [mask (in_dim - 2C) | known latents (C)]; or undefined
   Tensor velocity;   // [B, C, T, H, W] target eps - x0
   Tensor loss_weight;  // [B, C, T, H, W] from the samples' loss_weight (same over C); or undefined
+  // [B, N, K]: the samples' token_labels averaged over each token's patch (N in (t, h, w) order,
+  // as DiT::forward's tokens); undefined when the samples carry none.
+  Tensor token_targets;
   std::vector<float> t;  // the sampled (shifted) t per sample
   std::vector<ConditionPattern> patterns;
   int dropped_captions = 0;
@@ -177,6 +183,13 @@ FlowBatch make_flow_batch(const std::vector<LatentSample>& samples, const Tensor
                           int64_t condition_channels, const DiTConfig& model,
                           const FlowMatchingOptions& options, TrainRng& rng,
                           const std::vector<int32_t>& empty_ids = {});
+
+// The shape-label loss (`train dit --shape-labels W`): hidden [B, N, D] tokens (a block's
+// output) read by a fixed linear probe, their first K channels taken as logits, against soft
+// targets [B, N, K] (token_targets): mean over tokens of -sum_k target_k log softmax(logits)_k.
+// No new weights: the probe is the residual stream itself, so the block must carry the class of
+// every token in K of its channels (a REPA-style representation target the world gives exactly).
+Tensor token_label_loss(const Tensor& hidden, const Tensor& targets);
 
 // A loss curve without the sampling noise of training batches: the mean velocity MSE over every
 // sample x every t below, with noise from a fixed seed and the full captions (no dropout; no
@@ -294,6 +307,10 @@ struct TrainerOptions : TrainLoopOptions {
   DType compute = DType::f32;   // f32 or bf16 matmuls (master weights stay f32)
   DiTCheckpointing checkpointing = DiTCheckpointing::none;
   FlowMatchingOptions flow;
+  // > 0: the loss adds label_weight x token_label_loss of block label_block's output (the data
+  // must give token_labels, e.g. world data with shape labels).
+  float label_weight = 0;
+  int label_block = 3;
 };
 
 // Micro-batches and buckets: the trainer draws indices from the shuffled DataOrder into one

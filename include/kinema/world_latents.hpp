@@ -48,6 +48,8 @@ struct WorldLatentOptions {
   // > 0: get() gives each sample a loss_weight (object_loss_weight with this weight), so the
   // positions that carry the objects' shapes count more. Not part of the cache key (mu is the same).
   float object_weight = 0;
+  // true: get() gives each sample its shape_shares as token_labels (the shape-label loss).
+  bool shape_labels = false;
 
   // The clip options pick_world_clip sees: whole frames, no extra frames.
   WorldVideoOptions video() const;
@@ -65,6 +67,13 @@ std::string vae_encoder_hash(const VAE& vae);
 Tensor object_coverage(const WorldClipPick& pick, int64_t spatial, int64_t temporal);
 // The flow-loss weight of those positions: 1 + weight x coverage, scaled to mean 1.
 Tensor object_loss_weight(const WorldClipPick& pick, int64_t spatial, int64_t temporal, float weight);
+// What each latent position [T', H', W', 1 + kShapeCount] shows: the share of its pixels that
+// are bare background (channel 0) or the shape s (channel 1 + s) of the object drawn on top;
+// shares sum to 1. The targets of the DiT's shape-label loss (`train dit --shape-labels`).
+Tensor shape_shares(const WorldClipPick& pick, int64_t spatial, int64_t temporal);
+// Throws Error (naming who) unless the pick's crop and frame window lie in its scene and divide
+// into spatial x spatial x temporal latent positions (frame 0 alone).
+void check_latent_grid(const WorldClipPick& pick, int64_t spatial, int64_t temporal, const char* who);
 
 class WorldLatentDataset final : public LatentDataset {
  public:

@@ -8,6 +8,7 @@
 #include "kinema/ops.hpp"
 #include "kinema/train.hpp"
 #include "train/latent_blur.hpp"
+#include "train/token_labels.hpp"
 
 namespace kinema {
 
@@ -238,6 +239,7 @@ FlowBatch make_flow_batch(const std::vector<LatentSample>& samples, const Tensor
   b.timesteps = Tensor::from_vector(ts, {B});
   if (condition_channels > 0) b.condition = Tensor::from_vector(cond, {B, condition_channels, T, H, W});
   b.loss_weight = batch_loss_weight(samples, lat);
+  b.token_targets = batch_token_targets(samples, model.patch_size);
   return b;
 }
 

@@ -82,6 +82,13 @@ DiTTrainer::DiTTrainer(DiT& model, const LatentDataset& data, const TrainerOptio
              options, 0x6b696e656d61ULL) {
   check(options.compute == DType::f32 || options.compute == DType::bf16, "DiTTrainer",
         "compute must be f32 or bf16; got ", dtype_name(options.compute));
+  check(options.label_weight >= 0 && std::isfinite(options.label_weight), "DiTTrainer",
+        "--shape-labels must be a finite weight >= 0; got ", options.label_weight);
+  check(options.label_weight == 0 || (options.label_block >= 0 && options.label_block < model.config().num_layers),
+        "DiTTrainer", "--label-block must name one of the DiT's blocks, 0 to ", model.config().num_layers - 1,
+        "; got ", options.label_block);
+  check(options.label_weight == 0 || options.split != TrainLoopOptions::Split::sequence, "DiTTrainer",
+        "the shape-label loss reads whole blocks; it cannot run with --sequence-parallel");
   if (text_) {
     check(text_->config().dim == model.config().text_dim, "DiTTrainer", "the text encoder's width ",
           text_->config().dim, " differs from the DiT's text_dim ", model.config().text_dim);
@@ -130,7 +137,17 @@ StepStats DiTTrainer::step() {
       for (int64_t len : b.captions.lengths)
         if (len != b.captions.length) fo.context_lens = b.captions.lengths;
     }
+    std::map<std::string, Tensor> trace;
+    const bool labels = options_.label_weight > 0;
+    if (labels) {
+      check(b.token_targets.defined(), "DiTTrainer", "the shape-label loss needs token labels, and the data set "
+            "gives none (world data with shape labels)");
+      fo.trace = &trace;
+    }
     Tensor loss = flow_loss(model_.forward(b.x_t, b.timesteps, b.context, fo), b);
+    if (labels)
+      loss = add(loss, scale(token_label_loss(trace.at("blocks." + std::to_string(options_.label_block)),
+                                              b.token_targets), options_.label_weight));
     loss_sum += loss.item();
     // Accumulated (and summed over ranks) gradients are the mean over micro-batches, as one
     // large batch would give.

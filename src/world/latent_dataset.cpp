@@ -273,6 +273,8 @@ LatentSample WorldLatentDataset::get(int64_t index) const {
   if (options_.object_weight > 0)
     s.loss_weight = object_loss_weight(pick(index), vae_.config().spatial_compression(),
                                        vae_.config().temporal_compression(), options_.object_weight);
+  if (options_.shape_labels)
+    s.token_labels = shape_shares(pick(index), vae_.config().spatial_compression(), vae_.config().temporal_compression());
   return s;
 }
 

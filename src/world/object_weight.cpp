@@ -21,15 +21,7 @@ constexpr double kFullCoverage = 0.25;
 }  // namespace
 
 Tensor object_coverage(const WorldClipPick& p, int64_t spatial, int64_t temporal) {
-  check(spatial >= 1 && temporal >= 1, "object_coverage", "compression must be >= 1; got ", spatial, " and ",
-        temporal);
-  check(p.crop_w % spatial == 0 && p.crop_h % spatial == 0 && (p.frames - 1) % temporal == 0,
-        "object_coverage", "a ", p.crop_w, "x", p.crop_h, "x", p.frames, " clip does not divide into ", spatial,
-        "x", spatial, "x", temporal, " latent positions");
-  check(p.crop_x >= 0 && p.crop_y >= 0 && p.crop_x + p.crop_w <= p.scene.width && p.crop_y + p.crop_h <= p.scene.height &&
-            p.first_frame >= 0 && p.first_frame + p.frames <= p.scene.frames,
-        "object_coverage", "the crop or frame window lies outside the ", p.scene.width, "x", p.scene.height, "x",
-        p.scene.frames, " scene");
+  check_latent_grid(p, spatial, temporal, "object_coverage");
   const std::vector<FrameState> states = simulate(p.scene);
   Scene bare = p.scene;
   bare.objects.clear();

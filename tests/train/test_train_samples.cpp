@@ -251,6 +251,13 @@ TEST(TrainSamplesCli, FlagErrorsNameTheFlag) {
     EXPECT_NE(error(with({"--steps", "1", "--out", out}, bad)).find("outline-blind inputs need --blur in [0, 1]"),
               std::string::npos)
         << bad[0];
+  EXPECT_NE(error({"--steps", "1", "--out", out, "--shape-labels", "1"}).find("--shape-labels needs --data world"),
+            std::string::npos);
+  EXPECT_NE(error({"--steps", "1", "--out", out, "--shape-labels", "-1"}).find("--shape-labels must be a weight >= 0"),
+            std::string::npos);
+  EXPECT_NE(error(with(world_run(dir, "run"), {"--shape-labels", "0.5", "--label-block", "99"}))
+                .find("--label-block must name one of the DiT's blocks"),
+            std::string::npos);
   fs::remove_all(dir);
 }
 

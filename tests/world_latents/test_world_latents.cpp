@@ -333,6 +333,62 @@ TEST(WorldLatents, GetGivesTheObjectWeightOnTheLatentGridWhenAsked) {
   EXPECT_THROW(WorldLatentDataset(m.vae, m.encoder, tokenizer(), o), Error);
 }
 
+TEST(WorldLatents, ShapeSharesNameTheShapeOnTopAtEachPositionAndSumToOne) {
+  WorldClipPick p;
+  p.scene.width = p.scene.height = 32, p.scene.frames = 5;
+  Object circle, square;  // one place, ~(10, 16): latent position (4, 2) is the middle
+  circle.shape = world::Shape::circle, square.shape = world::Shape::square;
+  circle.size = square.size = Size::large;
+  circle.x = square.x = 0.3, circle.y = square.y = 0.5;
+  circle.color = Color::red, square.color = Color::blue;
+  square.layer = -1;  // drawn first: the circle lies on top
+  p.scene.objects = {circle, square};
+  p.frames = 5, p.crop_w = p.crop_h = 32;
+  const int kCircle = 1 + int(world::Shape::circle), kSquare = 1 + int(world::Shape::square);
+  auto at = [](const std::vector<float>& v, int64_t f, int64_t y, int64_t x, int k) {
+    return v[size_t(((f * 8 + y) * 8 + x) * 9 + k)];
+  };
+  const Tensor t = shape_shares(p, 4, 4);
+  ASSERT_EQ(t.shape(), (kinema::Shape{2, 8, 8, 9}));
+  const std::vector<float> v = t.to_vector();
+  for (size_t i = 0; i < v.size(); i += 9) {
+    double sum = 0;
+    for (int k = 0; k < 9; ++k) sum += v[i + size_t(k)];
+    EXPECT_NEAR(sum, 1.0, 1e-5);
+  }
+  EXPECT_FLOAT_EQ(at(v, 0, 4, 2, kCircle), 1.f);  // the circle on top of the square
+  EXPECT_FLOAT_EQ(at(v, 0, 4, 2, kSquare), 0.f);
+  EXPECT_FLOAT_EQ(at(v, 0, 0, 7, 0), 1.f);        // a corner: bare background
+  EXPECT_FLOAT_EQ(at(v, 1, 4, 2, kCircle), 1.f);  // still objects: the same later
+  // Where the objects cover nothing, the shares say background and nothing else.
+  const std::vector<float> cover = object_coverage(p, 4, 4).to_vector();
+  for (size_t i = 0; i < cover.size(); ++i)
+    if (cover[i] == 0) EXPECT_FLOAT_EQ(v[i * 9], 1.f) << i;
+  p.scene.objects[1].layer = 1;  // now the square is drawn last
+  const std::vector<float> swapped = shape_shares(p, 4, 4).to_vector();
+  EXPECT_GT(at(swapped, 0, 4, 2, kSquare), 0.5f);
+  EXPECT_LT(at(swapped, 0, 4, 2, kCircle), 0.5f);
+  p.scene.objects.clear();
+  const std::vector<float> bare = shape_shares(p, 4, 4).to_vector();
+  for (size_t i = 0; i < bare.size(); i += 9) EXPECT_FLOAT_EQ(bare[i], 1.f);
+  p.crop_w = 30;
+  EXPECT_THROW(shape_shares(p, 4, 4), Error);
+}
+
+TEST(WorldLatents, GetGivesShapeLabelsOnTheLatentGridWhenAsked) {
+  Models& m = models();
+  WorldLatentOptions o = small();
+  WorldLatentDataset plain(m.vae, m.encoder, tokenizer(), o);
+  o.shape_labels = true;
+  WorldLatentDataset labelled(m.vae, m.encoder, tokenizer(), o);
+  EXPECT_EQ(labelled.cache_key(), plain.cache_key());  // mu does not change
+  EXPECT_FALSE(plain.get(5).token_labels.defined());
+  const LatentSample s = labelled.get(5);
+  const kinema::Shape ls = s.latent.shape();
+  EXPECT_EQ(s.token_labels.shape(), (kinema::Shape{ls[1], ls[2], ls[3], 9}));
+  EXPECT_EQ(s.token_labels.to_vector(), shape_shares(labelled.pick(5), 4, 4).to_vector());
+}
+
 TEST(WorldLatents, TrainsTheDiTWithBucketedMicroBatches) {
   Models& m = models();
   WorldLatentDataset data(m.vae, m.encoder, tokenizer(), small());

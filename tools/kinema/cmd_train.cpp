@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -163,6 +164,11 @@ const std::vector<Option<TrainCli>>& options() {
       {"--object-weight", "A", "world data: latent positions the objects cover weigh 1 + A in the flow loss "
                                "(then scaled to mean 1), so shapes count against the background; 0: all alike",
        KF(world.object_weight)},
+      {"--shape-labels", "W", "world data: add W x the shape-label loss: the first 9 channels of block "
+                              "--label-block's tokens, read as logits, must name what each token shows (background "
+                              "or one of the 8 shapes, as the world drew it); 0: off",
+       KF(trainer.label_weight)},
+      {"--label-block", "N", "the block (0-based) whose output the shape-label loss reads", KI(trainer.label_block)},
       {"--focus", "P", "world data: share of samples that show one large object alone, so its shape word decides "
                        "much of the loss (the other samples keep their scenes and cached latents)",
        KF(world.focus_fraction)},
@@ -254,6 +260,11 @@ int train_dit(int argc, char** argv) {
   check_flow_options(c.trainer.flow);
   use_mpi_ranks(c.trainer);
   const bool world_data = c.source == "world";
+  check(c.trainer.label_weight >= 0 && std::isfinite(c.trainer.label_weight), "train dit",
+        "--shape-labels must be a weight >= 0; got ", c.trainer.label_weight);
+  check(c.trainer.label_weight == 0 || world_data, "train dit",
+        "--shape-labels needs --data world (the world knows which shape covers each latent position)");
+  c.world.shape_labels = c.trainer.label_weight > 0;
   c.model.dim = c.dim.get(world_data), c.model.num_heads = c.heads.get(world_data);
   c.model.num_layers = c.layers.get(world_data), c.model.ffn_dim = c.ffn.get(world_data);
   if (world_data) c.model.freq_dim = 256;

@@ -71,9 +71,6 @@ Tensor object_loss_weight(const WorldClipPick& pick, int64_t spatial, int64_t te
 // are bare background (channel 0) or the shape s (channel 1 + s) of the object drawn on top;
 // shares sum to 1. The targets of the DiT's shape-label loss (`train dit --shape-labels`).
 Tensor shape_shares(const WorldClipPick& pick, int64_t spatial, int64_t temporal);
-// Throws Error (naming who) unless the pick's crop and frame window lie in its scene and divide
-// into spatial x spatial x temporal latent positions (frame 0 alone).
-void check_latent_grid(const WorldClipPick& pick, int64_t spatial, int64_t temporal, const char* who);
 
 class WorldLatentDataset final : public LatentDataset {
  public:

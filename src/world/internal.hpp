@@ -1,11 +1,14 @@
 // Internal helpers shared by the world's sources: a portable seeded RNG and small geometry.
 #pragma once
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "kinema/world.hpp"
+#include "kinema/world_video.hpp"
 
 namespace kinema::world {
 
@@ -53,6 +56,18 @@ inline void dir_vector(Dir d, double& dx, double& dy) {
 // Number of frames' time, in seconds.
 inline double frame_time(const Scene& s, int f) { return double(f) / s.fps; }
 inline double aspect(const Scene& s) { return double(s.width) / s.height; }
+
+// Latent maps of a picked clip (object_weight.cpp, shape_shares.cpp). Throws Error (naming
+// who) unless the pick's crop and frame window lie in its scene and divide into spatial x
+// spatial x temporal latent positions (frame 0 alone).
+void check_latent_grid(const WorldClipPick& pick, int64_t spatial, int64_t temporal, const char* who);
+// Whether the pixel at byte offset `at` shows an object: some channel differs from the bare
+// background's by more than 24 (anti-aliased edges below it count as background).
+inline bool shows_object(const Image& drawn, const Image& bare, size_t at) {
+  int d = 0;
+  for (int c = 0; c < 3; ++c) d = std::max(d, std::abs(int(drawn.rgb[at + c]) - int(bare.rgb[at + c])));
+  return d > 24;
+}
 
 // Lowercase words of a text (letters, digits, apostrophes kept; everything else splits).
 std::vector<std::string> words_of(const std::string& text);

@@ -7,18 +7,27 @@
 
 #include "kinema/error.hpp"
 #include "kinema/world_latents.hpp"
+#include "world/internal.hpp"
 
 namespace kinema::world {
 namespace {
-
-// A pixel belongs to an object when some channel differs from the bare background by more than
-// this (anti-aliased edges below it count as background).
-constexpr int kObjectDiff = 24;
 
 // Share of a position's pixels from which it counts as wholly covered.
 constexpr double kFullCoverage = 0.25;
 
 }  // namespace
+
+void check_latent_grid(const WorldClipPick& p, int64_t spatial, int64_t temporal, const char* who) {
+  check(spatial >= 1 && temporal >= 1, who, "compression must be >= 1; got ", spatial, " and ", temporal);
+  check(p.crop_w % spatial == 0 && p.crop_h % spatial == 0 && (p.frames - 1) % temporal == 0, who, "a ",
+        p.crop_w, "x", p.crop_h, "x", p.frames, " clip does not divide into ", spatial, "x", spatial, "x",
+        temporal, " latent positions");
+  check(p.crop_x >= 0 && p.crop_y >= 0 && p.crop_x + p.crop_w <= p.scene.width &&
+            p.crop_y + p.crop_h <= p.scene.height && p.first_frame >= 0 &&
+            p.first_frame + p.frames <= p.scene.frames,
+        who, "the crop or frame window lies outside the ", p.scene.width, "x", p.scene.height, "x",
+        p.scene.frames, " scene");
+}
 
 Tensor object_coverage(const WorldClipPick& p, int64_t spatial, int64_t temporal) {
   check_latent_grid(p, spatial, temporal, "object_coverage");
@@ -40,9 +49,7 @@ Tensor object_coverage(const WorldClipPick& p, int64_t spatial, int64_t temporal
     for (int y = 0; y < p.crop_h; ++y)
       for (int x = 0; x < p.crop_w; ++x) {
         const size_t at = (size_t(p.crop_y + y) * size_t(drawn.width) + size_t(p.crop_x + x)) * 3;
-        int d = 0;
-        for (int c = 0; c < 3; ++c) d = std::max(d, std::abs(int(drawn.rgb[at + c]) - int(empty.rgb[at + c])));
-        if (d > kObjectDiff) cover[size_t((t * H + y / spatial) * W + x / spatial)] += 1;
+        if (shows_object(drawn, empty, at)) cover[size_t((t * H + y / spatial) * W + x / spatial)] += 1;
       }
   }
   std::vector<float> c(cover.size());

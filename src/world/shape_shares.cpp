@@ -4,32 +4,12 @@
 // its tokens belong to, and learn to carry the caption's shape word to the right places long
 // before it has learnt to draw the outline (docs/train.md, "Shape labels").
 #include <algorithm>
-#include <cstdlib>
 
 #include "kinema/error.hpp"
 #include "kinema/world_latents.hpp"
+#include "world/internal.hpp"
 
 namespace kinema::world {
-namespace {
-
-// As object_coverage: a pixel shows an object when some channel differs from the bare
-// background by more than this.
-constexpr int kObjectDiff = 24;
-
-}  // namespace
-
-void check_latent_grid(const WorldClipPick& p, int64_t spatial, int64_t temporal, const char* who) {
-  check(spatial >= 1 && temporal >= 1, who, "compression must be >= 1; got ", spatial, " and ", temporal);
-  check(p.crop_w % spatial == 0 && p.crop_h % spatial == 0 && (p.frames - 1) % temporal == 0, who, "a ",
-        p.crop_w, "x", p.crop_h, "x", p.frames, " clip does not divide into ", spatial, "x", spatial, "x",
-        temporal, " latent positions");
-  check(p.crop_x >= 0 && p.crop_y >= 0 && p.crop_x + p.crop_w <= p.scene.width &&
-            p.crop_y + p.crop_h <= p.scene.height && p.first_frame >= 0 &&
-            p.first_frame + p.frames <= p.scene.frames,
-        who, "the crop or frame window lies outside the ", p.scene.width, "x", p.scene.height, "x",
-        p.scene.frames, " scene");
-}
-
 Tensor shape_shares(const WorldClipPick& p, int64_t spatial, int64_t temporal) {
   check_latent_grid(p, spatial, temporal, "shape_shares");
   const std::vector<FrameState> states = simulate(p.scene);
@@ -59,9 +39,7 @@ Tensor shape_shares(const WorldClipPick& p, int64_t spatial, int64_t temporal) {
       for (int y = 0; y < p.crop_h; ++y)
         for (int x = 0; x < p.crop_w; ++x) {
           const size_t at = (size_t(p.crop_y + y) * size_t(alone.width) + size_t(p.crop_x + x)) * 3;
-          int d = 0;
-          for (int c = 0; c < 3; ++c) d = std::max(d, std::abs(int(alone.rgb[at + c]) - int(empty.rgb[at + c])));
-          if (d > kObjectDiff) owner[size_t(y) * size_t(p.crop_w) + size_t(x)] = 1 + int(p.scene.objects[k].shape);
+          if (shows_object(alone, empty, at)) owner[size_t(y) * size_t(p.crop_w) + size_t(x)] = 1 + int(p.scene.objects[k].shape);
         }
     }
     const int64_t t = f == 0 ? 0 : (f - 1) / temporal + 1;  // causal: frame 0 alone, then groups

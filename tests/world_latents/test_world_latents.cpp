@@ -363,7 +363,9 @@ TEST(WorldLatents, ShapeSharesNameTheShapeOnTopAtEachPositionAndSumToOne) {
   // Where the objects cover nothing, the shares say background and nothing else.
   const std::vector<float> cover = object_coverage(p, 4, 4).to_vector();
   for (size_t i = 0; i < cover.size(); ++i)
-    if (cover[i] == 0) EXPECT_FLOAT_EQ(v[i * 9], 1.f) << i;
+    if (cover[i] == 0) {
+      EXPECT_FLOAT_EQ(v[i * 9], 1.f) << i;
+    }
   p.scene.objects[1].layer = 1;  // now the square is drawn last
   const std::vector<float> swapped = shape_shares(p, 4, 4).to_vector();
   EXPECT_GT(at(swapped, 0, 4, 2, kSquare), 0.5f);

@@ -369,7 +369,7 @@ TEST(CliTrainText, BadFlagsGiveClearErrors) {
   EXPECT_NE(error_of({"--steps", "2"}).find("--out DIR is required"), std::string::npos);
   EXPECT_NE(error_of({"--out", "x", "--steps", "0"}).find("--steps must be positive"), std::string::npos);
   EXPECT_NE(error_of({"--out", "x", "--batch", "0"}).find("--batch must be positive"), std::string::npos);
-  EXPECT_NE(error_of({"--out", "x", "--compute", "fp8"}).find("--compute must be f32 or bf16"), std::string::npos);
+  EXPECT_NE(error_of({"--out", "x", "--compute", "fp8"}).find("--compute needs f32|bf16|auto; got 'fp8'"), std::string::npos);
   EXPECT_NE(error_of({"--out", "x", "--mask", "1.5"}).find("--mask must be in (0, 1]"), std::string::npos);
   EXPECT_NE(error_of({"--out", "x", "--lr", "fast"}).find("--lr needs X; got 'fast'"), std::string::npos);
   EXPECT_NE(error_of({"--out", "x", "--frobnicate"}).find("unknown option '--frobnicate'"), std::string::npos);

@@ -258,6 +258,8 @@ TEST(TrainSamplesCli, FlagErrorsNameTheFlag) {
   EXPECT_NE(error(with(world_run(dir, "run"), {"--shape-labels", "0.5", "--label-block", "99"}))
                 .find("--label-block must name one of the DiT's blocks"),
             std::string::npos);
+  EXPECT_NE(error({"--steps", "1", "--out", out, "--compute", "f16"}).find("--compute needs f32|bf16|auto; got 'f16'"),
+            std::string::npos);
   fs::remove_all(dir);
 }
 

@@ -163,12 +163,12 @@ TEST(VaeTrainer, ChromaWeightScalesColourErrorsAndLeavesBrightnessErrors) {
   EXPECT_NEAR(vae_reconstruction_loss(y, x, o).item(), plain, 1e-4f);
 }
 
-TEST(CliTrainVae, ComputeMustBeF32OrBf16) {
+TEST(CliTrainVae, ComputeMustBeF32Bf16OrAuto) {
   try {
     train_vae_cli({"--steps", "1", "--out", "unused", "--compute", "f16"});
     FAIL() << "--compute f16 was taken";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("--compute needs f32|bf16; got 'f16'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("--compute needs f32|bf16|auto; got 'f16'"), std::string::npos) << e.what();
   }
 }
 

@@ -103,7 +103,7 @@ const std::vector<Option<TrainCli>>& options() {
   static const std::vector<Option<TrainCli>> table = {
       KINEMA_TRAIN_LOOP_OPTIONS,
       KINEMA_OPTIMIZER_OPTIONS("samples"),
-      {"--compute", "f32|bf16", "matmul precision (master weights and optimizer stay f32)", KINEMA_OPT_COMPUTE(trainer.compute)},
+      {"--compute", "f32|bf16|auto", "matmul precision (master weights and optimizer stay f32; auto: whichever this CPU multiplies faster, timed once)", KINEMA_OPT_COMPUTE(trainer.compute)},
       {"--sequence-parallel", "", "under mpirun: the ranks split each clip's tokens (Ulysses) instead of the batch",
        [](const TrainCli&) { return std::string("off"); },
        [](TrainCli& c, const std::string&) { c.trainer.split = TrainLoopOptions::Split::sequence; }},
@@ -259,6 +259,7 @@ int train_dit(int argc, char** argv) {
   c.trainer.lr.total_steps = c.steps;
   check_flow_options(c.trainer.flow);
   use_mpi_ranks(c.trainer);
+  note_slow_bf16(c.trainer);
   const bool world_data = c.source == "world";
   check(c.trainer.label_weight >= 0 && std::isfinite(c.trainer.label_weight), "train dit",
         "--shape-labels must be a weight >= 0; got ", c.trainer.label_weight);

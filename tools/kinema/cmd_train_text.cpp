@@ -18,7 +18,6 @@ struct TextCli : TrainLoopCli {
   TextEncoderConfig model;
   world::CaptionDatasetOptions data;
   std::string tokenizer = "models/default/tokenizer.model";
-  std::string compute = "f32";
   uint64_t init_seed = 1;
   int64_t eval_every = 0, eval_captions = 512;
   TextCli() {
@@ -40,7 +39,7 @@ const std::vector<Option<TextCli>>& options() {
       {"--eval-every", "N", "print the held-out masked-token accuracy every N steps and at the end (0: only at the end)", KI(eval_every)},
       {"--eval-captions", "N", "size of the fixed held-out caption set", KI(eval_captions)},
       KINEMA_OPTIMIZER_OPTIONS("captions"),
-      {"--compute", "T", "matmul dtype: f32 or bf16", KINEMA_OPT_STRING(compute)},
+      {"--compute", "f32|bf16|auto", "matmul dtype (auto: whichever this CPU multiplies faster, timed)", KINEMA_OPT_COMPUTE(trainer.compute)},
       {"--mask", "P", "share of each caption's tokens to predict", KF(trainer.masking.mask_fraction)},
       {"--emphasis", "W", "relative masking chance of colour, shape and spatial words", KF(trainer.masking.emphasis)},
       {"--max-length", "N", "tokens per caption (longer ones truncated; 0: any)", KI(trainer.max_length)},
@@ -76,11 +75,6 @@ void print_help() {
   print_options(options());
 }
 
-DType parse_compute(const std::string& s) {
-  if (s == "f32") return DType::f32;
-  if (s == "bf16") return DType::bf16;
-  fail("train text", "--compute must be f32 or bf16; got '", s, "'");
-}
 
 }  // namespace
 
@@ -99,9 +93,9 @@ int train_text(int argc, char** argv) {
         "--short must be in [0, 1]; got ", c.data.short_prompt_fraction);
   check(c.data.image_fraction >= 0 && c.data.image_fraction <= 1, "train text",
         "--images must be in [0, 1]; got ", c.data.image_fraction);
-  c.trainer.compute = parse_compute(c.compute);
   c.trainer.lr.total_steps = c.steps;
   use_mpi_ranks(c.trainer);
+  note_slow_bf16(c.trainer);
 
   const Tokenizer tokenizer = Tokenizer::load(c.tokenizer);
   const float mask = c.trainer.masking.mask_fraction, emphasis = c.trainer.masking.emphasis;

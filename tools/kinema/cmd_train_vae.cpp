@@ -65,7 +65,7 @@ const std::vector<Option<VaeCli>>& options() {
       {"--decoder-only", "", "train the decoder alone on --init's frozen encoder: the latent space (and a DiT trained on it) stays; no KL", KINEMA_OPT_FLAG(decoder_only)},
       {"--decoder-dim", "D", "with --decoder-only: a new decoder of base width D (Wan's init; default: train --init's decoder on)", KI(decoder_dim)},
       {"--decode-mean", "", "decode mu in training, not a sampled latent", KINEMA_OPT_FLAG(decode_mean)},
-      {"--compute", "f32|bf16", "the convolutions' products (bf16: a step ~1.6x faster on CPUs with AVX512_BF16; master weights and optimizer stay f32)",
+      {"--compute", "f32|bf16|auto", "the convolutions' products (master weights and optimizer stay f32). bf16 is ~1.6x faster where the CPU runs bf16 dot products at full rate (Zen 4/5), 0.65x on some Xeons; auto times a GEMM and picks",
        KINEMA_OPT_COMPUTE(trainer.compute)},
       {"--frames", "T", "data: frames per clip (1 + k x temporal compression)", KI(data.frames)},
       {"--crop", "S", "data: square crop side in pixels (0: whole frames)", KI(data.crop)},
@@ -150,6 +150,7 @@ int train_vae(int argc, char** argv) {
   c.trainer.trained = c.decoder_only ? VaeTrainedPart::decoder : VaeTrainedPart::whole;
   c.trainer.decoder_input = c.decode_mean ? VaeDecoderInput::mean : VaeDecoderInput::sample;
   use_mpi_ranks(c.trainer);
+  note_slow_bf16(c.trainer);
   c.model.dim_mult = int_list(c.mults);
   c.model.temporal_downsample.clear();
   for (int64_t b : int_list(c.temporal)) c.model.temporal_downsample.push_back(b != 0);

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "kinema/compute_choice.hpp"
 #include "kinema/dist.hpp"
 #include "kinema/error.hpp"
 #include "kinema/plot.hpp"
@@ -61,6 +62,17 @@ struct TrainLoopCli {
 // Under mpirun the ranks train one model together (docs/train.md, "Many machines").
 inline void use_mpi_ranks(TrainLoopOptions& o) {
   if (launched_by_mpi()) o.comm = &world_comm();
+}
+
+// A bf16 run on a CPU where bf16 GEMMs are slower than f32 ones is told so (by rank 0) before it
+// starts. Options: any trainer's options (compute, comm).
+template <class Options>
+void note_slow_bf16(const Options& o) {
+  if (o.compute != DType::bf16 || (o.comm && o.comm->rank() != 0)) return;
+  const ComputeSpeeds s = measure_compute_speeds();
+  if (s.bf16_gflops < s.f32_gflops)
+    std::fprintf(stderr, "note: on this CPU bf16 products run at %.2fx the f32 speed (%.0f vs %.0f GFLOP/s, timed); "
+                 "--compute f32 (or auto) trains faster here\n", s.bf16_gflops / s.f32_gflops, s.bf16_gflops, s.f32_gflops);
 }
 
 // Runs trainer (step(), steps_done(), data_position(), save(dir)) to the end. on_step, when

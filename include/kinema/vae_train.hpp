@@ -115,5 +115,10 @@ class VaeTrainer {
 double vae_psnr(const VAE& model, const Tensor& video, VaeChunking chunking = VaeChunking::whole);
 // The same for a decoded clip against the original (both [3, T, H, W] in [-1, 1]).
 double psnr(const Tensor& decoded, const Tensor& original);
+// Each frame's mean squared error on [0, 1] (decoded clamped as a written video would be), for
+// clips [C, T, H, W] or [1, C, T, H, W]: where in time a VAE loses its PSNR.
+std::vector<double> frame_squared_errors(const Tensor& decoded, const Tensor& original);
+// PSNR in dB of a mean squared error on [0, 1] (99 for an exact match).
+double psnr_of_mse(double mse);
 
 }  // namespace kinema

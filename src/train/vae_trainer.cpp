@@ -119,18 +119,32 @@ TensorFile VaeTrainer::ema_tensors() const { return state_.with_ema(model_.to_te
 std::string VaeTrainer::save(const std::string& dir) const { return state_.save(dir, model_.to_tensors()); }
 void VaeTrainer::load(const std::string& dir) { state_.load(dir); }
 
-double psnr(const Tensor& decoded, const Tensor& original) {
+std::vector<double> frame_squared_errors(const Tensor& decoded, const Tensor& original) {
   check(decoded.shape() == original.shape(), "psnr", "shapes differ: ", shape_str(decoded.shape()),
         " vs ", shape_str(original.shape()));
+  check(decoded.ndim() == 4 || (decoded.ndim() == 5 && decoded.size(0) == 1), "psnr",
+        "a clip must be [C, T, H, W] or [1, C, T, H, W]; got ", shape_str(decoded.shape()));
+  const int64_t C = decoded.size(-4), T = decoded.size(-3), HW = decoded.size(-2) * decoded.size(-1);
   std::vector<float> a = decoded.to_vector(), b = original.to_vector();
-  double se = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    // [-1, 1] -> [0, 1], clamped as a written video would be.
-    double u = std::clamp((double(a[i]) + 1) / 2, 0.0, 1.0), v = (double(b[i]) + 1) / 2;
-    se += (u - v) * (u - v);
-  }
-  const double mse = se / double(std::max<size_t>(1, a.size()));
-  return mse > 0 ? -10.0 * std::log10(mse) : 99.0;
+  std::vector<double> se(size_t(T), 0.0);
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t i = (c * T + t) * HW, end = i + HW; i < end; ++i) {
+        // [-1, 1] -> [0, 1], clamped as a written video would be.
+        const double u = std::clamp((double(a[size_t(i)]) + 1) / 2, 0.0, 1.0), v = (double(b[size_t(i)]) + 1) / 2;
+        se[size_t(t)] += (u - v) * (u - v);
+      }
+  for (double& e : se) e /= double(std::max<int64_t>(1, C * HW));
+  return se;
+}
+
+double psnr_of_mse(double mse) { return mse > 0 ? -10.0 * std::log10(mse) : 99.0; }
+
+double psnr(const Tensor& decoded, const Tensor& original) {
+  const std::vector<double> se = frame_squared_errors(decoded, original);
+  double mse = 0;
+  for (double e : se) mse += e;
+  return psnr_of_mse(se.empty() ? 0.0 : mse / double(se.size()));
 }
 
 double vae_psnr(const VAE& model, const Tensor& video, VaeChunking chunking) {

@@ -202,5 +202,20 @@ TEST(VaeTrainer, PsnrMatchesItsClosedForm) {
   EXPECT_EQ(psnr(z, x), 99.0);
 }
 
+TEST(VaeTrainer, FrameErrorsNameTheFrameThatDiffersAndAverageToThePsnr) {
+  // [C=3, T=3, 2, 2]: one value of frame 1 (channel 2) off by 0.2 in [-1, 1] = 0.1 in [0, 1].
+  std::vector<float> v(3 * 3 * 4, 0.25f), w = v;
+  w[(2 * 3 + 1) * 4 + 3] += 0.2f;
+  Tensor x = Tensor::from_vector(v, {3, 3, 2, 2}), y = Tensor::from_vector(w, {3, 3, 2, 2});
+  const std::vector<double> e = frame_squared_errors(y, x);
+  ASSERT_EQ(e.size(), 3u);
+  EXPECT_EQ(e[0], 0.0);
+  EXPECT_NEAR(e[1], 0.01 / 12, 1e-9);  // one of the frame's 12 values
+  EXPECT_EQ(e[2], 0.0);
+  EXPECT_NEAR(psnr(y, x), psnr_of_mse(0.01 / 36), 1e-5);
+  EXPECT_EQ(frame_squared_errors(reshape(y, {1, 3, 3, 2, 2}), reshape(x, {1, 3, 3, 2, 2})), e);
+  EXPECT_THROW(frame_squared_errors(reshape(y, {3, 3, 4}), reshape(x, {3, 3, 4})), Error);
+}
+
 }  // namespace
 }  // namespace kinema

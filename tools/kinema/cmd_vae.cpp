@@ -287,6 +287,59 @@ ClaimsKept claims_kept(const world::Scorecard& original, const world::Scorecard&
   return r;
 }
 
+// DIR/recon_NN.png: every 4th frame, original | decoded side by side.
+void write_recon_strip(const fs::path& dir, int64_t clip, const std::vector<world::Image>& frames,
+                       const std::vector<world::Image>& decoded) {
+  std::vector<world::Image> strip;
+  for (size_t t = 0; t < frames.size(); t += 4) {
+    world::Image im;
+    im.width = 2 * frames[t].width, im.height = frames[t].height;
+    im.rgb.resize(size_t(im.width) * size_t(im.height) * 3);
+    const size_t row_bytes = size_t(frames[t].width) * 3;
+    for (int r = 0; r < im.height; ++r) {
+      std::copy_n(frames[t].rgb.begin() + ptrdiff_t(r * row_bytes), row_bytes, im.rgb.begin() + ptrdiff_t(2 * r * row_bytes));
+      std::copy_n(decoded[t].rgb.begin() + ptrdiff_t(r * row_bytes), row_bytes,
+                  im.rgb.begin() + ptrdiff_t((2 * r + 1) * row_bytes));
+    }
+    strip.push_back(std::move(im));
+  }
+  char name[32];
+  std::snprintf(name, sizeof name, "recon_%02lld.png", static_cast<long long>(clip));
+  world::write_png_strip((dir / name).string(), strip);
+}
+
+// Where in time the PSNR goes: frame 0 (encoded alone), each place in a latent frame's group of
+// tc frames, and each latent frame; every figure the PSNR of the mean squared error over clips.
+std::string psnr_by_frame(const std::vector<double>& frame_mse, int64_t tc, std::string& json) {
+  auto mean_db = [&](auto&& pick) {
+    double s = 0;
+    int64_t n = 0;
+    for (size_t t = 0; t < frame_mse.size(); ++t)
+      if (pick(int64_t(t))) s += frame_mse[t], ++n;
+    return n ? psnr_of_mse(s / double(n)) : 0.0;
+  };
+  char buf[64];
+  std::string text = "PSNR by frame: frame 0 ";
+  std::snprintf(buf, sizeof buf, "%.2f dB; place in each group of %lld:", mean_db([](int64_t t) { return t == 0; }),
+                static_cast<long long>(tc));
+  text += buf;
+  for (int64_t k = 0; k < tc && frame_mse.size() > 1; ++k) {
+    std::snprintf(buf, sizeof buf, " %.2f", mean_db([&](int64_t t) { return t > 0 && (t - 1) % tc == k; }));
+    text += buf;
+  }
+  text += "; latent frames 1..:";
+  for (int64_t g = 0; 1 + g * tc < int64_t(frame_mse.size()); ++g) {
+    std::snprintf(buf, sizeof buf, " %.2f", mean_db([&](int64_t t) { return t > 0 && (t - 1) / tc == g; }));
+    text += buf;
+  }
+  json.clear();
+  for (size_t t = 0; t < frame_mse.size(); ++t) {
+    std::snprintf(buf, sizeof buf, "%s%.3f", t ? ", " : "", psnr_of_mse(frame_mse[t]));
+    json += buf;
+  }
+  return text;
+}
+
 int vae_recon(int argc, char** argv) {
   VaeCmdCli c;
   c.clips = 20;
@@ -315,6 +368,7 @@ int vae_recon(int argc, char** argv) {
   int64_t claims_orig = 0, claims_dec = 0, still = 0, claims_total = 0;
   std::map<std::string, std::pair<int64_t, int64_t>> per_kind;  // kind -> {kept, passed originally}
   std::string rows;
+  std::vector<double> frame_mse;  // mean over clips, per frame
   uint64_t seed = uint64_t(c.seed) * 1000003ull;
   for (int64_t i = 0; i < c.clips; ++i) {
     world::Scene scene;
@@ -333,6 +387,9 @@ int vae_recon(int argc, char** argv) {
     y = reshape(y, x.shape());
     const double p = psnr(y, x);
     psnr_sum += p, psnr_min = std::min(psnr_min, p);
+    const std::vector<double> fe = frame_squared_errors(y, x);
+    frame_mse.resize(fe.size(), 0.0);
+    for (size_t t = 0; t < fe.size(); ++t) frame_mse[t] += fe[t] / double(c.clips);
     const std::vector<world::Image> decoded = to_images(y);
     const world::Scorecard a = world::judge(frames, scene), b = world::judge(decoded, scene);
     const ClaimsKept k = claims_kept(a, b, per_kind);
@@ -347,25 +404,7 @@ int vae_recon(int argc, char** argv) {
                   i ? ",\n    " : "", static_cast<long long>(i), p, a.claims.size(),
                   static_cast<long long>(pass_a), static_cast<long long>(pass_b));
     rows += row;
-    if (i < c.strips) {
-      std::vector<world::Image> strip;
-      for (size_t t = 0; t < frames.size(); t += 4) {
-        world::Image im;
-        im.width = 2 * frames[t].width, im.height = frames[t].height;
-        im.rgb.resize(size_t(im.width) * size_t(im.height) * 3);
-        const size_t row_bytes = size_t(frames[t].width) * 3;
-        for (int r = 0; r < im.height; ++r) {
-          std::copy_n(frames[t].rgb.begin() + ptrdiff_t(r * row_bytes), row_bytes,
-                      im.rgb.begin() + ptrdiff_t(2 * r * row_bytes));
-          std::copy_n(decoded[t].rgb.begin() + ptrdiff_t(r * row_bytes), row_bytes,
-                      im.rgb.begin() + ptrdiff_t((2 * r + 1) * row_bytes));
-        }
-        strip.push_back(std::move(im));
-      }
-      char name[32];
-      std::snprintf(name, sizeof name, "recon_%02lld.png", static_cast<long long>(i));
-      world::write_png_strip((fs::path(c.out) / name).string(), strip);
-    }
+    if (i < c.strips) write_recon_strip(fs::path(c.out), i, frames, decoded);
   }
   const double mean_psnr = psnr_sum / double(c.clips);
   const double still_share = claims_orig > 0 ? double(still) / double(claims_orig) : 1.0;
@@ -377,6 +416,8 @@ int vae_recon(int argc, char** argv) {
               mean_psnr >= 32 ? "met" : "NOT met", static_cast<long long>(claims_orig),
               static_cast<long long>(claims_total), static_cast<long long>(claims_dec), 100 * still_share,
               still_share >= 0.98 ? "met" : "NOT met", noise_sum / double(c.clips), seconds / double(c.clips));
+  std::string frames_json;
+  std::printf("%s\n", psnr_by_frame(frame_mse, tc, frames_json).c_str());
   std::string kinds;
   for (const auto& [kind, kp] : per_kind) {
     std::printf("  %-14s %5.1f%% kept (%lld of %lld)\n", kind.c_str(), 100.0 * double(kp.first) / double(kp.second),
@@ -390,6 +431,7 @@ int vae_recon(int argc, char** argv) {
        << ",\n  \"claims\": " << claims_total << ", \"pass_original\": " << claims_orig
        << ", \"pass_decoded\": " << claims_dec << ", \"still_pass_share\": " << still_share
        << ",\n  \"per_kind_kept_of_passed\": {" << kinds << "}"
+       << ",\n  \"psnr_by_frame\": [" << frames_json << "]"
        << ",\n  \"posterior_noise_ratio\": " << noise_sum / double(c.clips)
        << ",\n  \"seconds_per_clip\": " << seconds / double(c.clips) << ",\n  \"per_clip\": [\n    " << rows
        << "\n  ]\n}\n";

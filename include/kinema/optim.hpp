@@ -20,6 +20,9 @@ class AdamW {
   void zero_grad();  // clears accumulated gradients (call after step)
   void set_lr(float lr) { options_.lr = lr; }
   float lr() const { return options_.lr; }
+  // Per-parameter multipliers of the learning rate (and so of the decoupled weight decay), as
+  // PyTorch's parameter groups give; one per parameter, or empty for all 1.
+  void set_lr_scales(std::vector<float> scales);
   int64_t steps() const { return steps_; }
   // Saves/restores the moments and step count (the parameters are the model's business).
   void save(const std::string& path) const;
@@ -27,6 +30,7 @@ class AdamW {
 
  private:
   std::vector<Tensor> params_, m_, v_;
+  std::vector<float> lr_scales_;
   AdamWOptions options_;
   int64_t steps_ = 0;
 };
@@ -48,6 +52,7 @@ class ShardedAdamW {
   float step(float max_norm);
   void zero_grad();
   void set_lr(float lr) { options_.lr = lr; }
+  void set_lr_scales(std::vector<float> scales);  // as AdamW's
   int64_t steps() const { return steps_; }
   int64_t state_bytes() const;  // the moments this rank holds
   // The whole moments in AdamW::save's format (so either optimizer, on any number of ranks,
@@ -61,6 +66,7 @@ class ShardedAdamW {
   Communicator& comm_;
   int64_t total_ = 0, block_ = 0;
   std::vector<float> m_, v_;  // this rank's block
+  std::vector<float> lr_scales_;
   int64_t steps_ = 0;
 };
 

@@ -234,6 +234,10 @@ struct TrainLoopOptions {
   // (sequence: all ranks take the same samples and split each DiT forward, Ulysses, for clips too
   // long for one rank; DiT only). Either way the ranks' gradients are summed.
   enum class Split { data, sequence } split = Split::data;
+  // Learning-rate multipliers by checkpoint key: a parameter whose key contains `key_part` gets
+  // its lr (and weight decay) times `scale`; the first match counts, others keep 1.
+  struct LrScale { std::string key_part; float scale = 1; };
+  std::vector<LrScale> lr_scales;
 };
 
 struct StepStats {

@@ -34,10 +34,10 @@ void AdamW::step() {
                  " holds NaN or Inf; the step was not applied");
   }
   ++steps_;
-  const AdamWCoeffs k = adamw_coefficients(options_, steps_);
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& gf = grads[i];
     if (!gf.defined()) continue;
+    const AdamWCoeffs k = adamw_coefficients(options_, steps_, lr_scales_, i);
     KINEMA_CHECK(gf.shape() == params_[i].shape(), "AdamW", "gradient ", shape_str(gf.shape()),
           " does not match parameter ", i, " ", shape_str(params_[i].shape()));
     float *p = params_[i].data<float>(), *m = m_[i].data<float>(), *v = v_[i].data<float>();
@@ -45,6 +45,11 @@ void AdamW::step() {
     parallel_for(params_[i].numel(), 1 << 14,
                  [&](int64_t b, int64_t e) { adamw_update(p, gp, m, v, b, e, k); });
   }
+}
+
+void AdamW::set_lr_scales(std::vector<float> scales) {
+  check_lr_scales(scales, params_.size(), "AdamW");
+  lr_scales_ = std::move(scales);
 }
 
 void AdamW::zero_grad() {

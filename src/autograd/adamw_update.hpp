@@ -11,6 +11,7 @@
 
 #include "backend/cpu/kernels.hpp"
 #include "kinema/context.hpp"
+#include "kinema/error.hpp"
 #include "kinema/optim.hpp"
 #include "kinema/tensor.hpp"
 
@@ -19,6 +20,18 @@ namespace kinema {
 inline AdamWCoeffs adamw_coefficients(const AdamWOptions& o, int64_t step) {  // step counts from 1
   return {o.beta1, o.beta2, 1.f - std::pow(o.beta1, float(step)), 1.f - std::pow(o.beta2, float(step)),
           1.f - o.lr * o.weight_decay, o.lr, o.eps};
+}
+
+// Parameter i's coefficients under per-parameter lr multipliers (empty: all 1).
+inline AdamWCoeffs adamw_coefficients(AdamWOptions o, int64_t step, const std::vector<float>& lr_scales, size_t i) {
+  if (!lr_scales.empty()) o.lr *= lr_scales[i];
+  return adamw_coefficients(o, step);
+}
+// Checks a set_lr_scales argument: one finite, non-negative multiplier per parameter, or none.
+inline void check_lr_scales(const std::vector<float>& scales, size_t params, const char* who) {
+  check(scales.empty() || scales.size() == params, who, "set_lr_scales needs one multiplier per parameter (",
+        params, "); got ", scales.size());
+  for (float s : scales) check(std::isfinite(s) && s >= 0, who, "learning-rate multipliers must be finite and >= 0; got ", s);
 }
 
 // The optimizer kernels, fast or reference by the context's switch.

@@ -74,6 +74,11 @@ ShardedAdamW::ShardedAdamW(std::vector<Tensor> params, const AdamWOptions& optio
 
 int64_t ShardedAdamW::state_bytes() const { return int64_t(m_.size() + v_.size()) * int64_t(sizeof(float)); }
 
+void ShardedAdamW::set_lr_scales(std::vector<float> scales) {
+  check_lr_scales(scales, params_.size(), "ShardedAdamW");
+  lr_scales_ = std::move(scales);
+}
+
 void ShardedAdamW::zero_grad() {
   for (const Tensor& p : params_) p.zero_grad();
 }
@@ -95,10 +100,10 @@ float ShardedAdamW::step(float max_norm) {
     for (int64_t j = 0; j < mine_end - mine; ++j) g[j] *= s;
   }
   ++steps_;
-  const AdamWCoeffs k = adamw_coefficients(options_, steps_);
   // Update this block in place in the parameters, then share every block with every rank.
   std::vector<float> p(size_t(block_ * R), 0.f);
   for_each_piece(params_, mine, mine_end, [&](size_t i, int64_t off, int64_t at, int64_t n) {
+    const AdamWCoeffs k = adamw_coefficients(options_, steps_, lr_scales_, i);
     float* w = params_[i].data<float>() + off;
     adamw_update(w, g + (at - mine), m_.data() + (at - mine), v_.data() + (at - mine), 0, n, k);
     std::memcpy(p.data() + at, w, size_t(n) * sizeof(float));

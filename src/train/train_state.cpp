@@ -20,6 +20,28 @@ namespace fs = std::filesystem;
 
 namespace kinema {
 
+namespace {
+
+// Each key's learning-rate multiplier: the first rule whose key_part it contains, else 1. A rule
+// that takes no key is an error (a misspelt name would otherwise train at the plain rate).
+std::vector<float> lr_scales_for(const std::vector<std::string>& keys,
+                                 const std::vector<TrainLoopOptions::LrScale>& rules) {
+  std::vector<float> scales(keys.size(), 1.f);
+  std::vector<bool> used(rules.size(), false);
+  for (size_t i = 0; i < keys.size(); ++i)
+    for (size_t r = 0; r < rules.size(); ++r)
+      if (keys[i].find(rules[r].key_part) != std::string::npos) {
+        scales[i] = rules[r].scale, used[r] = true;
+        break;
+      }
+  for (size_t r = 0; r < rules.size(); ++r)
+    check(used[r], "train", "no trained weight's name contains '", rules[r].key_part,
+          "' (learning-rate multiplier ", rules[r].scale, ")");
+  return scales;
+}
+
+}  // namespace
+
 TrainState::TrainState(std::string format, std::vector<std::string> keys, std::vector<Tensor> params,
                        int64_t dataset_size, const TrainLoopOptions& options, uint64_t rng_stream,
                        std::map<std::string, Tensor> frozen)
@@ -44,6 +66,11 @@ TrainState::TrainState(std::string format, std::vector<std::string> keys, std::v
     sharded_ = std::make_unique<ShardedAdamW>(params_, options.adamw, *comm_);
   else
     adamw_ = std::make_unique<AdamW>(params_, options.adamw);
+  if (!options.lr_scales.empty()) {
+    std::vector<float> scales = lr_scales_for(keys_, options.lr_scales);
+    if (sharded_) sharded_->set_lr_scales(std::move(scales));
+    else adamw_->set_lr_scales(std::move(scales));
+  }
   if (options.ema_decay > 0)
     for (const Tensor& p : params_) ema_.push_back(Tensor::from_vector(p.to_vector(), p.shape()));
 }

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "kinema/autograd.hpp"
+#include "kinema/error.hpp"
 #include "kinema/ops.hpp"
 #include "kinema/optim.hpp"
 
@@ -70,6 +71,30 @@ TEST(AdamW, ResumingFromSavedStateMatchesAnUninterruptedRun) {
   EXPECT_EQ(resumed.steps(), 4);
   train(resumed, b2, t, c, 6);
   EXPECT_EQ(a.to_vector(), b2.to_vector());  // bit-identical
+}
+
+TEST(AdamW, LrScalesActAsPerParameterLearningRates) {
+  Tensor t = Tensor::from_vector({1, 2, 3}, {3}), c = Tensor::from_vector({1, 1, 2}, {3});
+  auto fresh = [] { return Tensor::from_vector({0.5f, -1.f, 2.f}, {3}).set_requires_grad(); };
+  // Three copies of one parameter: multiplier 2.5, 0 and 1 against plain runs at lr x 2.5 and lr.
+  Tensor a = fresh(), b = fresh(), d = fresh(), ref_a = fresh(), ref_d = fresh();
+  const AdamWOptions o{.lr = 0.05f, .weight_decay = 0.1f};
+  AdamW scaled({a, b, d}, o);
+  scaled.set_lr_scales({2.5f, 0.f, 1.f});
+  AdamW plain_a({ref_a}, {.lr = 0.05f * 2.5f, .weight_decay = 0.1f}), plain_d({ref_d}, o);
+  for (int i = 0; i < 7; ++i) {
+    for (const Tensor& p : {a, b, d}) backward(sum(mul(square(sub(p, t)), c)));
+    scaled.step();
+    scaled.zero_grad();
+  }
+  train(plain_a, ref_a, t, c, 7);
+  train(plain_d, ref_d, t, c, 7);
+  EXPECT_EQ(a.to_vector(), ref_a.to_vector());  // bit for bit
+  EXPECT_EQ(d.to_vector(), ref_d.to_vector());
+  EXPECT_EQ(b.to_vector(), fresh().to_vector());  // multiplier 0: neither update nor decay
+  EXPECT_THROW(scaled.set_lr_scales({1.f, 1.f}), Error);
+  EXPECT_THROW(scaled.set_lr_scales({1.f, -1.f, 1.f}), Error);
+  scaled.set_lr_scales({});  // back to all 1
 }
 
 TEST(AdamW, ClipGradNormScalesToTheLimit) {

@@ -12,6 +12,7 @@
 #include "kinema/tensor_file.hpp"
 #include "kinema/vae_train.hpp"
 #include "kinema/world_video.hpp"
+#include "error_of.hpp"
 
 namespace fs = std::filesystem;
 
@@ -170,6 +171,48 @@ TEST(CliTrainVae, ComputeMustBeF32Bf16OrAuto) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("--compute needs f32|bf16|auto; got 'f16'"), std::string::npos) << e.what();
   }
+}
+
+TEST(CliTrainVae, TimeConvLrScalesOnlyTheTimeResamplers) {
+  Context ctx(ContextOptions{1});
+  ContextScope scope(ctx);
+  const fs::path dir = fs::temp_directory_path() / ("kinema_vae_tlr_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const std::vector<std::string> tiny = {"--dim", "4", "--z-dim", "4", "--mults", "1,2", "--temporal", "1",
+                                         "--crop", "16", "--frames", "5", "--batch", "1"};
+  auto plus = [](std::vector<std::string> args, const std::vector<std::string>& extra) {
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  ASSERT_EQ(train_vae_cli(plus(tiny, {"--steps", "2", "--out", (dir / "init").string(), "--lr", "0.01"})), 0);
+  const std::string init = (dir / "init" / "step-00000002" / "model.safetensors").string();
+  const TensorFile start = load_tensors(init);
+  // One step from the same weights, data and noise: with the time resamplers' rate at 0 they stay
+  // as they were, and every other weight takes the very step it takes without the flag.
+  auto one_step = [&](const std::string& name, const std::vector<std::string>& extra) {
+    EXPECT_EQ(train_vae_cli(plus(plus(tiny, {"--steps", "1", "--out", (dir / name).string(), "--init", init}), extra)), 0);
+    return load_tensors((dir / name / "step-00000001" / "model.safetensors").string());
+  };
+  const TensorFile frozen = one_step("frozen", {"--time-conv-lr", "0"}), plain = one_step("plain", {}),
+                   sharded = one_step("sharded", {"--time-conv-lr", "0", "--zero"});
+  int time_convs = 0, moved = 0;
+  for (const auto& [name, w] : start.tensors) {
+    const bool time_conv = name.find(".time_conv.") != std::string::npos;
+    time_convs += time_conv;
+    if (time_conv) {
+      EXPECT_EQ(frozen.tensors.at(name).to_vector(), w.to_vector()) << name;
+      EXPECT_EQ(sharded.tensors.at(name).to_vector(), w.to_vector()) << name;
+      moved += plain.tensors.at(name).to_vector() != w.to_vector();
+    } else {
+      EXPECT_EQ(frozen.tensors.at(name).to_vector(), plain.tensors.at(name).to_vector()) << name;
+    }
+  }
+  EXPECT_GT(time_convs, 0);
+  EXPECT_GT(moved, 0);  // without the flag they train
+  EXPECT_NE(test::error_of([&] { train_vae_cli(plus(tiny, {"--steps", "1", "--out", (dir / "bad").string(), "--time-conv-lr", "-1"})); })
+                .find("--time-conv-lr must be >= 0"),
+            std::string::npos);
+  fs::remove_all(dir);
 }
 
 TEST(CliTrainVae, WarmStartsFromCommittedWeights) {

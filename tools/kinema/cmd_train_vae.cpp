@@ -1,5 +1,6 @@
 // `kinema train vae ...`: train the causal video VAE on world clips (reconstruction + KL), or its
 // decoder alone on a frozen encoder (--decoder-only).
+#include <cmath>
 #include <cstdio>
 #include <string>
 
@@ -24,6 +25,7 @@ struct VaeCli : TrainLoopCli {
   bool decoder_only = false;  // the decoder trains on --init's frozen encoder
   int64_t decoder_dim = 0;    // 0: --init's decoder; else a new one of this base width
   bool decode_mean = false;   // decode mu instead of a sample in training
+  float time_conv_lr = 1;     // learning-rate multiplier of the time resamplers' weights
   VaeCli() {
     trainer.batch_size = 2;
     trainer.lr = LrSchedule{5e-4f, 200, 100, 0.1f};
@@ -65,6 +67,7 @@ const std::vector<Option<VaeCli>>& options() {
       {"--decoder-only", "", "train the decoder alone on --init's frozen encoder: the latent space (and a DiT trained on it) stays; no KL", KINEMA_OPT_FLAG(decoder_only)},
       {"--decoder-dim", "D", "with --decoder-only: a new decoder of base width D (Wan's init; default: train --init's decoder on)", KI(decoder_dim)},
       {"--decode-mean", "", "decode mu in training, not a sampled latent", KINEMA_OPT_FLAG(decode_mean)},
+      {"--time-conv-lr", "X", "multiply the learning rate of the time resamplers (every *.time_conv.* weight: what turns a latent frame into its 4 frames and back) by X. `vae inflate` starts them as copies and at the clip rate they barely move (session 22: 1-3.5% in 3,500 steps)", KF(time_conv_lr)},
       {"--compute", "f32|bf16|auto", "the convolutions' products (master weights and optimizer stay f32). bf16 is ~1.6x faster where the CPU runs bf16 dot products at full rate (Zen 4/5), 0.65x on some Xeons; auto times a GEMM and picks",
        KINEMA_OPT_COMPUTE(trainer.compute)},
       {"--frames", "T", "data: frames per clip (1 + k x temporal compression)", KI(data.frames)},
@@ -149,6 +152,8 @@ int train_vae(int argc, char** argv) {
   c.trainer.lr.total_steps = c.steps;
   c.trainer.trained = c.decoder_only ? VaeTrainedPart::decoder : VaeTrainedPart::whole;
   c.trainer.decoder_input = c.decode_mean ? VaeDecoderInput::mean : VaeDecoderInput::sample;
+  check(std::isfinite(c.time_conv_lr) && c.time_conv_lr >= 0, "train vae", "--time-conv-lr must be >= 0; got ", c.time_conv_lr);
+  if (c.time_conv_lr != 1) c.trainer.lr_scales.push_back({".time_conv.", c.time_conv_lr});
   use_mpi_ranks(c.trainer);
   note_slow_bf16(c.trainer);
   c.model.dim_mult = int_list(c.mults);

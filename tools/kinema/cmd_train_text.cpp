@@ -75,7 +75,6 @@ void print_help() {
   print_options(options());
 }
 
-
 }  // namespace
 
 int train_text(int argc, char** argv) {

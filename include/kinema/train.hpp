@@ -169,6 +169,7 @@ struct FlowBatch {
   std::vector<float> t;  // the sampled (shifted) t per sample
   std::vector<ConditionPattern> patterns;
   int dropped_captions = 0;
+  std::vector<char> dropped;  // per sample: 1 where its caption was dropped (the empty caption)
   int blurred = 0;  // samples given outline-blind inputs
 };
 
@@ -190,6 +191,16 @@ FlowBatch make_flow_batch(const std::vector<LatentSample>& samples, const Tensor
 // No new weights: the probe is the residual stream itself, so the block must carry the class of
 // every token in K of its channels (a REPA-style representation target the world gives exactly).
 Tensor token_label_loss(const Tensor& hidden, const Tensor& targets);
+
+// Model guidance (Tang et al. 2025, "Diffusion Models without Classifier-free Guidance"): the
+// velocity target of every sample whose caption was kept moves by w x (conditional minus
+// unconditional prediction of the model itself, no gradient); dropped samples keep the plain
+// target. Its fixed point is the conditional branch u + d / (1 - w) (u the unconditional
+// prediction, d the plain conditional's difference from it): what classifier-free guidance at
+// scale 1 / (1 - w) samples, in one forward pass and learnt on the data's own x_t. velocity,
+// conditional and unconditional are [B, ...] of one shape; dropped has B entries; 0 <= w < 1.
+Tensor model_guided_velocity(const Tensor& velocity, const Tensor& conditional, const Tensor& unconditional,
+                             const std::vector<char>& dropped, float w);
 
 // A loss curve without the sampling noise of training batches: the mean velocity MSE over every
 // sample x every t below, with noise from a fixed seed and the full captions (no dropout; no
@@ -315,6 +326,9 @@ struct TrainerOptions : TrainLoopOptions {
   // must give token_labels, e.g. world data with shape labels).
   float label_weight = 0;
   int label_block = 3;
+  // > 0: model guidance at weight w (model_guided_velocity; 0 <= w < 1): one more forward pass
+  // without gradients per micro-batch, for the unconditional prediction.
+  float model_guidance = 0;
 };
 
 // Micro-batches and buckets: the trainer draws indices from the shuffled DataOrder into one
@@ -355,6 +369,7 @@ class DiTTrainer {
   std::vector<std::vector<int64_t>> next_step_micro_batches();
 
  private:
+  Tensor unconditional_prediction(const FlowBatch& b, DiTForwardOptions fo) const;
   TensorFile model_tensors() const;
 
   DiT& model_;

@@ -89,6 +89,11 @@ DiTTrainer::DiTTrainer(DiT& model, const LatentDataset& data, const TrainerOptio
         "; got ", options.label_block);
   check(options.label_weight == 0 || options.split != TrainLoopOptions::Split::sequence, "DiTTrainer",
         "the shape-label loss reads whole blocks; it cannot run with --sequence-parallel");
+  check(std::isfinite(options.model_guidance) && options.model_guidance >= 0 && options.model_guidance < 1,
+        "DiTTrainer", "--model-guidance must be in [0, 1) (it trains toward CFG scale 1 / (1 - w)); got ",
+        options.model_guidance);
+  check(options.model_guidance == 0 || options.split != TrainLoopOptions::Split::sequence, "DiTTrainer",
+        "model guidance needs whole predictions; it cannot run with --sequence-parallel");
   if (text_) {
     check(text_->config().dim == model.config().text_dim, "DiTTrainer", "the text encoder's width ",
           text_->config().dim, " differs from the DiT's text_dim ", model.config().text_dim);
@@ -144,7 +149,11 @@ StepStats DiTTrainer::step() {
             "gives none (world data with shape labels)");
       fo.trace = &trace;
     }
-    Tensor loss = flow_loss(model_.forward(b.x_t, b.timesteps, b.context, fo), b);
+    Tensor prediction = model_.forward(b.x_t, b.timesteps, b.context, fo);
+    if (options_.model_guidance > 0)
+      b.velocity = model_guided_velocity(b.velocity, prediction.detach(), unconditional_prediction(b, fo),
+                                         b.dropped, options_.model_guidance);
+    Tensor loss = flow_loss(prediction, b);
     if (labels)
       loss = add(loss, scale(token_label_loss(trace.at("blocks." + std::to_string(options_.label_block)),
                                               b.token_targets), options_.label_weight));
@@ -158,6 +167,35 @@ StepStats DiTTrainer::step() {
   state_.finish_step(s);
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return s;
+}
+
+// The model's prediction for the batch with every caption empty, without gradients.
+Tensor DiTTrainer::unconditional_prediction(const FlowBatch& b, DiTForwardOptions fo) const {
+  NoGradGuard no_grad;
+  const int64_t B = b.x_t.size(0);
+  fo.trace = nullptr;
+  fo.context_lens.clear();
+  fo.checkpointing = DiTCheckpointing::none;
+  Tensor context;
+  if (text_) {
+    const std::vector<int32_t> ids = data_.empty_caption_ids();
+    TokenBatch t;
+    t.batch = B, t.length = int64_t(ids.size());
+    for (int64_t i = 0; i < B; ++i) {
+      t.ids.insert(t.ids.end(), ids.begin(), ids.end());
+      t.mask.insert(t.mask.end(), ids.size(), 1);
+      t.lengths.push_back(int64_t(ids.size()));
+    }
+    TextEncoderForwardOptions to;
+    to.compute = options_.compute;
+    context = text_->forward(t, to);
+  } else {
+    const Tensor empty = data_.empty_context();
+    std::vector<float> one = empty.to_vector(), all;
+    for (int64_t i = 0; i < B; ++i) all.insert(all.end(), one.begin(), one.end());
+    context = Tensor::from_vector(all, {B, empty.size(0), empty.size(1)});
+  }
+  return model_.forward(b.x_t, b.timesteps, context, fo);
 }
 
 std::vector<int64_t> DiTTrainer::next_micro_batch() {

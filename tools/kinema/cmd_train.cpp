@@ -169,6 +169,11 @@ const std::vector<Option<TrainCli>>& options() {
                               "or one of the 8 shapes, as the world drew it); 0: off",
        KF(trainer.label_weight)},
       {"--label-block", "N", "the block (0-based) whose output the shape-label loss reads", KI(trainer.label_block)},
+      {"--model-guidance", "W", "train the conditional branch toward its own guided velocity (model guidance, "
+                                "Tang et al. 2025): targets move by W x (conditional - unconditional prediction), "
+                                "so sampling at CFG 1 acts like CFG 1/(1-W); 0 <= W < 1, one more forward pass "
+                                "per step; 0: off",
+       KF(trainer.model_guidance)},
       {"--focus", "P", "world data: share of samples that show one large object alone, so its shape word decides "
                        "much of the loss (the other samples keep their scenes and cached latents)",
        KF(world.focus_fraction)},

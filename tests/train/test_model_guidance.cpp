@@ -16,6 +16,13 @@
 namespace kinema {
 namespace {
 
+DiTConfig tiny(int64_t dim, int64_t heads, int64_t layers) {
+  DiTConfig c;
+  c.dim = dim, c.num_heads = heads, c.num_layers = layers, c.ffn_dim = 2 * dim;
+  c.in_dim = 4, c.out_dim = 4, c.text_dim = 32, c.freq_dim = 32;
+  return c;
+}
+
 TEST(ModelGuidance, TargetsMoveByWTimesTheDifferenceExceptWhereTheCaptionWasDropped) {
   const Tensor v = Tensor::from_vector({1, 2, 3, 4, 5, 6}, {3, 2});
   const Tensor c = Tensor::from_vector({0.5f, -1, 2, 2, 7, 0}, {3, 2});
@@ -37,10 +44,7 @@ TEST(ModelGuidance, WeightsOutsideZeroToOneAndMisshapenInputsAreRefused) {
   Context ctx(ContextOptions{1});
   ContextScope scope(ctx);
   SyntheticLatentDataset data;
-  DiTConfig cfg;
-  cfg.dim = 32, cfg.num_heads = 2, cfg.num_layers = 1, cfg.ffn_dim = 64;
-  cfg.in_dim = 4, cfg.out_dim = 4, cfg.text_dim = 32, cfg.freq_dim = 32;
-  DiT model = DiT::init_random(cfg, 1);
+  DiT model = DiT::init_random(tiny(32, 2, 1), 1);
   TrainerOptions o;
   o.model_guidance = 1.f;
   EXPECT_THROW(DiTTrainer(model, data, o), Error);
@@ -70,9 +74,7 @@ TEST(ModelGuidance, TrainingWidensTheGapBetweenConditionalAndUnconditionalVeloci
   Context ctx(ContextOptions{1});
   ContextScope scope(ctx);
   SyntheticLatentDataset data;
-  DiTConfig cfg;
-  cfg.dim = 64, cfg.num_heads = 4, cfg.num_layers = 2, cfg.ffn_dim = 128;
-  cfg.in_dim = 4, cfg.out_dim = 4, cfg.text_dim = 32, cfg.freq_dim = 32;
+  const DiTConfig cfg = tiny(64, 4, 2);
   auto train = [&](float w) {
     DiT model = DiT::init_random(cfg, 1);
     TrainerOptions o;

@@ -9,6 +9,7 @@
 // (model, EMA, optimizer moments, step, data position, RNG state), a progress bar and a CSV log.
 // docs/train.md gives the recipe, the checkpoint layout and the resume command.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -168,8 +169,8 @@ struct FlowBatch {
   Tensor token_targets;
   std::vector<float> t;  // the sampled (shifted) t per sample
   std::vector<ConditionPattern> patterns;
-  int dropped_captions = 0;
   std::vector<char> dropped;  // per sample: 1 where its caption was dropped (the empty caption)
+  int dropped_captions() const { return int(std::count(dropped.begin(), dropped.end(), char(1))); }
   int blurred = 0;  // samples given outline-blind inputs
 };
 

@@ -147,7 +147,6 @@ FlowBatch make_flow_batch(const std::vector<LatentSample>& samples, const Tensor
     check(s.latent.shape() == lat, "make_flow_batch", "latent ", i, " is ", shape_str(s.latent.shape()),
           "; a batch needs one shape, expected ", shape_str(lat), " (bucket by size)");
     bool drop = srng[size_t(i)].uniform() < options.caption_dropout;
-    b.dropped_captions += drop;
     b.dropped.push_back(drop);
     if (as_tokens) {
       check(!s.context.defined() && !s.caption_ids.empty(), "make_flow_batch", "sample ", i,

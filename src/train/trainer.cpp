@@ -169,32 +169,25 @@ StepStats DiTTrainer::step() {
   return s;
 }
 
-// The model's prediction for the batch with every caption empty, without gradients.
+// The model's prediction for the batch with every caption empty, without gradients: the empty
+// caption is encoded once and shared by every sample.
 Tensor DiTTrainer::unconditional_prediction(const FlowBatch& b, DiTForwardOptions fo) const {
   NoGradGuard no_grad;
-  const int64_t B = b.x_t.size(0);
   fo.trace = nullptr;
   fo.context_lens.clear();
   fo.checkpointing = DiTCheckpointing::none;
-  Tensor context;
+  Tensor empty;  // [1, L, D]
   if (text_) {
     const std::vector<int32_t> ids = data_.empty_caption_ids();
-    TokenBatch t;
-    t.batch = B, t.length = int64_t(ids.size());
-    for (int64_t i = 0; i < B; ++i) {
-      t.ids.insert(t.ids.end(), ids.begin(), ids.end());
-      t.mask.insert(t.mask.end(), ids.size(), 1);
-      t.lengths.push_back(int64_t(ids.size()));
-    }
+    const int64_t L = int64_t(ids.size());
     TextEncoderForwardOptions to;
     to.compute = options_.compute;
-    context = text_->forward(t, to);
+    empty = text_->forward(TokenBatch{1, L, ids, std::vector<int32_t>(size_t(L), 1), {L}}, to);
   } else {
-    const Tensor empty = data_.empty_context();
-    std::vector<float> one = empty.to_vector(), all;
-    for (int64_t i = 0; i < B; ++i) all.insert(all.end(), one.begin(), one.end());
-    context = Tensor::from_vector(all, {B, empty.size(0), empty.size(1)});
+    const Tensor e = data_.empty_context();
+    empty = reshape(e, {1, e.size(0), e.size(1)});
   }
+  const Tensor context = contiguous(expand(empty, {b.x_t.size(0), empty.size(1), empty.size(2)}));
   return model_.forward(b.x_t, b.timesteps, context, fo);
 }
 

@@ -69,12 +69,12 @@ TEST(Flow, CaptionDropoutRateAndPadding) {
   for (int k = 0; k < 500; ++k) {
     FlowBatch b = make_flow_batch({data.get(0), data.get(1), data.get(2), data.get(3)},
                                   data.empty_context(), 0, tiny(), o, rng);
-    dropped += b.dropped_captions, total += 4;
-    if (b.dropped_captions > 0 && b.dropped_captions < 4) {  // 1 token, padded to 6 and masked
+    dropped += b.dropped_captions(), total += 4;
+    if (b.dropped_captions() > 0 && b.dropped_captions() < 4) {  // 1 token, padded to 6 and masked
       ASSERT_EQ(b.context_lens.size(), 4u);
       int ones = 0;
       for (int64_t l : b.context_lens) ones += l == 1;
-      EXPECT_EQ(ones, b.dropped_captions);
+      EXPECT_EQ(ones, b.dropped_captions());
     }
   }
   EXPECT_NEAR(double(dropped) / total, 0.10, 0.02);

@@ -88,7 +88,7 @@ TEST(JointTextTraining, FlowBatchGivesCaptionIdsWithTheEmptyCaptionForDroppedOne
   drop.caption_dropout = 1.f;
   TrainRng rng2(1, 2);
   FlowBatch d = make_flow_batch(samples, Tensor(), 0, tiny_dit(), drop, rng2, {kEos});
-  EXPECT_EQ(d.dropped_captions, 3);
+  EXPECT_EQ(d.dropped_captions(), 3);
   EXPECT_EQ(d.captions.length, 1);
   EXPECT_EQ(d.captions.ids, (std::vector<int32_t>{kEos, kEos, kEos}));
   EXPECT_EQ(d.t, b.t);  // the draws do not depend on what the dropout picked

@@ -46,6 +46,15 @@ TokenBatch group_captions(const Tokenizer& tokenizer, const WordGroup& group) {
   return tokenizer.encode_batch(captions);
 }
 
+// Row i of a batch as a batch of one, padded to the same length.
+TokenBatch batch_row(const TokenBatch& batch, size_t i) {
+  const auto L = size_t(batch.length);
+  TokenBatch row{1, batch.length, {}, {}, {batch.lengths[i]}};
+  row.ids.assign(batch.ids.begin() + long(i * L), batch.ids.begin() + long((i + 1) * L));
+  row.mask.assign(batch.mask.begin() + long(i * L), batch.mask.begin() + long((i + 1) * L));
+  return row;
+}
+
 }  // namespace
 
 std::vector<WordGroup> world_word_groups() {
@@ -102,8 +111,6 @@ WordInfluence measure_word_influence(const DiT& dit, const Tokenizer& tokenizer,
   check(t > 0 && t <= 1, "word influence", "t must be in (0, 1]; got ", t);
   const TokenBatch batch = group_captions(tokenizer, group);
   NoGradGuard no_grad;
-  const Tensor text = encoder.forward(batch);  // [n, L, D]
-  const int64_t L = text.shape()[1], D = text.shape()[2];
   TrainRng rng(seed, 0x776f7264ULL);
   std::vector<float> noise(size_t(shape_numel(latent)));
   for (float& x : noise) x = rng.normal();
@@ -112,8 +119,11 @@ WordInfluence measure_word_influence(const DiT& dit, const Tokenizer& tokenizer,
   if (c.in_dim > c.out_dim) fo.condition = no_frame_condition(c, latent);
   std::vector<std::vector<float>> v;
   for (size_t i = 0; i < group.words.size(); ++i) {
+    // Each caption alone, as generation encodes it: a GEMM's rounding may depend on the row a
+    // caption takes in a batch (oneDNN's AVX2 kernels do), and two words with one embedding must
+    // give one velocity bit for bit.
     fo.context_lens = {batch.lengths[i]};
-    v.push_back(dit.forward(x, step, reshape(slice(text, 0, int64_t(i), int64_t(i) + 1), {1, L, D}), fo).to_vector());
+    v.push_back(dit.forward(x, step, encoder.forward(batch_row(batch, i)), fo).to_vector());
   }
   WordInfluence r{group, t, {}, 0, 0, "", ""};
   const size_t n = v.size();

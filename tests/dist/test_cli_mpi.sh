@@ -38,6 +38,15 @@ echo "train --sequence-parallel: 2 ranks give the 1-rank losses and gradient nor
 gen=(generate "a red circle on a blue sky" --frames 1 --steps 3 --seed 4 --quiet --no-frame-review)
 "$kinema" "${gen[@]}" -o "$dir/one.png" > /dev/null
 mpi "${gen[@]}" -o "$dir/two.png" > /dev/null
-pixels() { ffmpeg -loglevel error -i "$1" -f rawvideo -pix_fmt rgb24 - | md5sum; }
-[ "$(pixels "$dir/one.png")" = "$(pixels "$dir/two.png")" ] || { echo "FAIL: 2-rank image differs"; exit 1; }
-echo "generate: 2 ranks write the 1-rank image's pixels"
+# Each rank's GEMMs take half the rows, and oneDNN's AVX2 kernels round a row by where it falls
+# in the matrix (its AVX-512 kernels do not), so allow a few values one level apart: session 26's
+# Zen 3 machine gave 5 of 49,152; a real sharding bug moves far more, by far more.
+pixels() { ffmpeg -loglevel error -i "$1" -f rawvideo -pix_fmt rgb24 "$1.rgb"; }
+pixels "$dir/one.png" && pixels "$dir/two.png"
+[ "$(stat -c %s "$dir/one.png.rgb")" = "$(stat -c %s "$dir/two.png.rgb")" ] || { echo "FAIL: 2-rank image size differs"; exit 1; }
+{ cmp -l "$dir/one.png.rgb" "$dir/two.png.rgb" || true; } | awk -v n="$(stat -c %s "$dir/one.png.rgb")" '
+  function oct(s,  v, i) { v = 0; for (i = 1; i <= length(s); ++i) v = v * 8 + substr(s, i, 1); return v }
+  { d = oct($2) - oct($3); if (d > 1 || d < -1) far++; near++ }
+  END { printf "generate: %d of %d values differ between 1 and 2 ranks\n", near, n; exit (far > 0 || near > n / 1000) }' ||
+  { echo "FAIL: 2-rank image differs from the 1-rank one by more than rounding"; exit 1; }
+echo "generate: 2 ranks write the 1-rank image's pixels, to a level's rounding"

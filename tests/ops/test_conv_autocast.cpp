@@ -67,7 +67,9 @@ TEST(Conv3dAutocast, Bf16AgreesWithTheReferenceOnRoundedInputsAtVaeWidths) {
     for (int k = 0; k < 4; ++k) {
       const double vs_ref = relative_error(*parts[0][k], *parts[1][k]);
       const double vs_f32 = relative_error(*parts[0][k], *parts[2][k]);
-      EXPECT_LT(vs_ref, 2e-5) << names[k] << " case x " << shape_str(c.x);
+      // Only the f32 sums' order differs from the reference: 1e-5-scale; oneDNN's AVX2 path
+      // (bf16 converted, no native dot products) read 2.04e-5 on dx on a Zen 3.
+      EXPECT_LT(vs_ref, 4e-5) << names[k] << " case x " << shape_str(c.x);
       EXPECT_GT(vs_f32, 1e-4) << names[k] << ": the products were not rounded to bf16";
       EXPECT_LT(vs_f32, 2e-2) << names[k];
     }

@@ -271,7 +271,7 @@ ConvPlan make_conv_plan(const ConvDesc& d, ConvPass pass, const ConvMds& m, cons
   // front, none behind) and this falls back to im2col + GEMM at a quarter to a third of its
   // speed (20-39 vs 79-106 GFLOP/s at 16-64 channels on a Zen 3); the input padded by hand
   // gets the direct kernel. AVX-512 kernels take the padding as it is.
-  if (d.spatial == 3 && d.pad_l[0] != d.pad_r[0] && std::string(pd.impl_info_str()).find("gemm") != std::string::npos)
+  if (d.spatial == 3 && d.pad_l[0] != d.pad_r[0] && std::string(pd.impl_info_str()).find("gemm:") != std::string::npos)
     return {{}, {}, {}, {}, true};
   return {dnnl::convolution_backward_weights(pd), pd.src_desc(), pd.diff_dst_desc(), pd.diff_weights_desc()};
 }

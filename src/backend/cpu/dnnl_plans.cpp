@@ -279,16 +279,18 @@ ConvPlan make_conv_plan(const ConvDesc& d, ConvPass pass, const ConvMds& m, cons
 // The backward-weights pass of d on x padded in time with zeros: the same dw and db.
 bool backward_weights_padded_in_time(const ConvDesc& d, const void* x, const void* dy, void* dw, void* db) {
   ConvDesc q = d;
-  const int64_t front = d.pad_l[0], T = d.in[0], plane = d.in[1] * d.in[2];
-  q.in[0] = T + d.pad_l[0] + d.pad_r[0];
+  const int64_t front = d.pad_l[0], back = d.pad_r[0], T = d.in[0], plane = d.in[1] * d.in[2];
+  q.in[0] = front + T + back;
   q.pad_l[0] = q.pad_r[0] = 0;
-  const size_t bytes = block_bytes(d.dtype);
-  Tensor padded = Tensor::zeros({d.n * d.c * q.in[0] * plane}, d.dtype);
+  const size_t bytes = block_bytes(d.dtype), frame = size_t(plane) * bytes;
+  Tensor padded = Tensor::empty({d.n * d.c * q.in[0] * plane}, d.dtype);
   auto* to = reinterpret_cast<char*>(padded.raw_data());
   const auto* from = static_cast<const char*>(x);
-  for (int64_t nc = 0; nc < d.n * d.c; ++nc)
-    std::memcpy(to + size_t((nc * q.in[0] + front) * plane) * bytes, from + size_t(nc * T * plane) * bytes,
-                size_t(T * plane) * bytes);
+  for (int64_t nc = 0; nc < d.n * d.c; ++nc, to += size_t(q.in[0]) * frame, from += size_t(T) * frame) {
+    std::memset(to, 0, size_t(front) * frame);  // only the pad frames are zeroed; x fills the rest
+    std::memcpy(to + size_t(front) * frame, from, size_t(T) * frame);
+    std::memset(to + size_t(front + T) * frame, 0, size_t(back) * frame);
+  }
   return dnnl_conv(q, ConvPass::backward_weights, padded.raw_data(), dy, dw, db, nullptr);
 }
 

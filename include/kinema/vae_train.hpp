@@ -49,6 +49,11 @@ struct VaeTrainerOptions : TrainLoopOptions {
   // first and leaves colours grey for thousands of steps; != 1 measures both L1 and L2 in
   // the orthonormal (luma, R-G, R+G-2B) basis with the colour axes scaled by this.
   float chroma_weight = 1.f;
+  // mean ((x̂_{t+1} - x̂_t) - (x_{t+1} - x_t))²: the error in each frame-to-frame change (in the
+  // same colour basis). A decoder that draws one frame for a latent frame's whole group of 4
+  // has every change inside the group wrong and all of the motion at the group's edge (the
+  // stutter `vae recon` reports); this weights exactly that. Clips only (images have no change).
+  float motion_weight = 0.f;
   VaeTrainedPart trained = VaeTrainedPart::whole;
   VaeDecoderInput decoder_input = VaeDecoderInput::sample;
   DType compute = DType::f32;  // the convolutions' products (master weights and optimizer stay f32)
@@ -56,8 +61,8 @@ struct VaeTrainerOptions : TrainLoopOptions {
 
 struct VaeStepStats : StepStats {};
 
-// The reconstruction part of the loss: l1 mean|d| + l2 mean d², d = decoded - x, measured in
-// the opponent-colour basis when chroma_weight != 1.
+// The reconstruction part of the loss: l1 mean|d| + l2 mean d² + motion mean (d_{t+1} - d_t)²,
+// d = decoded - x, measured in the opponent-colour basis when chroma_weight != 1.
 Tensor vae_reconstruction_loss(const Tensor& decoded, const Tensor& x, const VaeTrainerOptions& options);
 
 // Does this checkpoint key belong to the decoding half (conv2, decoder.*)? The rest (encoder.*,
@@ -118,6 +123,11 @@ double psnr(const Tensor& decoded, const Tensor& original);
 // Each frame's mean squared error on [0, 1] (decoded clamped as a written video would be), for
 // clips [C, T, H, W] or [1, C, T, H, W]: where in time a VAE loses its PSNR.
 std::vector<double> frame_squared_errors(const Tensor& decoded, const Tensor& original);
+// Each frame-to-frame change of a clip [C, T, H, W] or [1, C, T, H, W] in [-1, 1]: T - 1 values,
+// the mean |x_{t+1} - x_t| on [0, 1] (clamped as a written video would be). Against the
+// original's, where a decoder moves things: a VAE that draws one frame per latent group moves
+// everything at the group's edge and nothing inside it.
+std::vector<double> frame_changes(const Tensor& clip);
 // PSNR in dB of a mean squared error on [0, 1] (99 for an exact match).
 double psnr_of_mse(double mse);
 

@@ -1,6 +1,7 @@
 // The VAE trainer: per-sample reconstruction + KL, accumulated over a batch of clips of any
 // shapes, then the shared TrainState's clip / AdamW / EMA step; or the decoder alone, on the
 // latents of the frozen encoder.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -54,12 +55,24 @@ Tensor opponent_basis(float w) {
   return Tensor::from_vector({a, a, a, b, -b, 0.f, c, c, -2.f * c}, {3, 3, 1, 1, 1});
 }
 
+// [3, 3, 2, 1, 1]: each channel's change from one frame to the next.
+Tensor frame_difference_kernel() {
+  std::vector<float> w(3 * 3 * 2, 0.f);
+  for (int c = 0; c < 3; ++c) w[size_t((c * 3 + c) * 2)] = -1.f, w[size_t((c * 3 + c) * 2 + 1)] = 1.f;
+  return Tensor::from_vector(w, {3, 3, 2, 1, 1});
+}
+
 }  // namespace
 
 Tensor vae_reconstruction_loss(const Tensor& decoded, const Tensor& x, const VaeTrainerOptions& o) {
+  check(o.motion_weight >= 0 && std::isfinite(o.motion_weight), "VaeTrainer", "the motion weight must be >= 0; got ",
+        o.motion_weight);
   Tensor diff = sub(decoded, x);
   if (o.chroma_weight != 1.f) diff = conv3d(diff, opponent_basis(o.chroma_weight));
-  return add(scale(mean(relu(diff) + relu(neg(diff))), o.l1_weight), scale(mean(square(diff)), o.l2_weight));
+  Tensor loss = add(scale(mean(relu(diff) + relu(neg(diff))), o.l1_weight), scale(mean(square(diff)), o.l2_weight));
+  if (o.motion_weight > 0 && diff.size(-3) > 1)
+    loss = add(loss, scale(mean(square(conv3d(diff, frame_difference_kernel()))), o.motion_weight));
+  return loss;
 }
 
 VaeTrainer::VaeTrainer(VAE& model, const VideoDataset& data, const VaeTrainerOptions& options)
@@ -136,6 +149,22 @@ std::vector<double> frame_squared_errors(const Tensor& decoded, const Tensor& or
       }
   for (double& e : se) e /= double(std::max<int64_t>(1, C * HW));
   return se;
+}
+
+std::vector<double> frame_changes(const Tensor& clip) {
+  check(clip.ndim() == 4 || (clip.ndim() == 5 && clip.size(0) == 1), "frame_changes",
+        "a clip must be [C, T, H, W] or [1, C, T, H, W]; got ", shape_str(clip.shape()));
+  const int64_t C = clip.size(-4), T = clip.size(-3), HW = clip.size(-2) * clip.size(-1);
+  const std::vector<float> a = clip.to_vector();
+  auto at = [&](int64_t c, int64_t t, int64_t i) { return std::clamp((double(a[size_t((c * T + t) * HW + i)]) + 1) / 2, 0.0, 1.0); };
+  std::vector<double> change(size_t(std::max<int64_t>(0, T - 1)), 0.0);
+  for (int64_t t = 0; t + 1 < T; ++t) {
+    double s = 0;
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t i = 0; i < HW; ++i) s += std::abs(at(c, t + 1, i) - at(c, t, i));
+    change[size_t(t)] = s / double(std::max<int64_t>(1, C * HW));
+  }
+  return change;
 }
 
 double psnr_of_mse(double mse) { return mse > 0 ? -10.0 * std::log10(mse) : 99.0; }

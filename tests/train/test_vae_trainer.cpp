@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <unistd.h>
 
+#include "kinema/autograd.hpp"
 #include "kinema/context.hpp"
 #include "kinema/error.hpp"
 #include "kinema/ops.hpp"
@@ -164,12 +165,67 @@ TEST(VaeTrainer, ChromaWeightScalesColourErrorsAndLeavesBrightnessErrors) {
   EXPECT_NEAR(vae_reconstruction_loss(y, x, o).item(), plain, 1e-4f);
 }
 
+TEST(VaeTrainer, MotionWeightAddsTheSquaredErrorOfEachFrameToFrameChange) {
+  // Three frames of two pixels; the decode is off by e_t per frame (the same in every channel
+  // and pixel) plus a pixel-dependent +-0.05 that every frame shares (no change to it).
+  const float e[3] = {0.1f, 0.4f, 0.2f};
+  Tensor x = Tensor::zeros({1, 3, 3, 1, 2});
+  std::vector<float> y;
+  for (int c = 0; c < 3; ++c)
+    for (int t = 0; t < 3; ++t) y.push_back(e[t] + 0.05f), y.push_back(e[t] - 0.05f);
+  Tensor decoded = Tensor::from_vector(y, {1, 3, 3, 1, 2}).set_requires_grad();
+  VaeTrainerOptions o;
+  o.l1_weight = 0, o.l2_weight = 0, o.motion_weight = 2;
+  Tensor loss = vae_reconstruction_loss(decoded, x, o);
+  // (0.4 - 0.1)^2 and (0.2 - 0.4)^2 over two transitions, each pixel and channel alike.
+  const float motion = (0.09f + 0.04f) / 2.f;
+  EXPECT_NEAR(loss.item(), 2 * motion, 1e-6f);
+  // d/dy_t of 2 mean (d_{t+1} - d_t)^2 over 12 terms: frame 0 -(0.3), frame 1 0.3 + 0.2, frame 2 -(0.2), x 4/12.
+  backward(loss);
+  const std::vector<float> g = decoded.grad().to_vector();
+  const float want[3] = {-0.3f / 3, 0.5f / 3, -0.2f / 3};
+  for (int c = 0; c < 3; ++c)
+    for (int t = 0; t < 3; ++t)
+      for (int i = 0; i < 2; ++i) EXPECT_NEAR(g[size_t((c * 3 + t) * 2 + i)], want[t], 1e-6f) << c << " " << t;
+  // With the plain L2 on, the motion term adds to it; one frame has no change to weigh.
+  VaeTrainerOptions plain;
+  plain.l1_weight = 0;
+  o.l2_weight = 1;
+  EXPECT_NEAR(vae_reconstruction_loss(decoded.detach(), x, o).item(),
+              vae_reconstruction_loss(decoded.detach(), x, plain).item() + 2 * motion, 1e-6f);
+  o.motion_weight = 5;
+  Tensor image = Tensor::from_vector({0.3f, 0.1f, 0.2f}, {1, 3, 1, 1, 1});
+  EXPECT_NEAR(vae_reconstruction_loss(image, Tensor::zeros({1, 3, 1, 1, 1}), o).item(), (0.09f + 0.01f + 0.04f) / 3, 1e-6f);
+  o.motion_weight = -1;
+  EXPECT_THROW(vae_reconstruction_loss(image, image, o), Error);
+}
+
+TEST(VaeTrainer, FrameChangesMeasureEachFrameToFrameStepOnTheVideoScale) {
+  // One channel, three frames of two pixels in [-1, 1]; changes are measured on [0, 1], clamped.
+  Tensor clip = Tensor::from_vector({-1.f, -1.f, 0.f, -1.f, 3.f, 1.f}, {1, 3, 1, 2});
+  const std::vector<double> c = frame_changes(clip);
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_NEAR(c[0], (0.5 + 0.0) / 2, 1e-12);
+  EXPECT_NEAR(c[1], (0.5 + 1.0) / 2, 1e-12);  // 3 is clamped to 1 as a written video would be
+  EXPECT_TRUE(frame_changes(Tensor::zeros({3, 1, 4, 4})).empty());
+  EXPECT_THROW(frame_changes(Tensor::zeros({3, 4, 4})), Error);
+}
+
 TEST(CliTrainVae, ComputeMustBeF32Bf16OrAuto) {
   try {
     train_vae_cli({"--steps", "1", "--out", "unused", "--compute", "f16"});
     FAIL() << "--compute f16 was taken";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("--compute needs f32|bf16|auto; got 'f16'"), std::string::npos) << e.what();
+  }
+}
+
+TEST(CliTrainVae, NegativeMotionWeightIsRefusedNamingTheFlag) {
+  try {
+    train_vae_cli({"--steps", "1", "--out", "unused", "--motion", "-0.5"});
+    FAIL() << "--motion -0.5 was taken";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--motion must be >= 0"), std::string::npos) << e.what();
   }
 }
 

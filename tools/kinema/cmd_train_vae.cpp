@@ -54,6 +54,7 @@ const std::vector<Option<VaeCli>>& options() {
       KINEMA_OPTIMIZER_OPTIONS("clips"),
       {"--l1", "W", "weight of mean |x̂ - x|", KF(trainer.l1_weight)},
       {"--l2", "W", "weight of mean (x̂ - x)^2", KF(trainer.l2_weight)},
+      {"--motion", "W", "weight of the error in each frame-to-frame change, mean ((x̂_{t+1} - x̂_t) - (x_{t+1} - x_t))^2: against the stutter of a decoder that redraws one frame per latent frame (`vae recon` reports it)", KF(trainer.motion_weight)},
       {"--kl", "W", "weight of the KL to N(0, 1)", KF(trainer.kl_weight)},
       {"--chroma-weight", "W", "weight of colour errors against brightness errors (1: plain RGB loss)", KF(trainer.chroma_weight)},
       {"--dim", "D", "new model: width of the first stage", KI(model.dim)},
@@ -86,8 +87,9 @@ void print_help() {
       "usage: kinema train vae --steps N --out DIR [--resume] [options]\n\n"
       "Trains the causal video VAE on procedural world clips (random sizes 128x128, 160x96, 96x160,\n"
       "a window of --frames frames, a random --crop square; --images of them one-frame images):\n"
-      "loss = l1 |x^ - x| + l2 (x^ - x)^2 + kl KL, x^ decoded from a sampled latent. Interrupt at any time;\n"
-      "the same command with --resume continues exactly. DIR/latest/ema.safetensors is the VAE to use.\n"
+      "loss = l1 |x^ - x| + l2 (x^ - x)^2 + motion (change of x^ - x from frame to frame)^2 + kl KL, x^\n"
+      "decoded from a sampled latent. Interrupt at any time; the same command with --resume continues exactly.\n"
+      "DIR/latest/ema.safetensors is the VAE to use.\n"
       "--decoder-only --init VAE [--decoder-dim D] trains a (wider) decoder for VAE's latents and leaves\n"
       "its encoder and latent statistics as they are.\n"
       "Fastest from scratch (docs/train.md): images first (--frames 1 --images 1 --batch 8), then\n"
@@ -152,6 +154,8 @@ int train_vae(int argc, char** argv) {
   c.trainer.lr.total_steps = c.steps;
   c.trainer.trained = c.decoder_only ? VaeTrainedPart::decoder : VaeTrainedPart::whole;
   c.trainer.decoder_input = c.decode_mean ? VaeDecoderInput::mean : VaeDecoderInput::sample;
+  check(std::isfinite(c.trainer.motion_weight) && c.trainer.motion_weight >= 0, "train vae", "--motion must be >= 0; got ",
+        c.trainer.motion_weight);
   check(std::isfinite(c.time_conv_lr) && c.time_conv_lr >= 0, "train vae", "--time-conv-lr must be >= 0; got ", c.time_conv_lr);
   if (c.time_conv_lr != 1) c.trainer.lr_scales.push_back({".time_conv.", c.time_conv_lr});
   use_mpi_ranks(c.trainer);

@@ -340,6 +340,28 @@ std::string psnr_by_frame(const std::vector<double>& frame_mse, int64_t tc, std:
   return text;
 }
 
+// How much the decoded clips move against the originals at each place in a group: the sums of
+// mean |x_{t+1} - x_t| over clips, decoded / original, for the change into each place (place 1:
+// from the previous group's last frame, or frame 0). A VAE that draws one frame per latent frame
+// reads > 1 there and < 1 inside the group: motion in jumps of tc frames (a stutter).
+std::string motion_by_place(const std::vector<double>& decoded, const std::vector<double>& original, int64_t tc,
+                            std::string& json) {
+  std::string text = "frame-to-frame change, decoded / original, into each place of a group:";
+  json.clear();
+  char buf[64];
+  for (int64_t k = 0; k < tc; ++k) {
+    double d = 0, o = 0;
+    for (size_t t = 0; t < decoded.size(); ++t)
+      if (int64_t(t) % tc == k) d += decoded[t], o += original[t];
+    const double ratio = o > 0 ? d / o : 0.0;
+    std::snprintf(buf, sizeof buf, " %.2f", ratio);
+    text += buf;
+    std::snprintf(buf, sizeof buf, "%s%.4f", k ? ", " : "", ratio);
+    json += buf;
+  }
+  return text + " (1: the original's motion; a stutter is > 1 at place 1 and < 1 after)";
+}
+
 int vae_recon(int argc, char** argv) {
   VaeCmdCli c;
   c.clips = 20;
@@ -369,6 +391,7 @@ int vae_recon(int argc, char** argv) {
   std::map<std::string, std::pair<int64_t, int64_t>> per_kind;  // kind -> {kept, passed originally}
   std::string rows;
   std::vector<double> frame_mse;  // mean over clips, per frame
+  std::vector<double> change_decoded, change_original;  // summed over clips, per transition
   uint64_t seed = uint64_t(c.seed) * 1000003ull;
   for (int64_t i = 0; i < c.clips; ++i) {
     world::Scene scene;
@@ -390,6 +413,9 @@ int vae_recon(int argc, char** argv) {
     frame_mse.resize(fe.size(), 0.0);
     double clip_mse = 0;
     for (size_t t = 0; t < fe.size(); ++t) frame_mse[t] += fe[t] / double(c.clips), clip_mse += fe[t];
+    const std::vector<double> cd = frame_changes(y), co = frame_changes(x);
+    change_decoded.resize(cd.size(), 0.0), change_original.resize(co.size(), 0.0);
+    for (size_t t = 0; t < cd.size(); ++t) change_decoded[t] += cd[t], change_original[t] += co[t];
     const double p = psnr_of_mse(clip_mse / double(fe.size()));
     psnr_sum += p, psnr_min = std::min(psnr_min, p);
     const std::vector<world::Image> decoded = to_images(y);
@@ -420,6 +446,9 @@ int vae_recon(int argc, char** argv) {
               still_share >= 0.98 ? "met" : "NOT met", noise_sum / double(c.clips), seconds / double(c.clips));
   std::string frames_json;
   std::printf("%s\n", psnr_by_frame(frame_mse, tc, frames_json).c_str());
+  std::string motion_json;
+  if (!change_decoded.empty())
+    std::printf("%s\n", motion_by_place(change_decoded, change_original, tc, motion_json).c_str());
   std::string kinds;
   for (const auto& [kind, kp] : per_kind) {
     std::printf("  %-14s %5.1f%% kept (%lld of %lld)\n", kind.c_str(), 100.0 * double(kp.first) / double(kp.second),
@@ -434,6 +463,7 @@ int vae_recon(int argc, char** argv) {
        << ", \"pass_decoded\": " << claims_dec << ", \"still_pass_share\": " << still_share
        << ",\n  \"per_kind_kept_of_passed\": {" << kinds << "}"
        << ",\n  \"psnr_by_frame\": [" << frames_json << "]"
+       << ",\n  \"motion_by_place\": [" << motion_json << "]"
        << ",\n  \"posterior_noise_ratio\": " << noise_sum / double(c.clips)
        << ",\n  \"seconds_per_clip\": " << seconds / double(c.clips) << ",\n  \"per_clip\": [\n    " << rows
        << "\n  ]\n}\n";

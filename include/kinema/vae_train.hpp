@@ -90,6 +90,14 @@ TensorFile widen_vae(const TensorFile& vae, uint64_t seed = 1, bool decoder_only
 // Inflating a video-trained VAE discards what it learned about motion. Tensors it sets are f32.
 TensorFile inflate_vae_time(const TensorFile& vae);
 
+// A video VAE whose latent frames are keyframes (src/train/vae_keyframe.cpp): each encoder time
+// resampler keeps the later frame of its pair (both taps' weights on it), so latent frame k is
+// frame 4k through the image path, not a mean of 4 frames; each decoder time resampler's earlier
+// output frame becomes the mean of its current and previous input, which over both x2 stages
+// interpolates linearly between keyframes. A still video encodes as before. A new latent space:
+// a DiT trained on the old one must move to it. Tensors it sets are f32.
+TensorFile keyframe_vae_time(const TensorFile& vae);
+
 class VaeTrainer {
  public:
   // The model must outlive the trainer; its parameters are updated in place (with
@@ -128,6 +136,12 @@ std::vector<double> frame_squared_errors(const Tensor& decoded, const Tensor& or
 // original's, where a decoder moves things: a VAE that draws one frame per latent group moves
 // everything at the group's edge and nothing inside it.
 std::vector<double> frame_changes(const Tensor& clip);
+// The clip [C, T, H, W] or [1, C, T, H, W] with frame 0 kept and every later group of
+// `group` frames (1..group, group+1..2 group, ...) replaced by its mean frame: what a VAE
+// that keeps nothing of the motion inside a latent frame would at best decode (the mean
+// minimises the squared error of a still frame). Against it `vae recon` separates the
+// loss of motion from the loss of detail.
+Tensor group_mean_frames(const Tensor& clip, int64_t group);
 // PSNR in dB of a mean squared error on [0, 1] (99 for an exact match).
 double psnr_of_mse(double mse);
 

@@ -184,4 +184,23 @@ double vae_psnr(const VAE& model, const Tensor& video, VaeChunking chunking) {
   return psnr(model.decode(model.encode(x, run).mu, run), x);
 }
 
+Tensor group_mean_frames(const Tensor& clip, int64_t group) {
+  check(clip.ndim() == 4 || (clip.ndim() == 5 && clip.size(0) == 1), "group_mean_frames",
+        "a clip must be [C, T, H, W] or [1, C, T, H, W]; got ", shape_str(clip.shape()));
+  check(group >= 1, "group_mean_frames", "the group must be >= 1 frame; got ", group);
+  const int64_t C = clip.size(-4), T = clip.size(-3), HW = clip.size(-2) * clip.size(-1);
+  std::vector<float> v = clip.to_vector();
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t first = 1; first < T; first += group) {
+      const int64_t last = std::min(T, first + group);
+      float* base = v.data() + (c * T) * HW;
+      for (int64_t i = 0; i < HW; ++i) {
+        double s = 0;
+        for (int64_t t = first; t < last; ++t) s += base[t * HW + i];
+        for (int64_t t = first; t < last; ++t) base[t * HW + i] = float(s / double(last - first));
+      }
+    }
+  return Tensor::from_vector(v, clip.shape());
+}
+
 }  // namespace kinema

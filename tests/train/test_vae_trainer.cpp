@@ -211,6 +211,15 @@ TEST(VaeTrainer, FrameChangesMeasureEachFrameToFrameStepOnTheVideoScale) {
   EXPECT_THROW(frame_changes(Tensor::zeros({3, 4, 4})), Error);
 }
 
+TEST(VaeTrainer, GroupMeanFramesKeepFrameZeroAndStillEachGroupAtItsMean) {
+  // One channel, 1 + 4 + 2 frames of one pixel: frame 0, a group of 4, a short last group.
+  Tensor clip = Tensor::from_vector({0.9f, 0.f, 1.f, 2.f, 3.f, -1.f, 1.f}, {1, 7, 1, 1});
+  EXPECT_EQ(group_mean_frames(clip, 4).to_vector(), (std::vector<float>{0.9f, 1.5f, 1.5f, 1.5f, 1.5f, 0.f, 0.f}));
+  EXPECT_EQ(group_mean_frames(clip, 1).to_vector(), clip.to_vector());
+  EXPECT_THROW(group_mean_frames(clip, 0), Error);
+  EXPECT_THROW(group_mean_frames(Tensor::zeros({7, 1, 1}), 4), Error);
+}
+
 TEST(CliTrainVae, ComputeMustBeF32Bf16OrAuto) {
   try {
     train_vae_cli({"--steps", "1", "--out", "unused", "--compute", "f16"});

@@ -1,6 +1,7 @@
-// `kinema vae stats|recon|widen|inflate ...`: the latent normalisation statistics the DiT trains
-// on, the VAE quality benchmark (PSNR and the world judge on held-out clips, with PNG strips), a
-// twice-as-wide VAE computing the same function, and an image VAE readied for video training.
+// `kinema vae stats|recon|widen|inflate|keyframe ...`: the latent normalisation statistics the DiT
+// trains on, the VAE quality benchmark (PSNR and the world judge on held-out clips, with PNG
+// strips), a twice-as-wide VAE computing the same function, an image VAE readied for video
+// training, and a video VAE whose latent frames are keyframes.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -67,6 +68,13 @@ const std::vector<Option<VaeCmdCli>>& inflate_options() {
   static const std::vector<Option<VaeCmdCli>> table = {
       {"--vae", "FILE", "the VAE (safetensors) trained on images only (train vae --frames 1 --images 1)", KS(vae)},
       {"--out", "FILE", "where to write the VAE with its time-mixing weights the identity", KS(out)},
+  };
+  return table;
+}
+const std::vector<Option<VaeCmdCli>>& keyframe_options() {
+  static const std::vector<Option<VaeCmdCli>> table = {
+      {"--vae", "FILE", "the video VAE (safetensors) whose latent frames average their groups", KS(vae)},
+      {"--out", "FILE", "where to write the keyframe VAE", KS(out)},
   };
   return table;
 }
@@ -340,6 +348,26 @@ std::string psnr_by_frame(const std::vector<double>& frame_mse, int64_t tc, std:
   return text;
 }
 
+int vae_keyframe(int argc, char** argv) {
+  VaeCmdCli c;
+  if (!parse_options(keyframe_options(), argc, argv, c, "vae keyframe")) {
+    std::printf(
+        "usage: kinema vae keyframe --vae IN --out OUT\n\n"
+        "Makes each latent frame the last frame of its group of 4 (a keyframe, as sharp as an image)\n"
+        "instead of about their mean, and starts the decoder interpolating between keyframes. A VAE\n"
+        "trained from `vae inflate` averages each group, so moving objects decode blurred and still\n"
+        "for 4 frames (`vae recon` shows its PSNR by place next to drawing each group as its mean).\n"
+        "Then train the decoder on the keyframes: `kinema train vae --decoder-only --init OUT ...`\n"
+        "(docs/train.md). OUT is a new latent space: a DiT must be trained on its latents.\n\n");
+    print_options(keyframe_options());
+    return 0;
+  }
+  check(!c.out.empty(), "vae keyframe", "--out FILE is required");
+  save_vae_file(c.out, keyframe_vae_time(load_vae_file(c.vae, "vae keyframe")));
+  std::printf("wrote %s: latent frames are keyframes; the decoder interpolates between them\n", c.out.c_str());
+  return 0;
+}
+
 // How much the decoded clips move against the originals at each place in a group: the sums of
 // mean |x_{t+1} - x_t| over clips, decoded / original, for the change into each place (place 1:
 // from the previous group's last frame, or frame 0). A VAE that draws one frame per latent frame
@@ -392,6 +420,8 @@ int vae_recon(int argc, char** argv) {
   std::string rows;
   std::vector<double> frame_mse;  // mean over clips, per frame
   std::vector<double> change_decoded, change_original;  // summed over clips, per transition
+  std::vector<double> still_mse;  // the group-mean bound's, mean over clips, per frame
+  double still_psnr_sum = 0;
   uint64_t seed = uint64_t(c.seed) * 1000003ull;
   for (int64_t i = 0; i < c.clips; ++i) {
     world::Scene scene;
@@ -413,6 +443,12 @@ int vae_recon(int argc, char** argv) {
     frame_mse.resize(fe.size(), 0.0);
     double clip_mse = 0;
     for (size_t t = 0; t < fe.size(); ++t) frame_mse[t] += fe[t] / double(c.clips), clip_mse += fe[t];
+    const std::vector<double> se = frame_squared_errors(group_mean_frames(x, tc), x);
+    still_mse.resize(se.size(), 0.0);
+    double still_clip_mse = 0;
+    for (size_t t = 0; t < se.size(); ++t) still_mse[t] += se[t] / double(c.clips), still_clip_mse += se[t];
+    const double still_p = psnr_of_mse(still_clip_mse / double(se.size()));
+    still_psnr_sum += still_p;
     const std::vector<double> cd = frame_changes(y), co = frame_changes(x);
     change_decoded.resize(cd.size(), 0.0), change_original.resize(co.size(), 0.0);
     for (size_t t = 0; t < cd.size(); ++t) change_decoded[t] += cd[t], change_original[t] += co[t];
@@ -424,8 +460,8 @@ int vae_recon(int argc, char** argv) {
     const int64_t pass_a = k.passed_original, pass_b = k.passed_decoded, both = k.kept;
     claims_total += int64_t(a.claims.size());
     claims_orig += pass_a, claims_dec += pass_b, still += both;
-    std::printf("clip %3lld  psnr %6.2f dB  judge %lld/%zu original, %lld/%zu decoded%s%s\n",
-                static_cast<long long>(i), p, static_cast<long long>(pass_a), a.claims.size(),
+    std::printf("clip %3lld  psnr %6.2f dB (still groups %6.2f)  judge %lld/%zu original, %lld/%zu decoded%s%s\n",
+                static_cast<long long>(i), p, still_p, static_cast<long long>(pass_a), a.claims.size(),
                 static_cast<long long>(pass_b), b.claims.size(), k.lost.empty() ? "" : "; lost ", k.lost.c_str());
     char row[160];
     std::snprintf(row, sizeof row, "%s{\"clip\": %lld, \"psnr\": %.3f, \"claims\": %zu, \"pass_original\": %lld, \"pass_decoded\": %lld}",
@@ -446,6 +482,10 @@ int vae_recon(int argc, char** argv) {
               still_share >= 0.98 ? "met" : "NOT met", noise_sum / double(c.clips), seconds / double(c.clips));
   std::string frames_json;
   std::printf("%s\n", psnr_by_frame(frame_mse, tc, frames_json).c_str());
+  std::string still_json;
+  if (tc > 1 && c.frames > 1)
+    std::printf("each group drawn still as its mean frame (no motion inside a latent frame, no other loss): PSNR mean "
+                "%.2f dB; %s\n", still_psnr_sum / double(c.clips), psnr_by_frame(still_mse, tc, still_json).c_str());
   std::string motion_json;
   if (!change_decoded.empty())
     std::printf("%s\n", motion_by_place(change_decoded, change_original, tc, motion_json).c_str());
@@ -464,6 +504,8 @@ int vae_recon(int argc, char** argv) {
        << ",\n  \"per_kind_kept_of_passed\": {" << kinds << "}"
        << ",\n  \"psnr_by_frame\": [" << frames_json << "]"
        << ",\n  \"motion_by_place\": [" << motion_json << "]"
+       << ",\n  \"still_groups_psnr_mean\": " << still_psnr_sum / double(c.clips)
+       << ",\n  \"still_groups_psnr_by_frame\": [" << still_json << "]"
        << ",\n  \"posterior_noise_ratio\": " << noise_sum / double(c.clips)
        << ",\n  \"seconds_per_clip\": " << seconds / double(c.clips) << ",\n  \"per_clip\": [\n    " << rows
        << "\n  ]\n}\n";
@@ -474,10 +516,11 @@ int vae_recon(int argc, char** argv) {
 
 int cmd_vae(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
-    std::printf("usage: kinema vae stats|recon|widen|inflate [options]\n"
+    std::printf("usage: kinema vae stats|recon|widen|inflate|keyframe [options]\n"
                 "  stats    per-channel latent mean/std into the VAE file's metadata (for VAE::normalize)\n"
                 "  widen    the same VAE at twice the width (same latents and decodes), to train on\n"
                 "  inflate  an image-trained VAE's time-mixing weights to the identity, to train on video\n"
+                "  keyframe latent frames that keep their group's last frame (sharp) instead of its mean\n"
                 "  recon    reconstruction benchmark on held-out world clips: PSNR, world judge, PNG strips\n"
                 "  `kinema vae <command> --help` lists each one's options\n");
     return argc < 2 ? 2 : 0;
@@ -486,8 +529,9 @@ int cmd_vae(int argc, char** argv) {
   if (what == "stats") return vae_stats(argc - 1, argv + 1);
   if (what == "recon") return vae_recon(argc - 1, argv + 1);
   if (what == "inflate") return vae_inflate(argc - 1, argv + 1);
+  if (what == "keyframe") return vae_keyframe(argc - 1, argv + 1);
   if (what == "widen") return vae_widen(argc - 1, argv + 1);
-  fail("vae", "unknown command '", what, "'; expected stats, recon, widen or inflate");
+  fail("vae", "unknown command '", what, "'; expected stats, recon, widen, inflate or keyframe");
 }
 
 }  // namespace kinema::cli

@@ -14,19 +14,13 @@
 namespace kinema {
 namespace {
 
-VaeConfig tiny_vae() {
-  VaeConfig c;
-  c.dim = 8, c.z_dim = 4, c.dim_mult = {1, 2, 2, 2}, c.num_res_blocks = 1;
-  c.temporal_downsample = {false, true, true};
-  return c;  // x8 space, x4 time: both time resamplers at two stages, as the default model
-}
-
 using test::relative_error;
 using test::seeded;
+using test::tiny_video_vae;
 
 TEST(VaeInflate, ImagesEncodeAndDecodeAsBefore) {
   NoGradGuard no_grad;
-  const VAE image = VAE::init_random(tiny_vae(), 5, VaeInit::random);
+  const VAE image = VAE::init_random(tiny_video_vae(), 5, VaeInit::random);
   const VAE video = VAE::from_tensors(inflate_vae_time(image.to_tensors()));
   const Tensor x = seeded({1, 3, 1, 16, 16}, 3);
   EXPECT_LT(relative_error(video.encode(x).mu, image.encode(x).mu), 1e-6);
@@ -36,7 +30,7 @@ TEST(VaeInflate, ImagesEncodeAndDecodeAsBefore) {
 
 TEST(VaeInflate, AStillVideoIsTheImageInEveryFrame) {
   NoGradGuard no_grad;
-  const VAE image = VAE::init_random(tiny_vae(), 5, VaeInit::random);
+  const VAE image = VAE::init_random(tiny_video_vae(), 5, VaeInit::random);
   const VAE video = VAE::from_tensors(inflate_vae_time(image.to_tensors()));
   const Tensor frame = seeded({1, 3, 1, 16, 16}, 3);
   const Tensor still = concat(std::vector<Tensor>(9, frame), 2);  // [1, 3, 9, 16, 16]

@@ -11,22 +11,16 @@
 namespace kinema {
 namespace {
 
-VaeConfig tiny_vae() {
-  VaeConfig c;
-  c.dim = 8, c.z_dim = 4, c.dim_mult = {1, 2, 2, 2}, c.num_res_blocks = 1;
-  c.temporal_downsample = {false, true, true};
-  return c;  // x8 space, x4 time, as the default model
-}
-
 using test::relative_error;
 using test::seeded;
+using test::tiny_video_vae;
 
 // An inflated VAE (every frame computed alone, groups averaged), then keyframed.
 struct Vaes {
   VAE inflated, keyframed;
 };
 Vaes make_vaes() {
-  const VAE image = VAE::init_random(tiny_vae(), 5, VaeInit::random);
+  const VAE image = VAE::init_random(tiny_video_vae(), 5, VaeInit::random);
   const TensorFile inflated = inflate_vae_time(image.to_tensors());
   return {VAE::from_tensors(inflated), VAE::from_tensors(keyframe_vae_time(inflated))};
 }
@@ -61,7 +55,7 @@ TEST(VaeKeyframe, AStillVideoEncodesAsBeforeAndDecodesAsTheImageAfterTheFirstGro
 }
 
 TEST(VaeKeyframe, DecoderResamplersMoveHalfOfTheEarlierFramesCurrentTapOntoThePreviousInput) {
-  const TensorFile before = inflate_vae_time(VAE::init_random(tiny_vae(), 7, VaeInit::random).to_tensors());
+  const TensorFile before = inflate_vae_time(VAE::init_random(tiny_video_vae(), 7, VaeInit::random).to_tensors());
   const TensorFile after = keyframe_vae_time(before);
   int resamplers = 0;
   for (const auto& [name, w] : after.tensors) {
@@ -95,7 +89,7 @@ TEST(VaeKeyframe, RefusesWhatIsNotAVideoVae) {
   TensorFile not_vae;
   not_vae.tensors["blocks.0.weight"] = seeded({4, 4}, 1);
   EXPECT_THROW(keyframe_vae_time(not_vae), Error);
-  VaeConfig images_only = tiny_vae();
+  VaeConfig images_only = tiny_video_vae();
   images_only.temporal_downsample = {false, false, false};
   try {
     keyframe_vae_time(VAE::init_random(images_only, 1).to_tensors());

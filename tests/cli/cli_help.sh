@@ -40,7 +40,8 @@ vae
 vae recon
 vae stats
 vae widen
-vae inflate"
+vae inflate
+vae keyframe"
 fail=0
 while read -r cmd; do
   # shellcheck disable=SC2086

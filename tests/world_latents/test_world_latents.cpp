@@ -462,8 +462,26 @@ TEST(WorldLatentsCli, VaeReconWritesTheBenchmark) {
   save_tensors(vae, models().vae.to_tensors());
   ASSERT_EQ(run(cli::cmd_vae, {"vae", "recon", "--vae", vae, "--out", (dir / "r").string(), "--clips", "1",
                                "--frames", "5", "--strips", "1"}), 0);
-  EXPECT_TRUE(fs::exists(dir / "r" / "recon.json"));
   EXPECT_TRUE(fs::exists(dir / "r" / "recon_00.png"));
+  std::ifstream in(dir / "r" / "recon.json");
+  const std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The motion by place (one ratio per place in a group) and the still-group bound beside the PSNR.
+  for (const char* key : {"\"psnr_by_frame\"", "\"motion_by_place\"", "\"still_groups_psnr_mean\"",
+                          "\"still_groups_psnr_by_frame\""})
+    EXPECT_NE(json.find(key), std::string::npos) << key << " missing from " << json;
+  fs::remove_all(dir);
+}
+
+TEST(WorldLatentsCli, VaeKeyframeWritesAVaeWhoseLatentFramesAreKeyframes) {
+  const fs::path dir = temp_dir("keyframe");
+  fs::create_directories(dir);
+  const std::string vae = (dir / "vae.safetensors").string(), out = (dir / "kf.safetensors").string();
+  save_tensors(vae, models().vae.to_tensors());
+  ASSERT_EQ(run(cli::cmd_vae, {"vae", "keyframe", "--vae", vae, "--out", out}), 0);
+  EXPECT_EQ(load_tensors(out).tensors.size(), load_tensors(vae).tensors.size());
+  EXPECT_NE(error_of(cli::cmd_vae, {"vae", "keyframe", "--vae", vae}).find("--out FILE is required"), std::string::npos);
+  EXPECT_NE(error_of(cli::cmd_vae, {"vae", "keyframe", "--vae", "/nonexistent/v.safetensors", "--out", out})
+                .find("no such file: /nonexistent/v.safetensors"), std::string::npos);
   fs::remove_all(dir);
 }
 

@@ -84,18 +84,20 @@ TensorFile vae_with_new_decoder(const TensorFile& init, int64_t decoder_width, u
 TensorFile widen_vae(const TensorFile& vae, uint64_t seed = 1, bool decoder_only = false);
 
 // An image-trained VAE (trained on one-frame clips only) made ready for video training
-// (src/train/vae_time_weights.cpp): its time-mixing weights, which images never trained, become the
-// identity in time. Images encode and decode exactly as before; a still video encodes to the
-// image's latent in every latent frame and decodes to the image's reconstruction in every frame.
-// Inflating a video-trained VAE discards what it learned about motion. Tensors it sets are f32.
+// (src/train/vae_time_weights.cpp): its time-mixing weights, which images never trained,
+// become the identity in time. Images encode and decode exactly as before; a still video
+// encodes to the image's latent in every latent frame and decodes to the image's
+// reconstruction in every frame. Inflating a video-trained VAE discards what it learned about
+// motion. Tensors it sets are f32.
 TensorFile inflate_vae_time(const TensorFile& vae);
 
-// A video VAE whose latent frames are keyframes (src/train/vae_time_weights.cpp): each encoder time
-// resampler keeps the later frame of its pair (both taps' weights on it), so latent frame k is
-// frame 4k through the image path, not a mean of 4 frames; each decoder time resampler's earlier
-// output frame becomes the mean of its current and previous input, which over both x2 stages
-// interpolates linearly between keyframes. A still video encodes as before. A new latent space:
-// a DiT trained on the old one must move to it. Tensors it sets are f32.
+// A video VAE whose latent frames are keyframes (src/train/vae_time_weights.cpp): each
+// encoder time resampler keeps the later frame of its pair (both taps' weights on it), so
+// latent frame k is frame 4k through the image path, not a mean of 4 frames; each decoder time
+// resampler's earlier output frame becomes the mean of its current and previous input, which
+// over both x2 stages interpolates linearly between keyframes. A still video encodes as
+// before. A new latent space: a DiT trained on the old one must move to it. Tensors it sets
+// are f32.
 TensorFile keyframe_vae_time(const TensorFile& vae);
 
 class VaeTrainer {

@@ -24,6 +24,7 @@
 
 namespace kinema {
 namespace {
+
 // [O, I, kT, kH, kW] -> the same with taps t < kT - 1 zeroed (the current frame's tap kept).
 Tensor current_frame_only(const Tensor& w) {
   const Shape& s = w.shape();

@@ -36,11 +36,16 @@ Tensor current_frame_only(const Tensor& w) {
   return Tensor::from_vector(v, s);
 }
 
+// A time resampler's weight is [O, I, 3, 1, 1] with O = I (encoder) or 2I (decoder).
+void check_time_conv_shape(const Shape& s, const char* who) {
+  check(s.size() == 5 && s[2] == 3 && s[3] == 1 && s[4] == 1 && s[0] % s[1] == 0, who,
+        "a time_conv weight must be [O, I, 3, 1, 1] with O a multiple of I; got ", shape_str(s));
+}
+
 // A time_conv [O, I, 3, 1, 1] whose output channel o reads input o mod I with weight `weight`
 // at each tap in `taps` (encoder: O = I, taps {1, 2} at 1/2; decoder: O = 2I, tap {2} at 1).
 Tensor identity_time_conv(const Shape& s, std::initializer_list<int64_t> taps, float weight) {
-  check(s.size() == 5 && s[2] == 3 && s[3] == 1 && s[4] == 1 && s[0] % s[1] == 0, "vae inflate",
-        "a time_conv weight must be [O, I, 3, 1, 1] with O a multiple of I; got ", shape_str(s));
+  check_time_conv_shape(s, "vae inflate");
   std::vector<float> v(size_t(shape_numel(s)), 0.f);
   for (int64_t o = 0; o < s[0]; ++o)
     for (int64_t t : taps) v[size_t((o * s[1] + o % s[1]) * 3 + t)] = weight;
@@ -64,10 +69,8 @@ struct TimeConv {
 };
 
 TimeConv time_conv_of(const Tensor& w) {
-  const Shape& s = w.shape();
-  check(s.size() == 5 && s[2] == 3 && s[3] == 1 && s[4] == 1, "vae keyframe",
-        "a time_conv weight must be [O, I, 3, 1, 1]; got ", shape_str(s));
-  return TimeConv{s, w.to_vector()};
+  check_time_conv_shape(w.shape(), "vae keyframe");
+  return TimeConv{w.shape(), w.to_vector()};
 }
 
 // Encoder: taps 1 and 2 read the pair's earlier and later frame; both go onto the later one.

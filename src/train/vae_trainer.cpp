@@ -62,6 +62,16 @@ Tensor frame_difference_kernel() {
   return Tensor::from_vector(w, {3, 3, 2, 1, 1});
 }
 
+// A clip's [C, T, H, W] extents, refusing any other rank (a batch of one is taken as its clip).
+struct ClipExtents {
+  int64_t C, T, HW;
+};
+ClipExtents clip_extents(const Tensor& clip, const char* who) {
+  check(clip.ndim() == 4 || (clip.ndim() == 5 && clip.size(0) == 1), who,
+        "a clip must be [C, T, H, W] or [1, C, T, H, W]; got ", shape_str(clip.shape()));
+  return {clip.size(-4), clip.size(-3), clip.size(-2) * clip.size(-1)};
+}
+
 }  // namespace
 
 Tensor vae_reconstruction_loss(const Tensor& decoded, const Tensor& x, const VaeTrainerOptions& o) {
@@ -135,9 +145,7 @@ void VaeTrainer::load(const std::string& dir) { state_.load(dir); }
 std::vector<double> frame_squared_errors(const Tensor& decoded, const Tensor& original) {
   check(decoded.shape() == original.shape(), "psnr", "shapes differ: ", shape_str(decoded.shape()),
         " vs ", shape_str(original.shape()));
-  check(decoded.ndim() == 4 || (decoded.ndim() == 5 && decoded.size(0) == 1), "psnr",
-        "a clip must be [C, T, H, W] or [1, C, T, H, W]; got ", shape_str(decoded.shape()));
-  const int64_t C = decoded.size(-4), T = decoded.size(-3), HW = decoded.size(-2) * decoded.size(-1);
+  const auto [C, T, HW] = clip_extents(decoded, "psnr");
   std::vector<float> a = decoded.to_vector(), b = original.to_vector();
   std::vector<double> se(size_t(T), 0.0);
   for (int64_t c = 0; c < C; ++c)
@@ -152,18 +160,15 @@ std::vector<double> frame_squared_errors(const Tensor& decoded, const Tensor& or
 }
 
 std::vector<double> frame_changes(const Tensor& clip) {
-  check(clip.ndim() == 4 || (clip.ndim() == 5 && clip.size(0) == 1), "frame_changes",
-        "a clip must be [C, T, H, W] or [1, C, T, H, W]; got ", shape_str(clip.shape()));
-  const int64_t C = clip.size(-4), T = clip.size(-3), HW = clip.size(-2) * clip.size(-1);
-  const std::vector<float> a = clip.to_vector();
-  auto at = [&](int64_t c, int64_t t, int64_t i) { return std::clamp((double(a[size_t((c * T + t) * HW + i)]) + 1) / 2, 0.0, 1.0); };
+  const auto [C, T, HW] = clip_extents(clip, "frame_changes");
+  std::vector<float> a = clip.to_vector();
+  for (float& f : a) f = std::clamp((f + 1.f) / 2.f, 0.f, 1.f);  // [-1, 1] -> [0, 1], as written
   std::vector<double> change(size_t(std::max<int64_t>(0, T - 1)), 0.0);
-  for (int64_t t = 0; t + 1 < T; ++t) {
-    double s = 0;
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t i = 0; i < HW; ++i) s += std::abs(at(c, t + 1, i) - at(c, t, i));
-    change[size_t(t)] = s / double(std::max<int64_t>(1, C * HW));
-  }
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t t = 0; t + 1 < T; ++t)
+      for (int64_t i = (c * T + t) * HW, end = i + HW; i < end; ++i)
+        change[size_t(t)] += std::abs(double(a[size_t(i + HW)]) - double(a[size_t(i)]));
+  for (double& d : change) d /= double(std::max<int64_t>(1, C * HW));
   return change;
 }
 
@@ -185,10 +190,8 @@ double vae_psnr(const VAE& model, const Tensor& video, VaeChunking chunking) {
 }
 
 Tensor group_mean_frames(const Tensor& clip, int64_t group) {
-  check(clip.ndim() == 4 || (clip.ndim() == 5 && clip.size(0) == 1), "group_mean_frames",
-        "a clip must be [C, T, H, W] or [1, C, T, H, W]; got ", shape_str(clip.shape()));
+  const auto [C, T, HW] = clip_extents(clip, "group_mean_frames");
   check(group >= 1, "group_mean_frames", "the group must be >= 1 frame; got ", group);
-  const int64_t C = clip.size(-4), T = clip.size(-3), HW = clip.size(-2) * clip.size(-1);
   std::vector<float> v = clip.to_vector();
   for (int64_t c = 0; c < C; ++c)
     for (int64_t first = 1; first < T; first += group) {

@@ -438,21 +438,19 @@ int vae_recon(int argc, char** argv) {
     seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     noise_sum += posterior_noise_ratio(lat);
     y = reshape(y, x.shape());
-    // One pass over the clip gives each frame's error; the clip's PSNR is that of their mean (psnr()).
-    const std::vector<double> fe = frame_squared_errors(y, x);
-    frame_mse.resize(fe.size(), 0.0);
-    double clip_mse = 0;
-    for (size_t t = 0; t < fe.size(); ++t) frame_mse[t] += fe[t] / double(c.clips), clip_mse += fe[t];
-    const std::vector<double> se = frame_squared_errors(group_mean_frames(x, tc), x);
-    still_mse.resize(se.size(), 0.0);
-    double still_clip_mse = 0;
-    for (size_t t = 0; t < se.size(); ++t) still_mse[t] += se[t] / double(c.clips), still_clip_mse += se[t];
-    const double still_p = psnr_of_mse(still_clip_mse / double(se.size()));
+    // A clip's per-frame errors into the means over clips; its PSNR is that of their mean (psnr()).
+    auto add_clip = [&](const std::vector<double>& fe, std::vector<double>& mean_by_frame) {
+      mean_by_frame.resize(fe.size(), 0.0);
+      double clip_mse = 0;
+      for (size_t t = 0; t < fe.size(); ++t) mean_by_frame[t] += fe[t] / double(c.clips), clip_mse += fe[t];
+      return psnr_of_mse(clip_mse / double(fe.size()));
+    };
+    const double p = add_clip(frame_squared_errors(y, x), frame_mse);
+    const double still_p = add_clip(frame_squared_errors(group_mean_frames(x, tc), x), still_mse);
     still_psnr_sum += still_p;
     const std::vector<double> cd = frame_changes(y), co = frame_changes(x);
     change_decoded.resize(cd.size(), 0.0), change_original.resize(co.size(), 0.0);
     for (size_t t = 0; t < cd.size(); ++t) change_decoded[t] += cd[t], change_original[t] += co[t];
-    const double p = psnr_of_mse(clip_mse / double(fe.size()));
     psnr_sum += p, psnr_min = std::min(psnr_min, p);
     const std::vector<world::Image> decoded = to_images(y);
     const world::Scorecard a = world::judge(frames, scene), b = world::judge(decoded, scene);

@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "kinema/error.hpp"
@@ -62,6 +65,32 @@ TEST(CliTrain, StopThenResumeEqualsOneRun) {
   EXPECT_EQ(log_rows(fs::path(a) / "train_log.csv"), log_rows(fs::path(b) / "train_log.csv"));
   for (const char* f : {"model.safetensors", "ema.safetensors", "optimizer.safetensors", "trainer.safetensors"})
     EXPECT_EQ(read_file(fs::path(a) / "step-00000008" / f), read_file(fs::path(b) / "step-00000008" / f)) << f;
+  fs::remove_all(root);
+}
+
+// SIGINT while steps run (taken by the stop watcher thread): the step in flight finishes, the
+// run saves it and exits 130, and --resume goes on from there.
+TEST(CliTrain, SigintMidRunSavesTheStepInFlightAndExits130) {
+  fs::path root = fs::temp_directory_path() / ("kinema_cli_sigint_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  const std::string out = (root / "run").string();
+  std::thread interrupter([&] {
+    const fs::path log = fs::path(out) / "train_log.csv";
+    for (int i = 0; i < 6000 && log_rows(log).size() < 4; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::raise(SIGINT);
+  });
+  const int rc = train_cli({"--steps", "1000000", "--out", out});
+  interrupter.join();
+  EXPECT_EQ(rc, 130);
+  const size_t steps = log_rows(fs::path(out) / "train_log.csv").size() - 1;
+  EXPECT_GE(steps, 3u);
+  EXPECT_LT(steps, 1000000u);
+  char name[32];
+  std::snprintf(name, sizeof name, "step-%08zu", steps);
+  EXPECT_EQ(read_file(fs::path(out) / "latest"), std::string(name) + "\n");
+  EXPECT_EQ(train_cli({"--steps", std::to_string(steps + 2), "--out", out, "--resume"}), 0);
+  EXPECT_EQ(log_rows(fs::path(out) / "train_log.csv").size(), steps + 3);
   fs::remove_all(root);
 }
 

@@ -4,18 +4,18 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <pthread.h>
-#include <thread>
 #include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <pthread.h>
 #include <stdexcept>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "commands.hpp"
@@ -370,7 +370,8 @@ int train_dit(int argc, char** argv) {
 // blocks both and a watcher thread takes them (sigtimedwait): a handler run on the computing
 // thread of an MPI rank corrupted its heap (docs/train.md, Multi-machine: 5 of 10 two-rank stops
 // before, 0 of 8 after). Threads that existed before (MPI's) still run the flag-only handler.
-volatile std::sig_atomic_t g_stop = 0;
+std::atomic<int> g_stop{0};  // set by the handler and the watcher thread, read by the loop
+static_assert(std::atomic<int>::is_always_lock_free, "the stop flag is set from a signal handler");
 extern "C" void on_stop_signal(int) { g_stop = 1; }
 void (*g_old_int)(int) = nullptr;
 void (*g_old_term)(int) = nullptr;
@@ -380,7 +381,7 @@ sigset_t g_stop_set, g_old_mask;
 
 }  // namespace
 
-void install_stop_handlers() {
+StopSignals::StopSignals() {
   g_stop = 0;
   g_old_int = std::signal(SIGINT, on_stop_signal);
   g_old_term = std::signal(SIGTERM, on_stop_signal);
@@ -395,7 +396,7 @@ void install_stop_handlers() {
       if (sigtimedwait(&g_stop_set, nullptr, &wait) > 0) g_stop = 1;
   });
 }
-void restore_stop_handlers() {
+StopSignals::~StopSignals() {
   g_watching = false;
   g_watcher.join();
   pthread_sigmask(SIG_SETMASK, &g_old_mask, nullptr);  // a pending signal lands in the handler

@@ -82,8 +82,15 @@ int run_train_loop(Trainer& trainer, const TrainLoopCli& c,
                    const std::function<void(const StepStats&)>& on_step = {});
 
 // Non-template pieces (cmd_train.cpp).
-void install_stop_handlers();
-void restore_stop_handlers();
+// While alive, Ctrl-C (SIGINT) and SIGTERM request a stop (stop_requested) instead of ending
+// the process; the destructor puts the old handlers back, also when a step throws.
+class StopSignals {
+ public:
+  StopSignals();
+  ~StopSignals();
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+};
 bool stop_requested();
 
 // DIR/loss.png from DIR/train_log.csv; a plot that cannot be drawn is a warning, never a
@@ -111,21 +118,22 @@ int run_train_loop(Trainer& trainer, const TrainLoopCli& c,
   std::unique_ptr<CsvLog> log = root ? std::make_unique<CsvLog>(c.out + "/train_log.csv", trainer.steps_done()) : nullptr;
   const int64_t last = c.stop_after > 0 ? std::min(c.stop_after, c.steps) : c.steps;
   ProgressBar bar(trainer.steps_done(), c.steps);
-  install_stop_handlers();
-  while (trainer.steps_done() < last && !all_ranks_stop(comm)) {
-    StepStats s = trainer.step();
-    if (root) {
-      log->write(s);
-      bar.update(s);
-      if (on_step) on_step(s);
-    }
-    if (c.save_every > 0 && s.step % c.save_every == 0 && s.step < c.steps) {
-      trainer.save(c.out);
-      if (root) plot_losses(c.out);
-      if (root && c.keep > 0) prune_checkpoints(c.out, c.keep);
+  {
+    StopSignals stop_signals;
+    while (trainer.steps_done() < last && !all_ranks_stop(comm)) {
+      StepStats s = trainer.step();
+      if (root) {
+        log->write(s);
+        bar.update(s);
+        if (on_step) on_step(s);
+      }
+      if (c.save_every > 0 && s.step % c.save_every == 0 && s.step < c.steps) {
+        trainer.save(c.out);
+        if (root) plot_losses(c.out);
+        if (root && c.keep > 0) prune_checkpoints(c.out, c.keep);
+      }
     }
   }
-  restore_stop_handlers();
   if (root) bar.finish();
   std::string saved = trainer.save(c.out);
   if (!root) return stop_requested() ? 130 : 0;

@@ -71,9 +71,7 @@ TEST(CliTrain, StopThenResumeEqualsOneRun) {
 // SIGINT while steps run (taken by the stop watcher thread): the step in flight finishes, the
 // run saves it and exits 130, and --resume goes on from there.
 TEST(CliTrain, SigintMidRunSavesTheStepInFlightAndExits130) {
-  fs::path root = fs::temp_directory_path() / ("kinema_cli_sigint_" + std::to_string(::getpid()));
-  fs::remove_all(root);
-  const std::string out = (root / "run").string();
+  const std::string out = (test::process_temp_dir("kinema_cli_sigint") / "run").string();
   std::thread interrupter([&] {
     const fs::path log = fs::path(out) / "train_log.csv";
     for (int i = 0; i < 6000 && log_rows(log).size() < 4; ++i)
@@ -91,7 +89,6 @@ TEST(CliTrain, SigintMidRunSavesTheStepInFlightAndExits130) {
   EXPECT_EQ(read_file(fs::path(out) / "latest"), std::string(name) + "\n");
   EXPECT_EQ(train_cli({"--steps", std::to_string(steps + 2), "--out", out, "--resume"}), 0);
   EXPECT_EQ(log_rows(fs::path(out) / "train_log.csv").size(), steps + 3);
-  fs::remove_all(root);
 }
 
 TEST(CliTrain, KeepLeavesTheNewestCheckpoints) {

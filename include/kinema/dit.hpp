@@ -58,6 +58,13 @@ struct DiTConfig {
   // centre, so "at the top left of the frame" cannot be followed. Normalised coordinates mean
   // the same place at every size and aspect ratio. Present when pos_embedding.* is.
   bool absolute_position = false;
+  // kinema's own addition, not in Wan: a layout map (DiTForwardOptions::layout, e.g. the world's
+  // object_layout: where each planned object is, its colour, shape and place within it) cut into
+  // the same patches and embedded by layout_embedding (Conv3d like patch_embedding, zero at init),
+  // added to the tokens. Grounded generation as GLIGEN / LLM-grounded video diffusion do it, but
+  // as a dense map: each token is told what it should show. 0: none. Present when
+  // layout_embedding.* is; its input channels are this count.
+  int64_t layout_channels = 0;
   float eps = 1e-6f;
   float rope_theta = 10000.f;
 
@@ -115,6 +122,9 @@ struct DiTForwardOptions {
   // kinema's image-to-video / extend / loop use the same slot for known latent frames + mask).
   // Required exactly when in_dim > C.
   Tensor condition;
+  // Layout map [B, layout_channels, T, H, W] (config.layout_channels > 0); undefined = no plan,
+  // embedded as all zeros (training drops layouts at random so that means "unplanned").
+  Tensor layout;
   // Valid text tokens per sample (keys past it are masked out of cross-attention); empty =
   // attend to all L tokens, as Wan2.1 does with its zero-padded 512-token context.
   std::vector<int64_t> context_lens;

@@ -121,6 +121,10 @@ struct GenerateRequest {
   std::string sampler;         // "": the model's
   uint64_t seed = 0;
   bool expand = true;          // expand the prompt into the world's detailed caption style
+  // A DiT with a layout path (DiTConfig::layout_channels) is given the expanded prompt's plan
+  // (world::scene_layout of the scene the expansion made); false, or a prompt the expansion did
+  // not understand: text alone.
+  bool layout = true;
   int threads = 0;             // 0: the current context's
   // Frame conditioning (docs/modes.md): frames given at clip indices; empty = text-to-video.
   std::vector<KnownFrame> known;
@@ -164,6 +168,7 @@ struct GenerateResult {
   std::string caption;               // what the text encoder saw
   std::vector<std::string> notes;    // expansion notes (mapped words, words not understood)
   bool expanded = false;             // the prompt was understood and expanded into scene
+  bool planned = false;              // the DiT was given scene's layout
   world::Scene scene;                // what the caption describes (the world judge's reference)
   GenerateTimings seconds;
   int steps = 0;

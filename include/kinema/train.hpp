@@ -63,6 +63,9 @@ struct LatentSample {
   // Optional class shares of each latent position [T, H, W, K] (sum 1 over K; e.g. which world
   // shape covers it, world::shape_shares): targets of the shape-label loss (token_label_loss).
   Tensor token_labels;
+  // Optional layout map [K, T, H, W] for a DiT with layout_channels == K (e.g. the world's
+  // object_layout); undefined = no plan (zeros).
+  Tensor layout;
 };
 
 // What the trainer reads. The world -> VAE -> latent path implements this next; the synthetic
@@ -147,6 +150,9 @@ struct FlowMatchingOptions {
   // v = (x_t - x0) / t. The outlines x_t no longer shows must then come from the caption: plain
   // training never needs the shape word where x_t already shows the outline (docs/train.md).
   float blur_prob = 0.f, blur_min_t = 0.5f, blur_sigma_min = 0.5f, blur_sigma_max = 2.f;
+  // Probability that a sample's layout map is withheld (zeros), so the model also generates
+  // from text alone and "no plan" stays meaningful. Drawn only for samples that carry a layout.
+  float layout_drop = 0.15f;
 };
 
 // Throws a kinema::Error naming the flag when the options are out of range.
@@ -167,6 +173,8 @@ struct FlowBatch {
   // [B, N, K]: the samples' token_labels averaged over each token's patch (N in (t, h, w) order,
   // as DiT::forward's tokens); undefined when the samples carry none.
   Tensor token_targets;
+  Tensor layout;  // [B, K, T, H, W] from the samples' layout (dropped ones zero); or undefined
+  int dropped_layouts = 0;
   std::vector<float> t;  // the sampled (shifted) t per sample
   std::vector<ConditionPattern> patterns;
   std::vector<char> dropped;  // per sample: 1 where its caption was dropped (the empty caption)

@@ -50,6 +50,8 @@ struct WorldLatentOptions {
   float object_weight = 0;
   // true: get() gives each sample its shape_shares as token_labels (the shape-label loss).
   bool shape_labels = false;
+  // true: get() gives each sample its object_layout (for a DiT with layout_channels).
+  bool layout = false;
 
   // The clip options pick_world_clip sees: whole frames, no extra frames.
   WorldVideoOptions video() const;
@@ -71,6 +73,16 @@ Tensor object_loss_weight(const WorldClipPick& pick, int64_t spatial, int64_t te
 // are bare background (channel 0) or the shape s (channel 1 + s) of the object drawn on top;
 // shares sum to 1. The targets of the DiT's shape-label loss (`train dit --shape-labels`).
 Tensor shape_shares(const WorldClipPick& pick, int64_t spatial, int64_t temporal);
+
+// The plan a grounded DiT is given (DiTConfig::layout_channels): per latent position, the object
+// drawn on top there (by layer, then index; an object's extent is the disc its shape fits in),
+// averaged over the position's pixels and frames: channel 0 the share covered, 1-3 its colour
+// (RGB in [0, 1]), 4-11 its shape (one-hot), 12-13 the place within it (x, y in the object's own
+// rotated frame, in radii), each times the share. Bare background is all zeros. [K, T', H', W'].
+inline constexpr int64_t kLayoutChannels = 14;
+Tensor object_layout(const WorldClipPick& pick, int64_t spatial, int64_t temporal);
+// The same for a whole scene at its own size and length (generation: the expanded prompt's plan).
+Tensor scene_layout(const Scene& scene, int64_t spatial, int64_t temporal);
 
 class WorldLatentDataset final : public LatentDataset {
  public:

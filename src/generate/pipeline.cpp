@@ -20,6 +20,7 @@
 #include "kinema/tensor_file.hpp"
 #include "kinema/train.hpp"
 #include "kinema/world.hpp"
+#include "kinema/world_latents.hpp"
 
 namespace fs = std::filesystem;
 
@@ -278,6 +279,16 @@ GenerateResult Pipeline::generate(const GenerateRequest& request,
   if (c.in_dim > c.out_dim)  // frame conditioning slot: [mask | known], zeros when nothing is given
     fo.condition = r.known.empty() ? no_frame_condition(c, latent) : condition_tensor(r.known, r.frames, r.width, r.height);
   if (c.image_dim > 0) fo.image_context = image_context(r.known, r.frames);  // Wan I2V/FLF2V
+  // The plan: a grounded DiT draws the expanded prompt's objects where its scene puts them. Both
+  // CFG branches see it (guidance steers the text, as with known frames).
+  if (c.layout_channels > 0 && r.layout && out.expanded) {
+    const Tensor layout = world::scene_layout(out.scene, s, tc);  // [K, T, H, W]
+    const Shape& ls = layout.shape();
+    if (ls[0] == c.layout_channels && ls[1] == latent[2] && ls[2] == latent[3] && ls[3] == latent[4])
+      fo.layout = reshape(layout, {1, ls[0], ls[1], ls[2], ls[3]}), out.planned = true;
+    else
+      out.notes.push_back("the plan's layout " + shape_str(ls) + " does not fit this model or latent; text alone");
+  }
   const bool given_first = std::any_of(r.known.begin(), r.known.end(), [](const KnownFrame& k) { return k.index == 0; });
   check(c.image_dim > 0 || !manifest_.keep_grey_latents || given_first, "generate",
         "this Wan I2V model animates a given image: give --image (the first frame)");

@@ -42,6 +42,8 @@ void check_flow_options(const FlowMatchingOptions& o) {
         "flow matching", "outline-blind inputs need --blur in [0, 1] (got ", o.blur_prob, "), --blur-from in (0, 1] (got ",
         o.blur_min_t, ") and 0 <= --blur-sigma-min <= --blur-sigma-max <= 64 (got ", o.blur_sigma_min, ", ",
         o.blur_sigma_max, ")");
+  check(o.layout_drop >= 0 && o.layout_drop <= 1, "flow matching", "--layout-drop must be in [0, 1]; got ",
+        o.layout_drop);
 }
 
 namespace {
@@ -100,6 +102,32 @@ Tensor batch_loss_weight(const std::vector<LatentSample>& samples, const Shape& 
     for (int64_t c = 0; c < C; ++c) w.insert(w.end(), v.begin(), v.end());
   }
   return Tensor::from_vector(w, {int64_t(samples.size()), lat[0], lat[1], lat[2], lat[3]});
+}
+
+// [B, K, T, H, W] from the samples' layout maps, each withheld (zeros) with probability
+// layout_drop: drawn from the sample's own generator after its other draws, and only when it
+// carries a layout, so runs without layouts keep their random streams.
+Tensor batch_layout(const std::vector<LatentSample>& samples, const Shape& lat, const FlowMatchingOptions& o,
+                    std::vector<TrainRng>& srng, int& dropped) {
+  if (!samples[0].layout.defined()) return {};
+  const Shape& ls = samples[0].layout.shape();
+  check(ls.size() == 4 && ls[1] == lat[1] && ls[2] == lat[2] && ls[3] == lat[3], "make_flow_batch",
+        "sample 0's layout is ", shape_str(ls), "; expected [K, T, H, W] with T, H, W = ", lat[1], ", ", lat[2],
+        ", ", lat[3]);
+  const int64_t per = shape_numel(ls);
+  std::vector<float> out(size_t(int64_t(samples.size()) * per), 0.f);
+  for (size_t i = 0; i < samples.size(); ++i) {
+    const Tensor& l = samples[i].layout;
+    check(l.defined() && l.shape() == ls, "make_flow_batch", "sample ", i, "'s layout is ",
+          l.defined() ? shape_str(l.shape()) : std::string("missing"), "; expected ", shape_str(ls), " like sample 0's");
+    if (o.layout_drop > 0 && srng[i].uniform() < o.layout_drop) {
+      ++dropped;
+      continue;
+    }
+    const std::vector<float> v = l.to_vector();
+    std::copy(v.begin(), v.end(), out.begin() + int64_t(i) * per);
+  }
+  return Tensor::from_vector(out, {int64_t(samples.size()), ls[0], ls[1], ls[2], ls[3]});
 }
 
 }  // namespace
@@ -240,6 +268,7 @@ FlowBatch make_flow_batch(const std::vector<LatentSample>& samples, const Tensor
   if (condition_channels > 0) b.condition = Tensor::from_vector(cond, {B, condition_channels, T, H, W});
   b.loss_weight = batch_loss_weight(samples, lat);
   b.token_targets = batch_token_targets(samples, model.patch_size);
+  b.layout = batch_layout(samples, lat, options, srng, b.dropped_layouts);
   return b;
 }
 
@@ -270,6 +299,11 @@ float evaluate_flow_loss(const DiT& model, const LatentDataset& data, const Flow
       Shape cs = shape;
       cs[1] = cond_channels;
       fo.condition = s.condition.defined() ? reshape(s.condition, cs) : no_frame_condition(cfg, shape);
+    }
+    if (cfg.layout_channels > 0 && s.layout.defined()) {
+      Shape ls = s.layout.shape();
+      ls.insert(ls.begin(), 1);
+      fo.layout = reshape(s.layout, ls);
     }
     for (float t : options.t) {
       std::vector<float> xt(x0.size()), v(x0.size());

@@ -129,6 +129,7 @@ StepStats DiTTrainer::step() {
     DiTForwardOptions fo;
     fo.compute = options_.compute;
     fo.condition = b.condition;
+    fo.layout = b.layout;
     fo.context_lens = b.context_lens;
     fo.checkpointing = options_.checkpointing;
     if (options_.split == TrainLoopOptions::Split::sequence) fo.sequence_parallel = options_.comm;

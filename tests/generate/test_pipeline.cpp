@@ -2,13 +2,18 @@
 // frame count and size, conditioning-slot handling, and errors a user can act on.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <unistd.h>
 
 #include "kinema/context.hpp"
 #include "kinema/error.hpp"
 #include "kinema/pipeline.hpp"
+#include "kinema/tensor_file.hpp"
+#include "kinema/world_latents.hpp"
+#include "temp_dir.hpp"
 #include "tiny_bundle.hpp"
 
 namespace fs = std::filesystem;
@@ -107,6 +112,40 @@ TEST(Pipeline, ExpandsThePromptIntoADetailedCaptionUnlessAskedNotTo) {
   EXPECT_NE(e.caption.find("red"), std::string::npos);
   r.expand = false;
   EXPECT_EQ(p.generate(r).caption, r.prompt);
+}
+
+// A DiT with a layout path is given the expanded prompt's plan (world::scene_layout) in both
+// CFG branches; without one, with --no-layout, or for a prompt used as written, text alone.
+TEST(Pipeline, AGroundedModelDrawsFromTheExpandedPromptsPlanUnlessAskedNotTo) {
+  const fs::path dir = test::process_temp_dir("kinema_grounded_bundle");
+  const fs::path tiny = tiny_bundle();
+  TensorFile dit = load_tensors((tiny / "dit.safetensors").string());
+  DiTConfig c = infer_dit_config(dit.tensors, dit.metadata);
+  c.layout_channels = world::kLayoutChannels;
+  add_missing_at_zero(dit.tensors, c);
+  std::vector<float> w(size_t(shape_numel(dit.tensors["layout_embedding.weight"].shape())));
+  for (size_t i = 0; i < w.size(); ++i) w[i] = 0.5f * std::sin(0.7f * float(i));  // not at zero: the plan shows
+  dit.tensors["layout_embedding.weight"] = Tensor::from_vector(w, dit.tensors["layout_embedding.weight"].shape());
+  std::ifstream tok(tiny / "tokenizer.model", std::ios::binary);
+  write_model_bundle(dir.string(), Pipeline::load(tiny.string()).manifest(),
+                     std::string(std::istreambuf_iterator<char>(tok), {}),
+                     load_tensors((tiny / "text_encoder.safetensors").string()),
+                     load_tensors((tiny / "vae.safetensors").string()), dit);
+  Pipeline grounded = Pipeline::load(dir.string());
+  EXPECT_EQ(grounded.dit().config().layout_channels, world::kLayoutChannels);
+  GenerateRequest r;
+  r.prompt = "a red circle moves right", r.seed = 3, r.steps = 2, r.threads = 1;
+  const GenerateResult planned = grounded.generate(r);
+  EXPECT_TRUE(planned.expanded);
+  EXPECT_TRUE(planned.planned);
+  r.layout = false;
+  const GenerateResult text_alone = grounded.generate(r);
+  EXPECT_FALSE(text_alone.planned);
+  EXPECT_NE(planned.frames[2].rgb, text_alone.frames[2].rgb);
+  r.layout = true, r.expand = false;
+  EXPECT_FALSE(grounded.generate(r).planned);
+  r.expand = true;
+  EXPECT_FALSE(Pipeline::load(tiny.string()).generate(r).planned);  // no layout path
 }
 
 TEST(Pipeline, OneFrameIsAnImageAndOtherSizesWork) {

@@ -2,6 +2,7 @@
 // dropout, conditioning layout), data order and RNG state.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "kinema/autograd.hpp"
@@ -216,6 +217,55 @@ TEST(Flow, LossWeighsEachPositionOverEveryChannelAndIsThePlainMeanSquareWithout)
   samples[1].loss_weight = Tensor();
   TrainRng rng3(3);
   EXPECT_THROW(make_flow_batch(samples, data.empty_context(), 0, tiny(), o, rng3), Error);
+}
+
+// Layout maps ride along with their samples; a share layout_drop of them is withheld (zeros),
+// at about that rate, and none of it moves x_t or the velocity.
+TEST(Flow, LayoutsAreBatchedAndWithheldAtTheDropRateWithoutChangingOtherDraws) {
+  SyntheticLatentDataset data;  // latents [4, 2, 4, 4]
+  std::vector<LatentSample> samples;
+  for (int i = 0; i < 8; ++i) {
+    samples.push_back(data.get(i));
+    std::vector<float> l(3 * 32);
+    for (size_t j = 0; j < l.size(); ++j) l[j] = 1.f + float(i) + 0.01f * float(j);  // never zero
+    samples.back().layout = Tensor::from_vector(l, {3, 2, 4, 4});
+  }
+  std::vector<LatentSample> bare = samples;
+  for (LatentSample& s : bare) s.layout = Tensor();
+  FlowMatchingOptions o;
+  o.layout_drop = 0;
+  TrainRng a(4), z(4);
+  const FlowBatch kept = make_flow_batch(samples, data.empty_context(), 0, tiny(), o, a);
+  const FlowBatch plain = make_flow_batch(bare, data.empty_context(), 0, tiny(), o, z);
+  EXPECT_FALSE(plain.layout.defined());
+  ASSERT_EQ(kept.layout.shape(), (Shape{8, 3, 2, 4, 4}));
+  EXPECT_EQ(kept.dropped_layouts, 0);
+  const std::vector<float> l = kept.layout.to_vector();
+  for (size_t i = 0; i < 8; ++i) EXPECT_EQ(std::vector<float>(l.begin() + i * 96, l.begin() + (i + 1) * 96), samples[i].layout.to_vector());
+  EXPECT_EQ(kept.x_t.to_vector(), plain.x_t.to_vector());
+  o.layout_drop = 0.5f;
+  int dropped = 0, total = 0;
+  for (uint64_t seed = 0; seed < 50; ++seed) {
+    TrainRng r(seed), q(seed);
+    const FlowBatch b = make_flow_batch(samples, data.empty_context(), 0, tiny(), o, r);
+    const FlowBatch c = make_flow_batch(bare, data.empty_context(), 0, tiny(), o, q);
+    EXPECT_EQ(b.velocity.to_vector(), c.velocity.to_vector());
+    EXPECT_EQ(b.dropped, c.dropped);  // caption dropout draws as before
+    const std::vector<float> v = b.layout.to_vector();
+    int zeros = 0;
+    for (size_t i = 0; i < 8; ++i) zeros += std::all_of(v.begin() + i * 96, v.begin() + (i + 1) * 96, [](float x) { return x == 0; });
+    EXPECT_EQ(zeros, b.dropped_layouts);
+    dropped += zeros, total += 8;
+  }
+  EXPECT_NEAR(double(dropped) / total, 0.5, 0.08);
+  o.layout_drop = 1.5f;
+  TrainRng d(4);
+  EXPECT_THROW(make_flow_batch(samples, data.empty_context(), 0, tiny(), o, d), Error);
+  o.layout_drop = 0;
+  samples[3].layout = Tensor();
+  EXPECT_THROW(make_flow_batch(samples, data.empty_context(), 0, tiny(), o, d), Error);
+  samples[3].layout = Tensor::zeros({3, 1, 4, 4});
+  EXPECT_THROW(make_flow_batch(samples, data.empty_context(), 0, tiny(), o, d), Error);
 }
 
 TEST(Flow, DataOrderIsAPermutationPerEpochAndSeekable) {

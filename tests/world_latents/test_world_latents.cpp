@@ -3,6 +3,7 @@
 // held-out scene; `kinema vae stats|recon` and `kinema train dit --data world`.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -391,6 +392,96 @@ TEST(WorldLatents, GetGivesShapeLabelsOnTheLatentGridWhenAsked) {
   EXPECT_EQ(s.token_labels.to_vector(), shape_shares(labelled.pick(5), 4, 4).to_vector());
 }
 
+// The layout map (object_layout): per latent position, the top object's share, colour, shape
+// and place within it, from the plan alone; bare background is all zeros.
+TEST(WorldLatents, ObjectLayoutTellsEachPositionItsTopObjectsColourShapeAndPlace) {
+  WorldClipPick p;
+  p.scene.width = p.scene.height = 32, p.scene.frames = 5;
+  Object circle, square;  // one place, ~(10, 16): latent position (4, 2) is the middle
+  circle.shape = world::Shape::circle, square.shape = world::Shape::square;
+  circle.size = square.size = Size::large;
+  circle.x = square.x = 0.3, circle.y = square.y = 0.5;
+  circle.color = Color::red, square.color = Color::blue;
+  square.layer = -1;  // drawn first: the circle lies on top
+  p.scene.objects = {circle, square};
+  p.frames = 5, p.crop_w = p.crop_h = 32;
+  const int64_t K = kLayoutChannels;
+  ASSERT_EQ(K, 14);
+  auto at = [](const std::vector<float>& v, int64_t k, int64_t f, int64_t y, int64_t x) {
+    return v[size_t(((k * 2 + f) * 8 + y) * 8 + x)];
+  };
+  const Tensor t = object_layout(p, 4, 4);
+  ASSERT_EQ(t.shape(), (kinema::Shape{K, 2, 8, 8}));
+  const std::vector<float> v = t.to_vector();
+  uint8_t red[3], blue[3];
+  color_rgb(Color::red, red), color_rgb(Color::blue, blue);
+  EXPECT_FLOAT_EQ(at(v, 0, 0, 4, 2), 1.f);  // wholly inside
+  for (int c = 0; c < 3; ++c) EXPECT_NEAR(at(v, 1 + c, 0, 4, 2), red[c] / 255.0, 1e-6);
+  EXPECT_FLOAT_EQ(at(v, 4 + int(world::Shape::circle), 0, 4, 2), 1.f);
+  EXPECT_FLOAT_EQ(at(v, 4 + int(world::Shape::square), 0, 4, 2), 0.f);
+  for (int64_t k = 0; k < K; ++k) EXPECT_FLOAT_EQ(at(v, k, 0, 0, 7), 0.f) << k;  // a bare corner
+  EXPECT_EQ(at(v, 0, 1, 4, 2), 1.f);  // still objects: the same later
+  EXPECT_LT(at(v, 12, 0, 4, 1), 0.f);  // left of the centre: x < 0; right: x > 0
+  EXPECT_GT(at(v, 12, 0, 4, 3), 0.f);
+  EXPECT_LT(at(v, 13, 0, 2, 2), 0.f);  // above: y < 0
+  // Every position the drawn objects cover well lies in the plan.
+  const std::vector<float> cover = object_coverage(p, 4, 4).to_vector();
+  for (size_t i = 0; i < cover.size(); ++i)
+    if (cover[i] == 1.f) {
+      EXPECT_GT(v[i], 0.f) << i;
+    }
+  // The place is in the object's own frame: turned a quarter, (x, y) becomes (y, -x).
+  WorldClipPick turned = p;
+  for (Object& o : turned.scene.objects) o.angle = M_PI / 2;
+  const std::vector<float> r = object_layout(turned, 4, 4).to_vector();
+  for (auto [y, x] : {std::pair<int64_t, int64_t>{4, 3}, {3, 1}}) {
+    EXPECT_NEAR(at(r, 12, 0, y, x), at(v, 13, 0, y, x), 1e-5);
+    EXPECT_NEAR(at(r, 13, 0, y, x), -at(v, 12, 0, y, x), 1e-5);
+  }
+  p.scene.objects[1].layer = 1;  // now the square is drawn last
+  const std::vector<float> swapped = object_layout(p, 4, 4).to_vector();
+  EXPECT_FLOAT_EQ(at(swapped, 4 + int(world::Shape::square), 0, 4, 2), 1.f);
+  EXPECT_NEAR(at(swapped, 3, 0, 4, 2), blue[2] / 255.0, 1e-6);
+  p.crop_w = 30;
+  EXPECT_THROW(object_layout(p, 4, 4), Error);
+}
+
+TEST(WorldLatents, ObjectLayoutFollowsAMovingObjectAndAWholeSceneMatchesItsFullFramePick) {
+  Scene s;
+  s.width = s.height = 32, s.frames = 9;
+  Object o;
+  o.size = Size::small, o.x = 0.25, o.y = 0.5, o.behavior = Behavior::move, o.dir = Dir::right, o.speed = 0.9;
+  s.objects = {o};
+  const Tensor t = scene_layout(s, 4, 4);  // [K, 3, 8, 8]
+  ASSERT_EQ(t.shape(), (kinema::Shape{kLayoutChannels, 3, 8, 8}));
+  const std::vector<float> v = t.to_vector();
+  auto centre_x = [&](int64_t f) {
+    double mass = 0, moment = 0;
+    for (int64_t y = 0; y < 8; ++y)
+      for (int64_t x = 0; x < 8; ++x) mass += v[size_t((f * 8 + y) * 8 + x)], moment += x * v[size_t((f * 8 + y) * 8 + x)];
+    return moment / mass;
+  };
+  EXPECT_GT(centre_x(1), centre_x(0) + 0.3);
+  EXPECT_GT(centre_x(2), centre_x(1) + 0.3);
+  WorldClipPick p;
+  p.scene = s, p.frames = 9, p.crop_w = p.crop_h = 32;
+  EXPECT_EQ(object_layout(p, 4, 4).to_vector(), v);
+}
+
+TEST(WorldLatents, GetGivesTheLayoutOnTheLatentGridWhenAsked) {
+  Models& m = models();
+  WorldLatentOptions o = small();
+  WorldLatentDataset plain(m.vae, m.encoder, tokenizer(), o);
+  o.layout = true;
+  WorldLatentDataset planned(m.vae, m.encoder, tokenizer(), o);
+  EXPECT_EQ(planned.cache_key(), plain.cache_key());  // mu does not change
+  EXPECT_FALSE(plain.get(5).layout.defined());
+  const LatentSample s = planned.get(5);
+  const kinema::Shape ls = s.latent.shape();
+  EXPECT_EQ(s.layout.shape(), (kinema::Shape{kLayoutChannels, ls[1], ls[2], ls[3]}));
+  EXPECT_EQ(s.layout.to_vector(), object_layout(planned.pick(5), 4, 4).to_vector());
+}
+
 TEST(WorldLatents, TrainsTheDiTWithBucketedMicroBatches) {
   Models& m = models();
   WorldLatentDataset data(m.vae, m.encoder, tokenizer(), small());
@@ -564,6 +655,23 @@ TEST(WorldLatentsCli, TrainDitOnWorldDataAndPrecompute) {
   std::vector<std::string> both = warm;
   both.push_back("--resume");
   EXPECT_NE(error_of(cli::cmd_train, both).find("--init starts a new run"), std::string::npos);
+
+  // --layout 1 grows --init's DiT a layout path at zero and trains it on each clip's plan.
+  std::vector<std::string> grounded = common;
+  grounded[9] = (dir / "grounded").string();  // --out
+  grounded.insert(grounded.end(), {"--init", from, "--layout", "1", "--layout-drop", "0", "--lr", "1e-3"});
+  ASSERT_EQ(run(cli::cmd_train, grounded), 0);
+  auto [grounded_dit, grounded_text] =
+      split_text_encoder(load_tensors(find_checkpoint((dir / "grounded").string()) + "/model.safetensors"));
+  const DiT planned = DiT::from_tensors(grounded_dit);
+  EXPECT_EQ(planned.config().layout_channels, kLayoutChannels);
+  const std::vector<float> lw = planned.weight("layout_embedding.weight").to_vector();
+  EXPECT_TRUE(std::any_of(lw.begin(), lw.end(), [](float v) { return v != 0; }));  // it trained
+  std::vector<std::string> bad = grounded;
+  bad[bad.size() - 5] = "2";  // --layout 2
+  EXPECT_NE(error_of(cli::cmd_train, bad).find("--layout must be 0 or 1"), std::string::npos);
+  EXPECT_NE(error_of(cli::cmd_train, {"train", "dit", "--steps", "1", "--out", "/tmp/x", "--layout", "1"})
+                .find("--layout needs --data world"), std::string::npos);
   fs::remove_all(dir);
 }
 

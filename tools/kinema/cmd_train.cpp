@@ -35,10 +35,14 @@ namespace {
 
 // Gives warm-start weights the pooled-text and position paths the model asks for, at zero (the
 // model computes what it did): the tensors its config lists with them and the file lacks.
-void add_paths(TensorFile& dit, bool pooled_text, bool absolute_position) {
+void add_paths(TensorFile& dit, const DiTConfig& want) {
   DiTConfig c = infer_dit_config(dit.tensors, dit.metadata);
-  c.pooled_text = c.pooled_text || pooled_text;
-  c.absolute_position = c.absolute_position || absolute_position;
+  c.pooled_text = c.pooled_text || want.pooled_text;
+  c.absolute_position = c.absolute_position || want.absolute_position;
+  check(c.layout_channels == 0 || want.layout_channels == 0 || c.layout_channels == want.layout_channels,
+        "train dit", "--init's layout path has ", c.layout_channels, " channels; --layout asks for ",
+        want.layout_channels);
+  c.layout_channels = std::max(c.layout_channels, want.layout_channels);
   add_missing_at_zero(dit.tensors, c);
 }
 
@@ -81,6 +85,7 @@ struct TrainCli : TrainLoopCli {
   DataDefault joint_text{0, 1};      // train the text encoder with the DiT (world data)
   DataDefault pooled_text{0, 1};     // DiTConfig::pooled_text (a new model, or added to --init's)
   DataDefault position{0, 0};        // DiTConfig::absolute_position (likewise; off until a shipped model has it)
+  int64_t layout = 0;  // DiTConfig::layout_channels = world::kLayoutChannels (a new model, or added to --init's)
   uint64_t init_seed = 1;
   std::string patch;  // "TxHxW"; "": 1x2x2 for a new model, --init's own
   TrainCli() {
@@ -141,6 +146,11 @@ const std::vector<Option<TrainCli>>& options() {
       {"--position", "0|1", "each token's place in the frame added after patch_embedding (pos_embedding; kinema's, "
                             "not Wan's: RoPE alone gives only relative offsets); with --init, added at zero",
        KD(position)},
+      {"--layout", "0|1", "world data: ground the DiT on each clip's layout map (where each object is, its colour, "
+                          "shape and place within it; layout_embedding, kinema's), which generation takes from the "
+                          "expanded prompt's plan; with --init, added at zero", KI(layout)},
+      {"--layout-drop", "P", "with --layout: share of samples trained without their layout (text alone)",
+       KF(trainer.flow.layout_drop)},
       {"--init", "FILE", "warm start from these DiT weights (e.g. models/default/dit.safetensors, or a run's "
                          "ema.safetensors, whose text encoder then replaces --text-encoder); fresh optimizer and schedule", KS(init)},
       {"--latents", "N", "synthetic data: number of latents", KI(data.count)},
@@ -279,13 +289,17 @@ int train_dit(int argc, char** argv) {
   if (world_data) c.model.freq_dim = 256;
   c.model.pooled_text = c.pooled_text.get(world_data) != 0;
   c.model.absolute_position = c.position.get(world_data) != 0;
+  check(c.layout == 0 || c.layout == 1, "train dit", "--layout must be 0 or 1; got ", c.layout);
+  check(c.layout == 0 || world_data, "train dit", "--layout needs --data world (the world knows where its objects are)");
+  c.model.layout_channels = c.layout ? world::kLayoutChannels : 0;
+  c.world.layout = c.layout != 0;
   const int64_t mask_channels = c.mask_channels.get(world_data);
 
   // --init: the DiT's weights, and the text encoder trained with it when the file carries one.
   auto [init_dit, init_text] = c.init.empty() ? std::pair<TensorFile, TensorFile>{}
                                               : split_text_encoder(load_tensors(c.init));
   if (!c.patch.empty()) c.model.patch_size = parse_patch(c.patch);
-  if (!c.init.empty()) add_paths(init_dit, c.model.pooled_text, c.model.absolute_position);
+  if (!c.init.empty()) add_paths(init_dit, c.model);
   if (!c.init.empty() && !c.patch.empty()) repatch_dit(init_dit, c.model.patch_size);
   std::unique_ptr<LatentDataset> data;
   bool joint = false;

@@ -49,6 +49,11 @@ std::vector<Option<Cli>> guidance_options() {
        "projected guidance: cap on the guidance step's RMS per latent frame, in latent units (0: none; default: "
        "the model's)",
        KINEMA_OPT_FLOAT(req.guidance_cap)},
+      {"--no-layout", "",
+       "a model with a layout path draws from the caption alone, without the expanded prompt's plan (where each "
+       "object is, its colour and shape)",
+       [](const Cli& c) { return std::string(c.req.layout ? "off" : "on"); },
+       [](Cli& c, const std::string&) { c.req.layout = false; }},
   };
 }
 template <class Cli>

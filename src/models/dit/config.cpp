@@ -67,6 +67,7 @@ void DiTConfig::validate() const {
   for (int64_t p : patch_size) check(p > 0, "dit", "patch sizes must be positive");
   check(in_dim >= out_dim, "dit", "in_dim ", in_dim, " < out_dim ", out_dim,
         "; conditioning channels are added to the input, never removed");
+  check(layout_channels >= 0, "dit", "layout_channels must be >= 0; got ", layout_channels);
   check(image_dim >= 0 && image_tokens >= 0 && (image_tokens == 0 || image_dim > 0), "dit",
         "image_tokens ", image_tokens, " needs an image branch (image_dim > 0); got image_dim ", image_dim);
 }
@@ -89,6 +90,11 @@ std::vector<std::pair<std::string, Shape>> dit_parameter_shapes(const DiTConfig&
   add_linear(out, "time_projection.1", 6 * c.dim, c.dim);  // .0 is SiLU
   if (c.pooled_text) add_linear(out, "text_pool", c.dim, c.dim);
   if (c.absolute_position) add_linear(out, "pos_embedding", c.dim, kDiTPositionFeatures);
+  if (c.layout_channels > 0) {
+    out.emplace_back("layout_embedding.weight",
+                     Shape{c.dim, c.layout_channels, c.patch_size[0], c.patch_size[1], c.patch_size[2]});
+    out.emplace_back("layout_embedding.bias", Shape{c.dim});
+  }
   for (int64_t i = 0; i < c.num_layers; ++i) {
     std::string b = "blocks." + std::to_string(i);
     out.emplace_back(b + ".modulation", Shape{1, 6, c.dim});
@@ -149,6 +155,14 @@ DiTConfig infer_dit_config(const std::map<std::string, Tensor>& t,
   c.cross_attn_norm = c.num_layers == 0 || t.count("blocks.0.norm3.weight");
   c.pooled_text = t.count("text_pool.weight") > 0;
   c.absolute_position = t.count("pos_embedding.weight") > 0;
+  if (t.count("layout_embedding.weight")) {
+    const Tensor& le = need(t, "layout_embedding.weight", 5);  // [dim, K, pt, ph, pw]
+    KINEMA_CHECK(le.size(0) == c.dim && le.size(2) == c.patch_size[0] && le.size(3) == c.patch_size[1] &&
+                     le.size(4) == c.patch_size[2],
+                 "dit", "tensor \"layout_embedding.weight\" has shape ", shape_str(le.shape()), "; expected [",
+                 c.dim, ", K, ", c.patch_size[0], ", ", c.patch_size[1], ", ", c.patch_size[2], "]");
+    c.layout_channels = le.size(1);
+  }
   const Tensor& hw = need(t, "head.head.weight", 2);  // [out * pt*ph*pw, dim]
   KINEMA_CHECK(hw.size(0) % c.patch_volume() == 0, "dit", "tensor \"head.head.weight\" has ",
                hw.size(0), " outputs; expected a multiple of the patch volume ", c.patch_volume());

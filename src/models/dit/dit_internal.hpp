@@ -32,6 +32,9 @@ struct Run {
 // x [B, C, T, H, W] -> tokens [B, N, dim] through patch_embedding (a Conv3d with stride = kernel,
 // run as one GEMM over flattened patches). Fills run.grid_*.
 Tensor patchify(Run& run, const Tensor& x);
+// options.layout [B, K, T, H, W] (zeros when undefined) -> [B, N, dim] through layout_embedding,
+// on the patch grid patchify set.
+Tensor layout_tokens(const Run& run, int64_t batch);
 // tokens [B, N, C_out*pt*ph*pw] -> [B, C_out, T, H, W]
 Tensor unpatchify(const Run& run, const Tensor& tokens);
 // t [B] (or [B, N]: every element) -> [B·N, freq_dim]: [cos(t * 10000^(-i/half)), sin(...)], i < half = freq_dim / 2

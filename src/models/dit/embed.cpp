@@ -28,6 +28,23 @@ Tensor Run::linear_with(const Tensor& x, const Tensor& w, const Tensor& b, DType
   return linear_autocast(x, w, b, compute);
 }
 
+namespace {
+
+// x [B, K, T, H, W] on run's patch grid -> [B, N, dim] through the Conv3d `name` (stride = kernel):
+// one GEMM over flattened patches.
+Tensor embed_patches(const Run& run, Tensor x, const std::string& name) {
+  const DiTConfig& c = run.config();
+  const auto& [pt, ph, pw] = c.patch_size;
+  const int64_t B = x.size(0), K = x.size(1), N = run.grid_t * run.grid_h * run.grid_w, P = c.patch_volume();
+  x = reshape(x, {B, K, run.grid_t, pt, run.grid_h, ph, run.grid_w, pw});  // [B, K, T', pt, H', ph, W', pw]
+  x = permute(x, {0, 2, 4, 6, 1, 3, 5, 7});                                 // [B, T', H', W', K, pt, ph, pw]
+  x = reshape(x, {B, N, K * P});                                            // [B, N, K*pt*ph*pw]
+  Tensor w = reshape(run.param(name + ".weight"), {c.dim, K * P});          // [dim, K*pt*ph*pw]
+  return run.linear_with(x, w, run.model.weight(name + ".bias"), run.options.compute);  // [B, N, dim]
+}
+
+}  // namespace
+
 Tensor patchify(Run& run, const Tensor& x_in) {
   const DiTConfig& c = run.config();
   KINEMA_CHECK(x_in.ndim() == 5, "dit", "latent must be [B, C, T, H, W]; got ", shape_str(x_in.shape()));
@@ -50,14 +67,18 @@ Tensor patchify(Run& run, const Tensor& x_in) {
     x = concat({x, cast(cond, DType::f32)}, 1);  // [B, in_dim, T, H, W]
   }
   run.grid_t = T / pt, run.grid_h = H / ph, run.grid_w = W / pw;
-  int64_t N = run.grid_t * run.grid_h * run.grid_w, P = c.patch_volume();
-  x = reshape(x, {B, c.in_dim, run.grid_t, pt, run.grid_h, ph, run.grid_w, pw});  // [B, C, T', pt, H', ph, W', pw]
-  x = permute(x, {0, 2, 4, 6, 1, 3, 5, 7});  // [B, T', H', W', C, pt, ph, pw]
-  x = reshape(x, {B, N, c.in_dim * P});      // [B, N, C*pt*ph*pw]
-  // A Conv3d whose stride equals its kernel is one GEMM over flattened patches.
-  Tensor w = run.param("patch_embedding.weight");  // [dim, C, pt, ph, pw]
-  w = reshape(w, {c.dim, c.in_dim * P});           // [dim, C*pt*ph*pw]
-  return run.linear_with(x, w, run.model.weight("patch_embedding.bias"), run.options.compute);  // [B, N, dim]
+  return embed_patches(run, x, "patch_embedding");
+}
+
+Tensor layout_tokens(const Run& run, int64_t batch) {
+  const DiTConfig& c = run.config();
+  const auto& [pt, ph, pw] = c.patch_size;
+  const Shape want{batch, c.layout_channels, run.grid_t * pt, run.grid_h * ph, run.grid_w * pw};
+  const Tensor& layout = run.options.layout;
+  if (!layout.defined()) return embed_patches(run, Tensor::zeros(want), "layout_embedding");
+  KINEMA_CHECK(layout.shape() == want, "dit", "layout ", shape_str(layout.shape()), " must be [B, K, T, H, W] = ",
+               shape_str(want), " (K = the model's layout channels, T, H, W the latent's)");
+  return embed_patches(run, cast(layout, DType::f32), "layout_embedding");
 }
 
 Tensor unpatchify(const Run& run, const Tensor& tokens) {

@@ -34,8 +34,9 @@ std::vector<float> init_values(const std::string& name, const Shape& shape, DiTI
   std::vector<float> v(size_t(shape_numel(shape)), 0.f);
   std::normal_distribution<float> normal(0.f, 1.f);
   bool random = init == DiTInit::random;
-  if (name.rfind("text_pool.", 0) == 0 || name.rfind("pos_embedding.", 0) == 0) {
-    // zero: a model given the pooled or position path starts out computing what it did without it
+  if (name.rfind("text_pool.", 0) == 0 || name.rfind("pos_embedding.", 0) == 0 ||
+      name.rfind("layout_embedding.", 0) == 0) {
+    // zero: a model given the pooled, position or layout path starts out computing what it did without it
   } else if (ends_with(name, "modulation")) {  // torch.randn(1, k, dim) / dim**0.5
     float s = 1.f / std::sqrt(float(shape.back()));
     for (float& x : v) x = normal(rng) * s;
@@ -201,6 +202,9 @@ Tensor DiT::forward(const Tensor& x, const Tensor& t, const Tensor& context,
 
   Tensor tokens = dit::patchify(run, x);  // [B, N, D]
   if (c.absolute_position) tokens = add(tokens, position_embedding(run));  // broadcast over B
+  KINEMA_CHECK(c.layout_channels > 0 || !options.layout.defined(), "dit",
+               "a layout was given but this DiT has no layout path (layout_embedding)");
+  if (c.layout_channels > 0) tokens = add(tokens, dit::layout_tokens(run, B));
   trace("patch_embedding", tokens);
   KINEMA_CHECK(t.ndim() == 1 || t.size(1) == tokens.size(1), "dit", "per-token timesteps must be [B, tokens] = [", B,
                ", ", tokens.size(1), "] for this latent; got ", shape_str(t.shape()));

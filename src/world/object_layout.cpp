@@ -1,0 +1,90 @@
+// The layout map a grounded DiT is given (world::object_layout; DiTConfig::layout_channels): what
+// each latent position should show, from the plan alone (the objects' places, sizes, colours,
+// shapes and turns over time), never from rendered pixels, so generation can give the same map
+// from an expanded prompt's scene as training gives from a clip's.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "kinema/error.hpp"
+#include "kinema/world_latents.hpp"
+#include "world/internal.hpp"
+
+namespace kinema::world {
+namespace {
+
+// An object's extent: the disc its unit-radius shape path fits in (a little slack for the
+// heart's and star's outer points), in radii.
+constexpr double kExtent = 1.05;
+
+// Drawing order (render_frame): by layer, then by index; the last drawn is on top.
+std::vector<size_t> drawing_order(const Scene& s) {
+  std::vector<size_t> order(s.objects.size());
+  std::iota(order.begin(), order.end(), size_t(0));
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return s.objects[a].layer < s.objects[b].layer; });
+  return order;
+}
+
+// Adds one frame's pixels into the sums of latent frame t: for each crop pixel, the top object
+// whose extent holds the pixel centre.
+void add_frame(const WorldClipPick& p, const FrameState& st, const std::vector<size_t>& order,
+               int64_t spatial, int64_t t, int64_t H, int64_t W, std::vector<double>& sum) {
+  const Scene& s = p.scene;
+  const double scale = st.camera.zoom * s.height;  // pixels per world unit (render.cpp's View)
+  const int64_t volume = int64_t(sum.size()) / kLayoutChannels;  // T * H * W: one channel's plane
+  for (int y = 0; y < p.crop_h; ++y)
+    for (int x = 0; x < p.crop_w; ++x) {
+      const double wx = (p.crop_x + x + 0.5 - s.width / 2.0) / scale + st.camera.cx;
+      const double wy = (p.crop_y + y + 0.5 - s.height / 2.0) / scale + st.camera.cy;
+      for (auto it = order.rbegin(); it != order.rend(); ++it) {
+        const ObjectState& o = st.objects[*it];
+        if (!o.visible || o.radius <= 0) continue;
+        const double dx = (wx - o.x) / o.radius, dy = (wy - o.y) / o.radius;
+        if (dx * dx + dy * dy > kExtent * kExtent) continue;
+        uint8_t rgb[3];
+        color_rgb(o.color, rgb);
+        const double c = std::cos(o.angle), sn = std::sin(o.angle);
+        const double v[kLayoutChannels] = {1, rgb[0] / 255.0, rgb[1] / 255.0, rgb[2] / 255.0, 0, 0, 0, 0, 0, 0,
+                                           0, 0, c * dx + sn * dy, -sn * dx + c * dy};  // place, unrotated
+        double* out = sum.data() + (t * H + y / spatial) * W + x / spatial;
+        for (int64_t k = 0; k < kLayoutChannels; ++k) out[k * volume] += v[k];
+        out[(4 + int64_t(s.objects[*it].shape)) * volume] += 1;
+        break;
+      }
+    }
+}
+
+}  // namespace
+
+Tensor object_layout(const WorldClipPick& p, int64_t spatial, int64_t temporal) {
+  static_assert(kLayoutChannels == 6 + kShapeCount, "layout channels: share, RGB, shapes, x, y");
+  check_latent_grid(p, spatial, temporal, "object_layout");
+  const std::vector<FrameState> states = simulate(p.scene);
+  const std::vector<size_t> order = drawing_order(p.scene);
+  const int64_t T = 1 + (p.frames - 1) / temporal, H = p.crop_h / spatial, W = p.crop_w / spatial;
+  std::vector<double> sum(size_t(kLayoutChannels * T * H * W), 0.0);  // [K, T, H, W]
+  std::vector<int> frames_in(size_t(T), 0);
+  for (int f = 0; f < p.frames; ++f) {
+    const int64_t t = f == 0 ? 0 : (f - 1) / temporal + 1;  // causal: frame 0 alone, then groups
+    ++frames_in[size_t(t)];
+    add_frame(p, states[size_t(p.first_frame + f)], order, spatial, t, H, W, sum);
+  }
+  std::vector<float> out(sum.size());
+  const int64_t plane = H * W, volume = T * plane;
+  for (size_t i = 0; i < out.size(); ++i) {
+    const int64_t t = (int64_t(i) % volume) / plane;
+    out[i] = float(sum[i] / double(frames_in[size_t(t)] * spatial * spatial));
+  }
+  return Tensor::from_vector(out, {kLayoutChannels, T, H, W});
+}
+
+Tensor scene_layout(const Scene& scene, int64_t spatial, int64_t temporal) {
+  WorldClipPick p;
+  p.scene = scene;
+  p.first_frame = 0, p.frames = scene.frames;
+  p.crop_w = scene.width, p.crop_h = scene.height;
+  return object_layout(p, spatial, temporal);
+}
+
+}  // namespace kinema::world

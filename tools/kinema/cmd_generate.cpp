@@ -260,6 +260,9 @@ int cmd_generate(int argc, char** argv) {
     std::fprintf(stderr, "\n");
     if (r.expand) std::fprintf(stderr, "caption: %s\n", g.caption.c_str());
     for (const auto& n : g.notes) std::fprintf(stderr, "note: %s\n", n.c_str());
+    if (g.planned)
+      std::fprintf(stderr, "plan: the model draws the caption's %zu object(s) where the expanded scene puts them "
+                           "(--no-layout: from the caption alone)\n", g.scene.objects.size());
   }
 
   Provenance prov;

@@ -334,7 +334,9 @@ TEST(WorldLatents, GetGivesTheObjectWeightOnTheLatentGridWhenAsked) {
   EXPECT_THROW(WorldLatentDataset(m.vae, m.encoder, tokenizer(), o), Error);
 }
 
-TEST(WorldLatents, ShapeSharesNameTheShapeOnTopAtEachPositionAndSumToOne) {
+// A 32x32, 5-frame clip of a large red circle lying on a large blue square at one place, ~(10, 16):
+// latent position (4, 2) (x4) is the middle.
+WorldClipPick red_circle_over_blue_square() {
   WorldClipPick p;
   p.scene.width = p.scene.height = 32, p.scene.frames = 5;
   Object circle, square;  // one place, ~(10, 16): latent position (4, 2) is the middle
@@ -345,6 +347,11 @@ TEST(WorldLatents, ShapeSharesNameTheShapeOnTopAtEachPositionAndSumToOne) {
   square.layer = -1;  // drawn first: the circle lies on top
   p.scene.objects = {circle, square};
   p.frames = 5, p.crop_w = p.crop_h = 32;
+  return p;
+}
+
+TEST(WorldLatents, ShapeSharesNameTheShapeOnTopAtEachPositionAndSumToOne) {
+  WorldClipPick p = red_circle_over_blue_square();
   const int kCircle = 1 + int(world::Shape::circle), kSquare = 1 + int(world::Shape::square);
   auto at = [](const std::vector<float>& v, int64_t f, int64_t y, int64_t x, int k) {
     return v[size_t(((f * 8 + y) * 8 + x) * 9 + k)];
@@ -395,16 +402,7 @@ TEST(WorldLatents, GetGivesShapeLabelsOnTheLatentGridWhenAsked) {
 // The layout map (object_layout): per latent position, the top object's share, colour, shape
 // and place within it, from the plan alone; bare background is all zeros.
 TEST(WorldLatents, ObjectLayoutTellsEachPositionItsTopObjectsColourShapeAndPlace) {
-  WorldClipPick p;
-  p.scene.width = p.scene.height = 32, p.scene.frames = 5;
-  Object circle, square;  // one place, ~(10, 16): latent position (4, 2) is the middle
-  circle.shape = world::Shape::circle, square.shape = world::Shape::square;
-  circle.size = square.size = Size::large;
-  circle.x = square.x = 0.3, circle.y = square.y = 0.5;
-  circle.color = Color::red, square.color = Color::blue;
-  square.layer = -1;  // drawn first: the circle lies on top
-  p.scene.objects = {circle, square};
-  p.frames = 5, p.crop_w = p.crop_h = 32;
+  WorldClipPick p = red_circle_over_blue_square();
   const int64_t K = kLayoutChannels;
   ASSERT_EQ(K, 14);
   auto at = [](const std::vector<float>& v, int64_t k, int64_t f, int64_t y, int64_t x) {

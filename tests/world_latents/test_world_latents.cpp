@@ -385,18 +385,21 @@ TEST(WorldLatents, ShapeSharesNameTheShapeOnTopAtEachPositionAndSumToOne) {
   EXPECT_THROW(shape_shares(p, 4, 4), Error);
 }
 
-TEST(WorldLatents, GetGivesShapeLabelsOnTheLatentGridWhenAsked) {
+TEST(WorldLatents, GetGivesShapeLabelsAndTheLayoutOnTheLatentGridWhenAsked) {
   Models& m = models();
   WorldLatentOptions o = small();
   WorldLatentDataset plain(m.vae, m.encoder, tokenizer(), o);
-  o.shape_labels = true;
+  o.shape_labels = true, o.layout = true;
   WorldLatentDataset labelled(m.vae, m.encoder, tokenizer(), o);
   EXPECT_EQ(labelled.cache_key(), plain.cache_key());  // mu does not change
   EXPECT_FALSE(plain.get(5).token_labels.defined());
+  EXPECT_FALSE(plain.get(5).layout.defined());
   const LatentSample s = labelled.get(5);
   const kinema::Shape ls = s.latent.shape();
   EXPECT_EQ(s.token_labels.shape(), (kinema::Shape{ls[1], ls[2], ls[3], 9}));
   EXPECT_EQ(s.token_labels.to_vector(), shape_shares(labelled.pick(5), 4, 4).to_vector());
+  EXPECT_EQ(s.layout.shape(), (kinema::Shape{kLayoutChannels, ls[1], ls[2], ls[3]}));
+  EXPECT_EQ(s.layout.to_vector(), object_layout(labelled.pick(5), 4, 4).to_vector());
 }
 
 // The layout map (object_layout): per latent position, the top object's share, colour, shape
@@ -464,20 +467,6 @@ TEST(WorldLatents, ObjectLayoutFollowsAMovingObjectAndAWholeSceneMatchesItsFullF
   WorldClipPick p;
   p.scene = s, p.frames = 9, p.crop_w = p.crop_h = 32;
   EXPECT_EQ(object_layout(p, 4, 4).to_vector(), v);
-}
-
-TEST(WorldLatents, GetGivesTheLayoutOnTheLatentGridWhenAsked) {
-  Models& m = models();
-  WorldLatentOptions o = small();
-  WorldLatentDataset plain(m.vae, m.encoder, tokenizer(), o);
-  o.layout = true;
-  WorldLatentDataset planned(m.vae, m.encoder, tokenizer(), o);
-  EXPECT_EQ(planned.cache_key(), plain.cache_key());  // mu does not change
-  EXPECT_FALSE(plain.get(5).layout.defined());
-  const LatentSample s = planned.get(5);
-  const kinema::Shape ls = s.latent.shape();
-  EXPECT_EQ(s.layout.shape(), (kinema::Shape{kLayoutChannels, ls[1], ls[2], ls[3]}));
-  EXPECT_EQ(s.layout.to_vector(), object_layout(planned.pick(5), 4, 4).to_vector());
 }
 
 TEST(WorldLatents, TrainsTheDiTWithBucketedMicroBatches) {

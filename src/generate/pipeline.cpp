@@ -280,8 +280,13 @@ GenerateResult Pipeline::generate(const GenerateRequest& request,
     fo.condition = r.known.empty() ? no_frame_condition(c, latent) : condition_tensor(r.known, r.frames, r.width, r.height);
   if (c.image_dim > 0) fo.image_context = image_context(r.known, r.frames);  // Wan I2V/FLF2V
   // The plan: a grounded DiT draws the expanded prompt's objects where its scene puts them. Both
-  // CFG branches see it (guidance steers the text, as with known frames).
-  if (c.layout_channels > 0 && r.layout && out.expanded) {
+  // CFG branches see it (guidance steers the text, as with known frames). Not when frames are
+  // given (image-to-video, extend, edit, references): the plan is made from the words alone and
+  // would put the objects elsewhere than the frames show them.
+  const bool frames_given = !r.known.empty() || !r.edit.empty();
+  if (c.layout_channels > 0 && r.layout && out.expanded && frames_given)
+    out.notes.push_back("frames are given: drawn from them and the caption, without the plan");
+  if (c.layout_channels > 0 && r.layout && out.expanded && !frames_given) {
     const Tensor layout = world::scene_layout(out.scene, s, tc);  // [K, T, H, W]
     const Shape& ls = layout.shape();
     if (ls[0] == c.layout_channels && ls[1] == latent[2] && ls[2] == latent[3] && ls[3] == latent[4])

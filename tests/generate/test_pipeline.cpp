@@ -2,6 +2,7 @@
 // frame count and size, conditioning-slot handling, and errors a user can act on.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -144,6 +145,13 @@ TEST(Pipeline, AGroundedModelDrawsFromTheExpandedPromptsPlanUnlessAskedNotTo) {
   EXPECT_NE(planned.frames[2].rgb, text_alone.frames[2].rgb);
   r.layout = true, r.expand = false;
   EXPECT_FALSE(grounded.generate(r).planned);
+  r.expand = true, r.known = {KnownFrame{0, planned.frames[0]}};  // image-to-video: the frame, not the plan
+  const GenerateResult animated = grounded.generate(r);
+  EXPECT_FALSE(animated.planned);
+  EXPECT_NE(std::find(animated.notes.begin(), animated.notes.end(),
+                      "frames are given: drawn from them and the caption, without the plan"),
+            animated.notes.end());
+  r.known.clear();
   r.expand = true;
   EXPECT_FALSE(Pipeline::load(tiny.string()).generate(r).planned);  // no layout path
 }

@@ -283,16 +283,17 @@ GenerateResult Pipeline::generate(const GenerateRequest& request,
   // CFG branches see it (guidance steers the text, as with known frames). Not when frames are
   // given (image-to-video, extend, edit, references): the plan is made from the words alone and
   // would put the objects elsewhere than the frames show them.
-  const bool frames_given = !r.known.empty() || !r.edit.empty();
-  if (c.layout_channels > 0 && r.layout && out.expanded && frames_given)
-    out.notes.push_back("frames are given: drawn from them and the caption, without the plan");
-  if (c.layout_channels > 0 && r.layout && out.expanded && !frames_given) {
-    const Tensor layout = world::scene_layout(out.scene, s, tc);  // [K, T, H, W]
-    const Shape& ls = layout.shape();
-    if (ls[0] == c.layout_channels && ls[1] == latent[2] && ls[2] == latent[3] && ls[3] == latent[4])
-      fo.layout = reshape(layout, {1, ls[0], ls[1], ls[2], ls[3]}), out.planned = true;
-    else
-      out.notes.push_back("the plan's layout " + shape_str(ls) + " does not fit this model or latent; text alone");
+  if (c.layout_channels > 0 && r.layout && out.expanded) {
+    if (!r.known.empty() || !r.edit.empty()) {
+      out.notes.push_back("frames are given: drawn from them and the caption, without the plan");
+    } else {
+      const Tensor layout = world::scene_layout(out.scene, s, tc);  // [K, T, H, W]
+      const Shape& ls = layout.shape();
+      if (ls[0] == c.layout_channels && ls[1] == latent[2] && ls[2] == latent[3] && ls[3] == latent[4])
+        fo.layout = reshape(layout, {1, ls[0], ls[1], ls[2], ls[3]}), out.planned = true;
+      else
+        out.notes.push_back("the plan's layout " + shape_str(ls) + " does not fit this model or latent; text alone");
+    }
   }
   const bool given_first = std::any_of(r.known.begin(), r.known.end(), [](const KnownFrame& k) { return k.index == 0; });
   check(c.image_dim > 0 || !manifest_.keep_grey_latents || given_first, "generate",

@@ -61,6 +61,20 @@ inline double aspect(const Scene& s) { return double(s.width) / s.height; }
 // who) unless the pick's crop and frame window lie in its scene and divide into spatial x
 // spatial x temporal latent positions (frame 0 alone).
 void check_latent_grid(const WorldClipPick& pick, int64_t spatial, int64_t temporal, const char* who);
+// The latent frame a clip frame falls in under causal temporal compression: frame 0 alone,
+// then groups of `temporal`.
+inline int64_t causal_latent_frame(int64_t frame, int64_t temporal) {
+  return frame == 0 ? 0 : (frame - 1) / temporal + 1;
+}
+// The objects' indices in render_frame's drawing order: by layer, then by index; the last drawn
+// is on top.
+inline std::vector<size_t> drawing_order(const Scene& s) {
+  std::vector<size_t> order(s.objects.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return s.objects[a].layer < s.objects[b].layer; });
+  return order;
+}
 // Whether the pixel at byte offset `at` shows an object: some channel differs from the bare
 // background's by more than 24 (anti-aliased edges below it count as background).
 inline bool shows_object(const Image& drawn, const Image& bare, size_t at) {

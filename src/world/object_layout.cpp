@@ -4,7 +4,6 @@
 // from an expanded prompt's scene as training gives from a clip's.
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 
 #include "kinema/error.hpp"
 #include "kinema/world_latents.hpp"
@@ -17,20 +16,19 @@ namespace {
 // heart's and star's outer points), in radii.
 constexpr double kExtent = 1.05;
 
-// Drawing order (render_frame): by layer, then by index; the last drawn is on top.
-std::vector<size_t> drawing_order(const Scene& s) {
-  std::vector<size_t> order(s.objects.size());
-  std::iota(order.begin(), order.end(), size_t(0));
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return s.objects[a].layer < s.objects[b].layer; });
-  return order;
-}
-
 // Adds one frame's pixels into the sums of latent frame t: for each crop pixel, the top object
 // whose extent holds the pixel centre.
 void add_frame(const WorldClipPick& p, const FrameState& st, const std::vector<size_t>& order,
                int64_t spatial, int64_t t, int64_t H, int64_t W, std::vector<double>& sum) {
   const Scene& s = p.scene;
+  struct Look { double r, g, b, cos, sin; };  // each object's colour and turn in this frame
+  std::vector<Look> look(st.objects.size());
+  for (size_t i = 0; i < look.size(); ++i) {
+    uint8_t rgb[3];
+    color_rgb(st.objects[i].color, rgb);
+    look[i] = {rgb[0] / 255.0, rgb[1] / 255.0, rgb[2] / 255.0, std::cos(st.objects[i].angle),
+               std::sin(st.objects[i].angle)};
+  }
   const double scale = st.camera.zoom * s.height;  // pixels per world unit (render.cpp's View)
   const int64_t volume = int64_t(sum.size()) / kLayoutChannels;  // T * H * W: one channel's plane
   for (int y = 0; y < p.crop_h; ++y)
@@ -42,11 +40,9 @@ void add_frame(const WorldClipPick& p, const FrameState& st, const std::vector<s
         if (!o.visible || o.radius <= 0) continue;
         const double dx = (wx - o.x) / o.radius, dy = (wy - o.y) / o.radius;
         if (dx * dx + dy * dy > kExtent * kExtent) continue;
-        uint8_t rgb[3];
-        color_rgb(o.color, rgb);
-        const double c = std::cos(o.angle), sn = std::sin(o.angle);
-        const double v[kLayoutChannels] = {1, rgb[0] / 255.0, rgb[1] / 255.0, rgb[2] / 255.0, 0, 0, 0, 0, 0, 0,
-                                           0, 0, c * dx + sn * dy, -sn * dx + c * dy};  // place, unrotated
+        const Look& l = look[*it];
+        const double v[kLayoutChannels] = {1, l.r, l.g, l.b, 0, 0, 0, 0, 0, 0, 0, 0,
+                                           l.cos * dx + l.sin * dy, -l.sin * dx + l.cos * dy};  // place, unturned
         double* out = sum.data() + (t * H + y / spatial) * W + x / spatial;
         for (int64_t k = 0; k < kLayoutChannels; ++k) out[k * volume] += v[k];
         out[(4 + int64_t(s.objects[*it].shape)) * volume] += 1;
@@ -66,7 +62,7 @@ Tensor object_layout(const WorldClipPick& p, int64_t spatial, int64_t temporal) 
   std::vector<double> sum(size_t(kLayoutChannels * T * H * W), 0.0);  // [K, T, H, W]
   std::vector<int> frames_in(size_t(T), 0);
   for (int f = 0; f < p.frames; ++f) {
-    const int64_t t = f == 0 ? 0 : (f - 1) / temporal + 1;  // causal: frame 0 alone, then groups
+    const int64_t t = causal_latent_frame(f, temporal);
     ++frames_in[size_t(t)];
     add_frame(p, states[size_t(p.first_frame + f)], order, spatial, t, H, W, sum);
   }

@@ -44,7 +44,7 @@ Tensor object_coverage(const WorldClipPick& p, int64_t spatial, int64_t temporal
     bare_state.camera = st.camera;
     render_frame(p.scene, st, drawn);
     render_frame(bare, bare_state, empty);
-    const int64_t t = f == 0 ? 0 : (f - 1) / temporal + 1;  // causal: frame 0 alone, then groups
+    const int64_t t = causal_latent_frame(f, temporal);
     ++frames_in[size_t(t)];
     for (int y = 0; y < p.crop_h; ++y)
       for (int x = 0; x < p.crop_w; ++x) {

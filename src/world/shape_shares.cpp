@@ -18,11 +18,7 @@ Tensor shape_shares(const WorldClipPick& p, int64_t spatial, int64_t temporal) {
   const int64_t T = 1 + (p.frames - 1) / temporal, H = p.crop_h / spatial, W = p.crop_w / spatial;
   constexpr int64_t K = 1 + kShapeCount;
   const size_t n = p.scene.objects.size();
-  // Drawing order (render_frame): by layer, then by index; a pixel belongs to the last drawn.
-  std::vector<size_t> order(n);
-  for (size_t i = 0; i < n; ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return p.scene.objects[a].layer < p.scene.objects[b].layer; });
+  const std::vector<size_t> order = drawing_order(p.scene);  // a pixel belongs to the last drawn
   std::vector<double> count(size_t(T * H * W * K), 0.0);
   std::vector<int> owner(size_t(p.crop_w) * size_t(p.crop_h));
   Image empty, alone;
@@ -42,7 +38,7 @@ Tensor shape_shares(const WorldClipPick& p, int64_t spatial, int64_t temporal) {
           if (shows_object(alone, empty, at)) owner[size_t(y) * size_t(p.crop_w) + size_t(x)] = 1 + int(p.scene.objects[k].shape);
         }
     }
-    const int64_t t = f == 0 ? 0 : (f - 1) / temporal + 1;  // causal: frame 0 alone, then groups
+    const int64_t t = causal_latent_frame(f, temporal);
     for (int y = 0; y < p.crop_h; ++y)
       for (int x = 0; x < p.crop_w; ++x)
         count[size_t(((t * H + y / spatial) * W + x / spatial) * K + owner[size_t(y) * size_t(p.crop_w) + size_t(x)])] += 1;

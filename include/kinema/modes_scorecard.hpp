@@ -41,6 +41,8 @@ struct ModesScorecardOptions {
   int context_latents = 2;     // latent frames of context at a seam (ModeOptions)
   int seam_fade = 12;          // frames the VAE's error at a seam fades over (ModeOptions)
   int guidance_ramp = 6;       // latent frames guidance rises over from a seam (ModeOptions)
+  bool layout = true;          // a grounded model's plan (GenerateRequest::layout)
+  int plan_guidance = -1;      // GenerateRequest::plan_guidance (-1: the model's)
   // The 60 s check: a long_seconds render against a short_seconds one, both in chunks.
   bool long_check = false;
   double long_seconds = 60, short_seconds = 10;

@@ -70,6 +70,9 @@ struct ModelManifest {
   // Wan2.2 TI2V: a given first frame conditions by replacement, not by channels: its latent is
   // latent frame 0 on every DiT call, whose tokens see timestep 0 (textimage2video.py).
   bool replace_first_frame = false;
+  // A grounded DiT's unconditional branch is also drawn without the plan, so guidance pushes
+  // towards the plan as well as the caption (docs/generate.md, "plan guidance").
+  bool plan_guidance = false;
 };
 
 ModelManifest read_manifest(const std::string& path);
@@ -125,6 +128,9 @@ struct GenerateRequest {
   // (world::scene_layout of the scene the expansion made); false, or a prompt the expansion did
   // not understand: text alone.
   bool layout = true;
+  // With a plan: the unconditional branch without it too (1), or both branches with it (0);
+  // -1: the model's (ModelManifest::plan_guidance).
+  int plan_guidance = -1;
   int threads = 0;             // 0: the current context's
   // Frame conditioning (docs/modes.md): frames given at clip indices; empty = text-to-video.
   std::vector<KnownFrame> known;

@@ -84,6 +84,20 @@ Tensor object_layout(const WorldClipPick& pick, int64_t spatial, int64_t tempora
 // The same for a whole scene at its own size and length (generation: the expanded prompt's plan).
 Tensor scene_layout(const Scene& scene, int64_t spatial, int64_t temporal);
 
+// The plan made to agree with given frames (image-to-video, extend, join, chunks): the judge's
+// detector reads the given frame next to the frames to be made (the last of those given from the
+// start, else the first given: `anchor`); each planned object visible there is paired with a
+// detection of its colour (nearest, same shape preferred), resized to it and its start shifted so
+// it is where the frame shows it at the anchor, keeping its motion; detections nothing was paired
+// with join the plan as still objects (up to the world's 16). Throws Error on frames outside the
+// plan or of another size.
+struct AlignedPlan {
+  Scene scene;
+  int anchor = 0;                // the frame read
+  int matched = 0, added = 0;    // planned objects moved onto a detection; detections added
+};
+AlignedPlan align_plan(const Scene& plan, const std::vector<std::pair<int, Image>>& given);
+
 class WorldLatentDataset final : public LatentDataset {
  public:
   // vae, encoder and tokenizer must outlive the dataset. Throws Error when the VAE's

@@ -57,6 +57,7 @@ ModelManifest read_manifest(const std::string& path) {
     m.guidance_from = j.value("guidance_from", m.guidance_from), m.cfg_high = j.value("cfg_high", m.cfg_high);
     m.guidance_parallel = j.value("guidance_parallel", m.guidance_parallel);
     m.guidance_cap = j.value("guidance_cap", m.guidance_cap);
+    m.plan_guidance = j.value("plan_guidance", m.plan_guidance);
     m.sampler = j.value("sampler", m.sampler), m.max_text_len = j.value("max_text_len", m.max_text_len);
   } catch (const nlohmann::json::exception& e) {
     fail("model", path, " is not a valid model manifest: ", e.what());
@@ -84,6 +85,7 @@ std::string manifest_json(const ModelManifest& m) {
   if (m.guidance_from > 0) j["guidance_from"] = m.guidance_from, j["cfg_high"] = m.cfg_high;
   if (m.guidance_parallel != 1.f) j["guidance_parallel"] = m.guidance_parallel;
   if (m.guidance_cap > 0) j["guidance_cap"] = m.guidance_cap;
+  if (m.plan_guidance) j["plan_guidance"] = true;
   return j.dump(2) + "\n";
 }
 

@@ -114,7 +114,7 @@ ModesScorecard run_modes_scorecard(const Pipeline& pipe, const ModesScorecardOpt
           " held-out prompts; is the lexicon intact (kinema world expand)?");
     GenerateRequest r;
     r.prompt = heldout.next().prompt, r.seed = heldout.generation_seed(int64_t(cases.size()));
-    r.steps = o.steps, r.cfg = o.cfg;
+    r.steps = o.steps, r.cfg = o.cfg, r.layout = o.layout, r.plan_guidance = o.plan_guidance;
     detail::ModeCase c;
     c.mode = mode, c.strength = o.edit_strength;
     if (detail::make_mode_case(pipe, r, new_frames, c)) cases.push_back(std::move(c));

@@ -125,6 +125,8 @@ GenerateRequest Pipeline::resolve(const GenerateRequest& in) const {
   check(r.guidance_from <= 1, "generate", "--guidance-from is a noise level in [0, 1]; got ", r.guidance_from);
   if (r.guidance_parallel < 0) r.guidance_parallel = m.guidance_parallel;
   if (r.guidance_cap < 0) r.guidance_cap = m.guidance_cap;
+  if (r.plan_guidance < 0) r.plan_guidance = m.plan_guidance ? 1 : 0;
+  check(r.plan_guidance <= 1, "generate", "plan guidance is -1 (the model's), 0 or 1; got ", r.plan_guidance);
   check(std::isfinite(r.guidance_parallel) && r.guidance_parallel <= 1 && std::isfinite(r.guidance_cap), "generate",
         "--cfg-parallel must lie in [0, 1] and --cfg-cap be >= 0; got ", r.guidance_parallel, " and ", r.guidance_cap);
   if (r.shift < 0) r.shift = m.shift;
@@ -232,6 +234,17 @@ Tensor encoded_once(Communicator* ranks, const std::function<Tensor()>& encode) 
   ranks->broadcast(v.data(), int64_t(v.size() * sizeof(float)), 0);
   return Tensor::from_vector(v, {shape[0], shape[1]});
 }
+// The expansion's scene moved onto the known frames (world::align_plan), with a note saying so.
+world::Scene aligned_plan(const world::Scene& plan, const std::vector<KnownFrame>& known,
+                          std::vector<std::string>& notes) {
+  std::vector<std::pair<int, world::Image>> given;
+  for (const KnownFrame& k : known) given.push_back({k.index, world::Image{k.frame.width, k.frame.height, k.frame.rgb}});
+  const world::AlignedPlan a = world::align_plan(plan, given);
+  notes.push_back("plan aligned with given frame " + std::to_string(a.anchor) + ": " + std::to_string(a.matched) +
+                  " of its objects placed where the frame shows them, " + std::to_string(a.added) +
+                  " seen there added");
+  return a.scene;
+}
 }  // namespace
 
 GenerateResult Pipeline::generate(const GenerateRequest& request,
@@ -280,14 +293,16 @@ GenerateResult Pipeline::generate(const GenerateRequest& request,
     fo.condition = r.known.empty() ? no_frame_condition(c, latent) : condition_tensor(r.known, r.frames, r.width, r.height);
   if (c.image_dim > 0) fo.image_context = image_context(r.known, r.frames);  // Wan I2V/FLF2V
   // The plan: a grounded DiT draws the expanded prompt's objects where its scene puts them. Both
-  // CFG branches see it (guidance steers the text, as with known frames). Not when frames are
-  // given (image-to-video, extend, edit, references): the plan is made from the words alone and
-  // would put the objects elsewhere than the frames show them.
+  // CFG branches see it (guidance steers the text, as with known frames) unless plan guidance
+  // is on (below). With known frames
+  // (image-to-video, extend, join, chunks) it is first moved onto what they show; an edit's input
+  // is to be changed, not followed, so it is drawn without one.
   if (c.layout_channels > 0 && r.layout && out.expanded) {
-    if (!r.known.empty() || !r.edit.empty()) {
-      out.notes.push_back("frames are given: drawn from them and the caption, without the plan");
+    if (!r.edit.empty()) {
+      out.notes.push_back("editing: drawn from the input and the caption, without the plan");
     } else {
-      const Tensor layout = world::scene_layout(out.scene, s, tc);  // [K, T, H, W]
+      const world::Scene plan = r.known.empty() ? out.scene : aligned_plan(out.scene, r.known, out.notes);
+      const Tensor layout = world::scene_layout(plan, s, tc);  // [K, T, H, W]
       const Shape& ls = layout.shape();
       if (ls[0] == c.layout_channels && ls[1] == latent[2] && ls[2] == latent[3] && ls[3] == latent[4])
         fo.layout = reshape(layout, {1, ls[0], ls[1], ls[2], ls[3]}), out.planned = true;
@@ -301,14 +316,18 @@ GenerateResult Pipeline::generate(const GenerateRequest& request,
   // Wan2.2 TI2V: the given first frame's latent [1, C, 1, h, w], put in place before every call
   // (resolve() admits frame 0 alone).
   const Tensor first = manifest_.replace_first_frame && given_first ? encode_frames({r.known.front().frame}) : Tensor();
-  // Both CFG branches see the same frames (and image): guidance steers the text.
+  // Both CFG branches see the same frames (and image): guidance steers the text. With plan
+  // guidance the unconditional branch is drawn without the plan as well.
+  DiTForwardOptions fo_uncond = fo;
+  if (r.plan_guidance == 1) fo_uncond.layout = Tensor();
   const float high_from = manifest_.boundary * 1000.f;  // Wan2.2 A14B: which expert
   ModelFn model = [&](const Tensor& x, const ModelCall& call) {
     const DiT& expert = high_noise_ && call.timestep >= high_from ? *high_noise_ : dit_;
+    const DiTForwardOptions& o = call.conditional ? fo : fo_uncond;
     if (first.defined())  // its tokens are clean: timestep 0
       return expert.forward(detail::replace_first_latent(x, first),
-                            detail::first_frame_timesteps(call.timestep, x.shape(), c), call.conditional ? cond : uncond, fo);
-    return expert.forward(x, Tensor::from_vector({call.timestep}, {1}), call.conditional ? cond : uncond, fo);
+                            detail::first_frame_timesteps(call.timestep, x.shape(), c), call.conditional ? cond : uncond, o);
+    return expert.forward(x, Tensor::from_vector({call.timestep}, {1}), call.conditional ? cond : uncond, o);
   };
   t0 = Clock::now();
   SampleOptions so;

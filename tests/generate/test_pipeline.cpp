@@ -116,7 +116,8 @@ TEST(Pipeline, ExpandsThePromptIntoADetailedCaptionUnlessAskedNotTo) {
 }
 
 // A DiT with a layout path is given the expanded prompt's plan (world::scene_layout) in both
-// CFG branches; without one, with --no-layout, or for a prompt used as written, text alone.
+// CFG branches, moved onto given frames; without one, with --no-layout, for a prompt used as
+// written, or for an edit, text alone.
 TEST(Pipeline, AGroundedModelDrawsFromTheExpandedPromptsPlanUnlessAskedNotTo) {
   const fs::path dir = test::process_temp_dir("kinema_grounded_bundle");
   const fs::path tiny = tiny_bundle();
@@ -143,15 +144,52 @@ TEST(Pipeline, AGroundedModelDrawsFromTheExpandedPromptsPlanUnlessAskedNotTo) {
   const GenerateResult text_alone = grounded.generate(r);
   EXPECT_FALSE(text_alone.planned);
   EXPECT_NE(planned.frames[2].rgb, text_alone.frames[2].rgb);
+  // Plan guidance: the unconditional branch without the plan moves the guided result; the
+  // model's default is off, and a bundle can turn it on.
+  r.layout = true, r.plan_guidance = 1;
+  const GenerateResult plan_guided = grounded.generate(r);
+  EXPECT_TRUE(plan_guided.planned);
+  EXPECT_NE(plan_guided.frames[2].rgb, planned.frames[2].rgb);
+  r.plan_guidance = 0;
+  EXPECT_EQ(grounded.generate(r).frames[2].rgb, planned.frames[2].rgb);
+  r.plan_guidance = 2;
+  EXPECT_THROW(grounded.generate(r), Error);
+  ModelManifest m = grounded.manifest();
+  m.plan_guidance = true;
+  const fs::path json = dir / "model.json";
+  std::ofstream(json) << manifest_json(m);
+  EXPECT_TRUE(read_manifest(json.string()).plan_guidance);
+  r.plan_guidance = -1;
+  EXPECT_EQ(Pipeline::load(dir.string()).generate(r).frames[2].rgb, plan_guided.frames[2].rgb);
   r.layout = true, r.expand = false;
   EXPECT_FALSE(grounded.generate(r).planned);
-  r.expand = true, r.known = {KnownFrame{0, planned.frames[0]}};  // image-to-video: the frame, not the plan
+  // Image-to-video: the plan is moved onto the image (a world render with the red circle
+  // elsewhere than the words' plan put it, and a blue square the words do not name).
+  world::Scene image = world::expand(r.prompt, uint64_t(r.seed), {planned.frames[0].width, planned.frames[0].height, planned.fps,
+                                                                int(planned.frames.size())}).scene;
+  ASSERT_EQ(image.objects.size(), 1u);
+  image.objects[0].x = image.objects[0].x < 0.5 ? 0.75 : 0.25, image.objects[0].size = world::Size::large;
+  image.background = world::Background::plain;  // 32x32: large objects on a plain ground to be seen
+  image.objects.push_back(image.objects[0]);
+  image.objects[1].color = world::Color::blue, image.objects[1].shape = world::Shape::square;
+  image.objects[1].x = 1 - image.objects[0].x, image.objects[1].behavior = world::Behavior::still;
+  const world::Image first = world::render(image)[0];
+  r.expand = true, r.known = {KnownFrame{0, Frame{first.width, first.height, first.rgb}}};
   const GenerateResult animated = grounded.generate(r);
-  EXPECT_FALSE(animated.planned);
+  EXPECT_TRUE(animated.planned);
   EXPECT_NE(std::find(animated.notes.begin(), animated.notes.end(),
-                      "frames are given: drawn from them and the caption, without the plan"),
+                      "plan aligned with given frame 0: 1 of its objects placed where the frame shows them, 1 seen "
+                      "there added"),
             animated.notes.end());
-  r.known.clear();
+  r.layout = false;
+  EXPECT_NE(grounded.generate(r).frames[2].rgb, animated.frames[2].rgb);
+  r.layout = true, r.known.clear(), r.edit = planned.frames, r.strength = 0.5f;  // an edit: its input, no plan
+  const GenerateResult edited = grounded.generate(r);
+  EXPECT_FALSE(edited.planned);
+  EXPECT_NE(std::find(edited.notes.begin(), edited.notes.end(),
+                      "editing: drawn from the input and the caption, without the plan"),
+            edited.notes.end());
+  r.edit.clear();
   r.expand = true;
   EXPECT_FALSE(Pipeline::load(tiny.string()).generate(r).planned);  // no layout path
 }

@@ -18,9 +18,10 @@ namespace {
 
 struct ModesCli {
   std::string model, out = "scorecard-modes";
-  int64_t prompts = 4, steps = 0, seed = 1, context = 2, chunk_frames = 0, seam_fade = 12, guidance_ramp = 6;
+  int64_t prompts = 4, steps = 0, seed = 1, context = 2, chunk_frames = 0, seam_fade = 12, guidance_ramp = 6,
+          plan_guidance = -1;
   float cfg = -1, seconds = 2, strength = 0.6f, long_seconds = 60, short_seconds = 10;
-  bool modes = false, long_check = false;
+  bool modes = false, long_check = false, no_layout = false;
 };
 
 const std::vector<Option<ModesCli>>& options() {
@@ -38,6 +39,10 @@ const std::vector<Option<ModesCli>>& options() {
        KINEMA_OPT_INT(guidance_ramp)},
       {"--steps", "N", "sampling steps (default: the model's)", KINEMA_OPT_INT(steps)},
       {"--cfg", "X", "guidance scale (default: the model's)", KINEMA_OPT_FLOAT(cfg)},
+      {"--no-layout", "", "a grounded model draws without the plan (from the caption and given frames alone)",
+       KINEMA_OPT_FLAG(no_layout)},
+      {"--plan-guidance", "0|1", "1: the unconditional branch without the plan too (-1: the model's)",
+       KINEMA_OPT_INT(plan_guidance)},
       {"--long", "", "also the 60 s check (minutes: a long and a short render in chunks)", KINEMA_OPT_FLAG(long_check)},
       {"--long-seconds", "S", "the long render of --long", KINEMA_OPT_FLOAT(long_seconds)},
       {"--short-seconds", "S", "the render --long compares it with", KINEMA_OPT_FLOAT(short_seconds)},
@@ -97,6 +102,7 @@ int cmd_scorecard_modes(int argc, char** argv) {
   o.prompts = int(c.prompts), o.seed = uint64_t(c.seed), o.steps = int(c.steps), o.cfg = c.cfg;
   o.seconds = c.seconds, o.edit_strength = c.strength, o.context_latents = int(c.context);
   o.seam_fade = int(c.seam_fade), o.guidance_ramp = int(c.guidance_ramp);
+  o.layout = !c.no_layout, o.plan_guidance = int(c.plan_guidance);
   o.long_check = c.long_check, o.long_seconds = c.long_seconds, o.short_seconds = c.short_seconds;
   o.chunk_frames = int(c.chunk_frames);
   o.log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };

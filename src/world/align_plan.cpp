@@ -82,7 +82,7 @@ std::vector<int> match(const Scene& s, const FrameState& st, const std::vector<D
   std::vector<Pair> pairs;
   for (size_t i = 0; i < s.objects.size(); ++i) {
     const ObjectState& o = st.objects[i];
-    if (!o.visible) continue;
+    if (!o.visible || o.radius <= 0) continue;
     for (size_t j = 0; j < seen.size(); ++j) {
       if (seen[j].color != o.color) continue;
       double x, y;

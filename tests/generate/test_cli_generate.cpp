@@ -198,9 +198,10 @@ TEST(CliModel, PackedBf16BundleLoadsChecksAndGeneratesCloseToF32) {
   ASSERT_EQ(model_cli({"pack", "--out", packed.string(), "--dit", (src / "dit.safetensors").string(), "--vae",
                        (src / "vae.safetensors").string(), "--text-encoder", (src / "text_encoder.safetensors").string(),
                        "--tokenizer", (src / "tokenizer.model").string(), "--dtype", "bf16", "--sizes", "32x32",
-                       "--frames", "5", "--steps", "3", "--cfg", "3"}),
+                       "--frames", "5", "--steps", "3", "--cfg", "3", "--plan-guidance", "1"}),
             0);
   EXPECT_LT(fs::file_size(packed / "dit.safetensors"), fs::file_size(src / "dit.safetensors"));
+  EXPECT_TRUE(Pipeline::load(packed.string()).manifest().plan_guidance);
   EXPECT_EQ(model_cli({"check", packed.string()}), 0);
   Pipeline f32 = Pipeline::load(src.string()), bf16 = Pipeline::load(packed.string());
   GenerateRequest r;
@@ -212,6 +213,7 @@ TEST(CliModel, PackedBf16BundleLoadsChecksAndGeneratesCloseToF32) {
   std::printf("  mean |f32 - bf16| pixel difference: %.3f of 255\n", diff);
   EXPECT_LT(diff, 8.0);  // bf16 matrices: close to the f32 model, not equal
   EXPECT_THROW(model_cli({"pack", "--out", packed.string()}), Error);
+  EXPECT_THROW(model_cli({"pack", "--out", packed.string(), "--plan-guidance", "yes"}), Error);
   // cast: a compact copy whose matrices are bf16 and which loads back as the same VAE.
   const fs::path vae16 = d / "vae-bf16.safetensors";
   ASSERT_EQ(model_cli({"cast", (src / "vae.safetensors").string(), vae16.string(), "--dtype", "bf16"}), 0);

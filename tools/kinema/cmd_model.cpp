@@ -48,6 +48,13 @@ const std::vector<Option<PackCli>>& pack_options() {
       {"--cfg-high", "X", "default guidance scale at noise levels >= --guidance-from", KF(m.cfg_high)},
       {"--cfg-parallel", "X", "default projected guidance: share of the guidance step along the clean estimate (1: plain CFG)", KF(m.guidance_parallel)},
       {"--cfg-cap", "R", "default projected guidance: cap on the guidance step's RMS per latent frame (0: none)", KF(m.guidance_cap)},
+      {"--plan-guidance", "0|1",
+       "1: a grounded DiT's unconditional branch is drawn without the plan too, so guidance pushes towards it",
+       [](const PackCli& c) { return std::string(c.m.plan_guidance ? "1" : "0"); },
+       [](PackCli& c, const std::string& v) {
+         check(v == "0" || v == "1", "model pack", "--plan-guidance takes 0 or 1; got '", v, "'");
+         c.m.plan_guidance = v == "1";
+       }},
       {"--shift", "S", "default timestep shift (0: by resolution)", KF(m.shift)},
       {"--sampler", "NAME", "default sampler", KS(m.sampler)},
   };

@@ -103,6 +103,8 @@ ModesScorecard run_modes_scorecard(const Pipeline& pipe, const ModesScorecardOpt
         " (the long one must be longer)");
   check(o.edit_strength >= 0 && o.edit_strength <= 1, "modes scorecard", "--strength must lie in [0, 1]; got ",
         o.edit_strength);
+  check(o.plan_guidance >= -1 && o.plan_guidance <= 1, "modes scorecard",
+        "--plan-guidance is 0, 1 or -1 (the model's); got ", o.plan_guidance);
   ModeOptions mode;
   mode.context_latents = o.context_latents, mode.chunk_frames = o.chunk_frames, mode.seam_fade = o.seam_fade;
   mode.guidance_ramp = o.guidance_ramp;

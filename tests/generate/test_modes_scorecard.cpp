@@ -92,6 +92,7 @@ TEST(ModesScorecard, ErrorsSayWhatToDo) {
   EXPECT_NE(error({"--prompts", "0"}).find("--prompts must be at least 1"), std::string::npos);
   EXPECT_NE(error({"--long", "--long-seconds", "5", "--short-seconds", "10"}).find("the long one must be longer"), std::string::npos);
   EXPECT_NE(error({"--frames", "3"}).find("scorecard --modes --help"), std::string::npos);
+  EXPECT_NE(error({"--plan-guidance", "2"}).find("--plan-guidance is 0, 1 or -1"), std::string::npos);
 }
 
 // `kinema scorecard ARGS --steps 2` on the tiny bundle: its report.json (a failed run fails the

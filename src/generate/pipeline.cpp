@@ -293,10 +293,9 @@ GenerateResult Pipeline::generate(const GenerateRequest& request,
     fo.condition = r.known.empty() ? no_frame_condition(c, latent) : condition_tensor(r.known, r.frames, r.width, r.height);
   if (c.image_dim > 0) fo.image_context = image_context(r.known, r.frames);  // Wan I2V/FLF2V
   // The plan: a grounded DiT draws the expanded prompt's objects where its scene puts them. Both
-  // CFG branches see it (guidance steers the text, as with known frames) unless plan guidance
-  // is on (below). With known frames
-  // (image-to-video, extend, join, chunks) it is first moved onto what they show; an edit's input
-  // is to be changed, not followed, so it is drawn without one.
+  // CFG branches see it (guidance steers the text, as with known frames) unless plan guidance is
+  // on (below). With known frames (image-to-video, extend, join, chunks) it is first moved onto
+  // what they show; an edit's input is to be changed, not followed, so it is drawn without one.
   if (c.layout_channels > 0 && r.layout && out.expanded) {
     if (!r.edit.empty()) {
       out.notes.push_back("editing: drawn from the input and the caption, without the plan");

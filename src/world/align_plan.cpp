@@ -99,6 +99,53 @@ std::vector<int> match(const Scene& s, const FrameState& st, const std::vector<D
   return of_object;
 }
 
+// Moves and resizes each planned object paired with a detection so that it is where the
+// detection is at the anchor: its size from the detection's disc, then its start shifted by what
+// is left between where it is at the anchor and where it is seen; a few rounds, since walls and
+// collisions make the place at the anchor a bent function of the start.
+void pin_to_detections(Scene& s, int anchor, const std::vector<int>& pair, const std::vector<Detection>& seen) {
+  for (int round = 0; round < 3; ++round) {
+    const FrameState st = simulate(s)[size_t(anchor)];
+    for (size_t i = 0; i < s.objects.size(); ++i) {
+      if (pair[i] < 0) continue;
+      const Detection& d = seen[size_t(pair[i])];
+      double x, y;
+      to_world(s, st.camera, d, x, y);
+      if (round == 0) {
+        const double seen_r = seen_radius(d, s.objects[i].shape, s, st.camera.zoom);
+        s.objects[i].size = nearest_size(seen_r * size_radius(s.objects[i].size) / st.objects[i].radius);
+      }
+      s.objects[i].x += x - st.objects[i].x, s.objects[i].y += y - st.objects[i].y;
+    }
+  }
+}
+
+// What the frame shows and the words did not name: still objects, largest first, up to the
+// world's limit, on top of the planned ones (they were drawn over whatever hides them). Returns
+// how many were added.
+int add_unnamed(Scene& s, const CameraState& cam, const std::vector<int>& pair, const std::vector<Detection>& seen) {
+  std::vector<bool> used(seen.size(), false);
+  for (int p : pair)
+    if (p >= 0) used[size_t(p)] = true;
+  std::vector<size_t> rest;
+  for (size_t j = 0; j < seen.size(); ++j)
+    if (!used[j]) rest.push_back(j);
+  std::sort(rest.begin(), rest.end(), [&](size_t a, size_t b) { return seen[a].area > seen[b].area; });
+  int top = 0, added = 0;
+  for (const Object& o : s.objects) top = std::max(top, o.layer);
+  for (size_t j : rest) {
+    if (s.objects.size() >= kMaxObjects) break;
+    const Detection& d = seen[j];
+    Object o;
+    o.shape = d.shape, o.color = d.color, o.angle = d.angle, o.behavior = Behavior::still, o.layer = top;
+    o.size = nearest_size(seen_radius(d, d.shape, s, cam.zoom));
+    to_world(s, cam, d, o.x, o.y);
+    s.objects.push_back(o);
+    ++added;
+  }
+  return added;
+}
+
 }  // namespace
 
 AlignedPlan align_plan(const Scene& plan, const std::vector<std::pair<int, Image>>& given) {
@@ -117,48 +164,12 @@ AlignedPlan align_plan(const Scene& plan, const std::vector<std::pair<int, Image
   std::vector<Detection> seen;
   for (const Detection& d : detect(frame))
     if (d.area >= min_subject_area(frame)) seen.push_back(d);
-  Scene& s = out.scene;
-  const std::vector<int> pair = match(s, simulate(s)[size_t(out.anchor)], seen);
-  // Each matched object's size from its detection's disc, then its start shifted by what is left
-  // between where it is at the anchor and where it is seen; a few rounds, since walls and
-  // collisions make the place at the anchor a bent function of the start.
-  for (int round = 0; round < 3; ++round) {
-    const FrameState st = simulate(s)[size_t(out.anchor)];
-    for (size_t i = 0; i < s.objects.size(); ++i) {
-      if (pair[i] < 0) continue;
-      const Detection& d = seen[size_t(pair[i])];
-      double x, y;
-      to_world(s, st.camera, d, x, y);
-      if (round == 0) {
-        const double seen_r = seen_radius(d, s.objects[i].shape, s, st.camera.zoom);
-        s.objects[i].size = nearest_size(seen_r * size_radius(s.objects[i].size) / st.objects[i].radius);
-      }
-      s.objects[i].x += x - st.objects[i].x, s.objects[i].y += y - st.objects[i].y;
-    }
-  }
+  // The camera follows the clock, not the objects: the planned scene's at the anchor holds throughout.
+  const FrameState before = simulate(plan)[size_t(out.anchor)];
+  const std::vector<int> pair = match(plan, before, seen);
+  pin_to_detections(out.scene, out.anchor, pair, seen);
   for (int p : pair) out.matched += p >= 0;
-  // What the frame shows and the words did not name: still objects, largest first, up to the
-  // world's 16, on top of the planned ones (they were drawn over whatever hides them).
-  std::vector<bool> used(seen.size(), false);
-  for (int p : pair)
-    if (p >= 0) used[size_t(p)] = true;
-  std::vector<size_t> rest;
-  for (size_t j = 0; j < seen.size(); ++j)
-    if (!used[j]) rest.push_back(j);
-  std::sort(rest.begin(), rest.end(), [&](size_t a, size_t b) { return seen[a].area > seen[b].area; });
-  const CameraState cam = simulate(s)[size_t(out.anchor)].camera;
-  int top = 0;
-  for (const Object& o : s.objects) top = std::max(top, o.layer);
-  for (size_t j : rest) {
-    if (s.objects.size() >= 16) break;
-    const Detection& d = seen[j];
-    Object o;
-    o.shape = d.shape, o.color = d.color, o.angle = d.angle, o.behavior = Behavior::still, o.layer = top;
-    o.size = nearest_size(seen_radius(d, d.shape, s, cam.zoom));
-    to_world(s, cam, d, o.x, o.y);
-    s.objects.push_back(o);
-    ++out.added;
-  }
+  out.added = add_unnamed(out.scene, before.camera, pair, seen);
   return out;
 }
 

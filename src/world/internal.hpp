@@ -13,6 +13,8 @@
 namespace kinema::world {
 
 inline constexpr double kPi = 3.14159265358979323846;
+// The most objects a scene may hold (validate).
+inline constexpr size_t kMaxObjects = 16;
 
 // SplitMix64-seeded xoshiro256**. Distributions are implemented here (not std::) so that a
 // (scene, seed) pair gives the same clip on every standard library.

@@ -135,7 +135,8 @@ void validate(const Scene& s) {
   const int nbg = int(background_palette().size());
   check(s.bg_top >= 0 && s.bg_top < nbg && s.bg_bottom >= 0 && s.bg_bottom < nbg, "world.scene",
         "background colour index out of range; got ", s.bg_top, ",", s.bg_bottom, ", expected 0..", nbg - 1);
-  check(s.objects.size() <= 16, "world.scene", "too many objects; got ", s.objects.size(), ", expected <= 16");
+  check(s.objects.size() <= kMaxObjects, "world.scene", "too many objects; got ", s.objects.size(), ", expected <= ",
+        kMaxObjects);
   const int n = int(s.objects.size());
   for (int i = 0; i < n; ++i) {
     const Object& o = s.objects[i];

@@ -51,10 +51,7 @@ const std::vector<Option<PackCli>>& pack_options() {
       {"--plan-guidance", "0|1",
        "1: a grounded DiT's unconditional branch is drawn without the plan too, so guidance pushes towards it",
        [](const PackCli& c) { return std::string(c.m.plan_guidance ? "1" : "0"); },
-       [](PackCli& c, const std::string& v) {
-         check(v == "0" || v == "1", "model pack", "--plan-guidance takes 0 or 1; got '", v, "'");
-         c.m.plan_guidance = v == "1";
-       }},
+       [](PackCli& c, const std::string& v) { c.m.plan_guidance = to_switch(v, "--plan-guidance"); }},
       {"--shift", "S", "default timestep shift (0: by resolution)", KF(m.shift)},
       {"--sampler", "NAME", "default sampler", KS(m.sampler)},
   };

@@ -58,10 +58,7 @@ std::vector<Option<Cli>> guidance_options() {
        "with a plan: 1 draws the unconditional branch without it too, so --cfg pushes towards the plan as well "
        "as the caption; 0 gives both branches the plan (default: the model's)",
        [](const Cli& c) { return c.req.plan_guidance < 0 ? std::string("model's") : std::to_string(c.req.plan_guidance); },
-       [](Cli& c, const std::string& v) {
-         check(v == "0" || v == "1", "cli", "--plan-guidance takes 0 or 1; got '", v, "'");
-         c.req.plan_guidance = v == "1";
-       }},
+       [](Cli& c, const std::string& v) { c.req.plan_guidance = to_switch(v, "--plan-guidance"); }},
   };
 }
 template <class Cli>

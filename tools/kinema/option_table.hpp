@@ -77,6 +77,11 @@ inline float to_float(const std::string& v) {
   if (v.empty() || *end != 0) throw std::invalid_argument("not a number");
   return x;
 }
+// A "0|1" option's value; anything else is an Error naming the flag.
+inline bool to_switch(const std::string& v, const char* flag) {
+  check(v == "0" || v == "1", "cli", flag, " takes 0 or 1; got '", v, "'");
+  return v == "1";
+}
 
 // Commands with positional arguments (files, a prompt) split argv first: the first
 // `max_positionals` arguments not starting with '-' (and not an option's value: options with a

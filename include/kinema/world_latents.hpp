@@ -52,6 +52,8 @@ struct WorldLatentOptions {
   bool shape_labels = false;
   // true: get() gives each sample its object_layout (for a DiT with layout_channels).
   bool layout = false;
+  // with layout: the layout's silhouette channels too (kSilhouetteLayoutChannels in all).
+  bool silhouettes = false;
 
   // The clip options pick_world_clip sees: whole frames, no extra frames.
   WorldVideoOptions video() const;
@@ -79,10 +81,15 @@ Tensor shape_shares(const WorldClipPick& pick, int64_t spatial, int64_t temporal
 // averaged over the position's pixels and frames: channel 0 the share covered, 1-3 its colour
 // (RGB in [0, 1]), 4-11 its shape (one-hot), 12-13 the place within it (x, y in the object's own
 // rotated frame, in radii), each times the share. Bare background is all zeros. [K, T', H', W'].
-inline constexpr int64_t kLayoutChannels = 14;
-Tensor object_layout(const WorldClipPick& pick, int64_t spatial, int64_t temporal);
+// With silhouettes (K = kSilhouetteLayoutChannels), 16 channels more: the position cut into a
+// 4 x 4 grid of cells, the share of each cell's pixels inside some object's own outline (the
+// shape the renderer fills, turned), so the outline is told, not only its disc.
+inline constexpr int64_t kLayoutChannels = 14, kSilhouetteGrid = 4;
+inline constexpr int64_t kSilhouetteLayoutChannels = kLayoutChannels + kSilhouetteGrid * kSilhouetteGrid;
+Tensor object_layout(const WorldClipPick& pick, int64_t spatial, int64_t temporal,
+                     int64_t channels = kLayoutChannels);
 // The same for a whole scene at its own size and length (generation: the expanded prompt's plan).
-Tensor scene_layout(const Scene& scene, int64_t spatial, int64_t temporal);
+Tensor scene_layout(const Scene& scene, int64_t spatial, int64_t temporal, int64_t channels = kLayoutChannels);
 
 // The plan made to agree with given frames (image-to-video, extend, join, chunks): the judge's
 // detector reads the given frame next to the frames to be made (the last of those given from the
@@ -90,13 +97,16 @@ Tensor scene_layout(const Scene& scene, int64_t spatial, int64_t temporal);
 // detection of its colour (nearest, same shape preferred), resized to it and its start shifted so
 // it is where the frame shows it at the anchor, keeping its motion; detections nothing was paired
 // with join the plan as still objects (up to the world's 16). Throws Error on frames outside the
-// plan or of another size.
+// plan or of another size. PairBy::place pairs any detection (nearest, the same shape and then
+// colour preferred) and keeps the plan's colours: an edit whose words recolour the input.
+enum class PairBy { colour, place };
 struct AlignedPlan {
   Scene scene;
   int anchor = 0;                // the frame read
   int matched = 0, added = 0;    // planned objects moved onto a detection; detections added
 };
-AlignedPlan align_plan(const Scene& plan, const std::vector<std::pair<int, Image>>& given);
+AlignedPlan align_plan(const Scene& plan, const std::vector<std::pair<int, Image>>& given,
+                       PairBy by = PairBy::colour);
 
 class WorldLatentDataset final : public LatentDataset {
  public:

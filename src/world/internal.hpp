@@ -85,6 +85,13 @@ inline bool shows_object(const Image& drawn, const Image& bare, size_t at) {
   return d > 24;
 }
 
+// The unit-radius path of a shape centred at the origin, appended to a Cairo context's path (the
+// caller scales and rotates; a ring is filled even-odd). render.cpp draws it; inside_shape reads it.
+void shape_path(struct _cairo* cr, Shape sh);
+// Whether the point (u, v), in a shape's own unturned frame in radii, lies inside the path
+// shape_path fills (a ring's hole is outside).
+bool inside_shape(Shape sh, double u, double v);
+
 // Lowercase words of a text (letters, digits, apostrophes kept; everything else splits).
 std::vector<std::string> words_of(const std::string& text);
 

@@ -275,7 +275,8 @@ LatentSample WorldLatentDataset::get(int64_t index) const {
     const int64_t spatial = vae_.config().spatial_compression(), temporal = vae_.config().temporal_compression();
     if (options_.object_weight > 0) s.loss_weight = object_loss_weight(p, spatial, temporal, options_.object_weight);
     if (options_.shape_labels) s.token_labels = shape_shares(p, spatial, temporal);
-    if (options_.layout) s.layout = object_layout(p, spatial, temporal);
+    if (options_.layout)
+      s.layout = object_layout(p, spatial, temporal, options_.silhouettes ? kSilhouetteLayoutChannels : kLayoutChannels);
   }
   return s;
 }

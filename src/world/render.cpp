@@ -10,6 +10,54 @@
 #include "world/internal.hpp"
 
 namespace kinema::world {
+
+void shape_path(cairo_t* cr, Shape sh) {
+  auto poly = [&](int n, double r, double phase) {
+    for (int i = 0; i < n; ++i) {
+      const double a = phase + 2 * kPi * i / n;
+      i ? cairo_line_to(cr, r * std::cos(a), r * std::sin(a)) : cairo_move_to(cr, r * std::cos(a), r * std::sin(a));
+    }
+    cairo_close_path(cr);
+  };
+  switch (sh) {
+    case Shape::circle: cairo_arc(cr, 0, 0, 1, 0, 2 * kPi); cairo_close_path(cr); break;
+    case Shape::square: cairo_rectangle(cr, -0.78, -0.78, 1.56, 1.56); break;
+    case Shape::triangle: poly(3, 1.12, -kPi / 2); break;
+    case Shape::hexagon: poly(6, 1.02, 0); break;
+    case Shape::ring:
+      cairo_arc(cr, 0, 0, 1, 0, 2 * kPi);
+      cairo_close_path(cr);
+      cairo_new_sub_path(cr);
+      cairo_arc_negative(cr, 0, 0, 0.5, 2 * kPi, 0);
+      cairo_close_path(cr);
+      break;
+    case Shape::star:
+      for (int i = 0; i < 10; ++i) {
+        const double a = -kPi / 2 + kPi * i / 5, r = (i & 1) ? 0.5 : 1.15;
+        i ? cairo_line_to(cr, r * std::cos(a), r * std::sin(a)) : cairo_move_to(cr, r * std::cos(a), r * std::sin(a));
+      }
+      cairo_close_path(cr);
+      break;
+    case Shape::cross: {
+      const double a = 0.98, w = 0.34;
+      const double pts[12][2] = {{-w, -a}, {w, -a}, {w, -w}, {a, -w}, {a, w}, {w, w},
+                                 {w, a},   {-w, a}, {-w, w}, {-a, w}, {-a, -w}, {-w, -w}};
+      for (int i = 0; i < 12; ++i) i ? cairo_line_to(cr, pts[i][0], pts[i][1]) : cairo_move_to(cr, pts[i][0], pts[i][1]);
+      cairo_close_path(cr);
+      break;
+    }
+    case Shape::heart:
+      // Two lobes and a point, fitting the unit circle.
+      cairo_move_to(cr, 0, 0.95);
+      cairo_curve_to(cr, -0.55, 0.55, -1.1, 0.15, -1.0, -0.35);
+      cairo_curve_to(cr, -0.9, -0.95, -0.2, -1.0, 0, -0.5);
+      cairo_curve_to(cr, 0.2, -1.0, 0.9, -0.95, 1.0, -0.35);
+      cairo_curve_to(cr, 1.1, 0.15, 0.55, 0.55, 0, 0.95);
+      cairo_close_path(cr);
+      break;
+  }
+}
+
 namespace {
 
 struct Rgb { double r, g, b; };
@@ -73,54 +121,6 @@ void stars(const Scene& s, const View& v, cairo_t* cr) {
     cairo_close_path(cr);
   }
   cairo_fill(cr);
-}
-
-// Unit-radius path of a shape, centred at the origin (the caller scales and rotates).
-void shape_path(cairo_t* cr, Shape sh) {
-  auto poly = [&](int n, double r, double phase) {
-    for (int i = 0; i < n; ++i) {
-      const double a = phase + 2 * kPi * i / n;
-      i ? cairo_line_to(cr, r * std::cos(a), r * std::sin(a)) : cairo_move_to(cr, r * std::cos(a), r * std::sin(a));
-    }
-    cairo_close_path(cr);
-  };
-  switch (sh) {
-    case Shape::circle: cairo_arc(cr, 0, 0, 1, 0, 2 * kPi); cairo_close_path(cr); break;
-    case Shape::square: cairo_rectangle(cr, -0.78, -0.78, 1.56, 1.56); break;
-    case Shape::triangle: poly(3, 1.12, -kPi / 2); break;
-    case Shape::hexagon: poly(6, 1.02, 0); break;
-    case Shape::ring:
-      cairo_arc(cr, 0, 0, 1, 0, 2 * kPi);
-      cairo_close_path(cr);
-      cairo_new_sub_path(cr);
-      cairo_arc_negative(cr, 0, 0, 0.5, 2 * kPi, 0);
-      cairo_close_path(cr);
-      break;
-    case Shape::star:
-      for (int i = 0; i < 10; ++i) {
-        const double a = -kPi / 2 + kPi * i / 5, r = (i & 1) ? 0.5 : 1.15;
-        i ? cairo_line_to(cr, r * std::cos(a), r * std::sin(a)) : cairo_move_to(cr, r * std::cos(a), r * std::sin(a));
-      }
-      cairo_close_path(cr);
-      break;
-    case Shape::cross: {
-      const double a = 0.98, w = 0.34;
-      const double pts[12][2] = {{-w, -a}, {w, -a}, {w, -w}, {a, -w}, {a, w}, {w, w},
-                                 {w, a},   {-w, a}, {-w, w}, {-a, w}, {-a, -w}, {-w, -w}};
-      for (int i = 0; i < 12; ++i) i ? cairo_line_to(cr, pts[i][0], pts[i][1]) : cairo_move_to(cr, pts[i][0], pts[i][1]);
-      cairo_close_path(cr);
-      break;
-    }
-    case Shape::heart:
-      // Two lobes and a point, fitting the unit circle.
-      cairo_move_to(cr, 0, 0.95);
-      cairo_curve_to(cr, -0.55, 0.55, -1.1, 0.15, -1.0, -0.35);
-      cairo_curve_to(cr, -0.9, -0.95, -0.2, -1.0, 0, -0.5);
-      cairo_curve_to(cr, 0.2, -1.0, 0.9, -0.95, 1.0, -0.35);
-      cairo_curve_to(cr, 1.1, 0.15, 0.55, 0.55, 0, 0.95);
-      cairo_close_path(cr);
-      break;
-  }
 }
 
 void draw_object(cairo_t* cr, const View& v, const Object& o, const ObjectState& st, int W, int H) {

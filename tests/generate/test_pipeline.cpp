@@ -118,21 +118,26 @@ TEST(Pipeline, ExpandsThePromptIntoADetailedCaptionUnlessAskedNotTo) {
 // A DiT with a layout path is given the expanded prompt's plan (world::scene_layout) in both
 // CFG branches, moved onto given frames; without one, with --no-layout, for a prompt used as
 // written, or for an edit, text alone.
-TEST(Pipeline, AGroundedModelDrawsFromTheExpandedPromptsPlanUnlessAskedNotTo) {
-  const fs::path dir = test::process_temp_dir("kinema_grounded_bundle");
+// The tiny bundle given a layout path of `channels` (not at zero: the plan shows), written to dir.
+void write_grounded_bundle(const fs::path& dir, int64_t channels) {
   const fs::path tiny = tiny_bundle();
   TensorFile dit = load_tensors((tiny / "dit.safetensors").string());
   DiTConfig c = infer_dit_config(dit.tensors, dit.metadata);
-  c.layout_channels = world::kLayoutChannels;
+  c.layout_channels = channels;
   add_missing_at_zero(dit.tensors, c);
   std::vector<float> w(size_t(shape_numel(dit.tensors["layout_embedding.weight"].shape())));
-  for (size_t i = 0; i < w.size(); ++i) w[i] = 0.5f * std::sin(0.7f * float(i));  // not at zero: the plan shows
+  for (size_t i = 0; i < w.size(); ++i) w[i] = 0.5f * std::sin(0.7f * float(i));
   dit.tensors["layout_embedding.weight"] = Tensor::from_vector(w, dit.tensors["layout_embedding.weight"].shape());
   std::ifstream tok(tiny / "tokenizer.model", std::ios::binary);
   write_model_bundle(dir.string(), Pipeline::load(tiny.string()).manifest(),
                      std::string(std::istreambuf_iterator<char>(tok), {}),
                      load_tensors((tiny / "text_encoder.safetensors").string()),
                      load_tensors((tiny / "vae.safetensors").string()), dit);
+}
+
+TEST(Pipeline, AGroundedModelDrawsFromTheExpandedPromptsPlanUnlessAskedNotTo) {
+  const fs::path dir = test::process_temp_dir("kinema_grounded_bundle");
+  write_grounded_bundle(dir, world::kLayoutChannels);
   Pipeline grounded = Pipeline::load(dir.string());
   EXPECT_EQ(grounded.dit().config().layout_channels, world::kLayoutChannels);
   GenerateRequest r;
@@ -183,15 +188,42 @@ TEST(Pipeline, AGroundedModelDrawsFromTheExpandedPromptsPlanUnlessAskedNotTo) {
             animated.notes.end());
   r.layout = false;
   EXPECT_NE(grounded.generate(r).frames[2].rgb, animated.frames[2].rgb);
-  r.layout = true, r.known.clear(), r.edit = planned.frames, r.strength = 0.5f;  // an edit: its input, no plan
+  // An edit: the plan is pinned to its input's first frame by place (a world render: the circle
+  // and the square), the words' colours kept.
+  r.layout = true, r.known.clear(), r.edit = std::vector<Frame>(planned.frames.size(), Frame{first.width, first.height, first.rgb});
+  r.strength = 0.5f;
   const GenerateResult edited = grounded.generate(r);
-  EXPECT_FALSE(edited.planned);
+  EXPECT_TRUE(edited.planned);
   EXPECT_NE(std::find(edited.notes.begin(), edited.notes.end(),
-                      "editing: drawn from the input and the caption, without the plan"),
+                      "editing: plan aligned with the input's frame 0: 1 of its objects placed where the frame shows "
+                      "them, 1 seen there added"),
             edited.notes.end());
   r.edit.clear();
   r.expand = true;
-  EXPECT_FALSE(Pipeline::load(tiny.string()).generate(r).planned);  // no layout path
+  EXPECT_FALSE(Pipeline::load(tiny_bundle().string()).generate(r).planned);  // no layout path
+}
+
+// A model trained with silhouettes (--layout 2) is given them; a layout path of another width is
+// drawn from the caption alone, with a note saying why.
+TEST(Pipeline, AGroundedModelIsGivenTheLayoutItsPathWasTrainedOn) {
+  GenerateRequest r;
+  r.prompt = "a red star moves right", r.seed = 3, r.steps = 2, r.threads = 1;
+  const fs::path outlined = test::process_temp_dir("kinema_silhouette_bundle");
+  write_grounded_bundle(outlined, world::kSilhouetteLayoutChannels);
+  Pipeline p = Pipeline::load(outlined.string());
+  EXPECT_EQ(p.dit().config().layout_channels, world::kSilhouetteLayoutChannels);
+  const GenerateResult planned = p.generate(r);
+  EXPECT_TRUE(planned.planned);
+  r.layout = false;
+  EXPECT_NE(p.generate(r).frames[2].rgb, planned.frames[2].rgb);
+  r.layout = true;
+  const fs::path odd = test::process_temp_dir("kinema_odd_layout_bundle");
+  write_grounded_bundle(odd, 20);
+  const GenerateResult unplanned = Pipeline::load(odd.string()).generate(r);
+  EXPECT_FALSE(unplanned.planned);
+  EXPECT_TRUE(std::any_of(unplanned.notes.begin(), unplanned.notes.end(),
+                          [](const std::string& n) { return n.find("does not fit this model") != std::string::npos; }));
+  fs::remove_all(outlined), fs::remove_all(odd);
 }
 
 TEST(Pipeline, OneFrameIsAnImageAndOtherSizesWork) {

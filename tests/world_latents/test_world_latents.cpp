@@ -654,9 +654,39 @@ TEST(WorldLatentsCli, TrainDitOnWorldDataAndPrecompute) {
   EXPECT_EQ(planned.config().layout_channels, kLayoutChannels);
   const std::vector<float> lw = planned.weight("layout_embedding.weight").to_vector();
   EXPECT_TRUE(std::any_of(lw.begin(), lw.end(), [](float v) { return v != 0; }));  // it trained
+  // --layout 2 widens that path with the silhouette channels at zero, keeping the 14 it had
+  // (two steps at lr 1e-3 move each weight by about 2e-3 at most), and trains them.
+  std::vector<std::string> outlined = grounded;
+  outlined[9] = (dir / "outlined").string();
+  outlined[outlined.size() - 7] = find_checkpoint((dir / "grounded").string()) + "/model.safetensors";
+  outlined[outlined.size() - 5] = "2";
+  ASSERT_EQ(run(cli::cmd_train, outlined), 0);
+  auto [outlined_dit, outlined_text] =
+      split_text_encoder(load_tensors(find_checkpoint((dir / "outlined").string()) + "/model.safetensors"));
+  const DiT silhouetted = DiT::from_tensors(outlined_dit);
+  EXPECT_EQ(silhouetted.config().layout_channels, kSilhouetteLayoutChannels);
+  const Tensor ow = silhouetted.weight("layout_embedding.weight");  // [dim, K, 1, 2, 2]
+  const int64_t per = ow.shape()[2] * ow.shape()[3] * ow.shape()[4];
+  const std::vector<float> owv = ow.to_vector();
+  double kept = 0, grown = 0;
+  for (int64_t o = 0; o < ow.shape()[0]; ++o)
+    for (int64_t k = 0; k < kSilhouetteLayoutChannels; ++k)
+      for (int64_t j = 0; j < per; ++j) {
+        const float w = owv[size_t((o * kSilhouetteLayoutChannels + k) * per + j)];
+        if (k < kLayoutChannels) kept = std::max(kept, double(std::abs(w - lw[size_t((o * kLayoutChannels + k) * per + j)])));
+        else grown = std::max(grown, double(std::abs(w)));
+      }
+  EXPECT_LT(kept, 3e-3);
+  EXPECT_GT(grown, 0);
+  EXPECT_LT(grown, 3e-3);
+  std::vector<std::string> narrower = outlined;  // a silhouette path cannot shrink back
+  narrower[9] = (dir / "narrower").string();
+  narrower[narrower.size() - 7] = find_checkpoint((dir / "outlined").string()) + "/model.safetensors";
+  narrower[narrower.size() - 5] = "1";
+  EXPECT_NE(error_of(cli::cmd_train, narrower).find("--init's layout path has 30 channels"), std::string::npos);
   std::vector<std::string> bad = grounded;
-  bad[bad.size() - 5] = "2";  // --layout 2
-  EXPECT_NE(error_of(cli::cmd_train, bad).find("--layout must be 0 or 1"), std::string::npos);
+  bad[bad.size() - 5] = "3";  // --layout 3
+  EXPECT_NE(error_of(cli::cmd_train, bad).find("--layout must be 0, 1 or 2"), std::string::npos);
   EXPECT_NE(error_of(cli::cmd_train, {"train", "dit", "--steps", "1", "--out", "/tmp/x", "--layout", "1"})
                 .find("--layout needs --data world"), std::string::npos);
   fs::remove_all(dir);

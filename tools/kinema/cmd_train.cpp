@@ -20,6 +20,7 @@
 
 #include "commands.hpp"
 #include "kinema/error.hpp"
+#include "kinema/ops.hpp"
 #include "kinema/tensor_file.hpp"
 #include "kinema/text_encoder.hpp"
 #include "kinema/tokenizer.hpp"
@@ -39,9 +40,16 @@ void add_paths(TensorFile& dit, const DiTConfig& want) {
   DiTConfig c = infer_dit_config(dit.tensors, dit.metadata);
   c.pooled_text = c.pooled_text || want.pooled_text;
   c.absolute_position = c.absolute_position || want.absolute_position;
-  check(c.layout_channels == 0 || want.layout_channels == 0 || c.layout_channels == want.layout_channels,
+  const bool widen = c.layout_channels == world::kLayoutChannels && want.layout_channels == world::kSilhouetteLayoutChannels;
+  check(c.layout_channels == 0 || want.layout_channels == 0 || c.layout_channels == want.layout_channels || widen,
         "train dit", "--init's layout path has ", c.layout_channels, " channels; --layout asks for ",
         want.layout_channels);
+  if (widen) {  // --layout 1's weights take the silhouette channels at zero
+    Tensor& w = dit.tensors.at("layout_embedding.weight");  // [dim, K, pt, ph, pw]
+    Shape extra = w.shape();
+    extra[1] = want.layout_channels - c.layout_channels;
+    w = concat({cast(w, DType::f32), Tensor::zeros(extra)}, 1);
+  }
   c.layout_channels = std::max(c.layout_channels, want.layout_channels);
   add_missing_at_zero(dit.tensors, c);
 }
@@ -146,9 +154,10 @@ const std::vector<Option<TrainCli>>& options() {
       {"--position", "0|1", "each token's place in the frame added after patch_embedding (pos_embedding; kinema's, "
                             "not Wan's: RoPE alone gives only relative offsets); with --init, added at zero",
        KD(position)},
-      {"--layout", "0|1", "world data: ground the DiT on each clip's layout map (where each object is, its colour, "
+      {"--layout", "0|1|2", "world data: ground the DiT on each clip's layout map (where each object is, its colour, "
                           "shape and place within it; layout_embedding, kinema's), which generation takes from the "
-                          "expanded prompt's plan; with --init, added at zero", KI(layout)},
+                          "expanded prompt's plan; 2 adds each object's silhouette (a 4x4 grid of cells per latent "
+                          "position); with --init, added at zero (a --layout 1 model's path widened)", KI(layout)},
       {"--layout-drop", "P", "with --layout: share of samples trained without their layout (text alone)",
        KF(trainer.flow.layout_drop)},
       {"--init", "FILE", "warm start from these DiT weights (e.g. models/default/dit.safetensors, or a run's "
@@ -289,10 +298,10 @@ int train_dit(int argc, char** argv) {
   if (world_data) c.model.freq_dim = 256;
   c.model.pooled_text = c.pooled_text.get(world_data) != 0;
   c.model.absolute_position = c.position.get(world_data) != 0;
-  check(c.layout == 0 || c.layout == 1, "train dit", "--layout must be 0 or 1; got ", c.layout);
+  check(c.layout >= 0 && c.layout <= 2, "train dit", "--layout must be 0, 1 or 2 (with silhouettes); got ", c.layout);
   check(c.layout == 0 || world_data, "train dit", "--layout needs --data world (the world knows where its objects are)");
-  c.model.layout_channels = c.layout ? world::kLayoutChannels : 0;
-  c.world.layout = c.layout != 0;
+  c.model.layout_channels = c.layout == 2 ? world::kSilhouetteLayoutChannels : c.layout ? world::kLayoutChannels : 0;
+  c.world.layout = c.layout != 0, c.world.silhouettes = c.layout == 2;
   const int64_t mask_channels = c.mask_channels.get(world_data);
 
   // --init: the DiT's weights, and the text encoder trained with it when the file carries one.

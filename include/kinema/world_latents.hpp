@@ -97,16 +97,13 @@ Tensor scene_layout(const Scene& scene, int64_t spatial, int64_t temporal, int64
 // detection of its colour (nearest, same shape preferred), resized to it and its start shifted so
 // it is where the frame shows it at the anchor, keeping its motion; detections nothing was paired
 // with join the plan as still objects (up to the world's 16). Throws Error on frames outside the
-// plan or of another size. PairBy::place pairs any detection (nearest, the same shape and then
-// colour preferred) and keeps the plan's colours: an edit whose words recolour the input.
-enum class PairBy { colour, place };
+// plan or of another size.
 struct AlignedPlan {
   Scene scene;
   int anchor = 0;                // the frame read
   int matched = 0, added = 0;    // planned objects moved onto a detection; detections added
 };
-AlignedPlan align_plan(const Scene& plan, const std::vector<std::pair<int, Image>>& given,
-                       PairBy by = PairBy::colour);
+AlignedPlan align_plan(const Scene& plan, const std::vector<std::pair<int, Image>>& given);
 
 class WorldLatentDataset final : public LatentDataset {
  public:

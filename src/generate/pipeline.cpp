@@ -236,13 +236,11 @@ Tensor encoded_once(Communicator* ranks, const std::function<Tensor()>& encode) 
 }
 // The expansion's scene moved onto the known frames (world::align_plan), with a note saying so.
 world::Scene aligned_plan(const world::Scene& plan, const std::vector<KnownFrame>& known,
-                          std::vector<std::string>& notes, world::PairBy by = world::PairBy::colour) {
+                          std::vector<std::string>& notes) {
   std::vector<std::pair<int, world::Image>> given;
   for (const KnownFrame& k : known) given.push_back({k.index, world::Image{k.frame.width, k.frame.height, k.frame.rgb}});
-  const world::AlignedPlan a = world::align_plan(plan, given, by);
-  notes.push_back(std::string(by == world::PairBy::place ? "editing: plan aligned with the input's frame "
-                                                         : "plan aligned with given frame ") +
-                  std::to_string(a.anchor) + ": " + std::to_string(a.matched) +
+  const world::AlignedPlan a = world::align_plan(plan, given);
+  notes.push_back("plan aligned with given frame " + std::to_string(a.anchor) + ": " + std::to_string(a.matched) +
                   " of its objects placed where the frame shows them, " + std::to_string(a.added) +
                   " seen there added");
   return a.scene;
@@ -297,20 +295,20 @@ GenerateResult Pipeline::generate(const GenerateRequest& request,
   // The plan: a grounded DiT draws the expanded prompt's objects where its scene puts them. Both
   // CFG branches see it (guidance steers the text, as with known frames) unless plan guidance is
   // on (below). With known frames (image-to-video, extend, join, chunks) it is first moved onto
-  // what they show; an edit's plan is moved onto its input's first frame by place, not colour
-  // (the words change what the input shows).
+  // what they show; an edit's input is to be changed, not followed, so it is drawn without one.
   if (c.layout_channels > 0 && r.layout && out.expanded) {
-    const world::Scene plan = !r.edit.empty() ? aligned_plan(out.scene, {KnownFrame{0, r.edit.front()}}, out.notes,
-                                                             world::PairBy::place)
-                              : r.known.empty() ? out.scene
-                                                : aligned_plan(out.scene, r.known, out.notes);
-    const int64_t k = c.layout_channels == world::kSilhouetteLayoutChannels ? c.layout_channels : world::kLayoutChannels;
-    const Tensor layout = world::scene_layout(plan, s, tc, k);  // [K, T, H, W]
-    const Shape& ls = layout.shape();
-    if (ls[0] == c.layout_channels && ls[1] == latent[2] && ls[2] == latent[3] && ls[3] == latent[4])
-      fo.layout = reshape(layout, {1, ls[0], ls[1], ls[2], ls[3]}), out.planned = true;
-    else
-      out.notes.push_back("the plan's layout " + shape_str(ls) + " does not fit this model or latent; text alone");
+    if (!r.edit.empty()) {
+      out.notes.push_back("editing: drawn from the input and the caption, without the plan");
+    } else {
+      const world::Scene plan = r.known.empty() ? out.scene : aligned_plan(out.scene, r.known, out.notes);
+      const int64_t k = c.layout_channels == world::kSilhouetteLayoutChannels ? c.layout_channels : world::kLayoutChannels;
+      const Tensor layout = world::scene_layout(plan, s, tc, k);  // [K, T, H, W]
+      const Shape& ls = layout.shape();
+      if (ls[0] == c.layout_channels && ls[1] == latent[2] && ls[2] == latent[3] && ls[3] == latent[4])
+        fo.layout = reshape(layout, {1, ls[0], ls[1], ls[2], ls[3]}), out.planned = true;
+      else
+        out.notes.push_back("the plan's layout " + shape_str(ls) + " does not fit this model or latent; text alone");
+    }
   }
   const bool given_first = std::any_of(r.known.begin(), r.known.end(), [](const KnownFrame& k) { return k.index == 0; });
   check(c.image_dim > 0 || !manifest_.keep_grey_latents || given_first, "generate",

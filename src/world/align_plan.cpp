@@ -4,8 +4,7 @@
 // show them. The judge's detector reads one given frame; each planned object of a seen colour is
 // moved (and resized) to meet its detection there, keeping the motion the words gave it, and what
 // the frame shows that the words did not name is kept as a still object, so the plan neither
-// contradicts the frames nor forgets their subjects. An edit pairs by place instead: its words
-// recolour what the input shows.
+// contradicts the frames nor forgets their subjects.
 #include <algorithm>
 #include <cmath>
 
@@ -76,22 +75,19 @@ void to_world(const Scene& s, const CameraState& cam, const Detection& d, double
   y = (d.cy + 0.5 - s.height / 2.0) / scale + cam.cy;
 }
 
-// Planned objects (visible at the anchor) paired with detections there, nearest first, a
-// matching shape preferred: by colour, only detections of the object's colour; by place, any,
-// a matching colour preferred next. -1 where an object has none.
-std::vector<int> match(const Scene& s, const FrameState& st, const std::vector<Detection>& seen, PairBy by) {
+// Planned objects (visible at the anchor) paired with detections of their colour there, nearest
+// first, a matching shape preferred; -1 where an object has none.
+std::vector<int> match(const Scene& s, const FrameState& st, const std::vector<Detection>& seen) {
   struct Pair { double cost; int object, detection; };
   std::vector<Pair> pairs;
   for (size_t i = 0; i < s.objects.size(); ++i) {
     const ObjectState& o = st.objects[i];
     if (!o.visible || o.radius <= 0) continue;
     for (size_t j = 0; j < seen.size(); ++j) {
-      if (by == PairBy::colour && seen[j].color != o.color) continue;
+      if (seen[j].color != o.color) continue;
       double x, y;
       to_world(s, st.camera, seen[j], x, y);
-      const double cost = std::hypot(x - o.x, y - o.y) + (seen[j].shape == s.objects[i].shape ? 0 : 10) +
-                          (seen[j].color == o.color ? 0 : 1);
-      pairs.push_back({cost, int(i), int(j)});
+      pairs.push_back({std::hypot(x - o.x, y - o.y) + (seen[j].shape == s.objects[i].shape ? 0 : 10), int(i), int(j)});
     }
   }
   std::sort(pairs.begin(), pairs.end(), [](const Pair& a, const Pair& b) { return a.cost < b.cost; });
@@ -152,7 +148,7 @@ int add_unnamed(Scene& s, const CameraState& cam, const std::vector<int>& pair, 
 
 }  // namespace
 
-AlignedPlan align_plan(const Scene& plan, const std::vector<std::pair<int, Image>>& given, PairBy by) {
+AlignedPlan align_plan(const Scene& plan, const std::vector<std::pair<int, Image>>& given) {
   check(!given.empty(), "align_plan", "no frames given to align the plan with");
   std::vector<int> indices;
   for (const auto& [f, img] : given) {
@@ -170,7 +166,7 @@ AlignedPlan align_plan(const Scene& plan, const std::vector<std::pair<int, Image
     if (d.area >= min_subject_area(frame)) seen.push_back(d);
   // The camera follows the clock, not the objects: the planned scene's at the anchor holds throughout.
   const FrameState before = simulate(plan)[size_t(out.anchor)];
-  const std::vector<int> pair = match(plan, before, seen, by);
+  const std::vector<int> pair = match(plan, before, seen);
   pin_to_detections(out.scene, out.anchor, pair, seen);
   for (int p : pair) out.matched += p >= 0;
   out.added = add_unnamed(out.scene, before.camera, pair, seen);

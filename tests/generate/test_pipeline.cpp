@@ -115,9 +115,6 @@ TEST(Pipeline, ExpandsThePromptIntoADetailedCaptionUnlessAskedNotTo) {
   EXPECT_EQ(p.generate(r).caption, r.prompt);
 }
 
-// A DiT with a layout path is given the expanded prompt's plan (world::scene_layout) in both
-// CFG branches, moved onto given frames; without one, with --no-layout, for a prompt used as
-// written, or for an edit, text alone.
 // The tiny bundle given a layout path of `channels` (not at zero: the plan shows), written to dir.
 void write_grounded_bundle(const fs::path& dir, int64_t channels) {
   const fs::path tiny = tiny_bundle();
@@ -135,6 +132,9 @@ void write_grounded_bundle(const fs::path& dir, int64_t channels) {
                      load_tensors((tiny / "vae.safetensors").string()), dit);
 }
 
+// A DiT with a layout path is given the expanded prompt's plan (world::scene_layout) in both
+// CFG branches, moved onto given frames; without one, with --no-layout, for a prompt used as
+// written, or for an edit, text alone.
 TEST(Pipeline, AGroundedModelDrawsFromTheExpandedPromptsPlanUnlessAskedNotTo) {
   const fs::path dir = test::process_temp_dir("kinema_grounded_bundle");
   write_grounded_bundle(dir, world::kLayoutChannels);
@@ -188,15 +188,11 @@ TEST(Pipeline, AGroundedModelDrawsFromTheExpandedPromptsPlanUnlessAskedNotTo) {
             animated.notes.end());
   r.layout = false;
   EXPECT_NE(grounded.generate(r).frames[2].rgb, animated.frames[2].rgb);
-  // An edit: the plan is pinned to its input's first frame by place (a world render: the circle
-  // and the square), the words' colours kept.
-  r.layout = true, r.known.clear(), r.edit = std::vector<Frame>(planned.frames.size(), Frame{first.width, first.height, first.rgb});
-  r.strength = 0.5f;
+  r.layout = true, r.known.clear(), r.edit = planned.frames, r.strength = 0.5f;  // an edit: its input, no plan
   const GenerateResult edited = grounded.generate(r);
-  EXPECT_TRUE(edited.planned);
+  EXPECT_FALSE(edited.planned);
   EXPECT_NE(std::find(edited.notes.begin(), edited.notes.end(),
-                      "editing: plan aligned with the input's frame 0: 1 of its objects placed where the frame shows "
-                      "them, 1 seen there added"),
+                      "editing: drawn from the input and the caption, without the plan"),
             edited.notes.end());
   r.edit.clear();
   r.expand = true;

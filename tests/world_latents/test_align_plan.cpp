@@ -66,27 +66,6 @@ TEST(AlignPlan, ImageToVideoMovesEachNamedObjectOntoTheImageKeepsItsMotionAndAdd
   EXPECT_EQ(none.scene.objects[0].x, plan.objects[0].x);
 }
 
-// An edit's words recolour what the input shows: paired by place, each planned object lands on
-// the input's object of its shape whatever its colour, and keeps the words' colour.
-TEST(AlignPlan, AnEditsPlanIsPairedByPlaceAndKeepsTheWordsColours) {
-  const Scene input = scene_of({object(Shape::star, Color::red, Size::large, 0.7, 0.35),
-                                object(Shape::circle, Color::blue, Size::medium, 0.3, 0.65)});
-  // "a cyan star and a blue circle", placed elsewhere by the seed.
-  const Scene plan = scene_of({object(Shape::star, Color::cyan, Size::medium, 0.3, 0.3),
-                               object(Shape::circle, Color::blue, Size::medium, 0.6, 0.6)});
-  const AlignedPlan by_colour = align_plan(plan, {{0, render(input)[0]}});
-  EXPECT_EQ(by_colour.matched, 1);  // only the blue circle; the red star joins as a red one
-  const AlignedPlan a = align_plan(plan, {{0, render(input)[0]}}, PairBy::place);
-  EXPECT_EQ(a.matched, 2);
-  EXPECT_EQ(a.added, 0);
-  ASSERT_EQ(a.scene.objects.size(), 2u);
-  EXPECT_LT(apart(a.scene, 0, input, 0, 0), 1.5);
-  EXPECT_LT(apart(a.scene, 1, input, 1, 0), 1.5);
-  EXPECT_EQ(a.scene.objects[0].color, Color::cyan);
-  EXPECT_EQ(a.scene.objects[0].size, Size::large);
-  EXPECT_EQ(a.scene.objects[1].color, Color::blue);
-}
-
 TEST(AlignPlan, ExtensionsArePinnedToTheGivenFrameNextToTheNewOnesEvenAcrossABounce) {
   // The input: a circle bouncing off the right wall and a square falling; the plan has the same
   // motions from other starts, so aligned at the anchor it should follow the input throughout.

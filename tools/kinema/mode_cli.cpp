@@ -175,7 +175,10 @@ void write_mode_output(const Pipeline& pipe, const ModeCli& c, const std::vector
     std::fprintf(stderr, "%s\n", scorecard_summary(*scorecard).c_str());
   }
   std::printf("%s\n", c.out.c_str());
-  if (!c.quiet) std::fprintf(stderr, "wrote %s (%zu frames)\n", c.out.c_str(), frames.size());
+  if (!c.quiet) {
+    for (const std::string& n : info.notes) std::fprintf(stderr, "note: %s\n", n.c_str());
+    std::fprintf(stderr, "wrote %s (%zu frames)\n", c.out.c_str(), frames.size());
+  }
 }
 
 }  // namespace kinema::cli

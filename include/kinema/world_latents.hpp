@@ -50,10 +50,9 @@ struct WorldLatentOptions {
   float object_weight = 0;
   // true: get() gives each sample its shape_shares as token_labels (the shape-label loss).
   bool shape_labels = false;
-  // true: get() gives each sample its object_layout (for a DiT with layout_channels).
-  bool layout = false;
-  // with layout: the layout's silhouette channels too (kSilhouetteLayoutChannels in all).
-  bool silhouettes = false;
+  // > 0: get() gives each sample its object_layout with this many channels (kLayoutChannels, or
+  // kSilhouetteLayoutChannels with silhouettes): the DiT's layout_channels.
+  int64_t layout_channels = 0;
 
   // The clip options pick_world_clip sees: whole frames, no extra frames.
   WorldVideoOptions video() const;

@@ -270,13 +270,12 @@ LatentSample WorldLatentDataset::get(int64_t index) const {
   }
   if (options_.encode_captions) s.context = context(index, &s.context_len);
   else s.caption_ids = caption_ids(index);
-  if (options_.object_weight > 0 || options_.shape_labels || options_.layout) {
+  if (options_.object_weight > 0 || options_.shape_labels || options_.layout_channels > 0) {
     const WorldClipPick p = pick(index);  // the scene is drawn once for every map
     const int64_t spatial = vae_.config().spatial_compression(), temporal = vae_.config().temporal_compression();
     if (options_.object_weight > 0) s.loss_weight = object_loss_weight(p, spatial, temporal, options_.object_weight);
     if (options_.shape_labels) s.token_labels = shape_shares(p, spatial, temporal);
-    if (options_.layout)
-      s.layout = object_layout(p, spatial, temporal, options_.silhouettes ? kSilhouetteLayoutChannels : kLayoutChannels);
+    if (options_.layout_channels > 0) s.layout = object_layout(p, spatial, temporal, options_.layout_channels);
   }
   return s;
 }

@@ -22,22 +22,28 @@ constexpr double kExtent = 1.05;
 void add_frame(const WorldClipPick& p, const FrameState& st, const std::vector<size_t>& order, int64_t spatial,
                int64_t t, int64_t H, int64_t W, int64_t channels, std::vector<double>& sum) {
   const Scene& s = p.scene;
-  struct Look { double r, g, b, cos, sin; };  // each object's colour and turn in this frame
+  // Each object's colour, turn and bite (render.cpp's: a half-radius disc at the edge) in this frame.
+  struct Look {
+    double r, g, b, cos, sin, bite_u, bite_v;
+    // An offset in radii, in the object's own unturned frame.
+    void unturn(double dx, double dy, double& u, double& v) const { u = cos * dx + sin * dy, v = -sin * dx + cos * dy; }
+  };
   std::vector<Look> look(st.objects.size());
   for (size_t i = 0; i < look.size(); ++i) {
+    const ObjectState& o = st.objects[i];
     uint8_t rgb[3];
-    color_rgb(st.objects[i].color, rgb);
-    look[i] = {rgb[0] / 255.0, rgb[1] / 255.0, rgb[2] / 255.0, std::cos(st.objects[i].angle),
-               std::sin(st.objects[i].angle)};
+    color_rgb(o.color, rgb);
+    look[i] = {rgb[0] / 255.0, rgb[1] / 255.0, rgb[2] / 255.0, std::cos(o.angle), std::sin(o.angle),
+               std::cos(o.bite_angle), std::sin(o.bite_angle)};
   }
   // Whether some visible object's own outline (not its extent) holds the world point.
   auto on_silhouette = [&](double wx, double wy) {
     for (size_t i = 0; i < st.objects.size(); ++i) {
       const ObjectState& o = st.objects[i];
       if (!o.visible || o.radius <= 0) continue;
-      const double dx = (wx - o.x) / o.radius, dy = (wy - o.y) / o.radius;
-      const double u = look[i].cos * dx + look[i].sin * dy, v = -look[i].sin * dx + look[i].cos * dy;
-      const double bu = u - std::cos(o.bite_angle), bv = v - std::sin(o.bite_angle);  // render.cpp's bite
+      double u, v;
+      look[i].unturn((wx - o.x) / o.radius, (wy - o.y) / o.radius, u, v);
+      const double bu = u - look[i].bite_u, bv = v - look[i].bite_v;
       if (inside_shape(s.objects[i].shape, u, v) && !(o.bitten && bu * bu + bv * bv < 0.25)) return true;
     }
     return false;
@@ -60,8 +66,9 @@ void add_frame(const WorldClipPick& p, const FrameState& st, const std::vector<s
         const double dx = (wx - o.x) / o.radius, dy = (wy - o.y) / o.radius;
         if (dx * dx + dy * dy > kExtent * kExtent) continue;
         const Look& l = look[*it];
-        const double v[kLayoutChannels] = {1, l.r, l.g, l.b, 0, 0, 0, 0, 0, 0, 0, 0,
-                                           l.cos * dx + l.sin * dy, -l.sin * dx + l.cos * dy};  // place, unturned
+        double u, w;  // the place, unturned
+        l.unturn(dx, dy, u, w);
+        const double v[kLayoutChannels] = {1, l.r, l.g, l.b, 0, 0, 0, 0, 0, 0, 0, 0, u, w};
         double* out = sum.data() + at;
         for (int64_t k = 0; k < kLayoutChannels; ++k) out[k * volume] += v[k];
         out[(4 + int64_t(s.objects[*it].shape)) * volume] += 1;

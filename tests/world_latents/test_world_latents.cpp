@@ -389,7 +389,7 @@ TEST(WorldLatents, GetGivesShapeLabelsAndTheLayoutOnTheLatentGridWhenAsked) {
   Models& m = models();
   WorldLatentOptions o = small();
   WorldLatentDataset plain(m.vae, m.encoder, tokenizer(), o);
-  o.shape_labels = true, o.layout = true;
+  o.shape_labels = true, o.layout_channels = kLayoutChannels;
   WorldLatentDataset labelled(m.vae, m.encoder, tokenizer(), o);
   EXPECT_EQ(labelled.cache_key(), plain.cache_key());  // mu does not change
   EXPECT_FALSE(plain.get(5).token_labels.defined());

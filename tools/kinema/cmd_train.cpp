@@ -301,7 +301,7 @@ int train_dit(int argc, char** argv) {
   check(c.layout >= 0 && c.layout <= 2, "train dit", "--layout must be 0, 1 or 2 (with silhouettes); got ", c.layout);
   check(c.layout == 0 || world_data, "train dit", "--layout needs --data world (the world knows where its objects are)");
   c.model.layout_channels = c.layout == 2 ? world::kSilhouetteLayoutChannels : c.layout ? world::kLayoutChannels : 0;
-  c.world.layout = c.layout != 0, c.world.silhouettes = c.layout == 2;
+  c.world.layout_channels = c.model.layout_channels;
   const int64_t mask_channels = c.mask_channels.get(world_data);
 
   // --init: the DiT's weights, and the text encoder trained with it when the file carries one.
